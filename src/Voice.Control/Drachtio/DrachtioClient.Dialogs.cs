@@ -1,0 +1,301 @@
+using Microsoft.Extensions.Logging;
+using Voice.Control.Sip;
+
+namespace Voice.Control.Drachtio;
+
+// Dialog control: requests from the far end, BYE and re-INVITE from us.
+public sealed partial class DrachtioClient
+{
+    /// <summary>
+    /// Called on the read loop for every SIP message no transaction claimed: requests from the network and
+    /// messages drachtio-server generated itself. The work happens off the loop.
+    /// </summary>
+    private void OnMessage(DrachtioConnection connection, DrachtioMessage message)
+    {
+        if (message.SipText.StartsWith("SIP/2.0 "))
+        {
+            // A response no transaction waits for: a retransmitted 2xx after our ACK, or one for a request we gave up on.
+            DrachtioLog.MessageIgnored(_logger, message.ToString());
+            return;
+        }
+        _ = Task.Run(() => HandleRequestAsync(connection, message));
+    }
+
+    private async Task HandleRequestAsync(DrachtioConnection connection, DrachtioMessage message)
+    {
+        SipMessage request;
+        try
+        {
+            request = message.Sip;
+        }
+        catch (DrachtioProtocolException ex)
+        {
+            _logger.LogWarning("Ignoring a SIP request drachtio-server relayed that does not parse: {Error}", ex.Message);
+            return;
+        }
+        var network = new DrachtioNetworkMessage(message);
+        var dialogId = network.DialogId.ToString();
+        _dialogs.TryGetValue(dialogId, out var dialog);
+
+        if (network.IsUnsolicited)
+        {
+            // drachtio-server ended the dialog by itself (a BYE after our ACK went missing): nothing to answer.
+            if (dialog is not null && request.Method == "BYE")
+            {
+                _dialogs.TryRemove(dialog.Id, out _);
+                dialog.TryTerminate(DialogTerminatedBy.Remote, "drachtio-server ended the dialog", request, _time.GetUtcNow(), _logger);
+            }
+            return;
+        }
+        if (request.Method is "ACK" or "CANCEL")
+        {
+            // ACK completes a re-INVITE we answered; drachtio-server answers CANCEL itself. Neither gets a response.
+            return;
+        }
+        if (dialog is null)
+        {
+            if (dialogId.Length > 0)
+            {
+                DrachtioLog.UnknownDialog(_logger, request.Method!, dialogId);
+                await AnswerAsync(connection, network.TransactionId, request, 481, "Call/Transaction Does Not Exist", dialogId).ConfigureAwait(false);
+            }
+            else
+            {
+                // This client registers no routes, so out-of-dialog requests are not expected.
+                await AnswerAsync(connection, network.TransactionId, request, 501, "Not Implemented", dialogId).ConfigureAwait(false);
+            }
+            return;
+        }
+
+        var status = await AnswerInDialogAsync(connection, network.TransactionId, dialog, request).ConfigureAwait(false);
+        if (request.Method == "BYE")
+        {
+            _dialogs.TryRemove(dialog.Id, out _);
+            dialog.TryTerminate(DialogTerminatedBy.Remote, "BYE from the far end", request, _time.GetUtcNow(), _logger);
+        }
+        dialog.OnRequestReceived(new SipRequestReceivedEventArgs(request, status), _logger);
+    }
+
+    private async Task<int> AnswerInDialogAsync(DrachtioConnection connection, string transactionId, SipDialog dialog, SipMessage request)
+    {
+        switch (request.Method)
+        {
+            case "BYE":
+            case "INFO":
+            case "OPTIONS":
+            case "NOTIFY":
+            case "MESSAGE":
+            case "PRACK":
+                await AnswerAsync(connection, transactionId, request, 200, "OK", dialog.Id).ConfigureAwait(false);
+                return 200;
+            case "INVITE":
+            case "UPDATE":
+                // A session refresh or a change from the far end: take its SDP and answer with ours, unchanged.
+                if (request.Sdp is { } sdp)
+                {
+                    dialog.RemoteSdp = sdp;
+                }
+                if (dialog.LocalSdp is null)
+                {
+                    await AnswerAsync(connection, transactionId, request, 488, "Not Acceptable Here", dialog.Id).ConfigureAwait(false);
+                    return 488;
+                }
+                await AnswerAsync(connection, transactionId, request, 200, "OK", dialog.Id, dialog.LocalContact, dialog.LocalSdp).ConfigureAwait(false);
+                return 200;
+            default:
+                await AnswerAsync(connection, transactionId, request, 501, "Not Implemented", dialog.Id).ConfigureAwait(false);
+                return 501;
+        }
+    }
+
+    /// <summary>
+    /// Answers a request from the network: <c>sip|&lt;txnId&gt;|</c> with status line, Call-ID, CSeq, From, To
+    /// and Content-Length — drachtio-server adds Via and the rest.
+    /// </summary>
+    private async Task AnswerAsync(
+        DrachtioConnection connection, string transactionId, SipMessage request, int status, string reason, string dialogId,
+        string? contact = null, string? sdp = null)
+    {
+        var builder = SipMessageBuilder.Response(status, reason)
+            .Header("Call-ID", request.CallId ?? string.Empty)
+            .Header("CSeq", request.GetHeader("CSeq") ?? string.Empty)
+            .Header("From", request.From ?? string.Empty)
+            .Header("To", request.To ?? string.Empty);
+        if (contact is not null)
+        {
+            builder.Header("Contact", contact);
+        }
+        try
+        {
+            var reply = await connection.SendRequestAsync($"sip|{transactionId}|\r\n{builder.Build(sdp)}").ConfigureAwait(false);
+            if (!reply.IsOk)
+            {
+                DrachtioLog.AnswerFailed(_logger, request.Method!, dialogId, reply.FailureReason);
+            }
+        }
+        catch (DrachtioException ex)
+        {
+            DrachtioLog.AnswerFailed(_logger, request.Method!, dialogId, ex.Message);
+        }
+    }
+
+    internal async Task<string?> ModifyDialogAsync(SipDialog dialog, string sdp, CancellationToken ct)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(sdp);
+        if (dialog.State != DialogState.Confirmed)
+        {
+            throw new InvalidOperationException($"Dialog {dialog.Id} is {dialog.State}; only a confirmed dialog can be modified.");
+        }
+        var connection = dialog.Connection;
+        // RFC 3261 §14.1: no new re-INVITE while another INVITE transaction of the dialog is in progress.
+        await dialog.InviteLock.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var invite = SipMessageBuilder.Request("INVITE", "sip:placeholder");
+            if (dialog.LocalContact is not null)
+            {
+                invite.Header("Contact", dialog.LocalContact);
+            }
+            var transaction = new ClientTransaction("INVITE");
+            var echo = await connection.SendRequestAsync($"sip||{dialog.Id}\r\n{invite.Build(sdp)}", transaction, ct: CancellationToken.None).ConfigureAwait(false);
+            EnsureAccepted(echo);
+            var requestUri = echo.Message.Sip.RequestUri!;
+            SipMessage final;
+            try
+            {
+                final = await AwaitFinalAsync(connection, transaction, requestUri, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                connection.RemoveTransaction(transaction);
+            }
+
+            if (final.StatusCode is >= 200 and < 300)
+            {
+                await SendAckAsync(connection, dialog.Id, dialog.RemoteTarget ?? dialog.RequestUri, null).ConfigureAwait(false);
+                dialog.LocalSdp = sdp;
+                dialog.RemoteSdp = final.Sdp ?? dialog.RemoteSdp;
+                ct.ThrowIfCancellationRequested();
+                return dialog.RemoteSdp;
+            }
+            ct.ThrowIfCancellationRequested();
+            if (final.StatusCode is 481 or 408)
+            {
+                // RFC 3261 §12.2.1.2: the dialog no longer exists at the far end.
+                _dialogs.TryRemove(dialog.Id, out _);
+                dialog.TryTerminate(DialogTerminatedBy.Remote, $"re-INVITE answered {final.StatusCode} {final.ReasonPhrase}", null, _time.GetUtcNow(), _logger);
+            }
+            throw new SipFailureException(final.StatusCode, final.ReasonPhrase ?? string.Empty, final);
+        }
+        finally
+        {
+            dialog.InviteLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Waits for the final response of an INVITE; if <paramref name="ct"/> fires first, sends CANCEL and keeps
+    /// waiting (bounded) for the final response that ends the transaction.
+    /// </summary>
+    private async Task<SipMessage> AwaitFinalAsync(DrachtioConnection connection, ClientTransaction transaction, string requestUri, CancellationToken ct)
+    {
+        var cancelled = false;
+        while (true)
+        {
+            DrachtioMessage message;
+            try
+            {
+                message = cancelled
+                    ? await ReadResponseAsync(transaction, CancellationToken.None).WaitAsync(_options.TransactionTimeout, _time, CancellationToken.None).ConfigureAwait(false)
+                    : await ReadResponseAsync(transaction, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancelled && ct.IsCancellationRequested)
+            {
+                cancelled = true;
+                await SendCancelAsync(connection, transaction.TransactionId!, requestUri).ConfigureAwait(false);
+                continue;
+            }
+            var sip = message.Sip;
+            if (sip.StatusCode >= 200)
+            {
+                return sip;
+            }
+        }
+    }
+
+    internal async Task DestroyDialogAsync(SipDialog dialog, CancellationToken ct)
+    {
+        if (!dialog.TryTerminate(DialogTerminatedBy.Local, "hung up by the application", null, _time.GetUtcNow(), _logger))
+        {
+            return;
+        }
+        _dialogs.TryRemove(dialog.Id, out _);
+        try
+        {
+            var bye = await SendInDialogAsync(dialog.Connection, dialog, "BYE", SipMessageBuilder.Request("BYE", "sip:placeholder").Build(), ct)
+                .ConfigureAwait(false);
+            if (bye.StatusCode >= 300)
+            {
+                // 481/408: the far end had already forgotten the call. Either way the dialog is over.
+                _logger.LogDebug("BYE in dialog {DialogId} answered {Status} {Reason}", dialog.Id, bye.StatusCode, bye.ReasonPhrase);
+            }
+        }
+        catch (DrachtioConnectionLostException)
+        {
+            // The link went down under us: hang up as soon as it is back.
+            _orphans[dialog.Id] = dialog;
+        }
+    }
+
+    /// <summary>Sends a request inside a dialog and returns its final response (bounded by the transaction timeout).</summary>
+    private async Task<SipMessage> SendInDialogAsync(DrachtioConnection connection, SipDialog dialog, string method, string sipText, CancellationToken ct)
+    {
+        var transaction = new ClientTransaction(method);
+        var echo = await connection.SendRequestAsync($"sip||{dialog.Id}\r\n{sipText}", transaction, ct: ct).ConfigureAwait(false);
+        EnsureAccepted(echo);
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(_options.TransactionTimeout);
+            while (true)
+            {
+                var response = (await ReadResponseAsync(transaction, timeout.Token).ConfigureAwait(false)).Sip;
+                if (response.StatusCode >= 200)
+                {
+                    return response;
+                }
+            }
+        }
+        finally
+        {
+            connection.RemoveTransaction(transaction);
+        }
+    }
+
+    /// <summary>ACK for a 2xx, addressed by dialog id; drachtio-server completes it. Never sent for a non-2xx.</summary>
+    private static async Task SendAckAsync(DrachtioConnection connection, string dialogId, string requestUri, string? sdp)
+    {
+        var ack = SipMessageBuilder.Request("ACK", requestUri).Build(sdp);
+        EnsureAccepted(await connection.SendRequestAsync($"sip||{dialogId}\r\n{ack}").ConfigureAwait(false));
+    }
+
+    /// <summary>CANCEL names the INVITE by its stack transaction id and repeats its Request-URI (RFC 3261 §9.1).</summary>
+    private async Task SendCancelAsync(DrachtioConnection connection, string inviteTransactionId, string requestUri)
+    {
+        var cancel = SipMessageBuilder.Request("CANCEL", requestUri).Build();
+        var reply = await connection.SendRequestAsync($"sip|{inviteTransactionId}|\r\n{cancel}").ConfigureAwait(false);
+        if (!reply.IsOk)
+        {
+            // The INVITE completed in the meantime; its final response is on its way.
+            _logger.LogDebug("drachtio-server refused CANCEL for {TransactionId}: {Reason}", inviteTransactionId, reply.FailureReason);
+        }
+    }
+
+    private static void EnsureAccepted(DrachtioResponse reply)
+    {
+        if (!reply.IsOk)
+        {
+            throw new DrachtioRequestException(reply.FailureReason);
+        }
+    }
+}

@@ -1,0 +1,378 @@
+using System.IO.Pipelines;
+using System.Net.Security;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+
+namespace Voice.Control.Drachtio;
+
+/// <summary>
+/// One TCP or TLS connection to drachtio-server: a single read loop that frames and dispatches messages, a
+/// single writer that serializes frames under one lock, and the correlation tables — replies by message id,
+/// SIP responses by stack transaction id. Everything else (requests from the network) goes to the owner's
+/// handler, which must not block.
+/// </summary>
+internal sealed class DrachtioConnection : IAsyncDisposable
+{
+    private readonly Stream _stream;
+    private readonly PipeReader _reader;
+    private readonly PipeWriter _writer;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly ILogger _logger;
+    private readonly int _maxMessageLength;
+    private readonly Action<DrachtioConnection, DrachtioMessage> _onMessage;
+    private readonly Lock _tablesLock = new();
+    private readonly Dictionary<string, PendingRequest> _pending = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ClientTransaction> _transactions = new(StringComparer.Ordinal);
+    private readonly TaskCompletionSource<Exception?> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Exception? _closeReason;
+    private Task? _readLoop;
+    private int _disposed;
+
+    private DrachtioConnection(Stream stream, string id, int maxMessageLength, ILogger logger, Action<DrachtioConnection, DrachtioMessage> onMessage)
+    {
+        _stream = stream;
+        Id = id;
+        _maxMessageLength = maxMessageLength;
+        _logger = logger;
+        _onMessage = onMessage;
+        _reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, leaveOpen: true));
+        _writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
+    }
+
+    /// <summary>A short id for logs: the n-th connection of this client.</summary>
+    public string Id { get; }
+
+    /// <summary>Completes when the connection is gone, with the reason (null for an orderly close).</summary>
+    public Task<Exception?> Closed => _closed.Task;
+
+    public bool IsClosed => _closed.Task.IsCompleted;
+
+    /// <summary>Opens the transport (TCP, then TLS if configured) and starts the read loop.</summary>
+    public static async Task<DrachtioConnection> OpenAsync(
+        DrachtioClientOptions options, string id, ILogger logger, Action<DrachtioConnection, DrachtioMessage> onMessage, CancellationToken ct)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Stream? stream = null;
+        try
+        {
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+            await socket.ConnectAsync(options.Host, options.Port, ct).ConfigureAwait(false);
+            stream = new NetworkStream(socket, ownsSocket: true);
+            if (options.Tls is { } tls)
+            {
+                var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+                stream = ssl;
+                await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+                {
+                    TargetHost = tls.TargetHost ?? options.Host,
+                    RemoteCertificateValidationCallback = tls.RemoteCertificateValidation,
+                    ClientCertificates = tls.ClientCertificates,
+                    EnabledSslProtocols = tls.EnabledProtocols,
+                }, ct).ConfigureAwait(false);
+            }
+            var connection = new DrachtioConnection(stream, id, options.MaxMessageLength, logger, onMessage);
+            connection._readLoop = connection.ReadLoopAsync();
+            return connection;
+        }
+        catch
+        {
+            if (stream is not null)
+            {
+                await stream.DisposeAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                socket.Dispose();
+            }
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Sends <c>&lt;new id&gt;|<paramref name="message"/></c> and completes with drachtio-server's reply.
+    /// When <paramref name="transaction"/> is given, an OK reply that echoes a SIP message binds the transaction
+    /// to the stack transaction id inside the read loop, before any later message is dispatched, so a
+    /// provisional response that follows the echo at once cannot be missed. <paramref name="onAccepted"/> runs
+    /// there too and must be quick and non-blocking.
+    /// </summary>
+    /// <exception cref="DrachtioConnectionLostException">The connection closed before the reply came.</exception>
+    public async Task<DrachtioResponse> SendRequestAsync(
+        string message, ClientTransaction? transaction = null, Action<DrachtioResponse>? onAccepted = null, CancellationToken ct = default)
+    {
+        var id = Guid.NewGuid().ToString();
+        var pending = new PendingRequest(transaction, onAccepted);
+        lock (_tablesLock)
+        {
+            if (IsClosed)
+            {
+                throw DrachtioConnectionLostException.Lost(_closeReason);
+            }
+            _pending.Add(id, pending);
+        }
+        try
+        {
+            await WriteAsync(string.Concat(id, "|", message)).ConfigureAwait(false);
+            return await pending.Reply.Task.WaitAsync(ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            lock (_tablesLock)
+            {
+                _pending.Remove(id);
+            }
+            throw;
+        }
+    }
+
+    public void RemoveTransaction(ClientTransaction transaction)
+    {
+        if (transaction.TransactionId is { } id)
+        {
+            lock (_tablesLock)
+            {
+                if (_transactions.TryGetValue(id, out var current) && ReferenceEquals(current, transaction))
+                {
+                    _transactions.Remove(id);
+                }
+            }
+        }
+    }
+
+    /// <summary>Closes the connection because something above decided it is unusable (a missed pong).</summary>
+    public void Abort(Exception reason)
+    {
+        Interlocked.CompareExchange(ref _closeReason, reason, null);
+        _reader.CancelPendingRead();
+        try
+        {
+            _stream.Dispose();
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+            // Already gone: the read loop notices either way.
+        }
+    }
+
+    private async Task WriteAsync(string message)
+    {
+        // No cancellation once the lock is held: stopping halfway through a frame would desynchronize the stream.
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (IsClosed)
+            {
+                throw DrachtioConnectionLostException.Lost(_closeReason);
+            }
+            DrachtioFrame.Write(_writer, message);
+            DrachtioLog.FrameSent(_logger, message);
+            var flush = await _writer.FlushAsync().ConfigureAwait(false);
+            if (flush.IsCompleted || flush.IsCanceled)
+            {
+                throw DrachtioConnectionLostException.Lost(_closeReason);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException or InvalidOperationException)
+        {
+            throw DrachtioConnectionLostException.Lost(_closeReason ?? ex);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        await Task.Yield();
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                var result = await _reader.ReadAsync().ConfigureAwait(false);
+                var buffer = result.Buffer;
+                try
+                {
+                    while (DrachtioFrame.TryRead(ref buffer, _maxMessageLength, out var payload))
+                    {
+                        Dispatch(DrachtioMessage.Parse(payload));
+                    }
+                    if (result.IsCanceled)
+                    {
+                        break;
+                    }
+                    if (result.IsCompleted)
+                    {
+                        if (!buffer.IsEmpty)
+                        {
+                            throw new DrachtioProtocolException(
+                                $"drachtio-server closed the connection in the middle of a frame: '{DrachtioFrame.Preview(buffer)}'");
+                        }
+                        break;
+                    }
+                }
+                finally
+                {
+                    _reader.AdvanceTo(buffer.Start, buffer.End);
+                }
+            }
+        }
+        catch (DrachtioProtocolException ex)
+        {
+            DrachtioLog.ProtocolError(_logger, ex.Message);
+            error = ex;
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException or OperationCanceledException)
+        {
+            error = ex;
+        }
+        catch (Exception ex)
+        {
+            // A bug in dispatch must still close the connection cleanly rather than leave requests hanging.
+            DrachtioLog.ReadLoopFailed(_logger, ex);
+            error = ex;
+        }
+        finally
+        {
+            await _reader.CompleteAsync().ConfigureAwait(false);
+            Close(_closeReason ?? error ?? new IOException("drachtio-server closed the connection"));
+        }
+    }
+
+    private void Dispatch(DrachtioMessage message)
+    {
+        DrachtioLog.FrameReceived(_logger, message.Text);
+        var type = message.Type;
+        if (type.SequenceEqual("response"))
+        {
+            DispatchResponse(new DrachtioResponse(message));
+        }
+        else if (type.SequenceEqual("sip") && !TryDeliverToTransaction(message))
+        {
+            _onMessage(this, message);
+        }
+        else if (!type.SequenceEqual("sip"))
+        {
+            DrachtioLog.MessageIgnored(_logger, message.ToString());
+        }
+    }
+
+    private void DispatchResponse(DrachtioResponse response)
+    {
+        PendingRequest? pending;
+        lock (_tablesLock)
+        {
+            var lookup = _pending.GetAlternateLookup<ReadOnlySpan<char>>();
+            if (!lookup.TryGetValue(response.RequestId, out pending))
+            {
+                DrachtioLog.UnmatchedReply(_logger, response.RequestId.ToString());
+                return;
+            }
+            if (!response.IsContinue)
+            {
+                lookup.Remove(response.RequestId);
+            }
+            if (pending.Transaction is { } transaction && response.IsOk && response.TransactionId is { Length: > 0 } txnId)
+            {
+                transaction.TransactionId = txnId;
+                _transactions[txnId] = transaction;
+            }
+        }
+        if (response.IsOk)
+        {
+            pending.OnAccepted?.Invoke(response);
+        }
+        pending.Reply.TrySetResult(response);
+    }
+
+    private bool TryDeliverToTransaction(DrachtioMessage message)
+    {
+        var sip = message.SipText;
+        if (!sip.StartsWith("SIP/2.0 "))
+        {
+            return false;
+        }
+        var network = new DrachtioNetworkMessage(message);
+        ClientTransaction? transaction;
+        lock (_tablesLock)
+        {
+            var lookup = _transactions.GetAlternateLookup<ReadOnlySpan<char>>();
+            if (!lookup.TryGetValue(network.TransactionIdSpan, out transaction))
+            {
+                return false;
+            }
+            // A final response ends the client transaction (sip.Length > 8 holds: it starts with "SIP/2.0 ").
+            if (sip.Length > 8 && sip[8] != '1')
+            {
+                lookup.Remove(network.TransactionIdSpan);
+            }
+        }
+        transaction.Deliver(message);
+        return true;
+    }
+
+    private void Close(Exception reason)
+    {
+        List<PendingRequest> pending;
+        List<ClientTransaction> transactions;
+        lock (_tablesLock)
+        {
+            if (!_closed.TrySetResult(reason))
+            {
+                return;
+            }
+            Interlocked.CompareExchange(ref _closeReason, reason, null);
+            pending = [.. _pending.Values];
+            transactions = [.. _transactions.Values];
+            _pending.Clear();
+            _transactions.Clear();
+        }
+        // Every request in flight fails with one clear error.
+        var lost = DrachtioConnectionLostException.Lost(_closeReason);
+        foreach (var request in pending)
+        {
+            request.Reply.TrySetException(lost);
+        }
+        foreach (var transaction in transactions)
+        {
+            transaction.Fail(lost);
+        }
+    }
+
+    /// <summary>Stops writes, closes the transport, ends the read loop and fails whatever was pending.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await _writer.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException)
+        {
+            // The peer is gone already.
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+        Abort(new DrachtioConnectionLostException("connection to drachtio-server closed by the client"));
+        if (_readLoop is not null)
+        {
+            await _readLoop.ConfigureAwait(false);
+        }
+        await _stream.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private sealed class PendingRequest(ClientTransaction? transaction, Action<DrachtioResponse>? onAccepted)
+    {
+        public ClientTransaction? Transaction { get; } = transaction;
+
+        public Action<DrachtioResponse>? OnAccepted { get; } = onAccepted;
+
+        public TaskCompletionSource<DrachtioResponse> Reply { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

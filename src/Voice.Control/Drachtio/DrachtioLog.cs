@@ -1,0 +1,79 @@
+using Microsoft.Extensions.Logging;
+
+namespace Voice.Control.Drachtio;
+
+internal static partial class DrachtioLog
+{
+    // Raw frames carry SIP and SDP: Trace only.
+    [LoggerMessage(1, LogLevel.Trace, "drachtio ==> {Frame}")]
+    public static partial void FrameSent(ILogger logger, string frame);
+
+    [LoggerMessage(2, LogLevel.Trace, "drachtio <== {Frame}")]
+    public static partial void FrameReceived(ILogger logger, string frame);
+
+    [LoggerMessage(3, LogLevel.Information, "Connected to drachtio-server {Version} (SIP {SipAddresses})")]
+    public static partial void Connected(ILogger logger, string version, string sipAddresses);
+
+    [LoggerMessage(4, LogLevel.Warning, "Lost the connection to drachtio-server: {Reason}")]
+    public static partial void ConnectionLost(ILogger logger, string reason);
+
+    [LoggerMessage(5, LogLevel.Warning, "Could not connect to drachtio-server at {Endpoint}: {Reason}; retrying in {Delay}")]
+    public static partial void ConnectFailed(ILogger logger, string endpoint, string reason, TimeSpan delay);
+
+    [LoggerMessage(6, LogLevel.Error, "drachtio-server at {Endpoint} refused the secret ({Reason}); not reconnecting")]
+    public static partial void AuthenticationFailed(ILogger logger, string endpoint, string reason);
+
+    [LoggerMessage(7, LogLevel.Warning, "drachtio-server did not answer a ping within {Timeout}; declaring the link dead")]
+    public static partial void PingTimedOut(ILogger logger, TimeSpan timeout);
+
+    [LoggerMessage(8, LogLevel.Error, "Protocol error from drachtio-server, closing the connection: {Error}")]
+    public static partial void ProtocolError(ILogger logger, string error);
+
+    [LoggerMessage(9, LogLevel.Error, "The drachtio read loop failed; closing the connection")]
+    public static partial void ReadLoopFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(10, LogLevel.Debug, "Ignoring drachtio message {Message}")]
+    public static partial void MessageIgnored(ILogger logger, string message);
+
+    [LoggerMessage(11, LogLevel.Debug, "Reply for request {RequestId}, which is no longer waiting")]
+    public static partial void UnmatchedReply(ILogger logger, string requestId);
+
+    [LoggerMessage(12, LogLevel.Information, "Dialog {DialogId} ended by {By}: {Reason}")]
+    public static partial void DialogTerminated(ILogger logger, string dialogId, DialogTerminatedBy by, string reason);
+
+    [LoggerMessage(13, LogLevel.Warning, "{Method} for unknown dialog {DialogId}; answering 481")]
+    public static partial void UnknownDialog(ILogger logger, string method, string dialogId);
+
+    [LoggerMessage(14, LogLevel.Warning, "Could not answer {Method} in dialog {DialogId}: {Reason}")]
+    public static partial void AnswerFailed(ILogger logger, string method, string dialogId, string reason);
+
+    [LoggerMessage(15, LogLevel.Information, "Hanging up dialog {DialogId}, orphaned when the link to drachtio-server was lost")]
+    public static partial void HangingUpOrphan(ILogger logger, string dialogId);
+
+    [LoggerMessage(16, LogLevel.Warning, "Could not hang up orphaned dialog {DialogId}: {Reason}")]
+    public static partial void OrphanHangupFailed(ILogger logger, string dialogId, string reason);
+
+    [LoggerMessage(17, LogLevel.Information, "INVITE {Uri} answered {Status} {Reason}")]
+    public static partial void InviteFinal(ILogger logger, string uri, int status, string reason);
+
+    [LoggerMessage(18, LogLevel.Information, "Sending CANCEL for INVITE {Uri} ({Why})")]
+    public static partial void SendingCancel(ILogger logger, string uri, string why);
+
+    [LoggerMessage(19, LogLevel.Warning, "INVITE {Uri} was answered after it was cancelled; acknowledging and hanging up")]
+    public static partial void AnsweredAfterCancel(ILogger logger, string uri);
+
+    [LoggerMessage(20, LogLevel.Information, "Retrying {Method} {Uri} with credentials after {Status}")]
+    public static partial void RetryingWithCredentials(ILogger logger, string method, string uri, int status);
+
+    [LoggerMessage(21, LogLevel.Information, "Registered {Aor} with {Registrar} for {Expires}s")]
+    public static partial void Registered(ILogger logger, string aor, string registrar, int expires);
+
+    [LoggerMessage(22, LogLevel.Warning, "Registration of {Aor} with {Registrar} failed: {Reason}; retrying in {Delay}")]
+    public static partial void RegistrationFailed(ILogger logger, string aor, string registrar, string reason, TimeSpan delay);
+
+    [LoggerMessage(23, LogLevel.Information, "Unregistered {Aor} from {Registrar}")]
+    public static partial void Unregistered(ILogger logger, string aor, string registrar);
+
+    [LoggerMessage(24, LogLevel.Warning, "Could not unregister {Aor} from {Registrar}: {Reason}")]
+    public static partial void UnregisterFailed(ILogger logger, string aor, string registrar, string reason);
+}

@@ -1,0 +1,142 @@
+using Microsoft.Extensions.Logging;
+using Voice.Control.Sip;
+
+namespace Voice.Control.Drachtio;
+
+/// <summary>
+/// A SIP dialog created by an INVITE this client sent. drachtio-server keeps the dialog's routing state
+/// (target, route set, CSeq); the dialog id (<c>Call-ID;from-tag=…</c>) addresses it on the control link.
+/// </summary>
+public sealed class SipDialog
+{
+    private readonly DrachtioClient _client;
+    private readonly TaskCompletionSource<DialogDestroyedEventArgs> _terminated = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock _stateLock = new();
+    private DialogState _state = DialogState.Early;
+
+    internal SipDialog(DrachtioClient client, DrachtioConnection connection, string id, string callId, string localTag, string requestUri, string? localContact, string? localSdp)
+    {
+        _client = client;
+        Connection = connection;
+        Id = id;
+        CallId = callId;
+        LocalTag = localTag;
+        RequestUri = requestUri;
+        LocalContact = localContact;
+        LocalSdp = localSdp;
+    }
+
+    /// <summary>The drachtio dialog id: <c>Call-ID;from-tag=&lt;our tag&gt;</c>.</summary>
+    public string Id { get; }
+
+    public string CallId { get; }
+
+    public string LocalTag { get; }
+
+    public string? RemoteTag { get; internal set; }
+
+    /// <summary>The Request-URI of the INVITE that created the dialog.</summary>
+    public string RequestUri { get; }
+
+    /// <summary>The far end's Contact URI from the 2xx: the target of requests in the dialog.</summary>
+    public string? RemoteTarget { get; internal set; }
+
+    public DialogState State
+    {
+        get
+        {
+            lock (_stateLock)
+            {
+                return _state;
+            }
+        }
+    }
+
+    /// <summary>The SDP we offered or answered most recently.</summary>
+    public string? LocalSdp { get; internal set; }
+
+    /// <summary>The far end's SDP from the 2xx (or a 183 before it), updated by re-INVITEs.</summary>
+    public string? RemoteSdp { get; internal set; }
+
+    /// <summary>The 2xx that confirmed the dialog.</summary>
+    public SipMessage? FinalResponse { get; internal set; }
+
+    /// <summary>Completes when the dialog ends, with who ended it and why; safe to await after it ended.</summary>
+    public Task<DialogDestroyedEventArgs> Terminated => _terminated.Task;
+
+    /// <summary>Raised once when the dialog ends.</summary>
+    public event EventHandler<DialogDestroyedEventArgs>? Destroyed;
+
+    /// <summary>Raised after the client answered a request the far end sent in this dialog.</summary>
+    public event EventHandler<SipRequestReceivedEventArgs>? RequestReceived;
+
+    internal DrachtioConnection Connection { get; }
+
+    internal string? LocalContact { get; }
+
+    /// <summary>Serializes re-INVITEs: one INVITE transaction per dialog at a time.</summary>
+    internal SemaphoreSlim InviteLock { get; } = new(1, 1);
+
+    /// <summary>The stack transaction id of the INVITE while it is unanswered, for a CANCEL.</summary>
+    internal string? InviteTransactionId { get; set; }
+
+    /// <summary>Sends a re-INVITE with new SDP and returns the far end's SDP from its 2xx.</summary>
+    /// <exception cref="SipFailureException">The far end refused (the dialog stays up, unless it answered 481 or 408).</exception>
+    public Task<string?> ModifyAsync(string sdp, CancellationToken ct = default) => _client.ModifyDialogAsync(this, sdp, ct);
+
+    /// <summary>Hangs up with BYE. Idempotent: calling it on an ended dialog does nothing.</summary>
+    public Task DestroyAsync(CancellationToken ct = default) => _client.DestroyDialogAsync(this, ct);
+
+    internal void Confirm(SipMessage response, string? remoteSdp)
+    {
+        lock (_stateLock)
+        {
+            if (_state == DialogState.Early)
+            {
+                _state = DialogState.Confirmed;
+            }
+        }
+        FinalResponse = response;
+        RemoteTag = SipAddress.GetTag(response.To);
+        if (response.Contact is { } contact)
+        {
+            RemoteTarget = SipAddress.GetUri(contact);
+        }
+        RemoteSdp = remoteSdp ?? RemoteSdp;
+    }
+
+    /// <summary>Moves to Terminated once; the first caller's reason wins and raises <see cref="Destroyed"/>.</summary>
+    internal bool TryTerminate(DialogTerminatedBy by, string reason, SipMessage? request, DateTimeOffset at, ILogger logger)
+    {
+        lock (_stateLock)
+        {
+            if (_state == DialogState.Terminated)
+            {
+                return false;
+            }
+            _state = DialogState.Terminated;
+        }
+        var args = new DialogDestroyedEventArgs(by, reason, request, at);
+        DrachtioLog.DialogTerminated(logger, Id, by, reason);
+        _terminated.TrySetResult(args);
+        Raise(Destroyed, args, logger);
+        return true;
+    }
+
+    internal void OnRequestReceived(SipRequestReceivedEventArgs args, ILogger logger) => Raise(RequestReceived, args, logger);
+
+    private void Raise<T>(EventHandler<T>? handler, T args, ILogger logger)
+    {
+        try
+        {
+            handler?.Invoke(this, args);
+        }
+        catch (Exception ex)
+        {
+            // A failing subscriber must not break the client's own bookkeeping.
+            logger.LogError(ex, "A {Event} handler of dialog {DialogId} threw", typeof(T).Name, Id);
+        }
+    }
+
+    public override string ToString() => $"{Id} ({State})";
+}
