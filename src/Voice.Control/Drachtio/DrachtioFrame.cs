@@ -23,7 +23,8 @@ public static class DrachtioFrame
     /// <exception cref="DrachtioProtocolException">The prefix is not digits followed by '#', is zero, or is over the limit.</exception>
     public static bool TryRead(ref ReadOnlySequence<byte> buffer, int maxMessageLength, out ReadOnlySequence<byte> message)
     {
-        var maxDigits = DigitCount(maxMessageLength);
+        // drachtio writes up to five digits; a smaller limit is then checked against the value, for a clearer error.
+        var maxDigits = Math.Max(5, DigitCount(maxMessageLength));
         var first = buffer.FirstSpan;
         var length = 0;
         var digits = 0;
