@@ -47,7 +47,7 @@ public sealed class FakeDrachtioServer : IAsyncDisposable
         ReconnectMinDelay = TimeSpan.FromMilliseconds(20),
         ReconnectMaxDelay = TimeSpan.FromMilliseconds(100),
         ConnectTimeout = TimeSpan.FromSeconds(5),
-        TransactionTimeout = TimeSpan.FromSeconds(5),
+        TransactionTimeout = TimeSpan.FromSeconds(2),
     };
 
     public async Task<FakeDrachtioPeer> AcceptAsync(TimeSpan? timeout = null) =>
