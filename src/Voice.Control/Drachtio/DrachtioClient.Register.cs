@@ -12,6 +12,7 @@ public sealed partial class DrachtioClient
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        ObjectDisposedException.ThrowIf(_disposed == 1, this);
         var registration = new SipRegistration(this, options);
         await registration.StartAsync(ct).ConfigureAwait(false);
         _registrations[registration] = 0;

@@ -19,6 +19,7 @@ public sealed partial class DrachtioClient
         options ??= UacOptions.Default;
         options.Validate(uri);
         ct.ThrowIfCancellationRequested();
+        ObjectDisposedException.ThrowIf(_disposed == 1, this);
         var connection = RequireConnection();
         var target = SipUri.Parse(uri);
         var from = options.CallerId is null

@@ -76,9 +76,9 @@ public sealed partial class DrachtioClient : IAsyncDisposable
         return _firstConnection.Task.WaitAsync(ct);
     }
 
+    /// <summary>The live connection. No disposed check: shutdown itself still sends BYE and REGISTER over it.</summary>
     internal DrachtioConnection RequireConnection()
     {
-        ObjectDisposedException.ThrowIf(_disposed == 1, this);
         return _connection is { IsClosed: false } connection ? connection : throw DrachtioConnectionLostException.NotConnected();
     }
 
