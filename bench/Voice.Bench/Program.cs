@@ -1,0 +1,65 @@
+using System.Diagnostics;
+using System.Globalization;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
+using Voice.Bench;
+
+// "serve": the lean fake drachtio-server alone, in its own process, so that "cpu" measures the client only.
+if (args.Length > 0 && args[0] == "serve")
+{
+    await using var lean = new LeanDrachtioServer();
+    Console.WriteLine(lean.Port.ToString(CultureInfo.InvariantCulture));
+    await Console.In.ReadLineAsync(); // runs until the parent closes stdin
+    return;
+}
+
+// "cpu [calls]": the client's CPU time per call, from this process's CPU counters; the server is another process.
+if (args.Length > 0 && args[0] == "cpu")
+{
+    var calls = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 20_000;
+    using var serverProcess = Process.Start(new ProcessStartInfo("dotnet", [typeof(LeanDrachtioServer).Assembly.Location, "serve"])
+    {
+        RedirectStandardInput = true,
+        RedirectStandardOutput = true,
+    })!;
+    var port = int.Parse((await serverProcess.StandardOutput.ReadLineAsync())!, CultureInfo.InvariantCulture);
+    var client = new Voice.Control.Drachtio.DrachtioClient(new Voice.Control.Drachtio.DrachtioClientOptions { Host = "127.0.0.1", Port = port, Secret = "cymru" });
+    await client.ConnectAsync();
+    for (var i = 0; i < 2_000; i++)
+    {
+        await UacCallBenchmarks.CallAsync(client); // warm-up: JIT and tiering
+    }
+    var process = Process.GetCurrentProcess();
+    process.Refresh();
+    var cpuBefore = process.TotalProcessorTime;
+    var wall = Stopwatch.StartNew();
+    for (var i = 0; i < calls; i++)
+    {
+        await UacCallBenchmarks.CallAsync(client);
+    }
+    wall.Stop();
+    process.Refresh();
+    var cpu = process.TotalProcessorTime - cpuBefore;
+    Console.WriteLine($"{calls} calls: {cpu.TotalMicroseconds / calls:F1} µs client CPU per call, {wall.Elapsed.TotalMicroseconds / calls:F1} µs wall per call");
+    await client.DisposeAsync();
+    serverProcess.StandardInput.Close();
+    await serverProcess.WaitForExitAsync();
+    return;
+}
+
+// In-process toolchain: no per-benchmark project rebuild (this SDK is newer than BenchmarkDotNet 0.14 knows).
+var config = DefaultConfig.Instance.AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance));
+var summaries = BenchmarkSwitcher.FromAssembly(typeof(FramingBenchmarks).Assembly).Run(args, config);
+foreach (var report in summaries.SelectMany(s => s.Reports).Where(r => r.BenchmarkCase.Descriptor.Type == typeof(FramingBenchmarks)))
+{
+    if (report.ResultStatistics is { } stats)
+    {
+        var gbPerSecond = FramingBenchmarks.StreamBytes / stats.Mean; // bytes per ns = GB/s
+        var allocated = report.GcStats.GetBytesAllocatedPerOperation(report.BenchmarkCase) ?? 0;
+        Console.WriteLine(
+            $"{report.BenchmarkCase.Descriptor.WorkloadMethod.Name}: {gbPerSecond:F2} GB/s over {FramingBenchmarks.FrameCount} frames " +
+            $"({FramingBenchmarks.StreamBytes} bytes), {(double)allocated / FramingBenchmarks.FrameCount:F0} bytes allocated per frame");
+    }
+}
