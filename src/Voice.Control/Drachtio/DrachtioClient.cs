@@ -93,6 +93,10 @@ public sealed partial class DrachtioClient : IAsyncDisposable
             try
             {
                 connection = await OpenAndAuthenticateAsync(stopping).ConfigureAwait(false);
+                // Stopping closes whichever connection is current, however late it was established: DisposeAsync
+                // can run while authentication completes, before _connection is set, and must not wait forever.
+                var current = connection;
+                using var closeOnStop = stopping.Register(() => current.Abort(new DrachtioConnectionLostException("drachtio client disposed")));
                 failures = 0;
                 _connection = connection;
                 DrachtioLog.Connected(_logger, Server!.Version, string.Join(",", Server.SipAddresses));
@@ -316,7 +320,6 @@ public sealed partial class DrachtioClient : IAsyncDisposable
             // Best effort: the link may already be gone.
         }
         await _stopping.CancelAsync().ConfigureAwait(false);
-        _connection?.Abort(new DrachtioConnectionLostException("drachtio client disposed"));
         if (_run is not null)
         {
             await _run.ConfigureAwait(false);
@@ -326,7 +329,7 @@ public sealed partial class DrachtioClient : IAsyncDisposable
     }
 
     /// <summary>Reads the next response of a transaction, surfacing a lost connection as itself.</summary>
-    internal static async Task<DrachtioMessage> ReadResponseAsync(ClientTransaction transaction, CancellationToken ct)
+    private static async Task<DrachtioMessage> ReadResponseAsync(ClientTransaction transaction, CancellationToken ct)
     {
         try
         {
