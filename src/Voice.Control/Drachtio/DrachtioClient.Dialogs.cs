@@ -163,7 +163,7 @@ public sealed partial class DrachtioClient
             SipMessage final;
             try
             {
-                final = await AwaitFinalAsync(connection, transaction, requestUri, ct).ConfigureAwait(false);
+                (final, _, _) = await AwaitInviteFinalAsync(connection, transaction, requestUri, onProvisional: null, ct).ConfigureAwait(false);
             }
             finally
             {
@@ -190,36 +190,6 @@ public sealed partial class DrachtioClient
         finally
         {
             dialog.InviteLock.Release();
-        }
-    }
-
-    /// <summary>
-    /// Waits for the final response of an INVITE; if <paramref name="ct"/> fires first, sends CANCEL and keeps
-    /// waiting (bounded) for the final response that ends the transaction.
-    /// </summary>
-    private async Task<SipMessage> AwaitFinalAsync(DrachtioConnection connection, ClientTransaction transaction, string requestUri, CancellationToken ct)
-    {
-        var cancelled = false;
-        while (true)
-        {
-            DrachtioMessage message;
-            try
-            {
-                message = cancelled
-                    ? await ReadResponseAsync(transaction, CancellationToken.None).WaitAsync(_options.TransactionTimeout, _time, CancellationToken.None).ConfigureAwait(false)
-                    : await ReadResponseAsync(transaction, ct).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!cancelled && ct.IsCancellationRequested)
-            {
-                cancelled = true;
-                await SendCancelAsync(connection, transaction.TransactionId!, requestUri).ConfigureAwait(false);
-                continue;
-            }
-            var sip = message.Sip;
-            if (sip.StatusCode >= 200)
-            {
-                return sip;
-            }
         }
     }
 
@@ -255,16 +225,7 @@ public sealed partial class DrachtioClient
         EnsureAccepted(echo);
         try
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(_options.TransactionTimeout);
-            while (true)
-            {
-                var response = (await ReadResponseAsync(transaction, timeout.Token).ConfigureAwait(false)).Sip;
-                if (response.StatusCode >= 200)
-                {
-                    return response;
-                }
-            }
+            return (await AwaitFinalResponseAsync(transaction, ct).ConfigureAwait(false)).Sip;
         }
         finally
         {
@@ -291,7 +252,25 @@ public sealed partial class DrachtioClient
         }
     }
 
-    private static void EnsureAccepted(DrachtioResponse reply)
+    /// <summary>
+    /// Waits for the final response of a non-INVITE (or already cancelled) transaction, bounded by
+    /// <see cref="DrachtioClientOptions.TransactionTimeout"/>; provisional responses are passed over.
+    /// </summary>
+    internal async Task<DrachtioMessage> AwaitFinalResponseAsync(ClientTransaction transaction, CancellationToken ct)
+    {
+        using var timeout = new CancellationTokenSource(_options.TransactionTimeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);
+        while (true)
+        {
+            var message = await ReadResponseAsync(transaction, linked.Token).ConfigureAwait(false);
+            if (message.Sip.StatusCode >= 200)
+            {
+                return message;
+            }
+        }
+    }
+
+    internal static void EnsureAccepted(DrachtioResponse reply)
     {
         if (!reply.IsOk)
         {

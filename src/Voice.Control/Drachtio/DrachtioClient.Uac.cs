@@ -48,8 +48,8 @@ public sealed partial class DrachtioClient
                     CancellationToken.None).ConfigureAwait(false);
                 EnsureAccepted(echo);
 
-                var (final, finalMessage, cancelSent) = await AwaitInviteFinalAsync(connection, transaction, dialog!, uri, options, cancel.Token)
-                    .ConfigureAwait(false);
+                var (final, finalMessage, cancelSent) = await AwaitInviteFinalAsync(
+                    connection, transaction, uri, response => OnProvisional(dialog!, response, options), cancel.Token).ConfigureAwait(false);
                 DrachtioLog.InviteFinal(_logger, uri, final.StatusCode, final.ReasonPhrase ?? string.Empty);
 
                 if (final.StatusCode < 300)
@@ -130,8 +130,23 @@ public sealed partial class DrachtioClient
         return dialog;
     }
 
+    private static void OnProvisional(SipDialog dialog, SipMessage response, UacOptions options)
+    {
+        dialog.RemoteTag ??= SipAddress.GetTag(response.To);
+        if (response.Sdp is { } earlyMedia)
+        {
+            dialog.RemoteSdp = earlyMedia;
+        }
+        options.OnProvisional?.Invoke(response);
+    }
+
+    /// <summary>
+    /// Waits for the final response of an INVITE (new or re-INVITE), handing 18x to <paramref name="onProvisional"/>.
+    /// If <paramref name="cancel"/> fires first, sends CANCEL and keeps waiting, bounded, for the final response
+    /// that ends the transaction (487, or a 2xx that crossed the CANCEL).
+    /// </summary>
     private async Task<(SipMessage Final, DrachtioMessage Message, bool CancelSent)> AwaitInviteFinalAsync(
-        DrachtioConnection connection, ClientTransaction transaction, SipDialog dialog, string uri, UacOptions options, CancellationToken cancel)
+        DrachtioConnection connection, ClientTransaction transaction, string uri, Action<SipMessage>? onProvisional, CancellationToken cancel)
     {
         var cancelSent = false;
         while (true)
@@ -146,7 +161,7 @@ public sealed partial class DrachtioClient
             catch (OperationCanceledException) when (!cancelSent && cancel.IsCancellationRequested)
             {
                 cancelSent = true;
-                DrachtioLog.SendingCancel(_logger, uri, options.RingTimeout is not null ? "ring timeout or caller" : "cancelled by caller");
+                DrachtioLog.SendingCancel(_logger, uri);
                 await SendCancelAsync(connection, transaction.TransactionId!, uri).ConfigureAwait(false);
                 continue;
             }
@@ -158,12 +173,7 @@ public sealed partial class DrachtioClient
             }
             if (response.StatusCode > 100)
             {
-                dialog.RemoteTag ??= SipAddress.GetTag(response.To);
-                if (response.Sdp is { } earlyMedia)
-                {
-                    dialog.RemoteSdp = earlyMedia;
-                }
-                options.OnProvisional?.Invoke(response);
+                onProvisional?.Invoke(response);
             }
         }
     }

@@ -247,13 +247,14 @@ internal sealed class DrachtioConnection : IAsyncDisposable
         {
             DispatchResponse(new DrachtioResponse(message));
         }
-        else if (type.SequenceEqual("sip") && !TryDeliverToTransaction(message))
-        {
-            _onMessage(this, message);
-        }
         else if (!type.SequenceEqual("sip"))
         {
+            // cdr:* and the like: this client registers for none of them.
             DrachtioLog.MessageIgnored(_logger, message.ToString());
+        }
+        else if (!TryDeliverToTransaction(message))
+        {
+            _onMessage(this, message);
         }
     }
 

@@ -56,8 +56,8 @@ internal static partial class DrachtioLog
     [LoggerMessage(17, LogLevel.Information, "INVITE {Uri} answered {Status} {Reason}")]
     public static partial void InviteFinal(ILogger logger, string uri, int status, string reason);
 
-    [LoggerMessage(18, LogLevel.Information, "Sending CANCEL for INVITE {Uri} ({Why})")]
-    public static partial void SendingCancel(ILogger logger, string uri, string why);
+    [LoggerMessage(18, LogLevel.Information, "Sending CANCEL for INVITE {Uri}")]
+    public static partial void SendingCancel(ILogger logger, string uri);
 
     [LoggerMessage(19, LogLevel.Warning, "INVITE {Uri} was answered after it was cancelled; acknowledging and hanging up")]
     public static partial void AnsweredAfterCancel(ILogger logger, string uri);

@@ -198,26 +198,15 @@ public sealed class SipRegistration : IAsyncDisposable
         var echo = await connection
             .SendRequestAsync((proxy is null ? "sip||\r\n" : $"sip|||{proxy}\r\n") + builder.Build(), transaction, ct: ct)
             .ConfigureAwait(false);
-        if (!echo.IsOk)
-        {
-            throw new DrachtioRequestException(echo.FailureReason);
-        }
+        DrachtioClient.EnsureAccepted(echo);
         var sent = echo.Message.Sip;
         _callId = sent.CallId;
         _from = sent.From;
         _cseq = sent.CSeq?.Number ?? _cseq;
         try
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(_client.Options.TransactionTimeout);
-            while (true)
-            {
-                var message = await DrachtioClient.ReadResponseAsync(transaction, timeout.Token).ConfigureAwait(false);
-                if (message.Sip.StatusCode >= 200)
-                {
-                    return (message.Sip, message);
-                }
-            }
+            var final = await _client.AwaitFinalResponseAsync(transaction, ct).ConfigureAwait(false);
+            return (final.Sip, final);
         }
         finally
         {

@@ -100,8 +100,7 @@ public class DrachtioClientCallTests
 
         var error = (await Assert.ThrowsAsync<SipFailureException>(() => call.Within()))!;
         Assert.That(error.StatusCode, Is.EqualTo(503));
-        await _server.AssertNoConnectionAsync(TimeSpan.Zero);
-        await PeerOf(replay).AssertClientSendsNothingMoreAsync(TimeSpan.FromMilliseconds(300));
+        await replay.Peer.AssertClientSendsNothingMoreAsync(TimeSpan.FromMilliseconds(300));
     }
 
     [Test]
@@ -136,7 +135,7 @@ public class DrachtioClientCallTests
         var error = (await Assert.ThrowsAsync<SipFailureException>(() => call.Within()))!;
         Assert.That(error.StatusCode, Is.EqualTo(487));
         Assert.That(error.IsRingTimeout, Is.True);
-        await PeerOf(replay).AssertClientSendsNothingMoreAsync(TimeSpan.FromMilliseconds(300)); // no ACK for the 487
+        await replay.Peer.AssertClientSendsNothingMoreAsync(TimeSpan.FromMilliseconds(300)); // no ACK for the 487
         Assert.That(client.Dialogs, Is.Empty);
     }
 
@@ -165,7 +164,7 @@ public class DrachtioClientCallTests
         var call = client.CreateUacAsync(Phone, new UacOptions { LocalSdp = OfferOf(replay) }, cts.Token);
         await replay.PlayAsync(3); // INVITE, echo, 180
         await cts.CancelAsync();
-        var peer = PeerOf(replay);
+        var peer = replay.Peer;
         var cancel = await peer.ReceiveAsync("sip");
         Assert.That(cancel.Sip.Method, Is.EqualTo("CANCEL"));
         await peer.AcknowledgeAsync(cancel, "cancel-txn", cancel.Sip.ToString());
@@ -202,18 +201,18 @@ public class DrachtioClientCallTests
         var call = client.CreateUacAsync(Phone, new UacOptions { LocalSdp = OfferOf(replay), Credentials = new SipCredentials("1001", "wrong") });
         await replay.PlayAsync(3); // INVITE, echo, 401
         var challenge = replay.Frames[4];
-        var retry = await PeerOf(replay).ReceiveAsync("sip");
+        var retry = await replay.Peer.ReceiveAsync("sip");
         Assert.That(retry.Sip.GetHeader("Authorization"), Does.StartWith("Digest username=\"1001\""));
 
         // The server challenges again (a new nonce, not stale): the password was wrong.
-        await PeerOf(replay).AcknowledgeAsync(retry, "retry-txn", retry.Sip.ToString());
-        await PeerOf(replay).SendAsync(challenge.Message
+        await replay.Peer.AcknowledgeAsync(retry, "retry-txn", retry.Sip.ToString());
+        await replay.Peer.SendAsync(challenge.Message
             .Replace("0a68dc46-1f10-447d-97fb-8009cf3e5b1a", "retry-txn", StringComparison.Ordinal)
             .Replace("8a2f6c1e3b5d7f90a1c3e5f7", "0000000000000000000000ff", StringComparison.Ordinal));
 
         var error = (await Assert.ThrowsAsync<SipFailureException>(() => call.Within()))!;
         Assert.That(error.StatusCode, Is.EqualTo(401));
-        await PeerOf(replay).AssertClientSendsNothingMoreAsync(TimeSpan.FromMilliseconds(300));
+        await replay.Peer.AssertClientSendsNothingMoreAsync(TimeSpan.FromMilliseconds(300));
     }
 
     [Test]
@@ -288,7 +287,7 @@ public class DrachtioClientCallTests
         var call = client.CreateUacAsync(Phone, new UacOptions { LocalSdp = OfferOf(replay) });
         await replay.PlayAsync(6);
         var dialog = await call.Within();
-        var peer = PeerOf(replay);
+        var peer = replay.Peer;
         var received = new TaskCompletionSource<SipRequestReceivedEventArgs>();
         dialog.RequestReceived += (_, e) => received.TrySetResult(e);
 
@@ -312,7 +311,7 @@ public class DrachtioClientCallTests
     public async Task Frames_delivered_one_byte_at_a_time_make_the_same_call()
     {
         var (client, replay) = await ConnectToFlowAsync("uac-answer-bye");
-        PeerOf(replay).WriteByteByByte = true;
+        replay.Peer.WriteByteByByte = true;
         var call = client.CreateUacAsync(Phone, new UacOptions { LocalSdp = OfferOf(replay) });
         await replay.PlayAsync(6);
         var dialog = await call.Within();
@@ -362,7 +361,6 @@ public class DrachtioClientCallTests
         var connect = client.ConnectAsync();
         var peer = await _server.AcceptAsync();
         var replay = new CaptureReplay(peer, Captures.Flow(scenario));
-        _peers[replay] = peer;
         await replay.PlayAsync(2); // authenticate|cymru| and the server's OK
         await connect.Within();
         return (client, replay);

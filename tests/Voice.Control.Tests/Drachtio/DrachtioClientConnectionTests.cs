@@ -154,15 +154,8 @@ public class DrachtioClientConnectionTests
     [Test]
     public async Task Losing_the_link_mid_call_ends_the_dialog_and_hangs_it_up_after_reconnecting()
     {
-        var client = NewClient();
-        var connect = client.ConnectAsync();
-        var first = await _server.AcceptAsync();
-        var replay = new CaptureReplay(first, Captures.Flow("uac-answer-bye"));
-        await replay.PlayAsync(2);
-        await connect.Within();
-        var call = client.CreateUacAsync(Phone, new UacOptions { LocalSdp = SipMessage.Parse(replay.Next.Message.AsSpan(replay.Next.Message.IndexOf('\n') + 1)).Body });
-        await replay.PlayAsync(6);
-        var dialog = await call.Within();
+        var (client, replay, dialog) = await EstablishCallAsync();
+        var first = replay.Peer;
         var destroyed = new TaskCompletionSource<DialogDestroyedEventArgs>();
         dialog.Destroyed += (_, e) => destroyed.TrySetResult(e);
 
@@ -178,13 +171,8 @@ public class DrachtioClientConnectionTests
     [Test]
     public async Task Losing_the_link_while_ringing_fails_the_call_and_cancels_the_INVITE_after_reconnecting()
     {
-        var client = NewClient();
-        var connect = client.ConnectAsync();
-        var first = await _server.AcceptAsync();
-        var replay = new CaptureReplay(first, Captures.Flow("uac-cancel"));
-        await replay.PlayAsync(2);
-        await connect.Within();
-        var call = client.CreateUacAsync(Phone, new UacOptions { LocalSdp = SipMessage.Parse(replay.Next.Message.AsSpan(replay.Next.Message.IndexOf('\n') + 1)).Body });
+        var (client, replay, call) = await StartCallAsync("uac-cancel");
+        var first = replay.Peer;
         await replay.PlayAsync(3); // INVITE, echo, 180
 
         await first.CloseAsync();
@@ -269,15 +257,8 @@ public class DrachtioClientConnectionTests
     [Test]
     public async Task Disposing_hangs_up_open_dialogs_and_closes_the_link()
     {
-        var client = NewClient();
-        var connect = client.ConnectAsync();
-        var peer = await _server.AcceptAsync();
-        var replay = new CaptureReplay(peer, Captures.Flow("uac-answer-bye"));
-        await replay.PlayAsync(2);
-        await connect.Within();
-        var call = client.CreateUacAsync(Phone, new UacOptions { LocalSdp = SipMessage.Parse(replay.Next.Message.AsSpan(replay.Next.Message.IndexOf('\n') + 1)).Body });
-        await replay.PlayAsync(6);
-        var dialog = await call.Within();
+        var (client, replay, dialog) = await EstablishCallAsync();
+        var peer = replay.Peer;
 
         var dispose = client.DisposeAsync().AsTask();
         await replay.PlayToEndAsync(); // BYE (checked against the capture), echo, 200
@@ -287,6 +268,27 @@ public class DrachtioClientConnectionTests
         Assert.That(dialog.State, Is.EqualTo(DialogState.Terminated));
         await peer.Closed.Within();
         Assert.That(client.IsConnected, Is.False);
+    }
+
+    /// <summary>Connects and sends the INVITE of a captured flow, with the SDP drachtio-srf offered there.</summary>
+    private async Task<(DrachtioClient Client, CaptureReplay Replay, Task<SipDialog> Call)> StartCallAsync(string flow)
+    {
+        var client = NewClient();
+        var connect = client.ConnectAsync();
+        var replay = new CaptureReplay(await _server.AcceptAsync(), Captures.Flow(flow));
+        await replay.PlayAsync(2);
+        await connect.Within();
+        var invite = replay.Next.Message;
+        var offer = SipMessage.Parse(invite.AsSpan(invite.IndexOf('\n') + 1)).Body;
+        return (client, replay, client.CreateUacAsync(Phone, new UacOptions { LocalSdp = offer }));
+    }
+
+    /// <summary>The answered call of uac-answer-bye, up to and including the ACK's echo.</summary>
+    private async Task<(DrachtioClient Client, CaptureReplay Replay, SipDialog Dialog)> EstablishCallAsync()
+    {
+        var (client, replay, call) = await StartCallAsync("uac-answer-bye");
+        await replay.PlayAsync(6);
+        return (client, replay, await call.Within());
     }
 
     private DrachtioClient NewClient(Func<DrachtioClientOptions, DrachtioClientOptions>? configure = null)

@@ -17,6 +17,9 @@ public sealed class CaptureReplay(FakeDrachtioPeer peer, IReadOnlyList<CapturedF
 
     public int Position { get; private set; }
 
+    /// <summary>The connection the exchange is replayed on, for frames a test writes or reads by hand.</summary>
+    public FakeDrachtioPeer Peer => peer;
+
     public IReadOnlyList<CapturedFrame> Frames => frames;
 
     public CapturedFrame Next => frames[Position];
