@@ -157,12 +157,13 @@ public sealed partial class DrachtioClient
                 invite.Header("Contact", dialog.LocalContact);
             }
             var transaction = new ClientTransaction("INVITE");
-            var echo = await connection.SendRequestAsync($"sip||{dialog.Id}\r\n{invite.Build(sdp)}", transaction, ct: CancellationToken.None).ConfigureAwait(false);
-            EnsureAccepted(echo);
-            var requestUri = echo.Message.Sip.RequestUri!;
+            await connection.SendAsync($"sip||{dialog.Id}\r\n{invite.Build(sdp)}", transaction).ConfigureAwait(false);
             SipMessage final;
             try
             {
+                var echo = await transaction.ReadReplyAsync(CancellationToken.None).ConfigureAwait(false);
+                EnsureAccepted(echo);
+                var requestUri = echo.Message.Sip.RequestUri!;
                 (final, _, _) = await AwaitInviteFinalAsync(connection, transaction, requestUri, onProvisional: null, ct).ConfigureAwait(false);
             }
             finally
@@ -221,10 +222,10 @@ public sealed partial class DrachtioClient
     private async Task<SipMessage> SendInDialogAsync(DrachtioConnection connection, SipDialog dialog, string method, string sipText, CancellationToken ct)
     {
         var transaction = new ClientTransaction(method);
-        var echo = await connection.SendRequestAsync($"sip||{dialog.Id}\r\n{sipText}", transaction, ct: ct).ConfigureAwait(false);
-        EnsureAccepted(echo);
+        await connection.SendAsync($"sip||{dialog.Id}\r\n{sipText}", transaction).ConfigureAwait(false);
         try
         {
+            EnsureAccepted(await transaction.ReadReplyAsync(ct).ConfigureAwait(false));
             return (await AwaitFinalResponseAsync(transaction, ct).ConfigureAwait(false)).Sip;
         }
         finally
@@ -233,11 +234,21 @@ public sealed partial class DrachtioClient
         }
     }
 
-    /// <summary>ACK for a 2xx, addressed by dialog id; drachtio-server completes it. Never sent for a non-2xx.</summary>
-    private static async Task SendAckAsync(DrachtioConnection connection, string dialogId, string requestUri, string? sdp)
+    /// <summary>
+    /// ACK for a 2xx, addressed by dialog id; drachtio-server completes it. Never sent for a non-2xx. ACK has no
+    /// response, so nothing waits for drachtio-server's echo: once it is written the call goes on, and a refusal
+    /// (the dialog vanished at drachtio-server) is logged — the BYE that follows then meets the same fate.
+    /// </summary>
+    private Task SendAckAsync(DrachtioConnection connection, string dialogId, string requestUri, string? sdp)
     {
         var ack = SipMessageBuilder.Request("ACK", requestUri).Build(sdp);
-        EnsureAccepted(await connection.SendRequestAsync($"sip||{dialogId}\r\n{ack}").ConfigureAwait(false));
+        return connection.SendAsync($"sip||{dialogId}\r\n{ack}", reply =>
+        {
+            if (!reply.IsOk)
+            {
+                DrachtioLog.AckRefused(_logger, dialogId, reply.FailureReason);
+            }
+        });
     }
 
     /// <summary>CANCEL names the INVITE by its stack transaction id and repeats its Request-URI (RFC 3261 §9.1).</summary>
@@ -262,7 +273,7 @@ public sealed partial class DrachtioClient
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);
         while (true)
         {
-            var message = await ReadResponseAsync(transaction, linked.Token).ConfigureAwait(false);
+            var message = await transaction.ReadAsync(linked.Token).ConfigureAwait(false);
             if (message.Sip.StatusCode >= 200)
             {
                 return message;

@@ -35,17 +35,15 @@ public sealed partial class DrachtioClient
         var linkLost = false;
         var proxy = options.Proxy;
         var request = BuildInvite(uri, options, from, retryHeaders: null);
-        var transaction = new ClientTransaction("INVITE");
+        ClientTransaction NewTransaction() => new("INVITE") { OnAccepted = accepted => dialog = TrackDialog(dialog, connection, accepted, uri, options.LocalSdp) };
+        var transaction = NewTransaction();
         try
         {
             while (true)
             {
                 // The echo is awaited without ct: once the INVITE is out, cancelling means CANCEL, which needs its transaction id.
-                var echo = await connection.SendRequestAsync(
-                    (proxy is null ? "sip||\r\n" : $"sip|||{proxy}\r\n") + request,
-                    transaction,
-                    accepted => dialog = TrackDialog(dialog, connection, accepted, uri, options.LocalSdp),
-                    CancellationToken.None).ConfigureAwait(false);
+                await connection.SendAsync((proxy is null ? "sip||\r\n" : $"sip|||{proxy}\r\n") + request, transaction).ConfigureAwait(false);
+                var echo = await transaction.ReadReplyAsync(CancellationToken.None).ConfigureAwait(false);
                 EnsureAccepted(echo);
 
                 var (final, finalMessage, cancelSent) = await AwaitInviteFinalAsync(
@@ -74,7 +72,7 @@ public sealed partial class DrachtioClient
                     request = BuildInvite(uri, options, from, RetryHeaders(sent, authorization));
                     proxy = DigestRetry.ProxyForRetry(options.Proxy, new DrachtioNetworkMessage(finalMessage));
                     connection.RemoveTransaction(transaction);
-                    transaction = new ClientTransaction("INVITE");
+                    transaction = NewTransaction();
                     continue;
                 }
 
@@ -155,8 +153,8 @@ public sealed partial class DrachtioClient
             try
             {
                 message = cancelSent
-                    ? await ReadResponseAsync(transaction, CancellationToken.None).WaitAsync(_options.TransactionTimeout, _time, CancellationToken.None).ConfigureAwait(false)
-                    : await ReadResponseAsync(transaction, cancel).ConfigureAwait(false);
+                    ? await transaction.ReadAsync(CancellationToken.None).WaitAsync(_options.TransactionTimeout, _time, CancellationToken.None).ConfigureAwait(false)
+                    : await transaction.ReadAsync(cancel).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!cancelSent && cancel.IsCancellationRequested)
             {

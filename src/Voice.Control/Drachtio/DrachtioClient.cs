@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using System.Runtime.ExceptionServices;
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Voice.Control.Sip;
@@ -326,19 +324,5 @@ public sealed partial class DrachtioClient : IAsyncDisposable
         }
         _firstConnection.TrySetException(new ObjectDisposedException(nameof(DrachtioClient)));
         _stopping.Dispose();
-    }
-
-    /// <summary>Reads the next response of a transaction, surfacing a lost connection as itself.</summary>
-    private static async Task<DrachtioMessage> ReadResponseAsync(ClientTransaction transaction, CancellationToken ct)
-    {
-        try
-        {
-            return await transaction.Responses.ReadAsync(ct).ConfigureAwait(false);
-        }
-        catch (ChannelClosedException ex) when (ex.InnerException is not null)
-        {
-            ExceptionDispatchInfo.Throw(ex.InnerException);
-            throw;
-        }
     }
 }

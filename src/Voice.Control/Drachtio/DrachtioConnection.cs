@@ -14,8 +14,8 @@ namespace Voice.Control.Drachtio;
 internal sealed class DrachtioConnection : IAsyncDisposable
 {
     private readonly Stream _stream;
-    private readonly PipeReader _reader;
     private readonly PipeWriter _writer;
+    private readonly PipeReader _reader;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly ILogger _logger;
     private readonly int _maxMessageLength;
@@ -88,19 +88,44 @@ internal sealed class DrachtioConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// Sends <c>&lt;new id&gt;|<paramref name="message"/></c> and completes with drachtio-server's reply.
-    /// When <paramref name="transaction"/> is given, an OK reply that echoes a SIP message binds the transaction
-    /// to the stack transaction id inside the read loop, before any later message is dispatched, so a
-    /// provisional response that follows the echo at once cannot be missed. <paramref name="onAccepted"/> runs
-    /// there too and must be quick and non-blocking.
-    /// </summary>
+    /// <summary>Sends <c>&lt;new id&gt;|<paramref name="message"/></c> and completes with drachtio-server's reply.</summary>
     /// <exception cref="DrachtioConnectionLostException">The connection closed before the reply came.</exception>
-    public async Task<DrachtioResponse> SendRequestAsync(
-        string message, ClientTransaction? transaction = null, Action<DrachtioResponse>? onAccepted = null, CancellationToken ct = default)
+    public async Task<DrachtioResponse> SendRequestAsync(string message, CancellationToken ct = default)
+    {
+        var pending = new PendingRequest { Reply = new(TaskCreationOptions.RunContinuationsAsynchronously) };
+        var id = await SendAsync(message, pending).ConfigureAwait(false);
+        try
+        {
+            return await pending.Reply!.Task.WaitAsync(ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            Forget(id);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Sends a SIP request for <paramref name="transaction"/> and returns once it is written. drachtio-server's
+    /// reply is the first message the transaction reads (<see cref="ClientTransaction.ReadReplyAsync"/>), its SIP
+    /// responses follow. An OK reply binds the transaction to the stack transaction id inside the read loop,
+    /// before any later message is dispatched, so a provisional response right behind the echo cannot be missed;
+    /// <see cref="ClientTransaction.OnAccepted"/> runs there too. One wake-up of the reader can thus take the
+    /// echo and the responses that came with it.
+    /// </summary>
+    public async Task SendAsync(string message, ClientTransaction transaction) =>
+        transaction.MessageId = await SendAsync(message, new PendingRequest { Transaction = transaction }).ConfigureAwait(false);
+
+    /// <summary>
+    /// Sends <c>&lt;new id&gt;|<paramref name="message"/></c> and returns once it is written; drachtio-server's
+    /// reply goes to <paramref name="onReply"/> on the read loop (quick and non-blocking), for requests whose reply
+    /// nobody waits for, such as the ACK of a 2xx. If the connection closes first, <paramref name="onReply"/> never runs.
+    /// </summary>
+    public Task SendAsync(string message, Action<DrachtioResponse> onReply) => SendAsync(message, new PendingRequest { OnReply = onReply });
+
+    private async Task<string> SendAsync(string message, PendingRequest pending)
     {
         var id = Guid.NewGuid().ToString();
-        var pending = new PendingRequest(transaction, onAccepted);
         lock (_tablesLock)
         {
             if (IsClosed)
@@ -112,28 +137,37 @@ internal sealed class DrachtioConnection : IAsyncDisposable
         try
         {
             await WriteAsync(string.Concat(id, "|", message)).ConfigureAwait(false);
-            return await pending.Reply.Task.WaitAsync(ct).ConfigureAwait(false);
+            return id;
         }
         catch
         {
-            lock (_tablesLock)
-            {
-                _pending.Remove(id);
-            }
+            Forget(id);
             throw;
         }
     }
 
+    private void Forget(string messageId)
+    {
+        lock (_tablesLock)
+        {
+            _pending.Remove(messageId);
+        }
+    }
+
+    /// <summary>Stops routing messages to <paramref name="transaction"/>: its reply, if still due, and its responses.</summary>
     public void RemoveTransaction(ClientTransaction transaction)
     {
-        if (transaction.TransactionId is { } id)
+        lock (_tablesLock)
         {
-            lock (_tablesLock)
+            if (transaction.MessageId is { } messageId
+                && _pending.TryGetValue(messageId, out var pending) && ReferenceEquals(pending.Transaction, transaction))
             {
-                if (_transactions.TryGetValue(id, out var current) && ReferenceEquals(current, transaction))
-                {
-                    _transactions.Remove(id);
-                }
+                _pending.Remove(messageId);
+            }
+            if (transaction.TransactionId is { } id
+                && _transactions.TryGetValue(id, out var current) && ReferenceEquals(current, transaction))
+            {
+                _transactions.Remove(id);
             }
         }
     }
@@ -269,7 +303,7 @@ internal sealed class DrachtioConnection : IAsyncDisposable
                 DrachtioLog.UnmatchedReply(_logger, response.RequestId.ToString());
                 return;
             }
-            if (!response.IsContinue)
+            if (!response.IsContinue || pending.Transaction is not null)
             {
                 lookup.Remove(response.RequestId);
             }
@@ -279,11 +313,22 @@ internal sealed class DrachtioConnection : IAsyncDisposable
                 _transactions[txnId] = transaction;
             }
         }
-        if (response.IsOk)
+        if (pending.Transaction is { } owner)
         {
-            pending.OnAccepted?.Invoke(response);
+            if (response.IsOk)
+            {
+                owner.OnAccepted?.Invoke(response);
+            }
+            owner.Deliver(response.Message);
         }
-        pending.Reply.TrySetResult(response);
+        else if (pending.OnReply is { } onReply)
+        {
+            onReply(response);
+        }
+        else
+        {
+            pending.Reply!.TrySetResult(response);
+        }
     }
 
     private bool TryDeliverToTransaction(DrachtioMessage message)
@@ -332,7 +377,8 @@ internal sealed class DrachtioConnection : IAsyncDisposable
         var lost = DrachtioConnectionLostException.Lost(_closeReason);
         foreach (var request in pending)
         {
-            request.Reply.TrySetException(lost);
+            request.Reply?.TrySetException(lost);
+            request.Transaction?.Fail(lost);
         }
         foreach (var transaction in transactions)
         {
@@ -368,12 +414,13 @@ internal sealed class DrachtioConnection : IAsyncDisposable
         await _stream.DisposeAsync().ConfigureAwait(false);
     }
 
-    private sealed class PendingRequest(ClientTransaction? transaction, Action<DrachtioResponse>? onAccepted)
+    /// <summary>Where a reply goes: a transaction's response stream, a callback, or else <see cref="Reply"/>.</summary>
+    private sealed class PendingRequest
     {
-        public ClientTransaction? Transaction { get; } = transaction;
+        public ClientTransaction? Transaction { get; init; }
 
-        public Action<DrachtioResponse>? OnAccepted { get; } = onAccepted;
+        public Action<DrachtioResponse>? OnReply { get; init; }
 
-        public TaskCompletionSource<DrachtioResponse> Reply { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<DrachtioResponse>? Reply { get; init; }
     }
 }

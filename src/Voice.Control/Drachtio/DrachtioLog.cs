@@ -76,4 +76,7 @@ internal static partial class DrachtioLog
 
     [LoggerMessage(24, LogLevel.Warning, "Could not unregister {Aor} from {Registrar}: {Reason}")]
     public static partial void UnregisterFailed(ILogger logger, string aor, string registrar, string reason);
+
+    [LoggerMessage(25, LogLevel.Warning, "drachtio-server refused the ACK in dialog {DialogId}: {Reason}")]
+    public static partial void AckRefused(ILogger logger, string dialogId, string reason);
 }

@@ -195,16 +195,15 @@ public sealed class SipRegistration : IAsyncDisposable
         }
 
         var transaction = new ClientTransaction("REGISTER");
-        var echo = await connection
-            .SendRequestAsync((proxy is null ? "sip||\r\n" : $"sip|||{proxy}\r\n") + builder.Build(), transaction, ct: ct)
-            .ConfigureAwait(false);
-        DrachtioClient.EnsureAccepted(echo);
-        var sent = echo.Message.Sip;
-        _callId = sent.CallId;
-        _from = sent.From;
-        _cseq = sent.CSeq?.Number ?? _cseq;
+        await connection.SendAsync((proxy is null ? "sip||\r\n" : $"sip|||{proxy}\r\n") + builder.Build(), transaction).ConfigureAwait(false);
         try
         {
+            var echo = await transaction.ReadReplyAsync(ct).ConfigureAwait(false);
+            DrachtioClient.EnsureAccepted(echo);
+            var sent = echo.Message.Sip;
+            _callId = sent.CallId;
+            _from = sent.From;
+            _cseq = sent.CSeq?.Number ?? _cseq;
             var final = await _client.AwaitFinalResponseAsync(transaction, ct).ConfigureAwait(false);
             return (final.Sip, final);
         }

@@ -52,6 +52,23 @@ public class DrachtioClientCallTests
     }
 
     [Test]
+    public async Task The_call_is_handed_over_once_the_ACK_is_written_without_waiting_for_its_echo()
+    {
+        // ACK has no response; waiting for drachtio-server's echo of it would only delay the caller by a round trip.
+        var (client, replay) = await ConnectToFlowAsync("uac-answer-bye");
+        var call = client.CreateUacAsync(Phone, new UacOptions { LocalSdp = OfferOf(replay) });
+        await replay.PlayAsync(5); // INVITE, echo, 180, 200, ACK — the ACK echo is held back
+
+        var dialog = await call.Within();
+        Assert.That(dialog.State, Is.EqualTo(DialogState.Confirmed));
+
+        var hangup = dialog.DestroyAsync();
+        await replay.PlayToEndAsync(); // the late ACK echo, then BYE, echo, 200
+        await hangup.Within();
+        Assert.That(dialog.State, Is.EqualTo(DialogState.Terminated));
+    }
+
+    [Test]
     public async Task A_BYE_from_the_far_end_is_answered_200_and_raises_Destroyed_as_remote()
     {
         var (client, replay) = await ConnectToFlowAsync("uac-remote-bye");
