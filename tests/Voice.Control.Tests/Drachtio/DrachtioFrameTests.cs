@@ -18,6 +18,7 @@ public class DrachtioFrameTests
 
     public static IEnumerable<TestCaseData> FlowScenarios() =>
         Directory.EnumerateDirectories(Path.Combine(Captures.Root, "flows")).Order(StringComparer.Ordinal)
+            .Where(d => File.Exists(Path.Combine(d, $"{Path.GetFileName(d)}.drachtio.app.bin")))
             .Select(d => new TestCaseData(Path.GetFileName(d)).SetArgDisplayNames(Path.GetFileName(d)));
 
     [TestCaseSource(nameof(Traces))]
@@ -81,8 +82,8 @@ public class DrachtioFrameTests
     public void One_byte_segments_give_the_same_frames_as_one_buffer(byte[] stream)
     {
         var whole = ReadAll(stream).Select(m => m.Text).ToList();
-        var segmented = ReadAll(Segmented(stream, 1)).Select(m => m.Text).ToList();
-        var uneven = ReadAll(Segmented(stream, 7)).Select(m => m.Text).ToList();
+        var segmented = ReadAll(Segments.Of(stream, 1)).Select(m => m.Text).ToList();
+        var uneven = ReadAll(Segments.Of(stream, 7)).Select(m => m.Text).ToList();
 
         Assert.That(whole, Has.Count.EqualTo(Captures.SplitFrames(stream).Count));
         Assert.That(segmented, Is.EqualTo(whole));
@@ -172,40 +173,5 @@ public class DrachtioFrameTests
         }
         Assert.That(buffer.Length, Is.Zero, "no bytes left over");
         return messages;
-    }
-
-    /// <summary>The stream as a chain of segments of <paramref name="size"/> bytes, as a pipe can deliver it.</summary>
-    internal static ReadOnlySequence<byte> Segmented(byte[] data, int size)
-    {
-        Segment? first = null, last = null;
-        for (var i = 0; i < data.Length; i += size)
-        {
-            var chunk = data.AsMemory(i, Math.Min(size, data.Length - i));
-            if (first is null)
-            {
-                first = last = new Segment(chunk, 0);
-            }
-            else
-            {
-                last = last!.Append(chunk);
-            }
-        }
-        return first is null ? ReadOnlySequence<byte>.Empty : new ReadOnlySequence<byte>(first, 0, last!, last!.Memory.Length);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
     }
 }

@@ -95,7 +95,14 @@ public static partial class Captures
     }
 
     /// <summary>The drachtio blocks of a flow's messages.txt: direction and exact bytes.</summary>
-    public static IEnumerable<(Side From, byte[] Bytes)> MessagesFile(string path)
+    public static IEnumerable<(Side From, byte[] Bytes)> MessagesFile(string path) =>
+        MessagesFileBlocks(path).Where(b => b.Connection == "drachtio").Select(b => (b.From, b.Bytes));
+
+    /// <summary>
+    /// Every block of a flow's messages.txt: the connection tag (<c>drachtio</c>, <c>esl-in</c>, <c>esl-out</c>,
+    /// <c>esl-in#2</c>…), the direction (App = our side) and the exact bytes.
+    /// </summary>
+    public static IEnumerable<(string Connection, Side From, byte[] Bytes)> MessagesFileBlocks(string path)
     {
         var lines = File.ReadAllLines(path);
         for (var i = 0; i < lines.Length; i++)
@@ -110,14 +117,41 @@ public static partial class Captures
             {
                 body.Add(lines[i]);
             }
-            if (head.Groups["kind"].Value.Trim() != "drachtio")
-            {
-                continue;
-            }
             var from = head.Groups["dir"].Value.StartsWith("app", StringComparison.Ordinal) ? Side.App : Side.Server;
-            yield return (from, Unescape(string.Concat(body)));
+            yield return (head.Groups["kind"].Value.Trim(), from, Unescape(string.Concat(body)));
         }
     }
+
+    /// <summary>
+    /// The Event Socket messages of one connection of a flow, in the order they crossed it, checked against the
+    /// connection's .bin streams (<c>esl-in</c> → <c>&lt;scenario&gt;.esl-in.app.bin</c>/<c>.fs.bin</c>,
+    /// <c>esl-in#2</c> → <c>.esl-in.conn2.*</c>).
+    /// </summary>
+    public static IReadOnlyList<(Side From, byte[] Bytes)> EslFlow(string scenario, string connection)
+    {
+        var dir = FlowDir(scenario);
+        var parts = connection.Split('#');
+        var stem = parts.Length == 1 ? $"{scenario}.{parts[0]}" : $"{scenario}.{parts[0]}.conn{parts[1]}";
+        var messages = MessagesFileBlocks(Path.Combine(dir, $"{scenario}.messages.txt")).Where(b => b.Connection == connection).ToList();
+        foreach (var (side, file) in new[] { (Side.App, $"{stem}.app.bin"), (Side.Server, $"{stem}.fs.bin") })
+        {
+            var joined = messages.Where(m => m.From == side).SelectMany(m => m.Bytes).ToArray();
+            if (!joined.AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(dir, file))))
+            {
+                throw new InvalidDataException($"{scenario}: messages.txt and {file} disagree");
+            }
+        }
+        return messages.Select(m => (m.From, m.Bytes)).ToList();
+    }
+
+    public static string FreeSwitchDir => Path.Combine(Root, "freeswitch");
+
+    /// <summary>Every Event Socket byte stream: (name, bytes) for freeswitch/*.bin and flows/*/*.esl-*.bin.</summary>
+    public static IEnumerable<(string Name, byte[] Bytes)> AllEslStreams() =>
+        Directory.EnumerateFiles(FreeSwitchDir, "*.bin")
+            .Concat(Directory.EnumerateFiles(Path.Combine(Root, "flows"), "*.esl-*.bin", SearchOption.AllDirectories))
+            .Order(StringComparer.Ordinal)
+            .Select(f => (Path.GetFileName(f), File.ReadAllBytes(f)));
 
     /// <summary>A frame listed in SECTION 2 of a drachtio/*.txt trace: its bytes and the fields the trace shows.</summary>
     public sealed record TracedFrame(Side From, int LengthPrefix, byte[] Bytes, IReadOnlyList<string> Fields, int? SipLength);

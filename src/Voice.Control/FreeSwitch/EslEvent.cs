@@ -1,0 +1,198 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+
+namespace Voice.Control.FreeSwitch;
+
+/// <summary>
+/// A FreeSWITCH event with its headers decoded: from <c>text/event-plain</c> (URL-encoded values, an optional
+/// inner <c>Content-Length</c> body such as a BACKGROUND_JOB result), from <c>text/event-json</c>
+/// (<c>_body</c> is the body), or from the channel data of an outbound <c>connect</c> reply.
+/// </summary>
+public sealed class EslEvent
+{
+    private readonly Dictionary<string, string> _headers;
+
+    private EslEvent(Dictionary<string, string> headers, string? body)
+    {
+        _headers = headers;
+        Body = body;
+    }
+
+    /// <summary>Every header, values decoded. Names compare case-insensitively.</summary>
+    public IReadOnlyDictionary<string, string> Headers => _headers;
+
+    /// <summary>A header's decoded value; null when absent.</summary>
+    public string? this[string name] => _headers.GetValueOrDefault(name);
+
+    /// <summary><c>Event-Name</c>: CHANNEL_EXECUTE_COMPLETE, DTMF, HEARTBEAT, BACKGROUND_JOB, …</summary>
+    public string Name => this["Event-Name"] ?? string.Empty;
+
+    /// <summary>The channel the event is about (<c>Unique-ID</c>).</summary>
+    public string? UniqueId => this["Unique-ID"];
+
+    /// <summary>The event's own body (a BACKGROUND_JOB's result), or null.</summary>
+    public string? Body { get; }
+
+    /// <summary>A channel variable (<c>variable_&lt;name&gt;</c>).</summary>
+    public string? Variable(string name) => this["variable_" + name];
+
+    public override string ToString() => UniqueId is { } uuid ? $"{Name} {uuid}" : Name;
+
+    /// <summary>Decodes the event a message carries.</summary>
+    /// <exception cref="EslProtocolException">The message is no event, or its body does not parse.</exception>
+    public static EslEvent Parse(EslMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        return message.ContentType switch
+        {
+            EslContentTypes.EventPlain => ParsePlain(message.Body.Span),
+            EslContentTypes.EventJson => ParseJson(message.Body.Span),
+            _ when message["Event-Name"] is not null => FromHeaders(message.Headers),
+            _ => throw new EslProtocolException($"not an event: {message}"),
+        };
+    }
+
+    /// <summary>Channel data as an outbound <c>connect</c> reply carries it: the message's own headers, URL-encoded.</summary>
+    private static EslEvent FromHeaders(IReadOnlyList<KeyValuePair<string, string>> headers)
+    {
+        var decoded = new Dictionary<string, string>(headers.Count, StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, value) in headers)
+        {
+            decoded.TryAdd(name, value.Contains('%', StringComparison.Ordinal) ? Uri.UnescapeDataString(value) : value);
+        }
+        return new EslEvent(decoded, null);
+    }
+
+    private static EslEvent ParsePlain(ReadOnlySpan<byte> text)
+    {
+        var headers = new Dictionary<string, string>(64, StringComparer.OrdinalIgnoreCase);
+        var contentLength = -1;
+        while (true)
+        {
+            var newline = text.IndexOf((byte)'\n');
+            var line = newline < 0 ? text : text[..newline];
+            text = newline < 0 ? [] : text[(newline + 1)..];
+            if (line.IsEmpty)
+            {
+                break;
+            }
+            var colon = line.IndexOf((byte)':');
+            if (colon <= 0)
+            {
+                throw new EslProtocolException($"malformed text/event-plain: header line '{Encoding.UTF8.GetString(line)}' has no name before ':'");
+            }
+            var valueStart = colon + 1 < line.Length && line[colon + 1] == (byte)' ' ? colon + 2 : colon + 1;
+            var name = Encoding.ASCII.GetString(line[..colon]);
+            var value = PercentDecode(line[valueStart..]);
+            if (name == "Content-Length")
+            {
+                _ = int.TryParse(value, out contentLength);
+            }
+            headers.TryAdd(name, value);
+            if (newline < 0)
+            {
+                break;
+            }
+        }
+        string? body = null;
+        if (contentLength >= 0)
+        {
+            if (contentLength > text.Length)
+            {
+                throw new EslProtocolException(
+                    $"malformed text/event-plain {headers.GetValueOrDefault("Event-Name")}: its body announces {contentLength} bytes, {text.Length} follow");
+            }
+            body = Encoding.UTF8.GetString(text[..contentLength]);
+        }
+        return new EslEvent(headers, body);
+    }
+
+    private static EslEvent ParseJson(ReadOnlySpan<byte> json)
+    {
+        var headers = new Dictionary<string, string>(64, StringComparer.OrdinalIgnoreCase);
+        string? body = null;
+        try
+        {
+            var reader = new Utf8JsonReader(json);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                throw new EslProtocolException("malformed text/event-json: the body is not a JSON object");
+            }
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var name = reader.GetString()!;
+                reader.Read();
+                var value = reader.TokenType switch
+                {
+                    JsonTokenType.String => reader.GetString()!,
+                    JsonTokenType.StartArray or JsonTokenType.StartObject => RawValue(ref reader, json),
+                    _ => Encoding.UTF8.GetString(reader.ValueSpan),
+                };
+                if (name == "_body")
+                {
+                    body = value;
+                }
+                else
+                {
+                    headers.TryAdd(name, value);
+                }
+            }
+        }
+        catch (JsonException ex)
+        {
+            throw new EslProtocolException($"malformed text/event-json: {ex.Message}");
+        }
+        return new EslEvent(headers, body);
+    }
+
+    /// <summary>An array or object value (FreeSWITCH sends arrays for repeated headers) kept as its JSON text.</summary>
+    private static string RawValue(ref Utf8JsonReader reader, ReadOnlySpan<byte> json)
+    {
+        var start = (int)reader.TokenStartIndex;
+        reader.Skip();
+        return Encoding.UTF8.GetString(json[start..((int)reader.BytesConsumed)]);
+    }
+
+    /// <summary>URL-decodes a header value (%XX escapes, UTF-8), without allocating when there is nothing to decode.</summary>
+    internal static string PercentDecode(ReadOnlySpan<byte> value)
+    {
+        var percent = value.IndexOf((byte)'%');
+        if (percent < 0)
+        {
+            return Encoding.UTF8.GetString(value);
+        }
+        byte[]? rented = null;
+        var buffer = value.Length <= 512 ? stackalloc byte[value.Length] : (rented = ArrayPool<byte>.Shared.Rent(value.Length));
+        try
+        {
+            value[..percent].CopyTo(buffer);
+            var length = percent;
+            for (var i = percent; i < value.Length; i++)
+            {
+                var b = value[i];
+                if (b == (byte)'%' && i + 2 < value.Length && IsHex(value[i + 1]) && IsHex(value[i + 2]))
+                {
+                    buffer[length++] = (byte)((Hex(value[i + 1]) << 4) | Hex(value[i + 2]));
+                    i += 2;
+                }
+                else
+                {
+                    buffer[length++] = b;
+                }
+            }
+            return Encoding.UTF8.GetString(buffer[..length]);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private static bool IsHex(byte b) => b is >= (byte)'0' and <= (byte)'9' or >= (byte)'a' and <= (byte)'f' or >= (byte)'A' and <= (byte)'F';
+
+    private static int Hex(byte b) => b <= (byte)'9' ? b - '0' : (b | 0x20) - 'a' + 10;
+}

@@ -1,0 +1,196 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+
+namespace Voice.Control.FreeSwitch;
+
+/// <summary>Bounds on what one Event Socket message may hold; larger input is a protocol error, not a buffer.</summary>
+public sealed record EslLimits
+{
+    /// <summary>The header block, up to and including its blank line. The outbound <c>connect</c> reply carries
+    /// every channel variable as a header, several KB in practice.</summary>
+    public int MaxHeaderBytes { get; init; } = 256 * 1024;
+
+    /// <summary>The body a <c>Content-Length</c> may announce (api results such as <c>show channels</c> can be large).</summary>
+    public int MaxBodyBytes { get; init; } = 16 * 1024 * 1024;
+
+    public static EslLimits Default { get; } = new();
+}
+
+/// <summary>
+/// Event Socket framing: a header block of <c>Name: value\n</c> lines ended by a blank line, then exactly
+/// <c>Content-Length</c> body bytes when that header is present. Pure functions; the connection owns the loop.
+/// </summary>
+public static class EslFrame
+{
+    private static readonly byte[] HeaderEnd = "\n\n"u8.ToArray();
+
+    /// <summary>
+    /// Takes one message off the front of <paramref name="buffer"/>. Returns false, consuming nothing, when the
+    /// buffer holds only part of a message. Limits are checked before the rest of a message is waited for.
+    /// </summary>
+    /// <exception cref="EslProtocolException">A header line without ':', a bad Content-Length, or a limit exceeded.</exception>
+    public static bool TryRead(ref ReadOnlySequence<byte> buffer, EslLimits limits, out EslMessage message)
+    {
+        message = null!;
+        var start = SkipBlankLines(buffer);
+        var rest = buffer.Slice(start);
+        var headerLength = IndexOfHeaderEnd(rest, limits.MaxHeaderBytes);
+        if (headerLength < 0)
+        {
+            if (rest.Length >= limits.MaxHeaderBytes)
+            {
+                throw Malformed(rest, $"no blank line ends the header block within {limits.MaxHeaderBytes} bytes");
+            }
+            return false;
+        }
+
+        var headers = ParseHeaders(rest.Slice(0, headerLength), rest, out var contentLength);
+        if (contentLength > limits.MaxBodyBytes)
+        {
+            throw Malformed(rest, $"Content-Length {contentLength} is over the limit of {limits.MaxBodyBytes} bytes");
+        }
+        var bodyStart = headerLength + 1; // past the blank line
+        if (rest.Length < bodyStart + contentLength)
+        {
+            return false;
+        }
+        var body = contentLength == 0 ? ReadOnlyMemory<byte>.Empty : rest.Slice(bodyStart, contentLength).ToArray();
+        message = new EslMessage(headers, body);
+        buffer = rest.Slice(bodyStart + contentLength);
+        return true;
+    }
+
+    /// <summary>Tolerates stray newlines between messages.</summary>
+    private static long SkipBlankLines(in ReadOnlySequence<byte> buffer)
+    {
+        var first = buffer.FirstSpan;
+        var i = 0;
+        while (i < first.Length && first[i] == (byte)'\n')
+        {
+            i++;
+        }
+        return i;
+    }
+
+    /// <summary>The length of the header lines (without the final blank line), or -1 when not all here yet.</summary>
+    private static int IndexOfHeaderEnd(in ReadOnlySequence<byte> buffer, int maxHeaderBytes)
+    {
+        if (buffer.IsSingleSegment)
+        {
+            var span = buffer.FirstSpan;
+            var index = span[..Math.Min(span.Length, maxHeaderBytes)].IndexOf(HeaderEnd);
+            return index < 0 ? -1 : index + 1;
+        }
+        var reader = new SequenceReader<byte>(buffer);
+        if (reader.TryReadTo(out ReadOnlySequence<byte> headerBlock, HeaderEnd, advancePastDelimiter: false)
+            && headerBlock.Length + 2 <= maxHeaderBytes)
+        {
+            return (int)headerBlock.Length + 1;
+        }
+        return -1;
+    }
+
+    private static KeyValuePair<string, string>[] ParseHeaders(in ReadOnlySequence<byte> block, in ReadOnlySequence<byte> whole, out int contentLength)
+    {
+        byte[]? rented = null;
+        var span = block.IsSingleSegment
+            ? block.FirstSpan
+            : (rented = ArrayPool<byte>.Shared.Rent((int)block.Length)).AsSpan(0, (int)block.Length);
+        try
+        {
+            if (rented is not null)
+            {
+                block.CopyTo(rented);
+            }
+            contentLength = 0;
+            var headers = new KeyValuePair<string, string>[span.Count((byte)'\n')];
+            var count = 0;
+            foreach (var range in span.Split((byte)'\n'))
+            {
+                var line = span[range];
+                if (line.IsEmpty)
+                {
+                    continue;
+                }
+                var colon = line.IndexOf((byte)':');
+                if (colon <= 0)
+                {
+                    throw Malformed(whole, $"header line '{Printable(line)}' has no name before ':'");
+                }
+                var valueStart = colon + 1;
+                if (valueStart < line.Length && line[valueStart] == (byte)' ')
+                {
+                    valueStart++;
+                }
+                var name = HeaderName(line[..colon]);
+                var value = Encoding.UTF8.GetString(line[valueStart..]);
+                if (ReferenceEquals(name, ContentLengthName))
+                {
+                    if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out contentLength))
+                    {
+                        throw Malformed(whole, $"Content-Length '{value}' is not a byte count");
+                    }
+                }
+                headers[count++] = new(name, value);
+            }
+            return count == headers.Length ? headers : headers[..count];
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private const string ContentLengthName = "Content-Length";
+
+    /// <summary>The envelope's few header names, shared rather than allocated per message.</summary>
+    private static string HeaderName(ReadOnlySpan<byte> name) => name switch
+    {
+        _ when name.SequenceEqual("Content-Type"u8) => "Content-Type",
+        _ when name.SequenceEqual("Content-Length"u8) => ContentLengthName,
+        _ when name.SequenceEqual("Reply-Text"u8) => "Reply-Text",
+        _ when name.SequenceEqual("Job-UUID"u8) => "Job-UUID",
+        _ => Encoding.ASCII.GetString(name),
+    };
+
+    /// <summary>Writes a command: its lines, then the blank line that ends it.</summary>
+    public static void WriteCommand(IBufferWriter<byte> writer, string command)
+    {
+        var length = Encoding.UTF8.GetByteCount(command);
+        var span = writer.GetSpan(length + 2);
+        Encoding.UTF8.GetBytes(command, span);
+        span[length] = (byte)'\n';
+        span[length + 1] = (byte)'\n';
+        writer.Advance(length + 2);
+    }
+
+    private static EslProtocolException Malformed(in ReadOnlySequence<byte> buffer, string reason) =>
+        new($"malformed Event Socket message: {reason}; the message starts with '{Preview(buffer)}'");
+
+    /// <summary>The first bytes of a buffer, printable, for error messages and logs.</summary>
+    internal static string Preview(in ReadOnlySequence<byte> buffer, int max = 64)
+    {
+        var slice = buffer.Slice(0, Math.Min(buffer.Length, max)).ToArray();
+        return Printable(slice) + (buffer.Length > max ? "…" : string.Empty);
+    }
+
+    private static string Printable(ReadOnlySpan<byte> bytes)
+    {
+        var sb = new StringBuilder(bytes.Length + 8);
+        foreach (var b in bytes)
+        {
+            sb.Append(b switch
+            {
+                (byte)'\r' => "\\r",
+                (byte)'\n' => "\\n",
+                >= 0x20 and < 0x7f => ((char)b).ToString(),
+                _ => $"\\x{b:x2}",
+            });
+        }
+        return sb.ToString();
+    }
+}
