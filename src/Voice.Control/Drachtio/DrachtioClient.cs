@@ -230,12 +230,7 @@ public sealed partial class DrachtioClient : IAsyncDisposable
     }
 
     /// <summary>Exponential back-off with "equal jitter": half the delay fixed, half random.</summary>
-    internal TimeSpan NextReconnectDelay(int failures)
-    {
-        var exponential = _options.ReconnectMinDelay.TotalMilliseconds * Math.Pow(2, Math.Min(failures, 20));
-        var capped = Math.Min(exponential, _options.ReconnectMaxDelay.TotalMilliseconds);
-        return TimeSpan.FromMilliseconds(capped / 2 + Random.Shared.NextDouble() * capped / 2);
-    }
+    internal TimeSpan NextReconnectDelay(int failures) => Backoff.Next(_options.ReconnectMinDelay, _options.ReconnectMaxDelay, failures);
 
     private void OrphanDialogs(DrachtioConnection connection)
     {

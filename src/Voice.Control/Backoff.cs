@@ -1,0 +1,13 @@
+namespace Voice.Control;
+
+/// <summary>Reconnect delays shared by the protocol clients.</summary>
+internal static class Backoff
+{
+    /// <summary>Exponential back-off with "equal jitter": half the delay fixed, half random.</summary>
+    public static TimeSpan Next(TimeSpan min, TimeSpan max, int failures)
+    {
+        var exponential = min.TotalMilliseconds * Math.Pow(2, Math.Min(failures, 20));
+        var capped = Math.Min(exponential, max.TotalMilliseconds);
+        return TimeSpan.FromMilliseconds(capped / 2 + Random.Shared.NextDouble() * capped / 2);
+    }
+}

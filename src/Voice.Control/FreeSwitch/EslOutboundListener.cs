@@ -1,0 +1,115 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Voice.Control.FreeSwitch;
+
+/// <summary>Where the outbound listener accepts FreeSWITCH's connections (the dialplan's <c>socket host:port async full</c>).</summary>
+public sealed record EslOutboundOptions
+{
+    public IPAddress ListenAddress { get; init; } = IPAddress.Loopback;
+
+    /// <summary>0 picks a free port; see <see cref="EslOutboundListener.LocalEndPoint"/>.</summary>
+    public int Port { get; init; } = 8086;
+
+    /// <summary>Longest wait for each reply on an outbound session, <c>connect</c> included.</summary>
+    public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Sessions accepted but not yet taken from <see cref="EslOutboundListener.Sessions"/>.</summary>
+    public int Backlog { get; init; } = 256;
+
+    public EslLimits Limits { get; init; } = EslLimits.Default;
+}
+
+/// <summary>
+/// Accepts the connections FreeSWITCH opens from its dialplan <c>socket</c> application, answers each with
+/// <c>connect</c>, and hands the resulting sessions out in arrival order.
+/// </summary>
+public sealed class EslOutboundListener : IAsyncDisposable
+{
+    private readonly EslOutboundOptions _options;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly Socket _socket;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Channel<EslOutboundSession> _sessions;
+    private Task? _accept;
+
+    public EslOutboundListener(EslOutboundOptions options, ILogger<EslOutboundListener>? logger = null, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+        _logger = logger ?? NullLogger<EslOutboundListener>.Instance;
+        _time = timeProvider ?? TimeProvider.System;
+        _socket = new Socket(options.ListenAddress.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        _sessions = Channel.CreateBounded<EslOutboundSession>(new BoundedChannelOptions(options.Backlog) { SingleWriter = false });
+    }
+
+    /// <summary>Sessions whose <c>connect</c> succeeded, in arrival order.</summary>
+    public ChannelReader<EslOutboundSession> Sessions => _sessions.Reader;
+
+    /// <summary>The bound address; valid after <see cref="Start"/>.</summary>
+    public IPEndPoint LocalEndPoint => (IPEndPoint)_socket.LocalEndPoint!;
+
+    /// <summary>Binds and starts accepting.</summary>
+    /// <exception cref="SocketException">The address is taken or not available on this host.</exception>
+    public void Start()
+    {
+        _socket.Bind(new IPEndPoint(_options.ListenAddress, _options.Port));
+        _socket.Listen(_options.Backlog);
+        _accept = AcceptLoopAsync(_stopping.Token);
+        _logger.LogInformation("Listening for FreeSWITCH outbound Event Socket connections on {EndPoint}", LocalEndPoint);
+    }
+
+    private async Task AcceptLoopAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            Socket accepted;
+            try
+            {
+                accepted = await _socket.AcceptAsync(ct).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                break;
+            }
+            _ = HandshakeAsync(accepted, ct);
+        }
+        _sessions.Writer.TryComplete();
+    }
+
+    private async Task HandshakeAsync(Socket accepted, CancellationToken ct)
+    {
+        try
+        {
+            var session = await EslOutboundSession.AcceptAsync(accepted, _options.Limits, _logger, _time, _options.CommandTimeout, ct).ConfigureAwait(false);
+            if (!_sessions.Writer.TryWrite(session))
+            {
+                _logger.LogWarning("Outbound Event Socket backlog full; dropping call {Uuid}", session.UniqueId);
+                await session.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is EslException or TimeoutException or OperationCanceledException or IOException or SocketException)
+        {
+            _logger.LogWarning("An outbound Event Socket connection failed before its channel data arrived: {Error}", ex.Message);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _socket.Dispose();
+        if (_accept is not null)
+        {
+            await _accept.ConfigureAwait(false);
+        }
+        while (_sessions.Reader.TryRead(out var session))
+        {
+            await session.DisposeAsync().ConfigureAwait(false);
+        }
+        _stopping.Dispose();
+    }
+}

@@ -1,0 +1,270 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+
+namespace Voice.Control.FreeSwitch;
+
+/// <summary>
+/// One call FreeSWITCH handed us through its dialplan <c>socket</c> application: the channel data from
+/// <c>connect</c>, the call's own events (<c>event json</c> + <c>filter Unique-ID</c>), applications run with
+/// <c>sendmsg</c> and awaited to their CHANNEL_EXECUTE_COMPLETE, hangup, and the disconnect notice.
+/// </summary>
+public sealed class EslOutboundSession : IAsyncDisposable
+{
+    /// <summary>What a media endpoint needs to hear about: execution, playback, digits, hangup.</summary>
+    public static readonly IReadOnlyList<string> DefaultEvents =
+    [
+        "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_ANSWER", "CHANNEL_CALLSTATE", "DTMF",
+        "PLAYBACK_START", "PLAYBACK_STOP", "RECORD_START", "RECORD_STOP", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE",
+    ];
+
+    private readonly EslConnection _connection;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _commandTimeout;
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<EslEvent>> _executing = new(StringComparer.Ordinal);
+    private readonly Channel<EslEvent> _events = Channel.CreateUnbounded<EslEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly TaskCompletionSource<string?> _hungUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Task _pump;
+    private int _disposed;
+
+    private EslOutboundSession(EslConnection connection, EslEvent channel, ILogger logger, TimeProvider time, TimeSpan commandTimeout)
+    {
+        _connection = connection;
+        ChannelData = channel;
+        UniqueId = channel.UniqueId ?? throw new EslProtocolException("the connect reply carries no Unique-ID");
+        _logger = logger;
+        _time = time;
+        _commandTimeout = commandTimeout;
+        _pump = PumpEventsAsync();
+        _ = WatchCloseAsync();
+    }
+
+    /// <summary>The channel as <c>connect</c> described it: every header and channel variable, decoded.</summary>
+    public EslEvent ChannelData { get; }
+
+    /// <summary>FreeSWITCH's channel UUID (<c>Unique-ID</c>).</summary>
+    public string UniqueId { get; }
+
+    /// <summary>Where the connection came from, for logs.</summary>
+    public string RemoteName => _connection.Name;
+
+    /// <summary>
+    /// Raised for each event of this call, in order, off the read loop (a slow handler delays later events,
+    /// never the connection).
+    /// </summary>
+    public event EventHandler<EslEvent>? EventReceived;
+
+    /// <summary>Completes when the call is over, with FreeSWITCH's hangup cause when it said one.</summary>
+    public Task<string?> HungUp => _hungUp.Task;
+
+    public bool IsClosed => _connection.IsClosed;
+
+    /// <summary>
+    /// Answers FreeSWITCH's new connection: sends <c>connect</c> and reads the channel data. The caller then
+    /// subscribes (<see cref="SubscribeAsync"/>).
+    /// </summary>
+    internal static async Task<EslOutboundSession> AcceptAsync(
+        System.Net.Sockets.Socket socket, EslLimits limits, ILogger logger, TimeProvider time, TimeSpan commandTimeout, CancellationToken ct)
+    {
+        EslOutboundSession? session = null;
+        var early = new ConcurrentQueue<EslMessage>();
+        var connection = EslConnection.Start(
+            socket, socket.RemoteEndPoint?.ToString() ?? "FreeSWITCH", limits, logger,
+            message =>
+            {
+                if (Volatile.Read(ref session) is { } ready)
+                {
+                    ready.OnMessage(message);
+                }
+                else
+                {
+                    early.Enqueue(message);
+                }
+            });
+        try
+        {
+            var reply = await connection.SendAsync("connect", ct).WaitAsync(commandTimeout, time, ct).ConfigureAwait(false);
+            if (reply["Event-Name"] is null)
+            {
+                throw new EslProtocolException($"the connect reply carries no channel data: {reply}");
+            }
+            var created = new EslOutboundSession(connection, EslEvent.Parse(reply), logger, time, commandTimeout);
+            Volatile.Write(ref session, created);
+            while (early.TryDequeue(out var message))
+            {
+                created.OnMessage(message);
+            }
+            return created;
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Subscribes to this call's events as JSON and filters them to its Unique-ID (the drachtio-fsmrf style;
+    /// <c>myevents</c> would do the same in one command, in plain format).
+    /// </summary>
+    public async Task SubscribeAsync(IEnumerable<string>? eventNames = null, CancellationToken ct = default)
+    {
+        var names = (eventNames ?? DefaultEvents).ToList();
+        foreach (var name in names)
+        {
+            EslCommands.RequireToken(name, nameof(eventNames));
+        }
+        await CommandAsync("event json " + string.Join(' ', names), ct).ConfigureAwait(false);
+        await CommandAsync("filter Unique-ID " + UniqueId, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Asks FreeSWITCH to keep the socket open for <paramref name="seconds"/> after hangup, so the last events
+    /// (CHANNEL_HANGUP_COMPLETE with its variables) still arrive.
+    /// </summary>
+    public Task LingerAsync(int seconds, CancellationToken ct = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(seconds);
+        return CommandAsync("linger " + seconds.ToString(CultureInfo.InvariantCulture), ct);
+    }
+
+    /// <summary>
+    /// Runs a dialplan application on the call and completes with its CHANNEL_EXECUTE_COMPLETE. Cancelling
+    /// stops the application on the wire (<c>uuid_break</c>) and then throws.
+    /// </summary>
+    /// <exception cref="EslConnectionLostException">The call hung up (or the socket closed) before the application completed.</exception>
+    /// <exception cref="EslCommandException">FreeSWITCH refused to run it.</exception>
+    public async Task<EslEvent> ExecuteAsync(string application, string? argument = null, CancellationToken ct = default)
+    {
+        ct.ThrowIfCancellationRequested();
+        var eventUuid = Guid.NewGuid().ToString();
+        var command = EslCommands.Execute(UniqueId, application, argument, eventUuid);
+        var completion = new TaskCompletionSource<EslEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _executing[eventUuid] = completion;
+        try
+        {
+            var reply = await _connection.SendAsync(command, CancellationToken.None).WaitAsync(_commandTimeout, _time, CancellationToken.None).ConfigureAwait(false);
+            if (reply.IsError)
+            {
+                throw new EslCommandException($"execute {application}", reply.Summary);
+            }
+            try
+            {
+                return await completion.Task.WaitAsync(ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                await BreakAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+        finally
+        {
+            _executing.TryRemove(eventUuid, out _);
+        }
+    }
+
+    /// <summary>Stops what the channel is playing or collecting now (<c>uuid_break &lt;uuid&gt; all</c>).</summary>
+    public async Task BreakAsync()
+    {
+        try
+        {
+            await ApiAsync($"uuid_break {UniqueId} all", CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (EslException ex)
+        {
+            _logger.LogDebug("uuid_break {Uuid}: {Error}", UniqueId, ex.Message);
+        }
+    }
+
+    /// <summary>Runs <c>api &lt;command&gt;</c> over this session's socket.</summary>
+    public async Task<string> ApiAsync(string command, CancellationToken ct = default)
+    {
+        EslCommands.RequireOneLine(command, nameof(command));
+        var reply = await _connection.SendAsync("api " + command, ct).WaitAsync(_commandTimeout, _time, ct).ConfigureAwait(false);
+        return reply.IsError ? throw new EslCommandException("api " + command, reply.Summary) : reply.BodyText;
+    }
+
+    /// <summary>Hangs the call up with <paramref name="cause"/>; FreeSWITCH then sends BYE and closes the socket.</summary>
+    public Task HangupAsync(string cause = "NORMAL_CLEARING", CancellationToken ct = default) =>
+        CommandAsync(EslCommands.Hangup(UniqueId, cause), ct);
+
+    private async Task CommandAsync(string command, CancellationToken ct)
+    {
+        var reply = await _connection.SendAsync(command, ct).WaitAsync(_commandTimeout, _time, ct).ConfigureAwait(false);
+        if (reply.IsError)
+        {
+            throw new EslCommandException(command.Split('\n')[0], reply.Summary);
+        }
+    }
+
+    /// <summary>Runs on the read loop.</summary>
+    private void OnMessage(EslMessage message)
+    {
+        switch (message.ContentType)
+        {
+            case EslContentTypes.EventJson or EslContentTypes.EventPlain:
+                var e = EslEvent.Parse(message);
+                if (e.Name == "CHANNEL_EXECUTE_COMPLETE" && e["Application-UUID"] is { } id && _executing.TryRemove(id, out var completion))
+                {
+                    completion.TrySetResult(e);
+                }
+                else if (e.Name is "CHANNEL_HANGUP" or "CHANNEL_HANGUP_COMPLETE")
+                {
+                    _hungUp.TrySetResult(e["Hangup-Cause"]);
+                }
+                // Completions nobody waits for (the socket app's own at hangup) still reach subscribers.
+                _events.Writer.TryWrite(e);
+                break;
+            case EslContentTypes.DisconnectNotice when message["Content-Disposition"] == "linger":
+                _logger.LogDebug("FreeSWITCH lingers on {Uuid} for {Seconds} s", UniqueId, message["Linger-Time"]);
+                break;
+            case EslContentTypes.DisconnectNotice:
+                _hungUp.TrySetResult(null);
+                break;
+        }
+    }
+
+    private async Task PumpEventsAsync()
+    {
+        await foreach (var e in _events.Reader.ReadAllAsync().ConfigureAwait(false))
+        {
+            try
+            {
+                EventReceived?.Invoke(this, e);
+            }
+            catch (Exception ex)
+            {
+                _logger.LogError(ex, "An EventReceived handler of call {Uuid} failed on {Event}", UniqueId, e.Name);
+            }
+        }
+    }
+
+    private async Task WatchCloseAsync()
+    {
+        var reason = await _connection.Closed.ConfigureAwait(false);
+        _hungUp.TrySetResult(null);
+        var lost = new EslConnectionLostException($"call {UniqueId} ended before the application completed", reason);
+        foreach (var id in _executing.Keys)
+        {
+            if (_executing.TryRemove(id, out var completion))
+            {
+                completion.TrySetException(lost);
+            }
+        }
+        _events.Writer.TryComplete();
+    }
+
+    /// <summary>Closes the socket (FreeSWITCH hangs the call up if it is still up) and waits for event delivery to finish.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+        await _connection.DisposeAsync().ConfigureAwait(false);
+        await _pump.ConfigureAwait(false);
+    }
+}

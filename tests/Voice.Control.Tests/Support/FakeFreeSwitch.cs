@@ -1,0 +1,294 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.RegularExpressions;
+using System.Threading.Channels;
+
+namespace Voice.Control.Tests.Support;
+
+/// <summary>
+/// One Event Socket connection as FreeSWITCH's side of it: reads the client's commands (each ended by a blank
+/// line, read with its own simple reader) and writes server bytes exactly as given.
+/// </summary>
+public sealed class FakeEslPeer : IAsyncDisposable
+{
+    private readonly Socket _socket;
+    private readonly NetworkStream _stream;
+    private readonly Channel<string> _commands = Channel.CreateUnbounded<string>();
+    private readonly Task _readLoop;
+
+    public FakeEslPeer(Socket socket)
+    {
+        _socket = socket;
+        _stream = new NetworkStream(socket, ownsSocket: true);
+        _readLoop = ReadLoopAsync();
+    }
+
+    /// <summary>Completes when the client closed its side.</summary>
+    public Task Closed => _readLoop;
+
+    public async Task<string> ReceiveCommandAsync(TimeSpan? timeout = null)
+    {
+        try
+        {
+            return await _commands.Reader.ReadAsync().AsTask().WaitAsync(timeout ?? Timeouts.Step);
+        }
+        catch (ChannelClosedException)
+        {
+            throw new AssertionException("the client closed the Event Socket connection instead of sending a command");
+        }
+    }
+
+    public async Task SendAsync(byte[] bytes)
+    {
+        await _stream.WriteAsync(bytes);
+        await _stream.FlushAsync();
+    }
+
+    public Task SendAsync(string text) => SendAsync(Encoding.UTF8.GetBytes(text));
+
+    /// <summary>FIN, as FreeSWITCH closes after a disconnect notice.</summary>
+    public async Task CloseAsync()
+    {
+        _socket.Shutdown(SocketShutdown.Both);
+        await _stream.DisposeAsync();
+    }
+
+    public async Task AssertClientSendsNothingMoreAsync(TimeSpan wait)
+    {
+        using var cts = new CancellationTokenSource(wait);
+        try
+        {
+            var command = await _commands.Reader.ReadAsync(cts.Token);
+            Assert.Fail($"the client sent '{command}' but should have sent nothing more");
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException)
+        {
+        }
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        var pending = new StringBuilder();
+        var buffer = new byte[8192];
+        try
+        {
+            while (true)
+            {
+                var n = await _stream.ReadAsync(buffer);
+                if (n == 0)
+                {
+                    break;
+                }
+                pending.Append(Encoding.UTF8.GetString(buffer, 0, n));
+                int end;
+                while ((end = pending.ToString().IndexOf("\n\n", StringComparison.Ordinal)) >= 0)
+                {
+                    _commands.Writer.TryWrite(pending.ToString(0, end));
+                    pending.Remove(0, end + 2);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            _commands.Writer.TryComplete();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stream.DisposeAsync();
+        await _readLoop;
+    }
+}
+
+/// <summary>A fake FreeSWITCH Event Socket port (8021): every accepted connection becomes a <see cref="FakeEslPeer"/>.</summary>
+public sealed class FakeEslServer : IAsyncDisposable
+{
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly Channel<FakeEslPeer> _peers = Channel.CreateUnbounded<FakeEslPeer>();
+    private readonly List<FakeEslPeer> _all = [];
+    private readonly Task _accept;
+
+    private FakeEslServer()
+    {
+        _listener.Start();
+        _accept = AcceptLoopAsync();
+    }
+
+    public static FakeEslServer Start() => new();
+
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+    /// <summary>Closes the port: connection attempts are refused, as while FreeSWITCH is stopped.</summary>
+    public void StopListening() => _listener.Stop();
+
+    public async Task<FakeEslPeer> AcceptAsync() => await _peers.Reader.ReadAsync().AsTask().WaitAsync(Timeouts.Step);
+
+    private async Task AcceptLoopAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                var socket = await _listener.AcceptSocketAsync();
+                var peer = new FakeEslPeer(socket);
+                lock (_all)
+                {
+                    _all.Add(peer);
+                }
+                _peers.Writer.TryWrite(peer);
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or InvalidOperationException)
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _listener.Stop();
+        await _accept;
+        foreach (var peer in _all)
+        {
+            await peer.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>
+/// Replays a captured Event Socket exchange through a <see cref="FakeEslPeer"/>: server messages are sent byte
+/// for byte, each client command is checked against the captured one. The client's own ids (Job-UUID,
+/// Event-UUID) are learned from its commands and substituted into what the server says afterwards, as a real
+/// FreeSWITCH would echo them; UUIDs have one length, so every Content-Length stays true.
+/// </summary>
+public sealed partial class EslReplay(FakeEslPeer peer, IReadOnlyList<(Side From, byte[] Bytes)> messages)
+{
+    private readonly Dictionary<string, string> _ids = new(StringComparer.Ordinal);
+
+    public int Position { get; private set; }
+
+    public bool AtEnd => Position >= messages.Count;
+
+    public (Side From, byte[] Bytes) Next => messages[Position];
+
+    public FakeEslPeer Peer => peer;
+
+    /// <summary>The messages of one freeswitch/*.txt trace, in order; a section with several commands is split per command.</summary>
+    public static IReadOnlyList<(Side From, byte[] Bytes)> FromTrace(string path)
+    {
+        var result = new List<(Side, byte[])>();
+        var lines = File.ReadAllLines(path);
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var head = SectionHeader().Match(lines[i]);
+            if (!head.Success)
+            {
+                continue;
+            }
+            var side = head.Groups["dir"].Value == "CLIENT->FS" ? Side.App : Side.Server;
+            var text = new StringBuilder();
+            for (i++; i < lines.Length && (lines[i].StartsWith(">>|", StringComparison.Ordinal) || lines[i].StartsWith("<<|", StringComparison.Ordinal)); i++)
+            {
+                text.Append(lines[i], 3, lines[i].Length - 3);
+            }
+            i--;
+            var bytes = Captures.Unescape(text.ToString());
+            if (side == Side.App)
+            {
+                foreach (var command in Encoding.UTF8.GetString(bytes).Split("\n\n", StringSplitOptions.RemoveEmptyEntries))
+                {
+                    result.Add((side, Encoding.UTF8.GetBytes(command + "\n\n")));
+                }
+            }
+            else
+            {
+                result.Add((side, bytes));
+            }
+        }
+        return result;
+    }
+
+    public async Task PlayAsync(int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            await StepAsync();
+        }
+    }
+
+    /// <summary>Plays every remaining message.</summary>
+    public async Task PlayToEndAsync()
+    {
+        while (!AtEnd)
+        {
+            await StepAsync();
+        }
+    }
+
+    /// <summary>Plays the server's messages up to (not including) the next client command.</summary>
+    public async Task PlayServerAsync()
+    {
+        while (!AtEnd && Next.From == Side.Server)
+        {
+            await StepAsync();
+        }
+    }
+
+    /// <summary>Reads the client's next command and checks it against the capture; returns it.</summary>
+    public async Task<string> ExpectClientAsync()
+    {
+        Assert.That(Next.From, Is.EqualTo(Side.App), $"message {Position} of the capture is the server's");
+        var expected = Encoding.UTF8.GetString(messages[Position++].Bytes)[..^2];
+        var actual = await peer.ReceiveCommandAsync();
+        Learn(expected, actual);
+        Assert.That(actual, Is.EqualTo(Substitute(expected)), $"command {Position - 1} of the capture");
+        return actual;
+    }
+
+    public void Skip(int count) => Position += count;
+
+    private async Task StepAsync()
+    {
+        if (Next.From == Side.App)
+        {
+            await ExpectClientAsync();
+            return;
+        }
+        await peer.SendAsync(Encoding.UTF8.GetBytes(Substitute(Encoding.UTF8.GetString(messages[Position++].Bytes))));
+    }
+
+    private void Learn(string expected, string actual)
+    {
+        foreach (var header in new[] { "Job-UUID: ", "Event-UUID: " })
+        {
+            var captured = IdAfter(expected, header);
+            var ours = IdAfter(actual, header);
+            if (captured is not null && ours is not null)
+            {
+                _ids[captured] = ours;
+            }
+        }
+    }
+
+    private static string? IdAfter(string command, string header)
+    {
+        var at = command.IndexOf(header, StringComparison.Ordinal);
+        return at < 0 ? null : command.Substring(at + header.Length, 36);
+    }
+
+    private string Substitute(string text)
+    {
+        foreach (var (captured, ours) in _ids)
+        {
+            text = text.Replace(captured, ours, StringComparison.Ordinal);
+        }
+        return text;
+    }
+
+    [GeneratedRegex(@"^### \[[\d.]+\] (?<dir>CLIENT->FS|FS->CLIENT) \d+ bytes$")]
+    private static partial Regex SectionHeader();
+}
