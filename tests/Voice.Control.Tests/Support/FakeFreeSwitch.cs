@@ -177,37 +177,44 @@ public sealed partial class EslReplay(FakeEslPeer peer, IReadOnlyList<(Side From
 
     public FakeEslPeer Peer => peer;
 
-    /// <summary>The messages of one freeswitch/*.txt trace, in order; a section with several commands is split per command.</summary>
+    /// <summary>
+    /// The exchange of one freeswitch/ capture in order: the order and sizes of the sections come from the
+    /// .txt trace, the bytes from the .app.bin and .fs.bin streams. A client section holding several commands
+    /// is split per command.
+    /// </summary>
     public static IReadOnlyList<(Side From, byte[] Bytes)> FromTrace(string path)
     {
+        var stem = Path.Combine(Path.GetDirectoryName(path)!, Path.GetFileNameWithoutExtension(path));
+        var app = File.ReadAllBytes(stem + ".app.bin");
+        var fs = File.ReadAllBytes(stem + ".fs.bin");
+        int appAt = 0, fsAt = 0;
         var result = new List<(Side, byte[])>();
-        var lines = File.ReadAllLines(path);
-        for (var i = 0; i < lines.Length; i++)
+        foreach (var line in File.ReadLines(path))
         {
-            var head = SectionHeader().Match(lines[i]);
+            var head = SectionHeader().Match(line);
             if (!head.Success)
             {
                 continue;
             }
-            var side = head.Groups["dir"].Value == "CLIENT->FS" ? Side.App : Side.Server;
-            var text = new StringBuilder();
-            for (i++; i < lines.Length && (lines[i].StartsWith(">>|", StringComparison.Ordinal) || lines[i].StartsWith("<<|", StringComparison.Ordinal)); i++)
+            var length = int.Parse(head.Groups["n"].Value, System.Globalization.CultureInfo.InvariantCulture);
+            if (head.Groups["dir"].Value == "CLIENT->FS")
             {
-                text.Append(lines[i], 3, lines[i].Length - 3);
-            }
-            i--;
-            var bytes = Captures.Unescape(text.ToString());
-            if (side == Side.App)
-            {
-                foreach (var command in Encoding.UTF8.GetString(bytes).Split("\n\n", StringSplitOptions.RemoveEmptyEntries))
+                var text = Encoding.UTF8.GetString(app, appAt, length);
+                appAt += length;
+                foreach (var command in text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries))
                 {
-                    result.Add((side, Encoding.UTF8.GetBytes(command + "\n\n")));
+                    result.Add((Side.App, Encoding.UTF8.GetBytes(command + "\n\n")));
                 }
             }
             else
             {
-                result.Add((side, bytes));
+                result.Add((Side.Server, fs[fsAt..(fsAt + length)]));
+                fsAt += length;
             }
+        }
+        if (appAt != app.Length || fsAt != fs.Length)
+        {
+            throw new InvalidDataException($"{path}: the trace's sections do not cover the .bin streams");
         }
         return result;
     }
@@ -289,6 +296,6 @@ public sealed partial class EslReplay(FakeEslPeer peer, IReadOnlyList<(Side From
         return text;
     }
 
-    [GeneratedRegex(@"^### \[[\d.]+\] (?<dir>CLIENT->FS|FS->CLIENT) \d+ bytes$")]
+    [GeneratedRegex(@"^### \[[\d.]+\] (?<dir>CLIENT->FS|FS->CLIENT) (?<n>\d+) bytes$")]
     private static partial Regex SectionHeader();
 }

@@ -1,0 +1,156 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Voice.Control.FreeSwitch;
+using Voice.Control.Tests.Support;
+
+namespace Voice.Control.Tests.FreeSwitch;
+
+/// <summary>The outbound listener and its sessions, with a fake FreeSWITCH dialling in and replaying the captures.</summary>
+public class EslOutboundTests
+{
+    private static readonly string[] FsmrfEvents =
+    [
+        "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_CALLSTATE", "CHANNEL_ANSWER", "DTMF",
+        "DETECTED_TONE", "PLAYBACK_START", "PLAYBACK_STOP", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE",
+    ];
+
+    private EslOutboundListener _listener = null!;
+
+    [SetUp]
+    public void Listen()
+    {
+        _listener = new EslOutboundListener(new EslOutboundOptions { Port = 0 });
+        _listener.Start();
+    }
+
+    [TearDown]
+    public async Task Stop() => await _listener.DisposeAsync();
+
+    /// <summary>FreeSWITCH's socket app dialling our listener.</summary>
+    private async Task<FakeEslPeer> DialInAsync()
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, _listener.LocalEndPoint.Port));
+        return new FakeEslPeer(socket);
+    }
+
+    [Test]
+    public async Task A_call_is_connected_subscribed_played_to_completion_and_hung_up_as_drachtio_fsmrf_does()
+    {
+        var peer = await DialInAsync();
+        var replay = new EslReplay(peer, EslReplay.FromTrace(Path.Combine(Captures.FreeSwitchDir, "esl-outbound-fsmrf-json.txt")));
+        await replay.PlayAsync(2); // connect, the channel data
+        await using var session = await _listener.Sessions.ReadAsync().AsTask().Within();
+
+        Assert.That(session.UniqueId, Is.EqualTo("e03f5bd1-3032-47f5-943e-b05d95217ff5"));
+        Assert.That(session.ChannelData.Variable("current_application"), Is.EqualTo("socket"));
+        var received = new List<string>();
+        session.EventReceived += (_, e) => { lock (received) { received.Add(e.Name); } };
+
+        var subscribe = session.SubscribeAsync(FsmrfEvents);
+        await replay.PlayAsync(4); // event json … (checked), +OK, filter Unique-ID <uuid>, +OK filter added
+        await subscribe.Within();
+
+        var dump = session.ApiAsync($"uuid_dump {session.UniqueId} json");
+        await replay.PlayAsync(2);
+        Assert.That(await dump.Within(), Does.StartWith("{\"Event-Name\":\"CHANNEL_DATA\""));
+
+        var play = session.ExecuteAsync("playback", "tone_stream://%(1000,0,440)");
+        await replay.PlayAsync(5); // sendmsg execute with event-lock and our Event-UUID, +OK, EXECUTE, PLAYBACK_START, PLAYBACK_STOP
+        Assert.That(play.IsCompleted, Is.False, "not complete before CHANNEL_EXECUTE_COMPLETE");
+        await replay.PlayAsync(1);
+        var complete = await play.Within();
+        Assert.That(complete.Name, Is.EqualTo("CHANNEL_EXECUTE_COMPLETE"));
+        Assert.That(complete["Application"], Is.EqualTo("playback"));
+        Assert.That(complete["Application-Response"], Is.EqualTo("FILE PLAYED"));
+
+        var hangup = session.HangupAsync();
+        await replay.PlayToEndAsync(); // sendmsg hangup, +OK, HANGUP, the stale socket completion, CALLSTATE, HANGUP_COMPLETE, notice
+        await hangup.Within();
+        await peer.CloseAsync();
+
+        Assert.That(await session.HungUp.Within(), Is.EqualTo("NORMAL_CLEARING"));
+        await Poll.UntilAsync(() => session.IsClosed);
+        await Poll.UntilAsync(() => { lock (received) { return received.Count >= 8; } });
+        Assert.That(received, Is.EqualTo(new[]
+        {
+            "CHANNEL_EXECUTE", "PLAYBACK_START", "PLAYBACK_STOP", "CHANNEL_EXECUTE_COMPLETE",
+            "CHANNEL_HANGUP", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_CALLSTATE", "CHANNEL_HANGUP_COMPLETE",
+        }), "every event of the call in order, the socket app's stale completion included");
+    }
+
+    [Test]
+    public async Task A_hangup_during_an_application_fails_it_clearly()
+    {
+        var (session, peer) = await ConnectedAsync();
+
+        var play = session.ExecuteAsync("playback", "/sounds/long.wav");
+        Assert.That(await peer.ReceiveCommandAsync(), Does.StartWith($"sendmsg {session.UniqueId}\ncall-command: execute\nexecute-app-name: playback\n"));
+        await peer.SendAsync("Content-Type: command/reply\nReply-Text: +OK\n\n");
+        await peer.CloseAsync();
+
+        var ex = await Assert.ThrowsAsync<EslConnectionLostException>(() => play.Within());
+        Assert.That(ex!.Message, Does.Contain("ended before the application completed"));
+        await session.DisposeAsync();
+    }
+
+    [Test]
+    public async Task Cancelling_an_application_stops_it_on_the_wire()
+    {
+        var (session, peer) = await ConnectedAsync();
+        using var cts = new CancellationTokenSource();
+
+        var play = session.ExecuteAsync("playback", "/sounds/long.wav", cts.Token);
+        await peer.ReceiveCommandAsync();
+        await peer.SendAsync("Content-Type: command/reply\nReply-Text: +OK\n\n");
+        await cts.CancelAsync();
+
+        Assert.That(await peer.ReceiveCommandAsync(), Is.EqualTo($"api uuid_break {session.UniqueId} all"));
+        await peer.SendAsync("Content-Type: api/response\nContent-Length: 4\n\n+OK\n");
+        await Assert.ThrowsAsync<TaskCanceledException>(() => play.Within());
+        await session.DisposeAsync();
+        await peer.DisposeAsync();
+    }
+
+    [Test]
+    public async Task Linger_keeps_the_session_until_the_disconnect_notice()
+    {
+        var (session, peer) = await ConnectedAsync("esl-outbound-linger.txt");
+        var linger = session.LingerAsync(3);
+        Assert.That(await peer.ReceiveCommandAsync(), Is.EqualTo("linger 3"));
+        await peer.SendAsync("Content-Type: command/reply\nReply-Text: +OK will linger 3 seconds\n\n");
+        await linger.Within();
+
+        var notices = EslReplay.FromTrace(Path.Combine(Captures.FreeSwitchDir, "esl-outbound-linger.txt"))
+            .Select(m => Encoding.UTF8.GetString(m.Bytes)).Where(t => t.Contains("text/disconnect-notice", StringComparison.Ordinal)).ToList();
+        var lingerNotice = notices.Single(t => t.Contains("Content-Disposition: linger", StringComparison.Ordinal));
+        await peer.SendAsync(lingerNotice[lingerNotice.IndexOf("Content-Type: text/disconnect-notice", StringComparison.Ordinal)..]);
+        await Task.Delay(100);
+        Assert.That(session.HungUp.IsCompleted, Is.False, "linger is not the end");
+
+        var disconnect = notices[^1];
+        await peer.SendAsync(disconnect[disconnect.LastIndexOf("Content-Type: text/disconnect-notice", StringComparison.Ordinal)..]);
+        await session.HungUp.Within();
+        await session.DisposeAsync();
+        await peer.DisposeAsync();
+    }
+
+    [Test]
+    public void Application_arguments_cannot_smuggle_commands()
+    {
+        Assert.Throws<ArgumentException>(() => EslCommands.Execute("uuid", "playback", "a.wav\n\napi shutdown", "id"));
+        Assert.Throws<ArgumentException>(() => EslCommands.Execute("uuid", "play back", "a.wav", "id"));
+        Assert.Throws<ArgumentException>(() => EslCommands.Hangup("uuid\nx", "NORMAL_CLEARING"));
+    }
+
+    /// <summary>A session past connect, from the channel data of a capture.</summary>
+    private async Task<(EslOutboundSession Session, FakeEslPeer Peer)> ConnectedAsync(string capture = "esl-outbound.txt")
+    {
+        var peer = await DialInAsync();
+        var replay = new EslReplay(peer, EslReplay.FromTrace(Path.Combine(Captures.FreeSwitchDir, capture)));
+        await replay.PlayAsync(2);
+        var session = await _listener.Sessions.ReadAsync().AsTask().Within();
+        return (session, peer);
+    }
+}
