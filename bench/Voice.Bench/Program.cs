@@ -66,6 +66,16 @@ if (args.Length > 0 && args[0] == "cpu")
 // In-process toolchain: no per-benchmark project rebuild (this SDK is newer than BenchmarkDotNet 0.14 knows).
 var config = DefaultConfig.Instance.AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance));
 var summaries = BenchmarkSwitcher.FromAssembly(typeof(FramingBenchmarks).Assembly).Run(args, config);
+foreach (var report in summaries.SelectMany(s => s.Reports).Where(r => r.BenchmarkCase.Descriptor.Type == typeof(EslParsingBenchmarks)))
+{
+    if (report.ResultStatistics is { } stats)
+    {
+        var mbPerSecond = EslParsingBenchmarks.StreamBytes / stats.Mean * 1000; // bytes per ns × 1000 = MB/s
+        Console.WriteLine(
+            $"{report.BenchmarkCase.Descriptor.WorkloadMethod.Name}: {mbPerSecond:F0} MB/s over {EslParsingBenchmarks.MessageCount} messages " +
+            $"({EslParsingBenchmarks.StreamBytes} bytes)");
+    }
+}
 foreach (var report in summaries.SelectMany(s => s.Reports).Where(r => r.BenchmarkCase.Descriptor.Type == typeof(FramingBenchmarks)))
 {
     if (report.ResultStatistics is { } stats)
