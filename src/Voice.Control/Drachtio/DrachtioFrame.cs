@@ -149,27 +149,5 @@ public static class DrachtioFrame
         new($"malformed drachtio frame: {reason}; the frame starts with '{Preview(buffer)}'");
 
     /// <summary>The first bytes of a buffer, printable, for error messages and logs.</summary>
-    internal static string Preview(in ReadOnlySequence<byte> buffer, int max = 48)
-    {
-        var slice = buffer.Slice(0, Math.Min(buffer.Length, max));
-        var sb = new StringBuilder(max + 8);
-        foreach (var segment in slice)
-        {
-            foreach (var b in segment.Span)
-            {
-                sb.Append(b switch
-                {
-                    (byte)'\r' => "\\r",
-                    (byte)'\n' => "\\n",
-                    >= 0x20 and < 0x7f => ((char)b).ToString(),
-                    _ => $"\\x{b:x2}",
-                });
-            }
-        }
-        if (buffer.Length > max)
-        {
-            sb.Append('…');
-        }
-        return sb.ToString();
-    }
+    internal static string Preview(in ReadOnlySequence<byte> buffer, int max = 48) => WireText.Preview(buffer, max);
 }

@@ -172,25 +172,7 @@ public static class EslFrame
         new($"malformed Event Socket message: {reason}; the message starts with '{Preview(buffer)}'");
 
     /// <summary>The first bytes of a buffer, printable, for error messages and logs.</summary>
-    internal static string Preview(in ReadOnlySequence<byte> buffer, int max = 64)
-    {
-        var slice = buffer.Slice(0, Math.Min(buffer.Length, max)).ToArray();
-        return Printable(slice) + (buffer.Length > max ? "…" : string.Empty);
-    }
+    internal static string Preview(in ReadOnlySequence<byte> buffer, int max = 64) => WireText.Preview(buffer, max);
 
-    private static string Printable(ReadOnlySpan<byte> bytes)
-    {
-        var sb = new StringBuilder(bytes.Length + 8);
-        foreach (var b in bytes)
-        {
-            sb.Append(b switch
-            {
-                (byte)'\r' => "\\r",
-                (byte)'\n' => "\\n",
-                >= 0x20 and < 0x7f => ((char)b).ToString(),
-                _ => $"\\x{b:x2}",
-            });
-        }
-        return sb.ToString();
-    }
+    private static string Printable(ReadOnlySpan<byte> bytes) => WireText.Printable(bytes);
 }
