@@ -69,18 +69,22 @@ public sealed class EslOutboundSession : IAsyncDisposable
         System.Net.Sockets.Socket socket, EslLimits limits, ILogger logger, TimeProvider time, TimeSpan commandTimeout, CancellationToken ct)
     {
         EslOutboundSession? session = null;
-        var early = new ConcurrentQueue<EslMessage>();
+        var early = new Queue<EslMessage>();
         var connection = EslConnection.Start(
             socket, socket.RemoteEndPoint?.ToString() ?? "FreeSWITCH", limits, logger,
             message =>
             {
-                if (Volatile.Read(ref session) is { } ready)
+                // Until the session exists, messages wait in order; the gate keeps them ahead of later ones.
+                lock (early)
                 {
-                    ready.OnMessage(message);
-                }
-                else
-                {
-                    early.Enqueue(message);
+                    if (session is { } ready)
+                    {
+                        ready.OnMessage(message);
+                    }
+                    else
+                    {
+                        early.Enqueue(message);
+                    }
                 }
             });
         try
@@ -91,10 +95,13 @@ public sealed class EslOutboundSession : IAsyncDisposable
                 throw new EslProtocolException($"the connect reply carries no channel data: {reply}");
             }
             var created = new EslOutboundSession(connection, EslEvent.Parse(reply), logger, time, commandTimeout);
-            Volatile.Write(ref session, created);
-            while (early.TryDequeue(out var message))
+            lock (early)
             {
-                created.OnMessage(message);
+                while (early.TryDequeue(out var message))
+                {
+                    created.OnMessage(message);
+                }
+                session = created;
             }
             return created;
         }
