@@ -1,4 +1,4 @@
-using System.IO.Pipelines;
+using System.Buffers;
 using System.Net.Security;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
@@ -11,41 +11,25 @@ namespace Voice.Control.Drachtio;
 /// SIP responses by stack transaction id. Everything else (requests from the network) goes to the owner's
 /// handler, which must not block.
 /// </summary>
-internal sealed class DrachtioConnection : IAsyncDisposable
+internal sealed class DrachtioConnection : FramedConnection
 {
-    private readonly Stream _stream;
-    private readonly PipeWriter _writer;
-    private readonly PipeReader _reader;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly ILogger _logger;
     private readonly int _maxMessageLength;
     private readonly Action<DrachtioConnection, DrachtioMessage> _onMessage;
-    private readonly Lock _tablesLock = new();
     private readonly Dictionary<string, PendingRequest> _pending = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ClientTransaction> _transactions = new(StringComparer.Ordinal);
-    private readonly TaskCompletionSource<Exception?> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private Exception? _closeReason;
-    private Task? _readLoop;
-    private int _disposed;
 
     private DrachtioConnection(Stream stream, string id, int maxMessageLength, ILogger logger, Action<DrachtioConnection, DrachtioMessage> onMessage)
+        : base(stream, readBufferSize: 16 * 1024)
     {
-        _stream = stream;
         Id = id;
         _maxMessageLength = maxMessageLength;
         _logger = logger;
         _onMessage = onMessage;
-        _reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, leaveOpen: true));
-        _writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
     }
 
     /// <summary>A short id for logs: the n-th connection of this client.</summary>
     public string Id { get; }
-
-    /// <summary>Completes when the connection is gone, with the reason (null for an orderly close).</summary>
-    public Task<Exception?> Closed => _closed.Task;
-
-    public bool IsClosed => _closed.Task.IsCompleted;
 
     /// <summary>Opens the transport (TCP, then TLS if configured) and starts the read loop.</summary>
     public static async Task<DrachtioConnection> OpenAsync(
@@ -71,7 +55,7 @@ internal sealed class DrachtioConnection : IAsyncDisposable
                 }, ct).ConfigureAwait(false);
             }
             var connection = new DrachtioConnection(stream, id, options.MaxMessageLength, logger, onMessage);
-            connection._readLoop = connection.ReadLoopAsync();
+            connection.StartReading();
             return connection;
         }
         catch
@@ -126,11 +110,11 @@ internal sealed class DrachtioConnection : IAsyncDisposable
     private async Task<string> SendAsync(string message, PendingRequest pending)
     {
         var id = Guid.NewGuid().ToString();
-        lock (_tablesLock)
+        lock (StateLock)
         {
             if (IsClosed)
             {
-                throw DrachtioConnectionLostException.Lost(_closeReason);
+                throw DrachtioConnectionLostException.Lost(CloseReason);
             }
             _pending.Add(id, pending);
         }
@@ -148,7 +132,7 @@ internal sealed class DrachtioConnection : IAsyncDisposable
 
     private void Forget(string messageId)
     {
-        lock (_tablesLock)
+        lock (StateLock)
         {
             _pending.Remove(messageId);
         }
@@ -157,7 +141,7 @@ internal sealed class DrachtioConnection : IAsyncDisposable
     /// <summary>Stops routing messages to <paramref name="transaction"/>: its reply, if still due, and its responses.</summary>
     public void RemoveTransaction(ClientTransaction transaction)
     {
-        lock (_tablesLock)
+        lock (StateLock)
         {
             if (transaction.MessageId is { } messageId
                 && _pending.TryGetValue(messageId, out var pending) && ReferenceEquals(pending.Transaction, transaction))
@@ -172,106 +156,33 @@ internal sealed class DrachtioConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Closes the connection because something above decided it is unusable (a missed pong).</summary>
-    public void Abort(Exception reason)
+    private Task WriteAsync(string message) => WriteAsync(writer =>
     {
-        Interlocked.CompareExchange(ref _closeReason, reason, null);
-        _reader.CancelPendingRead();
-        try
+        DrachtioFrame.Write(writer, message);
+        DrachtioLog.FrameSent(_logger, message);
+    });
+
+    protected override string PeerName => "drachtio-server";
+
+    protected override bool TryReadMessage(ref ReadOnlySequence<byte> buffer)
+    {
+        if (!DrachtioFrame.TryRead(ref buffer, _maxMessageLength, out var payload))
         {
-            _stream.Dispose();
+            return false;
         }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
-        {
-            // Already gone: the read loop notices either way.
-        }
+        Dispatch(DrachtioMessage.Parse(payload));
+        return true;
     }
 
-    private async Task WriteAsync(string message)
-    {
-        // No cancellation once the lock is held: stopping halfway through a frame would desynchronize the stream.
-        await _writeLock.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            if (IsClosed)
-            {
-                throw DrachtioConnectionLostException.Lost(_closeReason);
-            }
-            DrachtioFrame.Write(_writer, message);
-            DrachtioLog.FrameSent(_logger, message);
-            var flush = await _writer.FlushAsync().ConfigureAwait(false);
-            if (flush.IsCompleted || flush.IsCanceled)
-            {
-                throw DrachtioConnectionLostException.Lost(_closeReason);
-            }
-        }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException or InvalidOperationException)
-        {
-            throw DrachtioConnectionLostException.Lost(_closeReason ?? ex);
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-    }
+    protected override Exception ProtocolError(string message) => new DrachtioProtocolException(message);
 
-    private async Task ReadLoopAsync()
-    {
-        await Task.Yield();
-        Exception? error = null;
-        try
-        {
-            while (true)
-            {
-                var result = await _reader.ReadAsync().ConfigureAwait(false);
-                var buffer = result.Buffer;
-                try
-                {
-                    while (DrachtioFrame.TryRead(ref buffer, _maxMessageLength, out var payload))
-                    {
-                        Dispatch(DrachtioMessage.Parse(payload));
-                    }
-                    if (result.IsCanceled)
-                    {
-                        break;
-                    }
-                    if (result.IsCompleted)
-                    {
-                        if (!buffer.IsEmpty)
-                        {
-                            throw new DrachtioProtocolException(
-                                $"drachtio-server closed the connection in the middle of a frame: '{DrachtioFrame.Preview(buffer)}'");
-                        }
-                        break;
-                    }
-                }
-                finally
-                {
-                    _reader.AdvanceTo(buffer.Start, buffer.End);
-                }
-            }
-        }
-        catch (DrachtioProtocolException ex)
-        {
-            DrachtioLog.ProtocolError(_logger, ex.Message);
-            error = ex;
-        }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException or OperationCanceledException)
-        {
-            error = ex;
-        }
-        catch (Exception ex)
-        {
-            // A bug in dispatch must still close the connection cleanly rather than leave requests hanging.
-            DrachtioLog.ReadLoopFailed(_logger, ex);
-            error = ex;
-        }
-        finally
-        {
-            await _reader.CompleteAsync().ConfigureAwait(false);
-            Close(_closeReason ?? error ?? new IOException("drachtio-server closed the connection"));
-        }
-    }
+    protected override bool IsProtocolError(Exception error) => error is DrachtioProtocolException;
+
+    protected override void LogProtocolError(string message) => DrachtioLog.ProtocolError(_logger, message);
+
+    protected override void LogReadLoopFailed(Exception error) => DrachtioLog.ReadLoopFailed(_logger, error);
+
+    protected override Exception Lost(Exception? cause) => DrachtioConnectionLostException.Lost(cause);
 
     private void Dispatch(DrachtioMessage message)
     {
@@ -295,7 +206,7 @@ internal sealed class DrachtioConnection : IAsyncDisposable
     private void DispatchResponse(DrachtioResponse response)
     {
         PendingRequest? pending;
-        lock (_tablesLock)
+        lock (StateLock)
         {
             var lookup = _pending.GetAlternateLookup<ReadOnlySpan<char>>();
             if (!lookup.TryGetValue(response.RequestId, out pending))
@@ -340,7 +251,7 @@ internal sealed class DrachtioConnection : IAsyncDisposable
         }
         var network = new DrachtioNetworkMessage(message);
         ClientTransaction? transaction;
-        lock (_tablesLock)
+        lock (StateLock)
         {
             var lookup = _transactions.GetAlternateLookup<ReadOnlySpan<char>>();
             if (!lookup.TryGetValue(network.TransactionIdSpan, out transaction))
@@ -357,61 +268,24 @@ internal sealed class DrachtioConnection : IAsyncDisposable
         return true;
     }
 
-    private void Close(Exception reason)
+    protected override Action<Exception> DetachPending()
     {
-        List<PendingRequest> pending;
-        List<ClientTransaction> transactions;
-        lock (_tablesLock)
+        PendingRequest[] pending = [.. _pending.Values];
+        ClientTransaction[] transactions = [.. _transactions.Values];
+        _pending.Clear();
+        _transactions.Clear();
+        return lost =>
         {
-            if (!_closed.TrySetResult(reason))
+            foreach (var request in pending)
             {
-                return;
+                request.Reply?.TrySetException(lost);
+                request.Transaction?.Fail(lost);
             }
-            Interlocked.CompareExchange(ref _closeReason, reason, null);
-            pending = [.. _pending.Values];
-            transactions = [.. _transactions.Values];
-            _pending.Clear();
-            _transactions.Clear();
-        }
-        // Every request in flight fails with one clear error.
-        var lost = DrachtioConnectionLostException.Lost(_closeReason);
-        foreach (var request in pending)
-        {
-            request.Reply?.TrySetException(lost);
-            request.Transaction?.Fail(lost);
-        }
-        foreach (var transaction in transactions)
-        {
-            transaction.Fail(lost);
-        }
-    }
-
-    /// <summary>Stops writes, closes the transport, ends the read loop and fails whatever was pending.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) == 1)
-        {
-            return;
-        }
-        await _writeLock.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            await _writer.CompleteAsync().ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException)
-        {
-            // The peer is gone already.
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-        Abort(new DrachtioConnectionLostException("connection to drachtio-server closed by the client"));
-        if (_readLoop is not null)
-        {
-            await _readLoop.ConfigureAwait(false);
-        }
-        await _stream.DisposeAsync().ConfigureAwait(false);
+            foreach (var transaction in transactions)
+            {
+                transaction.Fail(lost);
+            }
+        };
     }
 
     /// <summary>Where a reply goes: a transaction's response stream, a callback, or else <see cref="Reply"/>.</summary>

@@ -1,4 +1,4 @@
-using System.IO.Pipelines;
+using System.Buffers;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 
@@ -11,40 +11,24 @@ namespace Voice.Control.FreeSwitch;
 /// command whose caller stopped waiting keeps its place, and its late reply is discarded, never handed to the
 /// next command. Everything else (events, notices, auth/request) goes to the owner's handler, which must not block.
 /// </summary>
-internal sealed class EslConnection : IAsyncDisposable
+internal sealed class EslConnection : FramedConnection
 {
-    private readonly Stream _stream;
-    private readonly PipeReader _reader;
-    private readonly PipeWriter _writer;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly ILogger _logger;
     private readonly EslLimits _limits;
     private readonly Action<EslMessage> _onMessage;
-    private readonly Lock _repliesLock = new();
     private readonly Queue<PendingReply> _replies = new();
-    private readonly TaskCompletionSource<Exception?> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private Exception? _closeReason;
-    private Task? _readLoop;
-    private int _disposed;
 
     private EslConnection(Stream stream, string name, EslLimits limits, ILogger logger, Action<EslMessage> onMessage)
+        : base(stream, readBufferSize: 64 * 1024)
     {
-        _stream = stream;
         Name = name;
         _limits = limits;
         _logger = logger;
         _onMessage = onMessage;
-        _reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, leaveOpen: true));
-        _writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
     }
 
     /// <summary>For logs: where the connection goes or comes from.</summary>
     public string Name { get; }
-
-    /// <summary>Completes when the connection is gone, with the reason (null for an orderly close).</summary>
-    public Task<Exception?> Closed => _closed.Task;
-
-    public bool IsClosed => _closed.Task.IsCompleted;
 
     /// <summary>Dials FreeSWITCH's Event Socket and starts reading; the first message will be auth/request.</summary>
     public static async Task<EslConnection> ConnectAsync(
@@ -69,7 +53,7 @@ internal sealed class EslConnection : IAsyncDisposable
     {
         socket.NoDelay = true;
         var connection = new EslConnection(new NetworkStream(socket, ownsSocket: true), name, limits, logger, onMessage);
-        connection._readLoop = connection.ReadLoopAsync();
+        connection.StartReading();
         return connection;
     }
 
@@ -81,34 +65,20 @@ internal sealed class EslConnection : IAsyncDisposable
     public async Task<EslMessage> SendAsync(string command, CancellationToken ct = default)
     {
         var pending = new PendingReply(command);
-        await _writeLock.WaitAsync(ct).ConfigureAwait(false);
-        try
+        await WriteAsync(writer =>
         {
-            lock (_repliesLock)
+            lock (StateLock)
             {
                 if (IsClosed)
                 {
-                    throw EslConnectionLostException.Lost(_closeReason);
+                    throw EslConnectionLostException.Lost(CloseReason);
                 }
                 // Queued in wire order: the write lock is held until the command is out.
                 _replies.Enqueue(pending);
             }
-            EslFrame.WriteCommand(_writer, command);
+            EslFrame.WriteCommand(writer, command);
             EslLog.CommandSent(_logger, Name, FirstLine(command));
-            var flush = await _writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-            if (flush.IsCompleted || flush.IsCanceled)
-            {
-                throw EslConnectionLostException.Lost(_closeReason);
-            }
-        }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException or InvalidOperationException)
-        {
-            throw EslConnectionLostException.Lost(_closeReason ?? ex);
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
+        }, ct).ConfigureAwait(false);
         try
         {
             return await pending.Reply.Task.WaitAsync(ct).ConfigureAwait(false);
@@ -120,78 +90,27 @@ internal sealed class EslConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Closes the connection because something above decided it is unusable (no heartbeat).</summary>
-    public void Abort(Exception reason)
+    protected override string PeerName => "FreeSWITCH";
+
+    protected override bool TryReadMessage(ref ReadOnlySequence<byte> buffer)
     {
-        Interlocked.CompareExchange(ref _closeReason, reason, null);
-        _reader.CancelPendingRead();
-        try
+        if (!EslFrame.TryRead(ref buffer, _limits, out var message))
         {
-            _stream.Dispose();
+            return false;
         }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
-        {
-            // Already gone: the read loop notices either way.
-        }
+        Dispatch(message);
+        return true;
     }
 
-    private async Task ReadLoopAsync()
-    {
-        await Task.Yield();
-        Exception? error = null;
-        try
-        {
-            while (true)
-            {
-                var result = await _reader.ReadAsync().ConfigureAwait(false);
-                var buffer = result.Buffer;
-                try
-                {
-                    while (EslFrame.TryRead(ref buffer, _limits, out var message))
-                    {
-                        Dispatch(message);
-                    }
-                    if (result.IsCanceled)
-                    {
-                        break;
-                    }
-                    if (result.IsCompleted)
-                    {
-                        if (!buffer.IsEmpty)
-                        {
-                            throw new EslProtocolException(
-                                $"FreeSWITCH closed the connection in the middle of a message: '{EslFrame.Preview(buffer)}'");
-                        }
-                        break;
-                    }
-                }
-                finally
-                {
-                    _reader.AdvanceTo(buffer.Start, buffer.End);
-                }
-            }
-        }
-        catch (EslProtocolException ex)
-        {
-            EslLog.ProtocolError(_logger, Name, ex.Message);
-            error = ex;
-        }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException or OperationCanceledException)
-        {
-            error = ex;
-        }
-        catch (Exception ex)
-        {
-            // A bug in dispatch must still close the connection cleanly rather than leave commands hanging.
-            EslLog.ReadLoopFailed(_logger, Name, ex);
-            error = ex;
-        }
-        finally
-        {
-            await _reader.CompleteAsync().ConfigureAwait(false);
-            Close(_closeReason ?? error ?? new IOException("FreeSWITCH closed the connection"));
-        }
-    }
+    protected override Exception ProtocolError(string message) => new EslProtocolException(message);
+
+    protected override bool IsProtocolError(Exception error) => error is EslProtocolException;
+
+    protected override void LogProtocolError(string message) => EslLog.ProtocolError(_logger, Name, message);
+
+    protected override void LogReadLoopFailed(Exception error) => EslLog.ReadLoopFailed(_logger, Name, error);
+
+    protected override Exception Lost(Exception? cause) => EslConnectionLostException.Lost(cause);
 
     private void Dispatch(EslMessage message)
     {
@@ -199,7 +118,7 @@ internal sealed class EslConnection : IAsyncDisposable
         if (type is EslContentTypes.CommandReply or EslContentTypes.ApiResponse)
         {
             PendingReply? pending;
-            lock (_repliesLock)
+            lock (StateLock)
             {
                 _replies.TryDequeue(out pending);
             }
@@ -216,52 +135,17 @@ internal sealed class EslConnection : IAsyncDisposable
         _onMessage(message);
     }
 
-    private void Close(Exception reason)
+    protected override Action<Exception> DetachPending()
     {
-        PendingReply[] pending;
-        lock (_repliesLock)
+        PendingReply[] pending = [.. _replies];
+        _replies.Clear();
+        return lost =>
         {
-            if (!_closed.TrySetResult(reason))
+            foreach (var request in pending)
             {
-                return;
+                request.Reply.TrySetException(lost);
             }
-            Interlocked.CompareExchange(ref _closeReason, reason, null);
-            pending = [.. _replies];
-            _replies.Clear();
-        }
-        var lost = EslConnectionLostException.Lost(_closeReason);
-        foreach (var request in pending)
-        {
-            request.Reply.TrySetException(lost);
-        }
-    }
-
-    /// <summary>Stops writes, closes the transport, ends the read loop and fails whatever was pending.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) == 1)
-        {
-            return;
-        }
-        await _writeLock.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            await _writer.CompleteAsync().ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException)
-        {
-            // The peer is gone already.
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-        Abort(new EslConnectionLostException("Event Socket connection closed by the client"));
-        if (_readLoop is not null)
-        {
-            await _readLoop.ConfigureAwait(false);
-        }
-        await _stream.DisposeAsync().ConfigureAwait(false);
+        };
     }
 
     private static string FirstLine(string command)

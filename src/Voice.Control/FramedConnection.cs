@@ -1,0 +1,208 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+
+namespace Voice.Control;
+
+/// <summary>
+/// The transport half of a protocol connection (drachtio control, Event Socket): one read loop that frames and
+/// dispatches messages, one writer that serializes writes under a lock, and an orderly close that fails
+/// everything still pending with one clear error. Subclasses frame, dispatch and keep the pending tables;
+/// <see cref="StateLock"/> guards those tables together with the closed state.
+/// </summary>
+internal abstract class FramedConnection : IAsyncDisposable
+{
+    private readonly Stream _stream;
+    private readonly PipeReader _reader;
+    private readonly PipeWriter _writer;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly TaskCompletionSource<Exception?> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Exception? _closeReason;
+    private Task? _readLoop;
+    private int _disposed;
+
+    protected FramedConnection(Stream stream, int readBufferSize)
+    {
+        _stream = stream;
+        _reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: readBufferSize, leaveOpen: true));
+        _writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
+    }
+
+    /// <summary>Completes when the connection is gone, with the reason.</summary>
+    public Task<Exception?> Closed => _closed.Task;
+
+    public bool IsClosed => _closed.Task.IsCompleted;
+
+    /// <summary>Why the connection closed, once it has (or is closing).</summary>
+    protected Exception? CloseReason => _closeReason;
+
+    /// <summary>Guards the subclass's pending tables together with the closed state.</summary>
+    protected Lock StateLock { get; } = new();
+
+    /// <summary>For messages: "drachtio-server", "FreeSWITCH".</summary>
+    protected abstract string PeerName { get; }
+
+    /// <summary>Takes one message off the front of <paramref name="buffer"/> and dispatches it; false when incomplete.</summary>
+    protected abstract bool TryReadMessage(ref ReadOnlySequence<byte> buffer);
+
+    /// <summary>The protocol's error for bytes that cannot be framed (closes the connection).</summary>
+    protected abstract Exception ProtocolError(string message);
+
+    protected abstract bool IsProtocolError(Exception error);
+
+    protected abstract void LogProtocolError(string message);
+
+    protected abstract void LogReadLoopFailed(Exception error);
+
+    /// <summary>The protocol's "connection lost" error, with its cause.</summary>
+    protected abstract Exception Lost(Exception? cause);
+
+    /// <summary>Called under <see cref="StateLock"/> as the connection closes: empties the pending tables and returns what fails them.</summary>
+    protected abstract Action<Exception> DetachPending();
+
+    protected void StartReading() => _readLoop = ReadLoopAsync();
+
+    /// <summary>Runs <paramref name="write"/> under the write lock, then flushes. No cancellation once the lock is held:
+    /// stopping halfway through a message would desynchronize the stream.</summary>
+    /// <exception cref="Exception">The protocol's <see cref="Lost"/> error when the connection is closed or the write fails.</exception>
+    protected async Task WriteAsync(Action<IBufferWriter<byte>> write, CancellationToken ct = default)
+    {
+        await _writeLock.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (IsClosed)
+            {
+                throw Lost(_closeReason);
+            }
+            write(_writer);
+            var flush = await _writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            if (flush.IsCompleted || flush.IsCanceled)
+            {
+                throw Lost(_closeReason);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException or InvalidOperationException)
+        {
+            throw Lost(_closeReason ?? ex);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>Closes the connection because something above decided it is unusable (a missed pong or heartbeat).</summary>
+    public void Abort(Exception reason)
+    {
+        Interlocked.CompareExchange(ref _closeReason, reason, null);
+        _reader.CancelPendingRead();
+        try
+        {
+            _stream.Dispose();
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+            // Already gone: the read loop notices either way.
+        }
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        await Task.Yield();
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                var result = await _reader.ReadAsync().ConfigureAwait(false);
+                var buffer = result.Buffer;
+                try
+                {
+                    while (TryReadMessage(ref buffer))
+                    {
+                    }
+                    if (result.IsCanceled)
+                    {
+                        break;
+                    }
+                    if (result.IsCompleted)
+                    {
+                        if (!buffer.IsEmpty)
+                        {
+                            throw ProtocolError($"{PeerName} closed the connection in the middle of a message: '{WireText.Preview(buffer, 48)}'");
+                        }
+                        break;
+                    }
+                }
+                finally
+                {
+                    _reader.AdvanceTo(buffer.Start, buffer.End);
+                }
+            }
+        }
+        catch (Exception ex) when (IsProtocolError(ex))
+        {
+            LogProtocolError(ex.Message);
+            error = ex;
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException or OperationCanceledException)
+        {
+            error = ex;
+        }
+        catch (Exception ex)
+        {
+            // A bug in dispatch must still close the connection cleanly rather than leave requests hanging.
+            LogReadLoopFailed(ex);
+            error = ex;
+        }
+        finally
+        {
+            await _reader.CompleteAsync().ConfigureAwait(false);
+            Close(_closeReason ?? error ?? new IOException($"{PeerName} closed the connection"));
+        }
+    }
+
+    private void Close(Exception reason)
+    {
+        Action<Exception> failPending;
+        lock (StateLock)
+        {
+            if (!_closed.TrySetResult(reason))
+            {
+                return;
+            }
+            Interlocked.CompareExchange(ref _closeReason, reason, null);
+            failPending = DetachPending();
+        }
+        // Everything in flight fails with one clear error.
+        failPending(Lost(_closeReason));
+    }
+
+    /// <summary>Stops writes, closes the transport, ends the read loop and fails whatever was pending.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await _writer.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException)
+        {
+            // The peer is gone already.
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+        Abort(Lost(new IOException("closed by the client")));
+        if (_readLoop is not null)
+        {
+            await _readLoop.ConfigureAwait(false);
+        }
+        await _stream.DisposeAsync().ConfigureAwait(false);
+    }
+}
