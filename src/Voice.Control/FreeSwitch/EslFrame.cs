@@ -116,7 +116,7 @@ public static class EslFrame
                 var colon = line.IndexOf((byte)':');
                 if (colon <= 0)
                 {
-                    throw Malformed(whole, $"header line '{Printable(line)}' has no name before ':'");
+                    throw Malformed(whole, $"header line '{WireText.Printable(line)}' has no name before ':'");
                 }
                 var valueStart = colon + 1;
                 if (valueStart < line.Length && line[valueStart] == (byte)' ')
@@ -173,6 +173,4 @@ public static class EslFrame
 
     /// <summary>The first bytes of a buffer, printable, for error messages and logs.</summary>
     internal static string Preview(in ReadOnlySequence<byte> buffer, int max = 64) => WireText.Preview(buffer, max);
-
-    private static string Printable(ReadOnlySpan<byte> bytes) => WireText.Printable(bytes);
 }
