@@ -32,11 +32,18 @@ public static class EslCommands
     }
 
     /// <summary>
+    /// Arguments longer than this travel as a counted <c>text/plain</c> body instead of an
+    /// <c>execute-app-arg</c> header: FreeSWITCH releases before 1.6 read a command into a fixed 2 KB buffer and
+    /// parse whatever does not fit as the next command, which a long message must never become.
+    /// </summary>
+    public const int MaxHeaderArgumentBytes = 1024;
+
+    /// <summary>
     /// <c>sendmsg</c> with <c>call-command: execute</c> for an outbound session. <c>event-lock</c> makes
     /// FreeSWITCH run the applications in order; <c>Event-UUID</c> comes back as the Application-UUID of the
     /// CHANNEL_EXECUTE_COMPLETE that ends it.
     /// </summary>
-    public static string Execute(string uuid, string application, string? argument, string eventUuid)
+    public static EslCommand Execute(string uuid, string application, string? argument, string eventUuid)
     {
         RequireToken(uuid, nameof(uuid));
         RequireToken(application, nameof(application));
@@ -44,15 +51,28 @@ public static class EslCommands
             .Append("sendmsg ").Append(uuid).Append('\n')
             .Append("call-command: execute\n")
             .Append("execute-app-name: ").Append(application).Append('\n');
+        string? body = null;
         if (!string.IsNullOrEmpty(argument))
         {
             if (argument.AsSpan().ContainsAny('\r', '\n'))
             {
                 throw new ArgumentException("must be one line: a line break would end the Event Socket command and start another", nameof(argument));
             }
-            builder.Append("execute-app-arg: ").Append(argument).Append('\n');
+            if (Encoding.UTF8.GetByteCount(argument) <= MaxHeaderArgumentBytes)
+            {
+                builder.Append("execute-app-arg: ").Append(argument).Append('\n');
+            }
+            else
+            {
+                body = argument;
+            }
         }
-        return builder.Append("event-lock: true\n").Append("Event-UUID: ").Append(eventUuid).ToString();
+        builder.Append("event-lock: true\n").Append("Event-UUID: ").Append(eventUuid);
+        if (body is not null)
+        {
+            builder.Append("\ncontent-type: text/plain");
+        }
+        return new EslCommand(builder.ToString(), body);
     }
 
     /// <summary><c>sendmsg</c> with <c>call-command: hangup</c>.</summary>
@@ -63,3 +83,6 @@ public static class EslCommands
         return $"sendmsg {uuid}\ncall-command: hangup\nhangup-cause: {cause}";
     }
 }
+
+/// <summary>An Event Socket command (its lines, without the final blank line) and an optional counted body.</summary>
+public readonly record struct EslCommand(string Text, string? Body = null);

@@ -62,7 +62,10 @@ internal sealed class EslConnection : FramedConnection
     /// api/response. Cancelling stops the wait only; the reply, when it comes, is discarded.
     /// </summary>
     /// <exception cref="EslConnectionLostException">The connection closed before the reply came.</exception>
-    public async Task<EslMessage> SendAsync(string command, CancellationToken ct = default)
+    public Task<EslMessage> SendAsync(string command, CancellationToken ct = default) => SendAsync(command, null, ct);
+
+    /// <summary>Sends a command with a counted body (see <see cref="EslFrame.WriteCommand"/>).</summary>
+    public async Task<EslMessage> SendAsync(string command, string? body, CancellationToken ct)
     {
         var pending = new PendingReply(command);
         await WriteAsync(writer =>
@@ -76,7 +79,7 @@ internal sealed class EslConnection : FramedConnection
                 // Queued in wire order: the write lock is held until the command is out.
                 _replies.Enqueue(pending);
             }
-            EslFrame.WriteCommand(writer, command);
+            EslFrame.WriteCommand(writer, command, body);
             EslLog.CommandSent(_logger, Name, FirstLine(command));
         }, ct).ConfigureAwait(false);
         try

@@ -157,15 +157,25 @@ public static class EslFrame
         _ => Encoding.ASCII.GetString(name),
     };
 
-    /// <summary>Writes a command: its lines, then the blank line that ends it.</summary>
-    public static void WriteCommand(IBufferWriter<byte> writer, string command)
+    /// <summary>
+    /// Writes a command: its lines, then the blank line that ends it. With a body, the lines get a
+    /// <c>content-length</c> and the body follows the blank line, counted rather than terminated, so it may hold
+    /// anything (FreeSWITCH reads exactly that many bytes).
+    /// </summary>
+    public static void WriteCommand(IBufferWriter<byte> writer, string command, string? body = null)
     {
-        var length = Encoding.UTF8.GetByteCount(command);
-        var span = writer.GetSpan(length + 2);
-        Encoding.UTF8.GetBytes(command, span);
+        var bodyLength = body is null ? 0 : Encoding.UTF8.GetByteCount(body);
+        var head = body is null ? command : $"{command}\ncontent-length: {bodyLength.ToString(CultureInfo.InvariantCulture)}";
+        var length = Encoding.UTF8.GetByteCount(head);
+        var span = writer.GetSpan(length + 2 + bodyLength);
+        Encoding.UTF8.GetBytes(head, span);
         span[length] = (byte)'\n';
         span[length + 1] = (byte)'\n';
-        writer.Advance(length + 2);
+        if (body is not null)
+        {
+            Encoding.UTF8.GetBytes(body, span[(length + 2)..]);
+        }
+        writer.Advance(length + 2 + bodyLength);
     }
 
     private static EslProtocolException Malformed(in ReadOnlySequence<byte> buffer, string reason) =>

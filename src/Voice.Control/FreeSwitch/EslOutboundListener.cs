@@ -21,6 +21,12 @@ public sealed record EslOutboundOptions
     public int Backlog { get; init; } = 256;
 
     public EslLimits Limits { get; init; } = EslLimits.Default;
+
+    /// <summary>
+    /// The <c>host:port</c> FreeSWITCH connects to, when it differs from the bound address: behind NAT, in a
+    /// container, or when listening on every address. Endpoint INVITEs carry it in <c>X-esl-outbound</c>.
+    /// </summary>
+    public string? AdvertisedAddress { get; init; }
 }
 
 /// <summary>

@@ -61,6 +61,9 @@ public sealed class EslOutboundSession : IAsyncDisposable
 
     public bool IsClosed => _connection.IsClosed;
 
+    /// <summary>Completes when the socket has closed (FreeSWITCH's FIN after the disconnect notice, or a lost connection).</summary>
+    public Task Closed => _connection.Closed;
+
     /// <summary>
     /// Answers FreeSWITCH's new connection: sends <c>connect</c> and reads the channel data. The caller then
     /// subscribes (<see cref="SubscribeAsync"/>).
@@ -152,7 +155,7 @@ public sealed class EslOutboundSession : IAsyncDisposable
         _executing[eventUuid] = completion;
         try
         {
-            var reply = await _connection.SendAsync(command, CancellationToken.None).WaitAsync(_commandTimeout, _time, CancellationToken.None).ConfigureAwait(false);
+            var reply = await _connection.SendAsync(command.Text, command.Body, CancellationToken.None).WaitAsync(_commandTimeout, _time, CancellationToken.None).ConfigureAwait(false);
             if (reply.IsError)
             {
                 throw new EslCommandException($"execute {application}", reply.Summary);

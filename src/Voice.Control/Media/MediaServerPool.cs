@@ -1,0 +1,78 @@
+namespace Voice.Control.Media;
+
+/// <summary>
+/// Several FreeSWITCH media servers used in turn: endpoints go round-robin to the servers that are ready, a
+/// server that is down is skipped, and one that fails an endpoint gives the next one a chance.
+/// </summary>
+public sealed class MediaServerPool : IAsyncDisposable
+{
+    private readonly MediaServer[] _servers;
+    private int _next = -1;
+
+    public MediaServerPool(IEnumerable<MediaServer> servers)
+    {
+        ArgumentNullException.ThrowIfNull(servers);
+        _servers = [.. servers];
+        if (_servers.Length == 0)
+        {
+            throw new ArgumentException("A media server pool needs at least one server.", nameof(servers));
+        }
+    }
+
+    public IReadOnlyList<MediaServer> Servers => _servers;
+
+    /// <summary>Each server's readiness and last HEARTBEAT load, for health checks and metrics.</summary>
+    public IReadOnlyList<MediaServerStatus> Status =>
+        _servers.Select(s => new MediaServerStatus(s.Name, s.IsConnected, s.Load, s.Endpoints.Count)).ToList();
+
+    /// <summary>The next ready server in round-robin order.</summary>
+    /// <exception cref="MediaServerUnavailableException">No server is ready.</exception>
+    public MediaServer Next() => Candidates().FirstOrDefault() ?? throw NoneReady();
+
+    /// <summary>
+    /// Creates an endpoint on the next ready server; when that server fails to create it (no answer, no
+    /// connection back, a SIP error), tries each other ready server once before giving up with the last error.
+    /// </summary>
+    public async Task<Endpoint> CreateEndpointAsync(CancellationToken ct = default)
+    {
+        MediaException? last = null;
+        foreach (var server in Candidates())
+        {
+            ct.ThrowIfCancellationRequested();
+            try
+            {
+                return await server.CreateEndpointAsync(ct).ConfigureAwait(false);
+            }
+            catch (MediaException ex) when (!ct.IsCancellationRequested)
+            {
+                last = ex;
+            }
+        }
+        throw last ?? NoneReady();
+    }
+
+    /// <summary>Ready servers, starting after the one used last; one step of the rotation per call.</summary>
+    private IEnumerable<MediaServer> Candidates()
+    {
+        var start = (int)((uint)Interlocked.Increment(ref _next) % (uint)_servers.Length);
+        for (var i = 0; i < _servers.Length; i++)
+        {
+            var server = _servers[(start + i) % _servers.Length];
+            if (server.IsConnected)
+            {
+                yield return server;
+            }
+        }
+    }
+
+    private MediaServerUnavailableException NoneReady() =>
+        new($"no media server is ready ({string.Join(", ", _servers.Select(s => $"{s.Name}: {(s.EventSocket.IsConnected ? "profile not running or drachtio down" : "Event Socket down")}"))})");
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var server in _servers)
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
