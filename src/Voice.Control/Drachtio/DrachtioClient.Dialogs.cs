@@ -216,6 +216,11 @@ public sealed partial class DrachtioClient
             // The link went down under us: hang up as soon as it is back.
             _orphans[dialog.Id] = dialog;
         }
+        catch (Exception ex) when (ex is TimeoutException || (ex is OperationCanceledException && !ct.IsCancellationRequested))
+        {
+            // No final response within the transaction timeout: the dialog is over on our side all the same.
+            _logger.LogDebug("BYE in dialog {DialogId} got no final response: {Error}", dialog.Id, ex.Message);
+        }
     }
 
     /// <summary>Sends a request inside a dialog and returns its final response (bounded by the transaction timeout).</summary>
@@ -225,7 +230,8 @@ public sealed partial class DrachtioClient
         await connection.SendAsync($"sip||{dialog.Id}\r\n{sipText}", transaction).ConfigureAwait(false);
         try
         {
-            EnsureAccepted(await transaction.ReadReplyAsync(ct).ConfigureAwait(false));
+            var echo = await transaction.ReadReplyAsync(ct).WaitAsync(_options.TransactionTimeout, _time, ct).ConfigureAwait(false);
+            EnsureAccepted(echo);
             return (await AwaitFinalResponseAsync(transaction, ct).ConfigureAwait(false)).Sip;
         }
         finally

@@ -215,7 +215,7 @@ public sealed partial class Endpoint : IAsyncDisposable
                 await _dialog.DestroyAsync(ct).ConfigureAwait(false);
                 byeSent = true;
             }
-            catch (Exception ex) when (ex is DrachtioException or OperationCanceledException)
+            catch (Exception ex) when (ex is DrachtioException or OperationCanceledException or TimeoutException)
             {
                 MediaLog.CleanupFailed(_logger, Id, "BYE: " + ex.Message);
             }
@@ -226,19 +226,22 @@ public sealed partial class Endpoint : IAsyncDisposable
 
     public ValueTask DisposeAsync() => new(DestroyAsync(CancellationToken.None));
 
+    /// <summary>Lets FreeSWITCH close the channel's socket (after a hangup, when asked), all within the close timeout, then closes it.</summary>
     private async Task CloseSessionAsync(bool hangUpFirst, CancellationToken ct)
     {
+        using var deadline = new CancellationTokenSource(Server.Options.CloseTimeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, deadline.Token);
         try
         {
             if (hangUpFirst && !_session.IsClosed)
             {
-                await _session.HangupAsync("NORMAL_CLEARING", ct).ConfigureAwait(false);
+                await _session.HangupAsync("NORMAL_CLEARING", linked.Token).ConfigureAwait(false);
             }
-            await _session.Closed.WaitAsync(Server.Options.CloseTimeout, _time, ct).ConfigureAwait(false);
+            await _session.Closed.WaitAsync(linked.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is EslException or TimeoutException or OperationCanceledException)
         {
-            MediaLog.CleanupFailed(_logger, Id, "closing the channel's socket: " + ex.Message);
+            MediaLog.CleanupFailed(_logger, Id, "closing the channel's socket: " + (deadline.IsCancellationRequested ? "FreeSWITCH did not close it in time" : ex.Message));
         }
         await _session.DisposeAsync().ConfigureAwait(false);
     }
@@ -269,7 +272,7 @@ public sealed partial class Endpoint : IAsyncDisposable
         {
             await _dialog.DestroyAsync(CancellationToken.None).ConfigureAwait(false);
         }
-        catch (DrachtioException ex)
+        catch (Exception ex) when (ex is DrachtioException or TimeoutException)
         {
             MediaLog.CleanupFailed(_logger, Id, "BYE: " + ex.Message);
         }

@@ -22,6 +22,7 @@ public sealed class MediaServer : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, Endpoint> _endpoints = new(StringComparer.Ordinal);
     private volatile bool _profileRunning;
+    private volatile bool _recheckOnConnect;
 
     public MediaServer(MediaServerOptions options, DrachtioClient drachtio, MediaSessionBroker broker, ILoggerFactory? loggers = null, TimeProvider? timeProvider = null)
     {
@@ -37,7 +38,13 @@ public sealed class MediaServer : IAsyncDisposable
         _time = timeProvider ?? TimeProvider.System;
         EventSocket = new EslClient(options.EventSocket, _loggers.CreateLogger<EslClient>(), _time);
         // After FreeSWITCH restarts the profile may come up after the Event Socket: check again on every reconnect.
-        EventSocket.Connected += (_, _) => _ = RecheckProfileAsync();
+        EventSocket.Connected += (_, _) =>
+        {
+            if (_recheckOnConnect)
+            {
+                _ = RecheckProfileAsync();
+            }
+        };
         EventSocket.Disconnected += (_, _) => _profileRunning = false;
     }
 
@@ -62,7 +69,15 @@ public sealed class MediaServer : IAsyncDisposable
     public async Task ConnectAsync(CancellationToken ct = default)
     {
         await EventSocket.ConnectAsync(ct).ConfigureAwait(false);
-        await CheckProfileAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await CheckProfileAsync(ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            // From now on each reconnect checks again (the first connection was just checked here).
+            _recheckOnConnect = true;
+        }
     }
 
     /// <summary>Asks <c>sofia status</c> whether the profile runs.</summary>

@@ -5,7 +5,7 @@ namespace Voice.Control.Tests.Support;
 /// <summary>Loggers that write to the NUnit test output, so a failing test shows what the client logged.</summary>
 public static class TestLog
 {
-    private static readonly ILoggerFactory Factory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(new NUnitProvider()));
+    public static ILoggerFactory Factory { get; } = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(new NUnitProvider()));
 
     public static ILogger<T> For<T>() => Factory.CreateLogger<T>();
 

@@ -1,0 +1,235 @@
+using Voice.Control.Media;
+using Voice.Control.Tests.Support;
+
+namespace Voice.Control.Tests.Media;
+
+/// <summary>Endpoints on a media server, with fake drachtio-server and fake FreeSWITCH replaying the captured MRF flows.</summary>
+public class EndpointTests
+{
+    private readonly List<MediaRig> _rigs = [];
+
+    [TearDown]
+    public async Task Dispose()
+    {
+        foreach (var rig in _rigs)
+        {
+            await rig.DisposeAsync();
+        }
+        _rigs.Clear();
+    }
+
+    private async Task<MediaRig> RigAsync(string scenario, MediaServerOptions? options = null)
+    {
+        var rig = await MediaRig.ConnectAsync(scenario, options);
+        _rigs.Add(rig);
+        return rig;
+    }
+
+    [Test]
+    public async Task An_endpoint_is_created_modified_played_spoken_and_destroyed_as_captured()
+    {
+        var rig = await RigAsync("mrf-endpoint-play");
+        Assert.That(rig.Server.IsConnected, Is.True, "sofia status showed the mrf profile RUNNING");
+
+        var (endpoint, outbound) = await rig.CreateEndpointAsync();
+        Assert.That(endpoint.Uuid, Is.EqualTo("19536a5e-32e6-4c0d-8b3f-af4ca170f0fb"));
+        Assert.That(rig.Server.Endpoints, Is.EquivalentTo(new[] { endpoint }));
+
+        // FreeSWITCH offered RTP/SAVP (with crypto) and RTP/AVP; the phone is offered plain RTP/AVP only.
+        Assert.That(Sdp.MediaProfiles(endpoint.Dialog.RemoteSdp!), Is.EqualTo(new[] { "RTP/SAVP", "RTP/AVP" }));
+        Assert.That(MediaRig.Lines(endpoint.LocalSdp, "m="), Is.EqualTo(new[] { "m=audio 40966 RTP/AVP 0 8 101" }));
+        Assert.That(endpoint.LocalSdp, Does.Not.Contain("a=crypto"));
+        Assert.That(MediaRig.Lines(endpoint.LocalSdp, "c="), Is.EqualTo(new[] { "c=IN IP4 127.0.0.1" }));
+
+        var modify = endpoint.ModifyAsync(rig.PhoneAnswer());
+        rig.SkipToEndpointReinvite();
+        await rig.Signalling.PlayAsync(5); // re-INVITE with the phone's SDP, echo, FreeSWITCH's 200, ACK, echo
+        await modify.Within();
+        Assert.That(endpoint.RemoteSdp, Is.EqualTo(rig.PhoneAnswer()));
+
+        var play = endpoint.PlayAsync("tone_stream://%(2000,0,440)");
+        await outbound.ExpectClientAsync();
+        await outbound.PlayAsync(4); // +OK, EXECUTE, PLAYBACK_START, PLAYBACK_STOP
+        Assert.That(play.IsCompleted, Is.False, "playback is not over before its CHANNEL_EXECUTE_COMPLETE");
+        await outbound.PlayServerAsync();
+        await play.Within();
+
+        var speak = endpoint.SpeakAsync("Hello from the lab");
+        await outbound.ExpectClientAsync(); // execute-app-arg: flite|kal|Hello from the lab
+        await outbound.PlayServerAsync();
+        await speak.Within();
+
+        // We hang up with BYE over drachtio where drachtio-fsmrf ran the hangup app; FreeSWITCH's events are the same.
+        var destroy = endpoint.DestroyAsync();
+        var bye = await rig.Signalling.Peer.ReceiveAsync("sip");
+        Assert.That(bye.Fields[3], Is.EqualTo(endpoint.Dialog.Id));
+        await rig.AnswerByeAsync(bye);
+        outbound.Skip(2); // the captured sendmsg hangup and its +OK
+        await outbound.PlayToEndAsync(); // hangup events, the socket app's stale completion, CALLSTATE, disconnect notice
+        await outbound.Peer.CloseAsync();
+        await destroy.Within();
+
+        var ended = await endpoint.Terminated.Within();
+        Assert.That(ended.Cause, Is.EqualTo("NORMAL_CLEARING"));
+        Assert.That(ended.By, Is.EqualTo(EndpointTerminatedBy.Local));
+        Assert.That(rig.Server.Endpoints, Is.Empty);
+        Assert.That(rig.Client.Dialogs, Is.Empty, "no dialog left at drachtio-server");
+        await endpoint.DestroyAsync().Within(); // idempotent
+        await rig.Signalling.Peer.AssertClientSendsNothingMoreAsync(TimeSpan.FromMilliseconds(200));
+        var late = await Assert.ThrowsAsync<EndpointDestroyedException>(() => endpoint.PlayAsync("tone_stream://%(100,0,440)"));
+        Assert.That(late!.Cause, Is.EqualTo("NORMAL_CLEARING"));
+    }
+
+    [Test]
+    public async Task Digits_are_collected_with_their_prompt_and_reported_with_the_DTMF_event()
+    {
+        var rig = await RigAsync("mrf-play-collect");
+        var (endpoint, outbound) = await rig.CreateEndpointAsync();
+        var modify = endpoint.ModifyAsync(rig.PhoneAnswer());
+        rig.SkipToEndpointReinvite();
+        await rig.Signalling.PlayAsync(5);
+        await modify.Within();
+        var keys = new List<DtmfEventArgs>();
+        endpoint.Dtmf += (_, e) => { lock (keys) { keys.Add(e); } };
+
+        var collect = endpoint.PlayAndCollectDigitsAsync(new CollectDigitsOptions
+        {
+            Prompt = "tone_stream://%(500,0,440)",
+            InvalidPrompt = "silence_stream://250",
+            Timeout = TimeSpan.FromSeconds(5),
+            DigitTimeout = TimeSpan.FromSeconds(8),
+        });
+        await outbound.ExpectClientAsync((captured, actual) =>
+        {
+            // Our result variable has our own name; the rest of the argument is the capture's.
+            var ours = Arguments(actual);
+            Assert.That(ours[7], Does.StartWith("vb_digits_"));
+            Assert.That(ours.Select((a, i) => i == 7 ? "myDigitBuffer" : a), Is.EqualTo(Arguments(captured)));
+            outbound.Map("myDigitBuffer", ours[7]);
+        });
+        await outbound.PlayServerAsync(); // +OK, EXECUTE, PLAYBACK_START/STOP, DTMF 1, EXECUTE_COMPLETE with the variable
+        var digits = await collect.Within();
+
+        Assert.That(digits, Is.EqualTo(new CollectedDigits("1", null, "success")));
+        await Poll.UntilAsync(() => { lock (keys) { return keys.Count == 1; } });
+        Assert.That(keys[0].Digit, Is.EqualTo('1'));
+        Assert.That(keys[0].Duration, Is.EqualTo(TimeSpan.FromMilliseconds(280)));
+        Assert.That(keys[0].Source, Is.EqualTo("RTP"));
+    }
+
+    [Test]
+    public async Task FreeSWITCH_never_connecting_back_fails_the_endpoint_and_hangs_the_dialog_up()
+    {
+        var rig = await RigAsync("mrf-endpoint-play", MediaRig.DefaultOptions with { EndpointTimeout = TimeSpan.FromMilliseconds(300) });
+        var create = rig.Server.CreateEndpointAsync();
+        var id = await rig.ExpectEndpointInviteAsync();
+        await rig.Signalling.PlayAsync(2);
+        await rig.ExpectRecvOnlyAckAsync();
+        await rig.Signalling.PlayAsync(1);
+
+        // No outbound connection comes: the BYE goes out for the answered dialog before the error is reported.
+        var bye = await rig.Signalling.Peer.ReceiveAsync("sip");
+        Assert.That(bye.Sip.Method, Is.EqualTo("BYE"));
+        Assert.That(bye.Fields[3], Is.EqualTo("f33127b5-60c7-1240-da9f-925dacc98fbd;from-tag=ajNF9t651FvcK"));
+        await rig.AnswerByeAsync(bye);
+        var ex = await Assert.ThrowsAsync<MediaException>(() => create.Within());
+        Assert.That(ex!.Message, Does.Contain("did not connect back to " + rig.Broker.AdvertisedAddress));
+        Assert.That(rig.Client.Dialogs, Is.Empty);
+        Assert.That(rig.Server.Endpoints, Is.Empty);
+
+        // When FreeSWITCH connects after all, nobody owns the channel any more: it is hung up, not left running.
+        var late = await rig.DialInAsync(id);
+        await late.PlayAsync(2); // connect, channel data
+        var hangup = await late.Peer.ReceiveCommandAsync();
+        Assert.That(hangup, Is.EqualTo("sendmsg 19536a5e-32e6-4c0d-8b3f-af4ca170f0fb\ncall-command: hangup\nhangup-cause: NORMAL_CLEARING"));
+    }
+
+    [Test]
+    public async Task FreeSWITCH_restarting_mid_call_destroys_the_endpoint_and_the_client_reconnects()
+    {
+        var rig = await RigAsync("mrf-endpoint-play");
+        var (endpoint, outbound) = await rig.CreateEndpointAsync();
+        var destroyed = new TaskCompletionSource<EndpointDestroyedEventArgs>();
+        endpoint.Destroyed += (_, e) => destroyed.TrySetResult(e);
+
+        // FreeSWITCH stops: both its sockets close with no hangup event and no BYE.
+        await outbound.Peer.CloseAsync();
+        await rig.Inbound.Peer.CloseAsync();
+
+        var ended = await destroyed.Task.Within();
+        Assert.That(ended.Cause, Is.EqualTo(EndpointDestroyedEventArgs.MediaServerLost));
+        Assert.That(ended.By, Is.EqualTo(EndpointTerminatedBy.ConnectionLost));
+        var bye = await rig.Signalling.Peer.ReceiveAsync("sip");
+        Assert.That(bye.Sip.Method, Is.EqualTo("BYE"), "drachtio-server forgets the dialog with FreeSWITCH");
+        Assert.That(bye.Fields[3], Is.EqualTo(endpoint.Dialog.Id));
+        await rig.AnswerByeAsync(bye);
+        await Poll.UntilAsync(() => rig.Client.Dialogs.Count == 0 && rig.Server.Endpoints.Count == 0);
+        Assert.That(rig.Server.IsConnected, Is.False);
+        var refused = await Assert.ThrowsAsync<MediaServerUnavailableException>(() => rig.Server.CreateEndpointAsync());
+        Assert.That(refused!.Message, Does.Contain("not ready"));
+
+        // FreeSWITCH is back: the client logs in again, subscribes, and checks the profile before taking endpoints.
+        var back = new EslReplay(await rig.FreeSwitch.AcceptAsync(), MediaRig.OneAtATime(Captures.EslFlow("mrf-endpoint-play", "esl-in")));
+        await back.PlayAsync(3);
+        await back.ExpectClientAsync((_, actual) => Assert.That(actual, Does.StartWith("event plain ")));
+        await back.PlayAsync(3);
+        await Poll.UntilAsync(() => rig.Server.IsConnected);
+    }
+
+    [Test]
+    public async Task Message_text_cannot_break_out_of_the_speak_command()
+    {
+        var rig = await RigAsync("mrf-endpoint-play");
+        var (endpoint, outbound) = await rig.CreateEndpointAsync();
+        var peer = outbound.Peer;
+
+        var attack = "Disk full\n\nsendmsg " + endpoint.Uuid + "\ncall-command: hangup\r\n\napi system rm -rf / ${system(reboot)} $${hostname} \\ | slt";
+        var speak = endpoint.SpeakAsync(attack);
+        var command = await peer.ReceiveCommandAsync();
+        Assert.That(command.Split('\n'), Is.EqualTo(new[]
+        {
+            "sendmsg " + endpoint.Uuid,
+            "call-command: execute",
+            "execute-app-name: speak",
+            "execute-app-arg: flite|kal|Disk full sendmsg " + endpoint.Uuid + " call-command: hangup api system rm -rf / $system(reboot) $$hostname , slt",
+            "event-lock: true",
+            command.Split('\n')[5],
+        }));
+        Assert.That(command.Split('\n')[5], Does.Match("^Event-UUID: [0-9a-f-]{36}$"));
+        await peer.AssertClientSendsNothingMoreAsync(TimeSpan.FromMilliseconds(100));
+        Assert.That(speak.IsCompleted, Is.False);
+
+        // A long message travels as a counted body, never as a header line an old FreeSWITCH would cut in two.
+        var longText = string.Concat(Enumerable.Repeat("The backup on nas-01 failed again. ", 60));
+        _ = endpoint.SpeakAsync(longText);
+        var bodyCommand = await peer.ReceiveCommandAsync();
+        var (head, body) = (bodyCommand[..bodyCommand.IndexOf("\n\n", StringComparison.Ordinal)], bodyCommand[(bodyCommand.IndexOf("\n\n", StringComparison.Ordinal) + 2)..]);
+        Assert.That(head, Does.Not.Contain("execute-app-arg"));
+        Assert.That(head, Does.Contain("\ncontent-type: text/plain\ncontent-length: " + System.Text.Encoding.UTF8.GetByteCount(body)));
+        Assert.That(body, Is.EqualTo("flite|kal|" + longText.Trim()));
+
+        await Assert.ThrowsAsync<ArgumentException>(() => endpoint.SpeakAsync(" \r\n\t "));
+        await Assert.ThrowsAsync<ArgumentException>(() => endpoint.SpeakAsync("hi", new SpeakOptions { Voice = "kal|evil" }));
+    }
+
+    [Test]
+    public async Task Cancelling_a_playback_stops_it_on_the_wire()
+    {
+        var rig = await RigAsync("mrf-endpoint-play");
+        var (endpoint, outbound) = await rig.CreateEndpointAsync();
+        using var cts = new CancellationTokenSource();
+        var play = endpoint.PlayAsync(["/sounds/alert.wav", "tone_stream://%(500,0,440)"], loops: 2, cts.Token);
+        var command = await outbound.Peer.ReceiveCommandAsync();
+        Assert.That(command, Does.Contain("\nexecute-app-arg: file_string:///sounds/alert.wav!tone_stream://%(500,0,440)!/sounds/alert.wav!tone_stream://%(500,0,440)\n"));
+        await outbound.Peer.SendAsync("Content-Type: command/reply\nReply-Text: +OK\n\n");
+
+        await cts.CancelAsync();
+        var breakCommand = await outbound.Peer.ReceiveCommandAsync();
+        Assert.That(breakCommand, Is.EqualTo("api uuid_break " + endpoint.Uuid + " all"));
+        await outbound.Peer.SendAsync("Content-Type: api/response\nContent-Length: 4\n\n+OK\n");
+        Assert.That(async () => await play.Within(), Throws.InstanceOf<OperationCanceledException>());
+    }
+
+    private static string[] Arguments(string sendmsg) =>
+        sendmsg.Split('\n').Single(l => l.StartsWith("execute-app-arg: ", StringComparison.Ordinal))["execute-app-arg: ".Length..].Split(' ');
+}
