@@ -7,7 +7,8 @@ namespace Voice.Control.Media;
 public sealed class MediaServerPool : IAsyncDisposable
 {
     private readonly MediaServer[] _servers;
-    private int _next = -1;
+    private readonly Lock _lock = new();
+    private int _last = -1;
 
     public MediaServerPool(IEnumerable<MediaServer> servers)
     {
@@ -27,7 +28,7 @@ public sealed class MediaServerPool : IAsyncDisposable
 
     /// <summary>The next ready server in round-robin order.</summary>
     /// <exception cref="MediaServerUnavailableException">No server is ready.</exception>
-    public MediaServer Next() => Candidates().FirstOrDefault() ?? throw NoneReady();
+    public MediaServer Next() => Candidates() is [var first, ..] ? first : throw NoneReady();
 
     /// <summary>
     /// Creates an endpoint on the next ready server; when that server fails to create it (no answer, no
@@ -51,18 +52,29 @@ public sealed class MediaServerPool : IAsyncDisposable
         throw last ?? NoneReady();
     }
 
-    /// <summary>Ready servers, starting after the one used last; one step of the rotation per call.</summary>
-    private IEnumerable<MediaServer> Candidates()
+    /// <summary>
+    /// Ready servers in rotation order, starting with the first ready one after the server chosen last, which
+    /// becomes the new "last". Skipping a server that is down must not give its turn to its neighbour twice.
+    /// </summary>
+    private List<MediaServer> Candidates()
     {
-        var start = (int)((uint)Interlocked.Increment(ref _next) % (uint)_servers.Length);
-        for (var i = 0; i < _servers.Length; i++)
+        var ready = new List<MediaServer>(_servers.Length);
+        lock (_lock)
         {
-            var server = _servers[(start + i) % _servers.Length];
-            if (server.IsConnected)
+            for (var i = 1; i <= _servers.Length; i++)
             {
-                yield return server;
+                var index = (_last + i) % _servers.Length;
+                if (_servers[index].IsConnected)
+                {
+                    if (ready.Count == 0)
+                    {
+                        _last = index;
+                    }
+                    ready.Add(_servers[index]);
+                }
             }
         }
+        return ready;
     }
 
     private MediaServerUnavailableException NoneReady() =>
