@@ -15,6 +15,18 @@ if (args.Length > 0 && args[0] == "serve")
     return;
 }
 
+// "serve-media" and "endpoint [lifecycles]": the media endpoint lifecycle, measured the same way.
+if (args.Length > 0 && args[0] == "serve-media")
+{
+    await EndpointLifecycle.ServeAsync();
+    return;
+}
+if (args.Length > 0 && args[0] == "endpoint")
+{
+    await EndpointLifecycle.RunAsync(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5_000);
+    return;
+}
+
 // "cpu [calls]": the client's CPU time per call, from this process's CPU counters; the server is another process.
 if (args.Length > 0 && args[0] == "cpu")
 {

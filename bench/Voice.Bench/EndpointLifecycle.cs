@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.Globalization;
+using Voice.Control.Drachtio;
+using Voice.Control.FreeSwitch;
+using Voice.Control.Media;
+
+namespace Voice.Bench;
+
+/// <summary>
+/// The endpoint lifecycle benchmark (<c>endpoint [lifecycles]</c>): create, modify with a phone's SDP, play to
+/// completion, destroy, against <see cref="LeanMediaServer"/> running in its own process so that this
+/// process's CPU counters measure the client alone. Also reports how long after ModifyAsync returned the play
+/// command reached the fake FreeSWITCH (both sides read the same monotonic clock).
+/// </summary>
+public static class EndpointLifecycle
+{
+    private const string PhoneSdp =
+        "v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6186 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n";
+
+    public static async Task ServeAsync()
+    {
+        await using var lean = new LeanMediaServer();
+        Console.WriteLine($"{lean.DrachtioPort} {lean.EventSocketPort}");
+        await Console.In.ReadLineAsync(); // runs until the parent closes stdin
+    }
+
+    public static async Task RunAsync(int lifecycles)
+    {
+        using var serverProcess = Process.Start(new ProcessStartInfo("dotnet", [typeof(LeanMediaServer).Assembly.Location, "serve-media"])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+        })!;
+        var ports = (await serverProcess.StandardOutput.ReadLineAsync())!.Split(' ').Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToArray();
+
+        await using var drachtio = new DrachtioClient(new DrachtioClientOptions { Host = "127.0.0.1", Port = ports[0], Secret = "cymru" });
+        await drachtio.ConnectAsync();
+        await using var broker = new MediaSessionBroker(new EslOutboundOptions { Port = 0 });
+        broker.Start();
+        await using var server = new MediaServer(new MediaServerOptions
+        {
+            EventSocket = new EslClientOptions { Host = "127.0.0.1", Port = ports[1], HeartbeatTimeout = TimeSpan.FromHours(1) },
+        }, drachtio, broker);
+        await server.ConnectAsync();
+
+        for (var i = 0; i < 3_000; i++)
+        {
+            await OneAsync(server); // warm-up: JIT and tiering
+        }
+        var process = Process.GetCurrentProcess();
+        var cpuPerLifecycle = new List<double>();
+        var playLatency = new List<double>();
+        for (var round = 1; round <= 5; round++)
+        {
+            process.Refresh();
+            var cpuBefore = process.TotalProcessorTime;
+            var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+            var wall = Stopwatch.StartNew();
+            for (var i = 0; i < lifecycles; i++)
+            {
+                playLatency.Add(await OneAsync(server));
+            }
+            wall.Stop();
+            process.Refresh();
+            var cpu = (process.TotalProcessorTime - cpuBefore).TotalMicroseconds / lifecycles;
+            cpuPerLifecycle.Add(cpu);
+            Console.WriteLine(
+                $"round {round}, {lifecycles} endpoint lifecycles: {cpu:F0} µs client CPU each, {wall.Elapsed.TotalMicroseconds / lifecycles:F0} µs wall each, " +
+                $"{(double)(GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / lifecycles:F0} bytes allocated each");
+        }
+        cpuPerLifecycle.Sort();
+        playLatency.Sort();
+        Console.WriteLine($"median: {cpuPerLifecycle[2]:F0} µs client CPU per lifecycle (create, modify, play to completion, destroy; target ≤ 1000)");
+        Console.WriteLine(
+            $"play command at FreeSWITCH after ModifyAsync returned: median {Percentile(playLatency, 0.5):F0} µs, p99 {Percentile(playLatency, 0.99):F0} µs, " +
+            $"max {playLatency[^1]:F0} µs over {playLatency.Count} (target ≤ 1000)");
+        serverProcess.StandardInput.Close();
+        await serverProcess.WaitForExitAsync();
+    }
+
+    /// <summary>One lifecycle; returns microseconds from ModifyAsync's return to the play command's arrival at FreeSWITCH.</summary>
+    private static async Task<double> OneAsync(MediaServer server)
+    {
+        var endpoint = await server.CreateEndpointAsync();
+        await endpoint.ModifyAsync(PhoneSdp);
+        var modified = Stopwatch.GetTimestamp();
+        // PlayAsync is this execute plus a check of Application-Response; the event carries the fake's arrival time.
+        var completion = await endpoint.ExecuteAsync("playback", "tone_stream://%(100,0,440)");
+        var received = long.Parse(completion[LeanMediaServer.WireTimestampHeader]!, CultureInfo.InvariantCulture);
+        await endpoint.DestroyAsync();
+        return Stopwatch.GetElapsedTime(modified, received).TotalMicroseconds;
+    }
+
+    private static double Percentile(List<double> sorted, double p) => sorted[Math.Min(sorted.Count - 1, (int)(p * sorted.Count))];
+}

@@ -1,0 +1,335 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Voice.Control.Drachtio;
+
+namespace Voice.Bench;
+
+/// <summary>
+/// drachtio-server and FreeSWITCH in one lean stand-in, for the endpoint lifecycle benchmark. On the drachtio
+/// control port it answers the endpoint INVITE with FreeSWITCH's SAVP + AVP offer (shape of the mrf captures),
+/// the re-INVITE with an answer, ACKs and BYE; on its Event Socket port it logs the client in and answers
+/// <c>sofia status</c>; after each endpoint ACK it dials the client's outbound listener (X-esl-outbound) as the
+/// dialplan's <c>socket</c> app does, sends the channel data, answers subscriptions, completes each
+/// <c>sendmsg</c> execute with CHANNEL_EXECUTE_COMPLETE — stamped with the monotonic time the command
+/// arrived, so the client can tell how soon after ModifyAsync its play command was on the wire — and on BYE
+/// hangs the channel up and closes the socket.
+/// </summary>
+public sealed class LeanMediaServer : IAsyncDisposable
+{
+    public const string WireTimestampHeader = "X-Bench-Received-Timestamp";
+
+    private const string Offer =
+        "v=0\r\no=FreeSWITCH 1 2 IN IP4 127.0.0.1\r\ns=FreeSWITCH\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+        "m=audio 40966 RTP/SAVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n" +
+        "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:oCzbYENdXTCHhfuLPV6FGdwlhgpk0IE/mudDbwva\r\na=ptime:20\r\n" +
+        "m=audio 40966 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=ptime:20\r\n";
+
+    private const string Answer =
+        "v=0\r\no=FreeSWITCH 1 3 IN IP4 127.0.0.1\r\ns=FreeSWITCH\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40966 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\n";
+
+    private const string SofiaStatus =
+        "                     Name\t   Type\t                                      Data\tState\n" +
+        "=================================================================================================\n" +
+        "                      mrf\tprofile\t              sip:mod_sofia@127.0.0.1:5090\tRUNNING (0)\n" +
+        "=================================================================================================\n1 profile 0 aliases\n";
+
+    private readonly TcpListener _drachtio = new(IPAddress.Loopback, 0);
+    private readonly TcpListener _eventSocket = new(IPAddress.Loopback, 0);
+    private readonly ConcurrentDictionary<string, Channel> _channels = new(StringComparer.Ordinal);
+    private readonly List<Task> _loops = [];
+    private int _calls;
+
+    public LeanMediaServer()
+    {
+        _drachtio.Start();
+        _eventSocket.Start();
+        _loops.Add(AcceptAsync(_drachtio, ServeDrachtioAsync));
+        _loops.Add(AcceptAsync(_eventSocket, ServeInboundAsync));
+    }
+
+    public int DrachtioPort => ((IPEndPoint)_drachtio.LocalEndpoint).Port;
+
+    public int EventSocketPort => ((IPEndPoint)_eventSocket.LocalEndpoint).Port;
+
+    /// <summary>A FreeSWITCH channel: its outbound Event Socket connection to the client.</summary>
+    private sealed class Channel(string uuid, Stream stream)
+    {
+        public string Uuid { get; } = uuid;
+
+        public Stream Stream { get; } = stream;
+
+        public SemaphoreSlim WriteLock { get; } = new(1, 1);
+    }
+
+    private static async Task AcceptAsync(TcpListener listener, Func<Stream, Task> serve)
+    {
+        try
+        {
+            while (true)
+            {
+                var socket = await listener.AcceptSocketAsync();
+                socket.NoDelay = true;
+                _ = serve(new NetworkStream(socket, ownsSocket: true));
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    private async Task ServeDrachtioAsync(Stream stream)
+    {
+        var reader = PipeReader.Create(stream);
+        var writer = PipeWriter.Create(stream);
+        var afterFlush = new List<Func<Task>>();
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync();
+                var buffer = result.Buffer;
+                while (DrachtioFrame.TryRead(ref buffer, DrachtioFrame.DefaultMaxMessageLength, out var payload))
+                {
+                    AnswerDrachtio(writer, DrachtioMessage.Parse(payload), afterFlush);
+                }
+                reader.AdvanceTo(buffer.Start, buffer.End);
+                await writer.FlushAsync();
+                foreach (var action in afterFlush)
+                {
+                    _ = action();
+                }
+                afterFlush.Clear();
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+        finally
+        {
+            await stream.DisposeAsync();
+        }
+    }
+
+    private void AnswerDrachtio(IBufferWriter<byte> writer, DrachtioMessage request, List<Func<Task>> afterFlush)
+    {
+        var id = request.Id;
+        if (request.Type.SequenceEqual("authenticate"))
+        {
+            DrachtioFrame.Write(writer, $"s|response|{id}|OK|udp/127.0.0.1:5060|v0.9.10-1-g9c2dd4cb6a|udp/127.0.0.1:5060");
+            return;
+        }
+        if (request.Type.SequenceEqual("ping"))
+        {
+            DrachtioFrame.Write(writer, $"s|response|{id}|OK|pong");
+            return;
+        }
+        var sip = request.SipText.ToString();
+        var dialogId = request.GetField(3);
+        if (sip.StartsWith("INVITE ", StringComparison.Ordinal) && dialogId.Length == 0)
+        {
+            var n = Interlocked.Increment(ref _calls).ToString(CultureInfo.InvariantCulture);
+            var dialog = $"ep-{n};from-tag=tag-{n}";
+            var userAgent = Header(sip, "User-Agent");
+            var outbound = Header(sip, "X-esl-outbound");
+            var headers = $"From: <sip:127.0.0.1:5060>;tag=tag-{n}\r\nTo: <sip:drachtio@127.0.0.1:5090>\r\nCall-ID: ep-{n}\r\nCSeq: 1 INVITE\r\n";
+            DrachtioFrame.Write(writer, $"s|response|{id}|OK|application|425|udp|127.0.0.1|5060|03:30:48.018525|inv-{n}|Msg sent:|\r\n" +
+                $"INVITE sip:drachtio@127.0.0.1:5090 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;rport;branch=z9hG4bK{n}\r\n{headers}Contact: <sip:127.0.0.1:5060>\r\nContent-Length: 0\r\n\r\n");
+            var to = $"From: <sip:127.0.0.1:5060>;tag=tag-{n}\r\nTo: <sip:drachtio@127.0.0.1:5090>;tag=fs-{n}\r\nCall-ID: ep-{n}\r\nCSeq: 1 INVITE\r\n";
+            DrachtioFrame.Write(writer, $"s|sip|network|2510|udp|127.0.0.1|5090|03:30:48.020077|inv-{n}|{dialog}|\r\n" +
+                $"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1;rport=5060;branch=z9hG4bK{n}\r\n{to}Contact: <sip:drachtio@127.0.0.1:5090;transport=udp>\r\n" +
+                $"Content-Type: application/sdp\r\nContent-Length: {Offer.Length}\r\n\r\n{Offer}");
+            // FreeSWITCH's dialplan answers and its socket app dials the client once the ACK arrives; here right after the 200.
+            afterFlush.Add(() => DialOutAsync(dialog, userAgent, outbound));
+        }
+        else if (sip.StartsWith("INVITE ", StringComparison.Ordinal))
+        {
+            var n = dialogId[3..dialogId.IndexOf(';')];
+            DrachtioFrame.Write(writer, $"s|response|{id}|OK|application|576|udp|127.0.0.1|5060|03:30:48.043189|re-{n}|Msg sent:|\r\n" +
+                $"INVITE sip:drachtio@127.0.0.1:5090;transport=udp SIP/2.0\r\nCall-ID: ep-{n}\r\nCSeq: 2 INVITE\r\nContent-Length: 0\r\n\r\n");
+            DrachtioFrame.Write(writer, $"s|sip|network|919|udp|127.0.0.1|5090|03:30:48.043315|re-{n}|{dialogId}|\r\n" +
+                $"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1;rport=5060;branch=z9hG4bKre{n}\r\nFrom: <sip:127.0.0.1:5060>;tag=tag-{n}\r\n" +
+                $"To: <sip:drachtio@127.0.0.1:5090>;tag=fs-{n}\r\nCall-ID: ep-{n}\r\nCSeq: 2 INVITE\r\nContact: <sip:drachtio@127.0.0.1:5090;transport=udp>\r\n" +
+                $"Content-Type: application/sdp\r\nContent-Length: {Answer.Length}\r\n\r\n{Answer}");
+        }
+        else if (sip.StartsWith("ACK ", StringComparison.Ordinal))
+        {
+            DrachtioFrame.Write(writer, $"s|response|{id}|OK|application|323|udp|127.0.0.1|5060|03:30:48.044438|ack|Msg sent:|\r\nACK sip:drachtio@127.0.0.1:5090 SIP/2.0\r\nContent-Length: 0\r\n\r\n");
+        }
+        else if (sip.StartsWith("BYE ", StringComparison.Ordinal))
+        {
+            var callId = dialogId[..dialogId.IndexOf(';')];
+            DrachtioFrame.Write(writer, $"s|response|{id}|OK|application|318|udp|127.0.0.1|5060|03:30:51.562932|bye-{callId}|Msg sent:|\r\n" +
+                $"BYE sip:drachtio@127.0.0.1:5090 SIP/2.0\r\nCall-ID: {callId}\r\nCSeq: 3 BYE\r\nContent-Length: 0\r\n\r\n");
+            DrachtioFrame.Write(writer, $"s|sip|network|270|udp|127.0.0.1|5090|03:30:51.563131|bye-{callId}|{dialogId}|\r\n" +
+                $"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1;rport;branch=z9hG4bKbye\r\nCall-ID: {callId}\r\nCSeq: 3 BYE\r\nContent-Length: 0\r\n\r\n");
+            if (_channels.TryRemove(dialogId, out var channel))
+            {
+                afterFlush.Add(() => HangUpAsync(channel));
+            }
+        }
+    }
+
+    /// <summary>The dialplan's <c>socket ${sip_h_X-esl-outbound} async full</c>: connect, channel data, then serve the session.</summary>
+    private async Task DialOutAsync(string dialog, string userAgent, string outbound)
+    {
+        var colon = outbound.LastIndexOf(':');
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(IPAddress.Parse(outbound[..colon]), int.Parse(outbound[(colon + 1)..], CultureInfo.InvariantCulture));
+        var channel = new Channel(Guid.NewGuid().ToString(), new NetworkStream(socket, ownsSocket: true));
+        _channels[dialog] = channel;
+        var reader = PipeReader.Create(channel.Stream);
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync();
+                var buffer = result.Buffer;
+                while (TryReadCommand(ref buffer, out var command))
+                {
+                    await AnswerSessionAsync(channel, command, userAgent);
+                }
+                reader.AdvanceTo(buffer.Start, buffer.End);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+        }
+    }
+
+    private static Task AnswerSessionAsync(Channel channel, string command, string userAgent)
+    {
+        if (command == "connect")
+        {
+            return WriteAsync(channel,
+                $"Event-Name: CHANNEL_DATA\nUnique-ID: {channel.Uuid}\nChannel-Call-State: ACTIVE\nAnswer-State: answered\n" +
+                $"variable_sip_user_agent: {Uri.EscapeDataString(userAgent)}\nSocket-Mode: async\nControl: full\n" +
+                "Content-Type: command/reply\nReply-Text: %2BOK%0A\n\n");
+        }
+        if (command.StartsWith("sendmsg ", StringComparison.Ordinal))
+        {
+            var received = Stopwatch.GetTimestamp();
+            var eventUuid = Header(command, "Event-UUID", '\n');
+            var application = Header(command, "execute-app-name", '\n');
+            var body = $"Event-Name: CHANNEL_EXECUTE_COMPLETE\nUnique-ID: {channel.Uuid}\nApplication: {application}\n" +
+                       $"Application-Response: FILE%20PLAYED\nApplication-UUID: {eventUuid}\n{WireTimestampHeader}: {received}\n\n";
+            return WriteAsync(channel, "Content-Type: command/reply\nReply-Text: +OK\n\n" +
+                $"Content-Length: {body.Length}\nContent-Type: text/event-plain\n\n{body}");
+        }
+        if (command.StartsWith("api ", StringComparison.Ordinal))
+        {
+            return WriteAsync(channel, "Content-Type: api/response\nContent-Length: 4\n\n+OK\n");
+        }
+        return WriteAsync(channel, "Content-Type: command/reply\nReply-Text: +OK\n\n");
+    }
+
+    private static async Task HangUpAsync(Channel channel)
+    {
+        const string hangup = "Event-Name: CHANNEL_HANGUP\nHangup-Cause: NORMAL_CLEARING\n\n";
+        try
+        {
+            await WriteAsync(channel,
+                $"Content-Length: {hangup.Length}\nContent-Type: text/event-plain\n\n{hangup}" +
+                "Content-Type: text/disconnect-notice\nContent-Length: 22\n\nDisconnected, goodbye.");
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+        }
+        await channel.Stream.DisposeAsync();
+    }
+
+    private async Task ServeInboundAsync(Stream stream)
+    {
+        var channel = new Channel("inbound", stream);
+        var reader = PipeReader.Create(stream);
+        try
+        {
+            await WriteAsync(channel, "Content-Type: auth/request\n\n");
+            while (true)
+            {
+                var result = await reader.ReadAsync();
+                var buffer = result.Buffer;
+                while (TryReadCommand(ref buffer, out var command))
+                {
+                    await WriteAsync(channel, command switch
+                    {
+                        _ when command.StartsWith("auth ", StringComparison.Ordinal) => "Content-Type: command/reply\nReply-Text: +OK accepted\n\n",
+                        "api sofia status" => $"Content-Type: api/response\nContent-Length: {SofiaStatus.Length}\n\n{SofiaStatus}",
+                        _ => "Content-Type: command/reply\nReply-Text: +OK\n\n",
+                    });
+                }
+                reader.AdvanceTo(buffer.Start, buffer.End);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+        }
+    }
+
+    private static async Task WriteAsync(Channel channel, string text)
+    {
+        await channel.WriteLock.WaitAsync();
+        try
+        {
+            await channel.Stream.WriteAsync(Encoding.UTF8.GetBytes(text));
+        }
+        finally
+        {
+            channel.WriteLock.Release();
+        }
+    }
+
+    /// <summary>A client command: its lines up to the blank line (these benchmarks send no bodies).</summary>
+    private static bool TryReadCommand(ref ReadOnlySequence<byte> buffer, out string command)
+    {
+        var reader = new SequenceReader<byte>(buffer);
+        if (!reader.TryReadTo(out ReadOnlySequence<byte> lines, "\n\n"u8))
+        {
+            command = string.Empty;
+            return false;
+        }
+        command = Encoding.UTF8.GetString(lines);
+        buffer = buffer.Slice(reader.Position);
+        return true;
+    }
+
+    private static string Header(string text, string name, char lineEnd = '\r')
+    {
+        var at = text.IndexOf("\n" + name + ": ", StringComparison.OrdinalIgnoreCase);
+        if (at < 0)
+        {
+            return string.Empty;
+        }
+        var start = at + name.Length + 3;
+        var end = text.IndexOf(lineEnd, start);
+        return end < 0 ? text[start..] : text[start..end];
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _drachtio.Stop();
+        _eventSocket.Stop();
+        await Task.WhenAll(_loops);
+        foreach (var channel in _channels.Values)
+        {
+            await channel.Stream.DisposeAsync();
+        }
+    }
+}
