@@ -230,6 +230,68 @@ public class EndpointTests
         Assert.That(async () => await play.Within(), Throws.InstanceOf<OperationCanceledException>());
     }
 
+    [Test]
+    public async Task FreeSWITCH_hanging_up_destroys_the_endpoint_with_its_cause()
+    {
+        var rig = await RigAsync("mrf-endpoint-play");
+        var (endpoint, outbound) = await rig.CreateEndpointAsync();
+        var destroyed = new TaskCompletionSource<EndpointDestroyedEventArgs>();
+        endpoint.Destroyed += (_, e) => destroyed.TrySetResult(e);
+
+        // FreeSWITCH's BYE (Reason: Q.850;cause=16;text="NORMAL_CLEARING"), our 200 OK as captured, its echo.
+        rig.Signalling.Skip(rig.Signalling.Frames.ToList().FindIndex(f => f.From == Side.Server && f.Message.Contains("\r\nBYE sip:127.0.0.1:5060", StringComparison.Ordinal)) - rig.Signalling.Position);
+        await rig.Signalling.PlayToEndAsync();
+        var ended = await destroyed.Task.Within();
+        Assert.That(ended.Cause, Is.EqualTo("NORMAL_CLEARING"));
+        Assert.That(ended.By, Is.EqualTo(EndpointTerminatedBy.MediaServer));
+
+        // The channel's last events and FreeSWITCH's FIN close the session; nothing more goes to drachtio-server.
+        var lastCommand = outbound.Messages.ToList().FindLastIndex(m => m.From == Side.App);
+        outbound.Skip(lastCommand + 2 - outbound.Position); // the captured sendmsg hangup and its +OK
+        await outbound.PlayToEndAsync();
+        await outbound.Peer.CloseAsync();
+        await outbound.Peer.Closed.Within();
+        Assert.That(rig.Client.Dialogs, Is.Empty);
+        Assert.That(rig.Server.Endpoints, Is.Empty);
+        await rig.Signalling.Peer.AssertClientSendsNothingMoreAsync(TimeSpan.FromMilliseconds(200));
+        await endpoint.DestroyAsync().Within(); // nothing left to do
+    }
+
+    [Test]
+    public async Task Cancelling_endpoint_creation_hangs_up_what_was_already_answered()
+    {
+        var rig = await RigAsync("mrf-endpoint-play");
+        using var cts = new CancellationTokenSource();
+        var create = rig.Server.CreateEndpointAsync(cts.Token);
+        await rig.ExpectEndpointInviteAsync();
+        await rig.Signalling.PlayAsync(2);
+        await rig.ExpectRecvOnlyAckAsync();
+        await rig.Signalling.PlayAsync(1);
+
+        await cts.CancelAsync(); // while waiting for FreeSWITCH to connect back
+        var bye = await rig.Signalling.Peer.ReceiveAsync("sip");
+        Assert.That(bye.Sip.Method, Is.EqualTo("BYE"));
+        await rig.AnswerByeAsync(bye);
+        Assert.That(async () => await create.Within(), Throws.InstanceOf<OperationCanceledException>());
+        Assert.That(rig.Client.Dialogs, Is.Empty);
+    }
+
+    [Test]
+    public async Task A_recording_reports_where_it_went_and_how_long_it_is()
+    {
+        var rig = await RigAsync("mrf-endpoint-play");
+        var (endpoint, outbound) = await rig.CreateEndpointAsync();
+        var record = endpoint.RecordAsync("/tmp/reply.wav", new RecordOptions { TimeLimit = TimeSpan.FromSeconds(30), SilenceTimeout = TimeSpan.FromSeconds(2) });
+        var command = await outbound.Peer.ReceiveCommandAsync();
+        Assert.That(command, Does.Contain("\nexecute-app-name: record\nexecute-app-arg: /tmp/reply.wav 30 200 2\n"));
+        var eventUuid = command[(command.IndexOf("Event-UUID: ", StringComparison.Ordinal) + 12)..];
+        var body = $"Event-Name: CHANNEL_EXECUTE_COMPLETE\nUnique-ID: {endpoint.Uuid}\nApplication: record\nApplication-UUID: {eventUuid}\nvariable_record_ms: 4180\n\n";
+        await outbound.Peer.SendAsync($"Content-Type: command/reply\nReply-Text: +OK\n\nContent-Length: {body.Length}\nContent-Type: text/event-plain\n\n{body}");
+
+        Assert.That(await record.Within(), Is.EqualTo(new Recording("/tmp/reply.wav", TimeSpan.FromMilliseconds(4180))));
+        await Assert.ThrowsAsync<ArgumentException>(() => endpoint.RecordAsync("/tmp/my reply.wav"));
+    }
+
     private static string[] Arguments(string sendmsg) =>
         sendmsg.Split('\n').Single(l => l.StartsWith("execute-app-arg: ", StringComparison.Ordinal))["execute-app-arg: ".Length..].Split(' ');
 }

@@ -24,7 +24,7 @@ public sealed class MediaRig : IAsyncDisposable
         FreeSwitch = FakeEslServer.Start();
         Broker = new MediaSessionBroker(new EslOutboundOptions { Port = 0 }, TestLog.Factory);
         Broker.Start();
-        Client = new DrachtioClient(Drachtio.ClientOptions(), TestLog.For<DrachtioClient>());
+        Client = new DrachtioClient(Drachtio.ClientOptions() with { TransactionTimeout = TimeSpan.FromMilliseconds(500) }, TestLog.For<DrachtioClient>());
         Server = new MediaServer(options with { EventSocket = EventSocketOptions(FreeSwitch.Port) }, Client, Broker, TestLog.Factory);
     }
 

@@ -198,6 +198,8 @@ public sealed partial class EslReplay(FakeEslPeer peer, IReadOnlyList<(Side From
 
     public bool AtEnd => Position >= messages.Count;
 
+    public IReadOnlyList<(Side From, byte[] Bytes)> Messages => messages;
+
     public (Side From, byte[] Bytes) Next => messages[Position];
 
     public FakeEslPeer Peer => peer;
