@@ -279,23 +279,33 @@ public sealed partial class Endpoint : IAsyncDisposable
         await _session.DisposeAsync().ConfigureAwait(false);
     }
 
-    /// <summary>The dialog with FreeSWITCH ended without us: FreeSWITCH's BYE, or the drachtio-server link was lost.</summary>
+    /// <summary>
+    /// The dialog with FreeSWITCH ended other than through <see cref="DestroyAsync"/>: FreeSWITCH's BYE, a BYE
+    /// sent through <see cref="Dialog"/> directly, or the drachtio-server link was lost.
+    /// </summary>
     private void OnDialogDestroyed(object? sender, DialogDestroyedEventArgs e)
     {
-        if (e.By == DialogTerminatedBy.Local || Interlocked.Exchange(ref _teardownStarted, 1) == 1)
+        if (Interlocked.Exchange(ref _teardownStarted, 1) == 1)
         {
             return;
         }
-        if (e.By == DialogTerminatedBy.Remote)
+        switch (e.By)
         {
-            Complete(CauseOf(e) ?? "NORMAL_CLEARING", EndpointTerminatedBy.MediaServer);
-            _ = CloseSessionAsync(hangUpFirst: false, CancellationToken.None);
-        }
-        else
-        {
-            // FreeSWITCH still has the channel: hang it up over the Event Socket so nothing is left half-open.
-            Complete(EndpointDestroyedEventArgs.MediaServerLost, EndpointTerminatedBy.ConnectionLost);
-            _ = CloseSessionAsync(hangUpFirst: true, CancellationToken.None);
+            case DialogTerminatedBy.Remote:
+                Complete(CauseOf(e) ?? "NORMAL_CLEARING", EndpointTerminatedBy.MediaServer);
+                _ = CloseSessionAsync(hangUpFirst: false, CancellationToken.None);
+                break;
+            case DialogTerminatedBy.Local:
+                // Ended through the dialog or by disposing the drachtio client, which may not have reached
+                // FreeSWITCH: hang up over the Event Socket as well (a second hangup is harmless).
+                Complete("NORMAL_CLEARING", EndpointTerminatedBy.Local);
+                _ = CloseSessionAsync(hangUpFirst: true, CancellationToken.None);
+                break;
+            default:
+                // FreeSWITCH still has the channel: hang it up over the Event Socket so nothing is left half-open.
+                Complete(EndpointDestroyedEventArgs.MediaServerLost, EndpointTerminatedBy.ConnectionLost);
+                _ = CloseSessionAsync(hangUpFirst: true, CancellationToken.None);
+                break;
         }
     }
 

@@ -173,6 +173,11 @@ public sealed class MediaServer : IAsyncDisposable
                 throw;
             }
             _endpoints[id] = endpoint;
+            if (endpoint.IsDestroyed)
+            {
+                // It ended while subscribing (FreeSWITCH hung up at once): it must not linger in the list.
+                Forget(endpoint);
+            }
             MediaLog.EndpointCreated(_logger, id, Name, session.UniqueId);
             return endpoint;
         }

@@ -258,6 +258,20 @@ public class EndpointTests
     }
 
     [Test]
+    public async Task Losing_drachtio_server_hangs_the_channel_up_over_the_Event_Socket()
+    {
+        var rig = await RigAsync("mrf-endpoint-play");
+        var (endpoint, outbound) = await rig.CreateEndpointAsync();
+
+        await rig.Signalling.Peer.CloseAsync();
+
+        var ended = await endpoint.Terminated.Within();
+        Assert.That(ended.By, Is.EqualTo(EndpointTerminatedBy.ConnectionLost));
+        Assert.That(await outbound.Peer.ReceiveCommandAsync(), Is.EqualTo($"sendmsg {endpoint.Uuid}\ncall-command: hangup\nhangup-cause: NORMAL_CLEARING"),
+            "FreeSWITCH must not keep a channel nobody controls");
+    }
+
+    [Test]
     public async Task Cancelling_endpoint_creation_hangs_up_what_was_already_answered()
     {
         var rig = await RigAsync("mrf-endpoint-play");
