@@ -1,0 +1,79 @@
+using Voice.Control.Phone;
+
+namespace Voice.Control.Tests.Phone;
+
+public class PhoneNumberTests
+{
+    [TestCase("+15551234567", "+15551234567", "1", "5551234567")]
+    [TestCase("+1 (555) 123-4567", "+15551234567", "1", "5551234567")]
+    [TestCase("5551234567", "+15551234567", "1", "5551234567")] // the original's 10-digit US rule
+    [TestCase("15551234567", "+15551234567", "1", "5551234567")] // 11 digits starting with 1
+    [TestCase("(555) 123-4567", "+15551234567", "1", "5551234567")]
+    [TestCase("+44 20 7946 0000", "+442079460000", "44", "2079460000")]
+    [TestCase("0044 20 7946 0000", "+442079460000", "44", "2079460000")]
+    [TestCase("+49 (30) 1234567", "+49301234567", "49", "301234567")]
+    [TestCase("+353 1 234 5678", "+35312345678", "353", "12345678")]
+    [TestCase("+7 495 123-45-67", "+74951234567", "7", "4951234567")]
+    public void International_and_US_numbers_normalise_to_E164(string input, string e164, string country, string national)
+    {
+        var number = PhoneNumber.Parse(input);
+        Assert.That(number.Kind, Is.EqualTo(PhoneNumberKind.E164));
+        Assert.That(number.Value, Is.EqualTo(e164));
+        Assert.That(number.CountryCode, Is.EqualTo(country));
+        Assert.That(number.NationalNumber, Is.EqualTo(national));
+    }
+
+    [TestCase("101")]
+    [TestCase("1000")]
+    [TestCase("123456")]
+    public void Short_digit_strings_are_extensions_kept_as_written(string input)
+    {
+        var number = PhoneNumber.Parse(input);
+        Assert.That(number.IsExtension, Is.True);
+        Assert.That(number.Value, Is.EqualTo(input));
+        Assert.That(number.ToDisplayString(), Is.EqualTo(input));
+    }
+
+    [TestCase("", "empty")]
+    [TestCase("   ", "empty")]
+    [TestCase("abc", "contains 'a'")]
+    [TestCase("+1555123\r\n4567", "contains '\\u000D'")]
+    [TestCase("+15551234567;user=phone", "contains ';'")]
+    [TestCase("+", "no digits")]
+    [TestCase("+1234567890123456", "at most 15")]
+    [TestCase("+80012345678", "country calling code")] // 800 is assigned…
+    [TestCase("+2831234567", "country calling code")] // …283 is not
+    [TestCase("+1555123456", "ten digits")]
+    [TestCase("+10551234567", "area code starting with 2-9")]
+    [TestCase("1234567", "no country code")]
+    [TestCase("030 1234567", "no country code")]
+    [TestCase("+44123", "too short")]
+    public void Numbers_we_cannot_dial_are_refused_with_the_reason(string input, string reason)
+    {
+        if (input == "+80012345678")
+        {
+            Assert.That(PhoneNumber.Parse(input).CountryCode, Is.EqualTo("800"), "+800 is the international freephone code");
+            return;
+        }
+        var ok = PhoneNumber.TryParse(input, null, out _, out var error);
+        Assert.That(ok, Is.False);
+        Assert.That(error, Does.Contain(reason));
+        Assert.Throws<FormatException>(() => PhoneNumber.Parse(input));
+    }
+
+    [Test]
+    public void A_default_country_reads_national_numbers_with_the_trunk_prefix()
+    {
+        var germany = new PhoneNumberRules { DefaultCountryCode = "49", UsTenDigitRule = false };
+        Assert.That(PhoneNumber.Parse("030 1234567", germany).Value, Is.EqualTo("+49301234567"));
+        Assert.That(PhoneNumber.Parse("0171 1234567", germany).Value, Is.EqualTo("+491711234567"));
+        Assert.That(PhoneNumber.Parse("+1 555 123 4567", germany).Value, Is.EqualTo("+15551234567"));
+        Assert.That(PhoneNumber.TryParse("5551234567", germany, out _, out var error), Is.False, "no US rule here");
+        Assert.That(error, Does.Contain("no country code"));
+    }
+
+    [TestCase("+15551234567", "+1 (555) 123-4567")]
+    [TestCase("+442079460000", "+44 2079460000")]
+    public void Numbers_are_displayed_for_people(string input, string display) =>
+        Assert.That(PhoneNumber.Parse(input).ToDisplayString(), Is.EqualTo(display));
+}
