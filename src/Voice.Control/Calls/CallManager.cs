@@ -1,0 +1,313 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Voice.Control.Phone;
+using Voice.Control.Sip;
+using Voice.Control.Tts;
+
+namespace Voice.Control.Calls;
+
+/// <summary>
+/// Places announce calls: validates requests, queues them, and a dispatcher starts them in order within the
+/// limits on concurrent calls and calls per second. State changes are delivered in order per call, off the
+/// calls' own flow, to <see cref="StateChanged"/> and to every <see cref="WatchAsync"/> reader.
+/// </summary>
+public sealed class CallManager : IOutboundCalls, IAsyncDisposable
+{
+    private const int MaxMessageLength = 1000;
+    private const int MaxHeaders = 20;
+
+    private readonly CallOptions _options;
+    private readonly ICallBackend _backend;
+    private readonly ISpeechSynthesizer _speech;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly ILogger _callLogger;
+    private readonly ConcurrentDictionary<string, OutboundCall> _calls = new(StringComparer.Ordinal);
+    private readonly Channel<OutboundCall> _queue = Channel.CreateUnbounded<OutboundCall>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<CallStateChange> _changes = Channel.CreateUnbounded<CallStateChange>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly ConcurrentDictionary<Channel<CallStateChange>, byte> _watchers = new();
+    private readonly SemaphoreSlim _slots;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ConcurrentDictionary<Task, byte> _running = new();
+    private readonly Task _dispatcher;
+    private readonly Task _delivery;
+    private int _queued;
+    private int _disposed;
+
+    public CallManager(CallOptions options, ICallBackend backend, ISpeechSynthesizer speech, ILoggerFactory? loggers = null, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(speech);
+        options.Validate();
+        _options = options;
+        _backend = backend;
+        _speech = speech;
+        _time = timeProvider ?? TimeProvider.System;
+        loggers ??= NullLoggerFactory.Instance;
+        _logger = loggers.CreateLogger<CallManager>();
+        _callLogger = loggers.CreateLogger("Voice.Control.Calls.OutboundCall");
+        _slots = new SemaphoreSlim(options.MaxConcurrentCalls, options.MaxConcurrentCalls);
+        if (backend.IsSimulated)
+        {
+            CallLog.SimulatedBackend(_logger);
+        }
+        _dispatcher = DispatchAsync(_stopping.Token);
+        _delivery = DeliverAsync();
+    }
+
+    public bool IsSimulated => _backend.IsSimulated;
+
+    public event EventHandler<CallStateChange>? StateChanged;
+
+    public IReadOnlyList<CallSnapshot> Active =>
+        [.. _calls.Values.Where(c => !c.IsFinal).OrderBy(c => c.CreatedAt).Select(c => c.Snapshot())];
+
+    public CallSnapshot? Get(string callId)
+    {
+        ArgumentNullException.ThrowIfNull(callId);
+        return _calls.TryGetValue(callId, out var call) ? call.Snapshot() : null;
+    }
+
+    public CallSnapshot Place(CallRequest request, string? callId = null)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ObjectDisposedException.ThrowIf(_disposed == 1, this);
+        var number = Validate(request);
+        Forget();
+        if (Interlocked.Increment(ref _queued) > _options.MaxQueuedCalls)
+        {
+            Interlocked.Decrement(ref _queued);
+            throw new CallQueueFullException(_options.MaxQueuedCalls, TimeSpan.FromSeconds(Math.Max(1, Math.Ceiling(_options.MaxQueuedCalls / _options.CallsPerSecond))));
+        }
+        var id = callId ?? Guid.NewGuid().ToString();
+        var call = new OutboundCall(this, id, request, number, _options.DialPlan.ToSipUri(number), _options, _time, _callLogger);
+        if (!_calls.TryAdd(id, call))
+        {
+            Interlocked.Decrement(ref _queued);
+            throw new CallRequestException("callId", $"a call with id '{id}' already exists");
+        }
+        CallLog.Queued(_logger, id, number.Value, _backend.Name);
+        call.Announce();
+        _queue.Writer.TryWrite(call);
+        return call.Snapshot();
+    }
+
+    public async Task<bool> HangupAsync(string callId, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(callId);
+        if (!_calls.TryGetValue(callId, out var call) || call.IsFinal)
+        {
+            return false;
+        }
+        await call.HangupAsync().WaitAsync(ct).ConfigureAwait(false);
+        return true;
+    }
+
+    public async IAsyncEnumerable<CallStateChange> WatchAsync([EnumeratorCancellation] CancellationToken ct = default)
+    {
+        var channel = Channel.CreateUnbounded<CallStateChange>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        _watchers[channel] = 0;
+        try
+        {
+            await foreach (var change in channel.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+            {
+                yield return change;
+            }
+        }
+        finally
+        {
+            _watchers.TryRemove(channel, out _);
+        }
+    }
+
+    /// <summary>Called under the call's lock, so one call's changes enter the stream in order.</summary>
+    internal void Publish(CallStateChange change) => _changes.Writer.TryWrite(change);
+
+    /// <summary>Checks every field of a request the way the original's API did, and more; returns the number to dial.</summary>
+    private PhoneNumber Validate(CallRequest request)
+    {
+        if (string.IsNullOrWhiteSpace(request.Message))
+        {
+            throw new CallRequestException("message", "is required");
+        }
+        if (request.Message.Length > MaxMessageLength)
+        {
+            throw new CallRequestException("message", $"has {request.Message.Length} characters; at most {MaxMessageLength}");
+        }
+        if (!PhoneNumber.TryParse(request.To, _options.Numbers, out var number, out var error))
+        {
+            throw new CallRequestException("to", error);
+        }
+        if (_options.Policy.Check(number) is { } denied)
+        {
+            throw new CallRequestException("to", denied, CallReasons.DestinationDenied);
+        }
+        if (request.RingTimeout is { } ring && (ring < TimeSpan.FromSeconds(5) || ring > TimeSpan.FromSeconds(120)))
+        {
+            throw new CallRequestException("timeoutSeconds", "must be between 5 and 120 seconds");
+        }
+        if (request.Repeat is < 1 or > 5)
+        {
+            throw new CallRequestException("repeat", "must be between 1 and 5");
+        }
+        if (request.MaxDuration is { } max && (max <= TimeSpan.Zero || max > _options.MaxCallDuration))
+        {
+            throw new CallRequestException("maxDurationSeconds", $"must be positive and at most {_options.MaxCallDuration.TotalSeconds:0} seconds");
+        }
+        if (request.CallerId is { } callerId && !CallOptions.CallerIdIsValid(callerId))
+        {
+            throw new CallRequestException("callerId", "must be a phone number or SIP user (letters, digits, + - . _ * #), at most 64 characters");
+        }
+        if (request.CallerName is { } name && (name.Length > 64 || name.Any(char.IsControl)))
+        {
+            throw new CallRequestException("callerName", "must be at most 64 characters without control characters");
+        }
+        if (request.Voice is { } voice && (voice.Length is 0 or > 64 || !voice.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.')))
+        {
+            throw new CallRequestException("voice", "must be a voice name or id (letters, digits, _ - .)");
+        }
+        if (request.Tag is { Length: > 4096 })
+        {
+            throw new CallRequestException("tag", "must be at most 4096 characters");
+        }
+        ValidateHeaders(request.Headers);
+        return number;
+    }
+
+    private static void ValidateHeaders(IReadOnlyDictionary<string, string>? headers)
+    {
+        if (headers is null)
+        {
+            return;
+        }
+        if (headers.Count > MaxHeaders)
+        {
+            throw new CallRequestException("headers", $"at most {MaxHeaders} headers");
+        }
+        foreach (var (name, value) in headers)
+        {
+            if (!name.StartsWith("X-", StringComparison.OrdinalIgnoreCase) || name.Length < 3)
+            {
+                throw new CallRequestException("headers", $"'{name}': only X- headers may be added");
+            }
+            if (value is null || value.Length > 256)
+            {
+                throw new CallRequestException("headers", $"'{name}': a value of at most 256 characters is required");
+            }
+            try
+            {
+                SipHeaderNames.ValidateCustomHeader(name, value);
+            }
+            catch (ArgumentException ex)
+            {
+                throw new CallRequestException("headers", $"'{name}': {ex.Message}");
+            }
+        }
+    }
+
+    /// <summary>Starts queued calls in order: one concurrency slot each, no faster than the configured rate.</summary>
+    private async Task DispatchAsync(CancellationToken stopping)
+    {
+        var interval = TimeSpan.FromSeconds(1 / _options.CallsPerSecond);
+        var nextStart = _time.GetUtcNow();
+        try
+        {
+            await foreach (var call in _queue.Reader.ReadAllAsync(stopping).ConfigureAwait(false))
+            {
+                if (call.IsFinal)
+                {
+                    Interlocked.Decrement(ref _queued);
+                    continue; // hung up while it waited
+                }
+                await _slots.WaitAsync(stopping).ConfigureAwait(false);
+                var now = _time.GetUtcNow();
+                if (nextStart > now)
+                {
+                    await Task.Delay(nextStart - now, _time, stopping).ConfigureAwait(false);
+                    now = nextStart;
+                }
+                nextStart = now + interval;
+                Interlocked.Decrement(ref _queued);
+                var run = RunAsync(call, stopping);
+                _running[run] = 0;
+                _ = run.ContinueWith(t => _running.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task RunAsync(OutboundCall call, CancellationToken stopping)
+    {
+        try
+        {
+            await Task.Yield();
+            await call.RunAsync(_backend, _speech, stopping).ConfigureAwait(false);
+        }
+        finally
+        {
+            _slots.Release();
+        }
+    }
+
+    private async Task DeliverAsync()
+    {
+        await foreach (var change in _changes.Reader.ReadAllAsync().ConfigureAwait(false))
+        {
+            try
+            {
+                StateChanged?.Invoke(this, change);
+            }
+            catch (Exception ex)
+            {
+                CallLog.HandlerFailed(_logger, ex, change);
+            }
+            foreach (var watcher in _watchers.Keys)
+            {
+                watcher.Writer.TryWrite(change);
+            }
+        }
+        foreach (var watcher in _watchers.Keys)
+        {
+            watcher.Writer.TryComplete();
+        }
+    }
+
+    /// <summary>Drops ended calls older than the retention, so a long-running process does not grow without bound.</summary>
+    private void Forget()
+    {
+        var cutoff = _time.GetUtcNow() - _options.EndedCallRetention;
+        foreach (var (id, call) in _calls)
+        {
+            if (call.EndedAt is { } ended && ended < cutoff)
+            {
+                _calls.TryRemove(id, out _);
+            }
+        }
+    }
+
+    /// <summary>Stops dispatching, fails what is queued, ends every running call (CANCEL or BYE), then closes the change stream.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+        _queue.Writer.TryComplete();
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _dispatcher.ConfigureAwait(false);
+        foreach (var call in _calls.Values.Where(c => !c.IsFinal))
+        {
+            _ = call.HangupAsync();
+        }
+        await Task.WhenAll(_running.Keys).ConfigureAwait(false);
+        _changes.Writer.TryComplete();
+        await _delivery.ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+}

@@ -1,0 +1,72 @@
+using Voice.Control.Phone;
+using Voice.Control.Sip;
+
+namespace Voice.Control.Calls;
+
+/// <summary>How this deployment places calls: numbers, trunk, limits and defaults.</summary>
+public sealed record CallOptions
+{
+    public DialPlan DialPlan { get; init; } = new();
+
+    public PhoneNumberRules Numbers { get; init; } = PhoneNumberRules.Default;
+
+    public DestinationPolicy Policy { get; init; } = DestinationPolicy.Default;
+
+    /// <summary>The caller ID when a request names none (<c>DEFAULT_CALLER_ID</c>).</summary>
+    public string? DefaultCallerId { get; init; }
+
+    /// <summary>Where INVITEs are sent, when not to the Request-URI's host (<c>SIP_OUTBOUND_PROXY</c>).</summary>
+    public string? OutboundProxy { get; init; }
+
+    /// <summary>Digest credentials for the trunk (<c>SIP_AUTH_USERNAME</c> / <c>SIP_AUTH_PASSWORD</c>).</summary>
+    public SipCredentials? Credentials { get; init; }
+
+    public TimeSpan DefaultRingTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The longest call after answer, unless a request asks for less.</summary>
+    public TimeSpan MaxCallDuration { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Silence between repeats of the message.</summary>
+    public TimeSpan RepeatPause { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Calls in progress at once (dialing, ringing or playing).</summary>
+    public int MaxConcurrentCalls { get; init; } = 50;
+
+    /// <summary>Calls started per second, so a burst does not flood the trunk.</summary>
+    public double CallsPerSecond { get; init; } = 10;
+
+    /// <summary>Calls waiting to start; beyond this a request is refused with <see cref="CallQueueFullException"/>.</summary>
+    public int MaxQueuedCalls { get; init; } = 1000;
+
+    /// <summary>How long an ended call stays readable through <see cref="IOutboundCalls.Get"/> (the host keeps history for longer).</summary>
+    public TimeSpan EndedCallRetention { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        DialPlan.Validate();
+        if (DefaultCallerId is not null && !CallerIdIsValid(DefaultCallerId))
+        {
+            throw new ArgumentException($"DefaultCallerId '{DefaultCallerId}' is not a phone number or SIP user.", nameof(DefaultCallerId));
+        }
+        if (OutboundProxy is not null && !SipUri.TryParse(OutboundProxy, out _))
+        {
+            throw new ArgumentException($"OutboundProxy '{OutboundProxy}' is not a sip: URI.", nameof(OutboundProxy));
+        }
+        if (DefaultRingTimeout < TimeSpan.FromSeconds(5) || DefaultRingTimeout > TimeSpan.FromSeconds(120))
+        {
+            throw new ArgumentException("DefaultRingTimeout must be 5–120 s.", nameof(DefaultRingTimeout));
+        }
+        if (MaxCallDuration <= TimeSpan.Zero || RepeatPause < TimeSpan.Zero || EndedCallRetention < TimeSpan.Zero)
+        {
+            throw new ArgumentException("MaxCallDuration must be positive; RepeatPause and EndedCallRetention not negative.");
+        }
+        if (MaxConcurrentCalls < 1 || MaxQueuedCalls < 0 || !(CallsPerSecond > 0))
+        {
+            throw new ArgumentException("MaxConcurrentCalls and CallsPerSecond must be positive, MaxQueuedCalls not negative.");
+        }
+    }
+
+    internal static bool CallerIdIsValid(string value) =>
+        value.Length is > 0 and <= 64 && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '+' or '-' or '.' or '_' or '*' or '#');
+}

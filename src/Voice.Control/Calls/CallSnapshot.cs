@@ -1,0 +1,47 @@
+namespace Voice.Control.Calls;
+
+/// <summary>A call as it is now (or as it ended).</summary>
+public sealed record CallSnapshot
+{
+    public required string CallId { get; init; }
+
+    /// <summary>The number as normalised (E.164, or the extension).</summary>
+    public required string To { get; init; }
+
+    /// <summary>The SIP Request-URI the dial plan made of it.</summary>
+    public required string DialUri { get; init; }
+
+    public required CallState State { get; init; }
+
+    /// <summary>For completed and failed calls: why (see <see cref="CallReasons"/>).</summary>
+    public string? Reason { get; init; }
+
+    /// <summary>The final SIP status of the INVITE (200, 486…), once known.</summary>
+    public int? SipStatus { get; init; }
+
+    /// <summary>A human-readable explanation of a failure.</summary>
+    public string? Detail { get; init; }
+
+    public required string Message { get; init; }
+
+    public string? CallerId { get; init; }
+
+    public int Repeat { get; init; } = 1;
+
+    public string? Tag { get; init; }
+
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    public DateTimeOffset? AnsweredAt { get; init; }
+
+    public DateTimeOffset? EndedAt { get; init; }
+
+    /// <summary>From answer to end, once ended after an answer.</summary>
+    public TimeSpan? Duration => AnsweredAt is { } answered && EndedAt is { } ended ? ended - answered : null;
+
+    /// <summary>True when the simulated backend made this call: nothing rang anywhere.</summary>
+    public bool Simulated { get; init; }
+
+    /// <summary>The TTS provider whose audio played (<c>elevenlabs</c>, <c>flite</c>), once known.</summary>
+    public string? SpeechProvider { get; init; }
+}

@@ -1,0 +1,64 @@
+namespace Voice.Control.Calls;
+
+/// <summary>
+/// What a call needs from telephony: a media endpoint and an outgoing SIP call. The real backend drives
+/// drachtio-server and FreeSWITCH; the simulated one plays the same steps by magic numbers. The orchestrator
+/// runs unchanged on either.
+/// </summary>
+public interface ICallBackend
+{
+    /// <summary>For logs and reports: <c>drachtio+freeswitch</c> or <c>simulated</c>.</summary>
+    string Name { get; }
+
+    /// <summary>Calls made through this backend are simulated, and say so.</summary>
+    bool IsSimulated { get; }
+
+    /// <summary>Whether calls can be placed now (links up, a media server ready); why not otherwise.</summary>
+    string? NotReadyReason { get; }
+
+    /// <summary>Creates the media side of a call: its <see cref="ICallMedia.LocalSdp"/> is the offer the INVITE carries.</summary>
+    Task<ICallMedia> CreateMediaAsync(CancellationToken ct);
+
+    /// <summary>
+    /// Sends the INVITE and returns once it is answered (and acknowledged). Cancelling <paramref name="ct"/>
+    /// before the answer sends CANCEL.
+    /// </summary>
+    /// <exception cref="Sip.SipFailureException">A final non-2xx response, or the ring timeout (IsRingTimeout).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="ct"/> was cancelled; CANCEL went out.</exception>
+    Task<ICallDialog> DialAsync(DialRequest request, CancellationToken ct);
+}
+
+/// <summary>The answered SIP call leg to the callee.</summary>
+public interface ICallDialog
+{
+    /// <summary>The callee's SDP from the 200 OK (or its 183).</summary>
+    string? RemoteSdp { get; }
+
+    /// <summary>Completes when the callee hangs up (BYE) or the leg is lost; never fails.</summary>
+    Task<string> Ended { get; }
+
+    /// <summary>BYE. Idempotent.</summary>
+    Task HangupAsync(CancellationToken ct);
+}
+
+/// <summary>The media side of a call: a FreeSWITCH endpoint, or its simulation.</summary>
+public interface ICallMedia
+{
+    /// <summary>Our SDP offer for the callee.</summary>
+    string LocalSdp { get; }
+
+    /// <summary>Completes if the media server loses the channel (stopped, hung up) before we end it.</summary>
+    Task<string> Lost { get; }
+
+    /// <summary>Points the media at the callee's SDP.</summary>
+    Task ConnectAsync(string remoteSdp, CancellationToken ct);
+
+    /// <summary>Plays rendered speech to the end; cancelling stops it on the wire.</summary>
+    Task PlayAsync(Tts.SpeechAudio audio, CancellationToken ct);
+
+    /// <summary>Plays silence for <paramref name="duration"/> (the pause between repeats).</summary>
+    Task PauseAsync(TimeSpan duration, CancellationToken ct);
+
+    /// <summary>Releases the media server's channel. Idempotent.</summary>
+    Task DestroyAsync(CancellationToken ct);
+}

@@ -1,0 +1,377 @@
+using Microsoft.Extensions.Logging;
+using Voice.Control.Drachtio;
+using Voice.Control.Media;
+using Voice.Control.Phone;
+using Voice.Control.Sip;
+using Voice.Control.Tts;
+
+namespace Voice.Control.Calls;
+
+/// <summary>
+/// One announce call from queue to end: the media endpoint first (its SDP is the INVITE's offer), the message
+/// rendered while the phone rings, the INVITE with its ring timeout, the message played on answer, and on every
+/// way out — answered or not, failed or hung up — the dialog hung up and the endpoint destroyed.
+/// </summary>
+internal sealed class OutboundCall
+{
+    private readonly CallManager _manager;
+    private readonly CallOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Lock _lock = new();
+    private readonly CancellationTokenSource _hangup = new();
+    private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private CallState _state = CallState.Queued;
+    private string? _reason;
+    private int? _sipStatus;
+    private string? _detail;
+    private string? _provider;
+    private DateTimeOffset? _answeredAt;
+    private DateTimeOffset? _endedAt;
+    private int _sequence;
+
+    public OutboundCall(CallManager manager, string id, CallRequest request, PhoneNumber number, string dialUri, CallOptions options, TimeProvider time, ILogger logger)
+    {
+        _manager = manager;
+        Id = id;
+        Request = request;
+        Number = number;
+        DialUri = dialUri;
+        _options = options;
+        _time = time;
+        _logger = logger;
+        CreatedAt = time.GetUtcNow();
+    }
+
+    public string Id { get; }
+
+    public CallRequest Request { get; }
+
+    public PhoneNumber Number { get; }
+
+    public string DialUri { get; }
+
+    public DateTimeOffset CreatedAt { get; }
+
+    public bool IsFinal
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return CallStateMachine.IsFinal(_state);
+            }
+        }
+    }
+
+    public DateTimeOffset? EndedAt
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _endedAt;
+            }
+        }
+    }
+
+    /// <summary>Completes when the call has ended, however it ended.</summary>
+    public Task Ended => _ended.Task;
+
+    public CallSnapshot Snapshot()
+    {
+        lock (_lock)
+        {
+            return new CallSnapshot
+            {
+                CallId = Id,
+                To = Number.Value,
+                DialUri = DialUri,
+                State = _state,
+                Reason = _reason,
+                SipStatus = _sipStatus,
+                Detail = _detail,
+                Message = Request.Message,
+                CallerId = Request.CallerId ?? _options.DefaultCallerId,
+                Repeat = Request.Repeat,
+                Tag = Request.Tag,
+                CreatedAt = CreatedAt,
+                AnsweredAt = _answeredAt,
+                EndedAt = _endedAt,
+                Simulated = _manager.IsSimulated,
+                SpeechProvider = _provider,
+            };
+        }
+    }
+
+    /// <summary>The first change: queued.</summary>
+    public void Announce()
+    {
+        lock (_lock)
+        {
+            _manager.Publish(new CallStateChange(Id, ++_sequence, null, CallState.Queued, CreatedAt, Tag: Request.Tag, Simulated: _manager.IsSimulated));
+        }
+    }
+
+    /// <summary>
+    /// Hang up through the API: a queued call fails at once as canceled; a running one is cancelled (CANCEL
+    /// before answer, BYE after). Completes when the call has ended.
+    /// </summary>
+    public Task HangupAsync()
+    {
+        lock (_lock)
+        {
+            if (_state == CallState.Queued)
+            {
+                TryMove(CallState.Failed, CallReasons.Canceled, detail: "hung up through the API before it was dialled");
+                return _ended.Task;
+            }
+        }
+        _hangup.Cancel();
+        return _ended.Task;
+    }
+
+    /// <summary>Moves the call when the table allows it; publishes the change in order. False when it does not.</summary>
+    private bool TryMove(CallState to, string? reason = null, int? sipStatus = null, string? detail = null)
+    {
+        lock (_lock)
+        {
+            if (!CallStateMachine.CanMove(_state, to, reason))
+            {
+                return false;
+            }
+            var now = _time.GetUtcNow();
+            var from = _state;
+            _state = to;
+            _reason = reason ?? _reason;
+            _sipStatus = sipStatus ?? _sipStatus;
+            _detail = detail ?? _detail;
+            if (to == CallState.Playing)
+            {
+                _answeredAt = now;
+            }
+            if (CallStateMachine.IsFinal(to))
+            {
+                _endedAt = now;
+                if (from == CallState.Queued)
+                {
+                    _ended.TrySetResult();
+                }
+            }
+            _manager.Publish(new CallStateChange(Id, ++_sequence, from, to, now, reason, sipStatus, detail, Request.Tag, _manager.IsSimulated));
+            return true;
+        }
+    }
+
+    private void Fail(string reason, int? sipStatus = null, string? detail = null)
+    {
+        if (TryMove(CallState.Failed, reason, sipStatus, detail))
+        {
+            CallLog.Failed(_logger, Id, reason, detail ?? string.Empty);
+        }
+    }
+
+    /// <summary>Runs the call; never throws. Returns when the call has ended and everything is released.</summary>
+    public async Task RunAsync(ICallBackend backend, ISpeechSynthesizer speech, CancellationToken stopping)
+    {
+        if (!TryMove(CallState.Dialing))
+        {
+            return; // hung up while queued
+        }
+        using var run = CancellationTokenSource.CreateLinkedTokenSource(stopping, _hangup.Token);
+        ICallMedia? media = null;
+        ICallDialog? dialog = null;
+        try
+        {
+            if (backend.NotReadyReason is { } notReady)
+            {
+                Fail(CallReasons.ServiceUnavailable, detail: notReady);
+                return;
+            }
+            // The message renders while the phone rings; a rendering failure stops the dialling at once.
+            using var renderFailed = new CancellationTokenSource();
+            var audio = RenderAsync(speech, run.Token, renderFailed);
+            using var dial = CancellationTokenSource.CreateLinkedTokenSource(run.Token, renderFailed.Token);
+
+            media = await backend.CreateMediaAsync(dial.Token).ConfigureAwait(false);
+            dialog = await backend.DialAsync(new DialRequest
+            {
+                Number = Number,
+                Uri = DialUri,
+                Sdp = media.LocalSdp,
+                CallerId = Request.CallerId ?? _options.DefaultCallerId,
+                CallerName = Request.CallerName,
+                RingTimeout = Request.RingTimeout ?? _options.DefaultRingTimeout,
+                Headers = Request.Headers,
+                OnProgress = (status, _) => TryMove(CallState.Ringing, sipStatus: status),
+            }, dial.Token).ConfigureAwait(false);
+
+            await media.ConnectAsync(dialog.RemoteSdp ?? string.Empty, run.Token).ConfigureAwait(false);
+            TryMove(CallState.Playing, sipStatus: 200);
+            await PlayAsync(media, dialog, audio, run.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            OnFailure(ex, dialog is not null, stopping);
+        }
+        finally
+        {
+            await ReleaseAsync(dialog, media).ConfigureAwait(false);
+            _ended.TrySetResult();
+        }
+    }
+
+    private async Task<SpeechAudio> RenderAsync(ISpeechSynthesizer speech, CancellationToken ct, CancellationTokenSource failed)
+    {
+        try
+        {
+            var audio = await speech.SynthesizeAsync(Request.Message, Request.Voice, ct).ConfigureAwait(false);
+            lock (_lock)
+            {
+                _provider = audio.Provider;
+            }
+            return audio;
+        }
+        catch (Exception ex) when (!ct.IsCancellationRequested)
+        {
+            lock (_lock)
+            {
+                _detail = "the message could not be rendered: " + ex.Message;
+            }
+            await failed.CancelAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Plays the message (every repeat) until it ends, the callee hangs up, the API hangs up or the maximum duration passes.</summary>
+    private async Task PlayAsync(ICallMedia media, ICallDialog dialog, Task<SpeechAudio> rendering, CancellationToken ct)
+    {
+        var maxDuration = Request.MaxDuration ?? _options.MaxCallDuration;
+        using var maxTimer = new CancellationTokenSource(maxDuration, _time);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct, maxTimer.Token);
+        using var watching = new CancellationTokenSource();
+        var watchers = Task.WhenAll(CancelWhenDone(dialog.Ended, stop, watching.Token), CancelWhenDone(media.Lost, stop, watching.Token));
+        try
+        {
+            var audio = await rendering.WaitAsync(stop.Token).ConfigureAwait(false);
+            for (var i = 1; i <= Request.Repeat; i++)
+            {
+                await media.PlayAsync(audio, stop.Token).ConfigureAwait(false);
+                if (i < Request.Repeat)
+                {
+                    await media.PauseAsync(_options.RepeatPause, stop.Token).ConfigureAwait(false);
+                }
+            }
+            Complete(CallReasons.AnnounceComplete);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or MediaException or EndpointDestroyedException)
+        {
+            if (dialog.Ended.IsCompleted)
+            {
+                Complete(CallReasons.RemoteHangup);
+            }
+            else if (ct.IsCancellationRequested)
+            {
+                // The API hung up, or VoiceBridge is stopping: either way we end an answered call.
+                Complete(CallReasons.LocalHangup);
+            }
+            else if (maxTimer.IsCancellationRequested)
+            {
+                Complete(CallReasons.MaxDuration);
+            }
+            else
+            {
+                Fail(CallReasons.MediaError, detail: media.Lost.IsCompleted ? "the media server lost the call: " + media.Lost.Result : ex.Message);
+            }
+        }
+        finally
+        {
+            await watching.CancelAsync().ConfigureAwait(false);
+            await watchers.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Cancels <paramref name="stop"/> when <paramref name="task"/> completes, unless <paramref name="until"/> comes first.</summary>
+    private static async Task CancelWhenDone(Task task, CancellationTokenSource stop, CancellationToken until)
+    {
+        try
+        {
+            await task.WaitAsync(until).ConfigureAwait(false);
+            await stop.CancelAsync().ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private void Complete(string reason)
+    {
+        if (TryMove(CallState.Completed, reason))
+        {
+            CallLog.Completed(_logger, Id, reason);
+        }
+    }
+
+    private void OnFailure(Exception ex, bool answered, CancellationToken stopping)
+    {
+        switch (ex)
+        {
+            case SipFailureException { IsRingTimeout: true } timeout:
+                Fail(CallReasons.NoAnswer, timeout.StatusCode, "no answer within the ring timeout");
+                break;
+            case SipFailureException sip:
+                Fail(CallReasons.ForSipStatus(sip.StatusCode), sip.StatusCode, $"{sip.StatusCode} {sip.ReasonPhrase}");
+                break;
+            case OperationCanceledException when _hangup.IsCancellationRequested:
+                Fail(CallReasons.Canceled, (ex as UacCanceledException)?.StatusCode, "hung up through the API before answer");
+                break;
+            case OperationCanceledException when stopping.IsCancellationRequested:
+                Fail(CallReasons.Canceled, null, "VoiceBridge is shutting down");
+                break;
+            case OperationCanceledException:
+                // The rendering failed and stopped the dialling; its message is in the detail already.
+                Fail(CallReasons.MediaError);
+                break;
+            case MediaServerUnavailableException unavailable:
+                Fail(CallReasons.ServiceUnavailable, detail: unavailable.Message);
+                break;
+            case DrachtioException link:
+                Fail(CallReasons.ServiceUnavailable, detail: "drachtio-server: " + link.Message);
+                break;
+            case MediaException media:
+                Fail(CallReasons.MediaError, detail: media.Message);
+                break;
+            default:
+                CallLog.Unexpected(_logger, ex, Id);
+                Fail(answered ? CallReasons.MediaError : CallReasons.Error, detail: ex.Message);
+                break;
+        }
+    }
+
+    /// <summary>Hangs up and destroys whatever exists, each step on its own so one failing does not skip the other.</summary>
+    private async Task ReleaseAsync(ICallDialog? dialog, ICallMedia? media)
+    {
+        if (dialog is not null && !dialog.Ended.IsCompleted)
+        {
+            try
+            {
+                await dialog.HangupAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                CallLog.CleanupFailed(_logger, Id, "BYE", ex.Message);
+            }
+        }
+        if (media is not null)
+        {
+            try
+            {
+                await media.DestroyAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                CallLog.CleanupFailed(_logger, Id, "media endpoint", ex.Message);
+            }
+        }
+    }
+}

@@ -1,0 +1,153 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Voice.Control.Calls;
+using Voice.Control.Media;
+using Voice.Control.Sip;
+using Voice.Control.Tts;
+
+namespace Voice.Control.Simulation;
+
+/// <summary>
+/// A declared, simulated telephony backend: no drachtio-server, no FreeSWITCH, no phone rings. The outcome of a
+/// call is decided by <see cref="MagicNumbers"/>, and each step takes the time it takes on a real call (ring,
+/// answer, playback for as long as the message lasts, hang-up), so that everything above it — states,
+/// webhooks, dashboards — behaves as in production. Every call it makes reports simulated = true.
+/// </summary>
+public sealed class SimulatedBackend : ICallBackend
+{
+    private const string Sdp = "v=0\r\no=VoiceBridge-simulated 1 1 IN IP4 192.0.2.1\r\ns=simulated\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
+
+    // Each simulated endpoint's SDP is unique, so the INVITE that carries it finds its endpoint again.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SimulatedMedia> _media = new(StringComparer.Ordinal);
+    private long _sessions;
+
+    private readonly SimulationOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+
+    public SimulatedBackend(SimulationOptions? options = null, ILogger<SimulatedBackend>? logger = null, TimeProvider? timeProvider = null)
+    {
+        _options = options ?? new SimulationOptions();
+        _time = timeProvider ?? TimeProvider.System;
+        _logger = logger ?? NullLogger<SimulatedBackend>.Instance;
+    }
+
+    public string Name => "simulated";
+
+    public bool IsSimulated => true;
+
+    public string? NotReadyReason => null;
+
+    public async Task<ICallMedia> CreateMediaAsync(CancellationToken ct)
+    {
+        await Task.Delay(_options.SignallingDelay, _time, ct).ConfigureAwait(false);
+        var session = Interlocked.Increment(ref _sessions);
+        var media = new SimulatedMedia(Sdp.Replace("VoiceBridge-simulated 1 1", $"VoiceBridge-simulated {session} 1", StringComparison.Ordinal), _options, _time, this);
+        _media[media.LocalSdp] = media;
+        return media;
+    }
+
+    public async Task<ICallDialog> DialAsync(DialRequest request, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var number = request.Number.Value;
+        _logger.LogInformation("SIMULATED call to {Number} ({Uri}): nothing really rings", number, request.Uri);
+        await Task.Delay(_options.SignallingDelay, _time, ct).ConfigureAwait(false);
+        switch (number)
+        {
+            case MagicNumbers.Busy:
+                throw new SipFailureException(486, "Busy Here");
+            case MagicNumbers.NotFound:
+                throw new SipFailureException(404, "Not Found");
+            case MagicNumbers.Rejected:
+                throw new SipFailureException(603, "Decline");
+            case MagicNumbers.Unavailable:
+                throw new SipFailureException(503, "Service Unavailable");
+            case MagicNumbers.AuthFails:
+                throw new SipFailureException(407, "Proxy Authentication Required");
+        }
+        request.OnProgress?.Invoke(number == MagicNumbers.EarlyMedia ? 183 : 180, number == MagicNumbers.EarlyMedia ? Sdp : null);
+        var ring = number switch
+        {
+            MagicNumbers.Answers or MagicNumbers.HangsUpDuringMessage or MagicNumbers.MediaFails => _options.SignallingDelay,
+            MagicNumbers.NeverAnswers => Timeout.InfiniteTimeSpan,
+            _ => _options.RingTime,
+        };
+        if (ring == Timeout.InfiniteTimeSpan || ring >= request.RingTimeout)
+        {
+            await Task.Delay(request.RingTimeout, _time, ct).ConfigureAwait(false);
+            throw new SipFailureException(487, "Request Terminated", ringTimeout: true);
+        }
+        await Task.Delay(ring, _time, ct).ConfigureAwait(false);
+        var dialog = new SimulatedDialog();
+        if (number == MagicNumbers.HangsUpDuringMessage)
+        {
+            _ = LaterAsync(() => dialog.EndedBy("BYE from the far end (simulated)"));
+        }
+        else if (number == MagicNumbers.MediaFails && _media.TryGetValue(request.Sdp, out var media))
+        {
+            _ = LaterAsync(() => media.Lose("MEDIA_TIMEOUT"));
+        }
+        return dialog;
+    }
+
+    private async Task LaterAsync(Action action)
+    {
+        await Task.Delay(_options.SignallingDelay + _options.HangupAfter, _time).ConfigureAwait(false);
+        action();
+    }
+
+    private sealed class SimulatedDialog : ICallDialog
+    {
+        private readonly TaskCompletionSource<string> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public string? RemoteSdp => Sdp;
+
+        public Task<string> Ended => _ended.Task;
+
+        public void EndedBy(string reason) => _ended.TrySetResult(reason);
+
+        public Task HangupAsync(CancellationToken ct)
+        {
+            _ended.TrySetResult("hung up by the application");
+            return Task.CompletedTask;
+        }
+    }
+
+    private sealed class SimulatedMedia(string localSdp, SimulationOptions options, TimeProvider time, SimulatedBackend backend) : ICallMedia
+    {
+        private readonly TaskCompletionSource<string> _lost = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private string? _remoteSdp;
+
+        public string LocalSdp => localSdp;
+
+        public void Lose(string cause) => _lost.TrySetResult(cause);
+
+        public Task<string> Lost => _lost.Task;
+
+        public Task ConnectAsync(string remoteSdp, CancellationToken ct)
+        {
+            _remoteSdp = remoteSdp;
+            return Task.CompletedTask;
+        }
+
+        public async Task PlayAsync(SpeechAudio audio, CancellationToken ct)
+        {
+            if (_remoteSdp is null)
+            {
+                throw new MediaException("simulated endpoint played before it was connected to the callee");
+            }
+            await Task.Delay(TimeSpan.FromTicks((long)(audio.Duration.Ticks / options.PlaybackSpeed)), time, ct).ConfigureAwait(false);
+        }
+
+        public Task PauseAsync(TimeSpan duration, CancellationToken ct) =>
+            Task.Delay(TimeSpan.FromTicks((long)(duration.Ticks / options.PlaybackSpeed)), time, ct);
+
+        public Task DestroyAsync(CancellationToken ct)
+        {
+            backend._media.TryRemove(localSdp, out _);
+            _lost.TrySetResult("NORMAL_CLEARING");
+            return Task.CompletedTask;
+        }
+    }
+}
