@@ -35,6 +35,7 @@ public sealed record EslOutboundOptions
 /// </summary>
 public sealed class EslOutboundListener : IAsyncDisposable
 {
+    private int _disposed;
     private readonly EslOutboundOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -106,6 +107,10 @@ public sealed class EslOutboundListener : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
         await _stopping.CancelAsync().ConfigureAwait(false);
         _socket.Dispose();
         if (_accept is not null)

@@ -15,6 +15,7 @@ namespace Voice.Control.Media;
 /// </summary>
 public sealed class MediaServer : IAsyncDisposable
 {
+    private int _disposed;
     private readonly DrachtioClient _drachtio;
     private readonly MediaSessionBroker _broker;
     private readonly ILoggerFactory _loggers;
@@ -234,6 +235,10 @@ public sealed class MediaServer : IAsyncDisposable
     /// <summary>Destroys every endpoint, then closes the Event Socket.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
         foreach (var endpoint in _endpoints.Values)
         {
             await endpoint.DestroyAsync(CancellationToken.None).ConfigureAwait(false);

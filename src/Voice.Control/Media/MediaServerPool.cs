@@ -6,6 +6,7 @@ namespace Voice.Control.Media;
 /// </summary>
 public sealed class MediaServerPool : IAsyncDisposable
 {
+    private int _disposed;
     private readonly MediaServer[] _servers;
     private readonly Lock _lock = new();
     private int _last = -1;
@@ -82,6 +83,10 @@ public sealed class MediaServerPool : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
         foreach (var server in _servers)
         {
             await server.DisposeAsync().ConfigureAwait(false);

@@ -17,6 +17,7 @@ public sealed class MediaSessionBroker : IAsyncDisposable
     /// <summary>The User-Agent prefix the MRF dialplan matches on.</summary>
     public const string UserAgentPrefix = "drachtio-fsmrf:";
 
+    private int _disposed;
     private readonly EslOutboundOptions _options;
     private readonly EslOutboundListener _listener;
     private readonly ILogger _logger;
@@ -98,6 +99,10 @@ public sealed class MediaSessionBroker : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
         await _listener.DisposeAsync().ConfigureAwait(false);
         if (_pairing is not null)
         {

@@ -1,0 +1,48 @@
+using Voice.Control.Calls;
+using Voice.Control.Drachtio;
+using Voice.Control.FreeSwitch;
+using Voice.Control.Media;
+using Voice.Control.Simulation;
+
+namespace Voice.Control;
+
+/// <summary>Everything the library needs, for <see cref="VoiceControlServiceCollectionExtensions.AddVoiceControl"/>.</summary>
+public sealed record VoiceControlOptions
+{
+    public CallOptions Calls { get; init; } = new();
+
+    /// <summary>drachtio-server; null runs every call on the simulated backend (and says so).</summary>
+    public DrachtioClientOptions? Drachtio { get; init; }
+
+    /// <summary>The FreeSWITCH media servers; at least one when <see cref="Drachtio"/> is set.</summary>
+    public IReadOnlyList<MediaServerOptions> MediaServers { get; init; } = [];
+
+    /// <summary>Where FreeSWITCH's dialplan <c>socket</c> app connects back to us.</summary>
+    public EslOutboundOptions EventSocketListener { get; init; } = new();
+
+    public SimulationOptions Simulation { get; init; } = new();
+
+    /// <summary>The flite voice when a request names none.</summary>
+    public string DefaultVoice { get; init; } = "kal";
+
+    public bool IsSimulated => Drachtio is null;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        Calls.Validate();
+        if (Drachtio is null)
+        {
+            return;
+        }
+        Drachtio.Validate();
+        if (MediaServers.Count == 0)
+        {
+            throw new ArgumentException("With drachtio-server configured, at least one FreeSWITCH media server is needed (FREESWITCH_HOST).", nameof(MediaServers));
+        }
+        foreach (var server in MediaServers)
+        {
+            server.Validate();
+        }
+    }
+}

@@ -1,0 +1,46 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Voice.Control.Calls;
+using Voice.Control.Drachtio;
+using Voice.Control.Media;
+using Voice.Control.Simulation;
+using Voice.Control.Tts;
+
+namespace Voice.Control;
+
+/// <summary>Registers the library in a service collection.</summary>
+public static class VoiceControlServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers <see cref="IOutboundCalls"/> and what it runs on: drachtio-server and the FreeSWITCH pool when
+    /// <see cref="VoiceControlOptions.Drachtio"/> is set, otherwise the simulated backend. The options are
+    /// validated here, so a bad configuration stops the program at start with the setting named. Call
+    /// <see cref="VoiceControlRuntime.StartAsync"/> (a hosted service does) to open the links.
+    /// </summary>
+    public static IServiceCollection AddVoiceControl(this IServiceCollection services, VoiceControlOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        services.AddSingleton(options);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<ISpeechSynthesizer>(new FliteSynthesizer(options.DefaultVoice));
+        if (options.Drachtio is { } drachtio)
+        {
+            services.AddSingleton(sp => new DrachtioClient(drachtio, sp.GetRequiredService<ILogger<DrachtioClient>>(), sp.GetRequiredService<TimeProvider>()));
+            services.AddSingleton(sp => new MediaSessionBroker(options.EventSocketListener, sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
+            services.AddSingleton(sp => new MediaServerPool(options.MediaServers.Select(m => new MediaServer(
+                m, sp.GetRequiredService<DrachtioClient>(), sp.GetRequiredService<MediaSessionBroker>(), sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()))));
+            services.AddSingleton<ICallBackend>(sp => new SipCallBackend(sp.GetRequiredService<DrachtioClient>(), sp.GetRequiredService<MediaServerPool>(), options.Calls));
+        }
+        else
+        {
+            services.AddSingleton<ICallBackend>(sp => new SimulatedBackend(options.Simulation, sp.GetRequiredService<ILogger<SimulatedBackend>>(), sp.GetRequiredService<TimeProvider>()));
+        }
+        services.AddSingleton(sp => new CallManager(
+            options.Calls, sp.GetRequiredService<ICallBackend>(), sp.GetRequiredService<ISpeechSynthesizer>(), sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<IOutboundCalls>(sp => sp.GetRequiredService<CallManager>());
+        services.AddSingleton<VoiceControlRuntime>();
+        return services;
+    }
+}
