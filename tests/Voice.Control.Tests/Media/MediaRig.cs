@@ -87,6 +87,13 @@ public sealed class MediaRig : IAsyncDisposable
     public async Task<(Endpoint Endpoint, EslReplay Outbound)> CreateEndpointAsync()
     {
         var create = Server.CreateEndpointAsync();
+        var outbound = await PlayEndpointCreationAsync();
+        return (await create.Within(), outbound);
+    }
+
+    /// <summary>FreeSWITCH's side of an endpoint creation the client has started; returns the outbound session's replay.</summary>
+    public async Task<EslReplay> PlayEndpointCreationAsync()
+    {
         var id = await ExpectEndpointInviteAsync();
         await Signalling.PlayAsync(2); // echo, 200 OK with the offer
         await ExpectRecvOnlyAckAsync();
@@ -99,7 +106,7 @@ public sealed class MediaRig : IAsyncDisposable
         await outbound.PlayAsync(3); // +OK, filter Unique-ID <uuid>, +OK filter added
         // drachtio-fsmrf then asks for media stats and dumps the channel; we need neither.
         outbound.Skip(4);
-        return (await create.Within(), outbound);
+        return outbound;
     }
 
     /// <summary>Reads the endpoint INVITE in place of the captured one and returns our endpoint id.</summary>

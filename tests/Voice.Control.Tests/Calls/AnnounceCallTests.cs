@@ -1,0 +1,187 @@
+using System.Text;
+using Voice.Control.Calls;
+using Voice.Control.Media;
+using Voice.Control.Phone;
+using Voice.Control.Tests.Media;
+using Voice.Control.Tests.Support;
+using Voice.Control.Tts;
+
+namespace Voice.Control.Tests.Calls;
+
+/// <summary>
+/// The announce call through the orchestrator on the real backend, against the fake drachtio-server and fake
+/// FreeSWITCH replaying the captured mrf-endpoint-play call (drachtio-fsmrf placing the same call).
+/// </summary>
+public class AnnounceCallTests
+{
+    // "1" + national number reproduces the capture's Request-URI, sip:15551234567@127.0.0.1:5085.
+    private static readonly CallOptions Options = new()
+    {
+        DialPlan = new DialPlan { Host = "127.0.0.1:5085", OutsideLinePrefix = "1" },
+        RepeatPause = TimeSpan.FromMilliseconds(10),
+    };
+
+    private readonly List<IAsyncDisposable> _owned = [];
+
+    [TearDown]
+    public async Task Dispose()
+    {
+        foreach (var owned in Enumerable.Reverse(_owned))
+        {
+            await owned.DisposeAsync();
+        }
+        _owned.Clear();
+    }
+
+    private async Task<(MediaRig Rig, CallManager Calls, ChangeLog Changes, SpySynthesizer Speech)> StartAsync()
+    {
+        var rig = await MediaRig.ConnectAsync("mrf-endpoint-play");
+        _owned.Add(rig);
+        var speech = new SpySynthesizer();
+        var calls = new CallManager(Options, new SipCallBackend(rig.Client, new MediaServerPool([rig.Server]), Options), speech, TestLog.Factory);
+        _owned.Add(calls);
+        var changes = new ChangeLog(calls) { OnChange = c => speech.Note("state " + c.To) };
+        return (rig, calls, changes, speech);
+    }
+
+    [Test]
+    public async Task An_answered_call_plays_the_message_then_hangs_up_the_phone_and_the_endpoint_as_captured()
+    {
+        var (rig, calls, changes, speech) = await StartAsync();
+        var placed = calls.Place(new CallRequest { To = "+15551234567", Message = "Hello from the lab" });
+
+        var outbound = await rig.PlayEndpointCreationAsync();
+        string? offered = null;
+        await rig.Signalling.ExpectClientAsync((captured, actual) =>
+        {
+            Assert.That(actual.Fields[1..], Is.EqualTo(captured.HeaderFields[1..]));
+            Assert.That(actual.Sip.ToString(), Is.EqualTo("INVITE sip:15551234567@127.0.0.1:5085"));
+            offered = actual.Sip.Body;
+        });
+        Assert.That(Sdp.MediaProfiles(offered!), Is.EqualTo(new[] { "RTP/AVP" }), "the phone is offered plain RTP, never the SAVP stream");
+        await rig.Signalling.PlayAsync(2); // echo, 180 Ringing
+        await changes.ReachAsync(placed.CallId, CallState.Ringing);
+        await rig.Signalling.PlayAsync(3); // 200 OK with the phone's SDP, our ACK, its echo
+        rig.SkipToEndpointReinvite();
+        await rig.Signalling.PlayAsync(5); // the endpoint re-INVITEd with the phone's SDP
+
+        // drachtio-fsmrf played a tone first; the call plays only the message: skip to the speak command.
+        var speak = outbound.Messages.ToList().FindIndex(m => m.From == Side.App && Encoding.UTF8.GetString(m.Bytes).Contains("execute-app-name: speak", StringComparison.Ordinal));
+        outbound.Skip(speak - outbound.Position);
+        await outbound.ExpectClientAsync(); // speak flite|kal|Hello from the lab
+        await outbound.PlayServerAsync(); // +OK, EXECUTE, EXECUTE_COMPLETE
+
+        await rig.Signalling.PlayAsync(3); // BYE to the phone, echo, 200 OK
+        var bye = await rig.Signalling.Peer.ReceiveAsync("sip"); // then the endpoint's dialog
+        Assert.That(bye.Sip.Method, Is.EqualTo("BYE"));
+        Assert.That(bye.Fields[3], Is.EqualTo("f33127b5-60c7-1240-da9f-925dacc98fbd;from-tag=ajNF9t651FvcK"));
+        await rig.AnswerByeAsync(bye);
+        outbound.Skip(outbound.Messages.ToList().FindLastIndex(m => m.From == Side.App) + 2 - outbound.Position);
+        await outbound.PlayToEndAsync();
+        await outbound.Peer.CloseAsync();
+
+        var ended = await changes.FinalAsync(placed.CallId);
+        Assert.That(changes.Of(placed.CallId).Select(c => (c.To, c.SipStatus)), Is.EqualTo(new (CallState, int?)[]
+        {
+            (CallState.Queued, null), (CallState.Dialing, null), (CallState.Ringing, 180), (CallState.Playing, 200), (CallState.Completed, null),
+        }));
+        Assert.That(ended.Reason, Is.EqualTo("announce_complete"));
+        Assert.That(ended.Simulated, Is.False);
+        var events = speech.Events;
+        Assert.That(events.IndexOf("synthesize"), Is.LessThan(events.IndexOf("state Playing")), "the message was rendered before the answer: " + string.Join(", ", events));
+        await Poll.UntilAsync(() => rig.Server.Endpoints.Count == 0 && rig.Client.Dialogs.Count == 0);
+        await rig.Signalling.Peer.AssertClientSendsNothingMoreAsync(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Test]
+    public async Task A_busy_callee_fails_the_call_and_the_endpoint_is_destroyed()
+    {
+        var (rig, calls, changes, _) = await StartAsync();
+        var placed = calls.Place(new CallRequest { To = "+15551234567", Message = "Hello from the lab" });
+        await rig.PlayEndpointCreationAsync();
+        await rig.Signalling.ExpectClientAsync((_, actual) => Assert.That(actual.Sip.Method, Is.EqualTo("INVITE")));
+        await rig.Signalling.PlayAsync(2); // echo, 180
+        await SendPhoneFinalAsync(rig, 486, "Busy Here");
+
+        var bye = await rig.Signalling.Peer.ReceiveAsync("sip");
+        Assert.That(bye.Sip.Method, Is.EqualTo("BYE"), "the endpoint is released");
+        Assert.That(bye.Fields[3], Does.StartWith("f33127b5-"), "the FreeSWITCH dialog, not the phone's");
+        await rig.AnswerByeAsync(bye);
+        var ended = await changes.FinalAsync(placed.CallId);
+        Assert.That((ended.To, ended.Reason, ended.SipStatus), Is.EqualTo((CallState.Failed, "busy", (int?)486)));
+        await Poll.UntilAsync(() => rig.Server.Endpoints.Count == 0 && rig.Client.Dialogs.Count == 0);
+    }
+
+    [Test]
+    public async Task Hanging_up_while_it_rings_sends_CANCEL_and_releases_the_endpoint()
+    {
+        var (rig, calls, changes, _) = await StartAsync();
+        var placed = calls.Place(new CallRequest { To = "+15551234567", Message = "Hello from the lab" });
+        await rig.PlayEndpointCreationAsync();
+        await rig.Signalling.ExpectClientAsync((_, actual) => Assert.That(actual.Sip.Method, Is.EqualTo("INVITE")));
+        await rig.Signalling.PlayAsync(2); // echo, 180
+        await changes.ReachAsync(placed.CallId, CallState.Ringing);
+
+        var hangup = calls.HangupAsync(placed.CallId);
+        var cancel = await rig.Signalling.Peer.ReceiveAsync();
+        Assert.That(cancel.Sip.Method, Is.EqualTo("CANCEL"), cancel.ToString());
+        await rig.Signalling.Peer.AcknowledgeAsync(cancel, "cancel-txn", "CANCEL sip:15551234567@127.0.0.1:5085 SIP/2.0\r\nContent-Length: 0\r\n\r\n");
+        await SendPhoneFinalAsync(rig, 487, "Request Terminated");
+
+        var bye = await rig.Signalling.Peer.ReceiveAsync("sip");
+        Assert.That(bye.Sip.Method, Is.EqualTo("BYE"));
+        Assert.That(bye.Fields[3], Does.StartWith("f33127b5-"));
+        await rig.AnswerByeAsync(bye);
+        Assert.That(await hangup.Within(), Is.True);
+        var ended = calls.Get(placed.CallId)!;
+        Assert.That((ended.State, ended.Reason), Is.EqualTo((CallState.Failed, "canceled")));
+        await Poll.UntilAsync(() => rig.Server.Endpoints.Count == 0 && rig.Client.Dialogs.Count == 0);
+    }
+
+    /// <summary>A final response from the phone to its INVITE, made from the capture's 200 OK (same transaction and tags).</summary>
+    private static Task SendPhoneFinalAsync(MediaRig rig, int status, string reason)
+    {
+        var ok = rig.Signalling.Frames.First(f => f.From == Side.Server && f.Message.Contains("\r\nSIP/2.0 200 OK", StringComparison.Ordinal) && f.Message.Contains("SIPpTag", StringComparison.Ordinal)).Message;
+        var firstLine = ok[..ok.IndexOf("\r\n", StringComparison.Ordinal)];
+        var sip = ok[(firstLine.Length + 2)..];
+        var headers = sip[..sip.IndexOf("\r\n\r\n", StringComparison.Ordinal)].Split("\r\n")
+            .Where(h => !h.StartsWith("Content-", StringComparison.OrdinalIgnoreCase) && !h.StartsWith("Contact", StringComparison.OrdinalIgnoreCase))
+            .Skip(1);
+        var response = $"SIP/2.0 {status} {reason}\r\n{string.Join("\r\n", headers)}\r\nContent-Length: 0\r\n\r\n";
+        var fields = firstLine.Split('|');
+        fields[0] = FakeDrachtioPeer.NewId();
+        fields[3] = Encoding.UTF8.GetByteCount(response).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return rig.Signalling.Peer.SendAsync(string.Join('|', fields) + "\r\n" + response);
+    }
+
+    private sealed class SpySynthesizer : ISpeechSynthesizer
+    {
+        private readonly FliteSynthesizer _flite = new();
+        private readonly List<string> _events = [];
+
+        public List<string> Events
+        {
+            get
+            {
+                lock (_events)
+                {
+                    return [.. _events];
+                }
+            }
+        }
+
+        public void Note(string e)
+        {
+            lock (_events)
+            {
+                _events.Add(e);
+            }
+        }
+
+        public Task<SpeechAudio> SynthesizeAsync(string text, string? voice, CancellationToken ct)
+        {
+            Note("synthesize");
+            return _flite.SynthesizeAsync(text, voice, ct);
+        }
+    }
+}
