@@ -3,6 +3,7 @@ using Voice.Control.Drachtio;
 using Voice.Control.FreeSwitch;
 using Voice.Control.Media;
 using Voice.Control.Simulation;
+using Voice.Control.Tts;
 
 namespace Voice.Control;
 
@@ -22,8 +23,17 @@ public sealed record VoiceControlOptions
 
     public SimulationOptions Simulation { get; init; } = new();
 
-    /// <summary>The flite voice when a request names none.</summary>
+    /// <summary>The flite voice when a request names none (and the voice flite falls back to).</summary>
     public string DefaultVoice { get; init; } = "kal";
+
+    /// <summary>ElevenLabs for messages; null speaks every message with FreeSWITCH's flite.</summary>
+    public ElevenLabsOptions? ElevenLabs { get; init; }
+
+    /// <summary>When ElevenLabs fails, speak the message with flite rather than fail the call.</summary>
+    public bool FallBackToFlite { get; init; } = true;
+
+    /// <summary>Where rendered audio is kept; null: a voicebridge-tts directory under the system's temporary directory.</summary>
+    public SpeechCacheOptions? SpeechCache { get; init; }
 
     public bool IsSimulated => Drachtio is null;
 
@@ -31,6 +41,7 @@ public sealed record VoiceControlOptions
     public void Validate()
     {
         Calls.Validate();
+        ElevenLabs?.Validate();
         if (Drachtio is null)
         {
             return;

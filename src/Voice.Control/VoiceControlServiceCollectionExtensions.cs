@@ -24,7 +24,7 @@ public static class VoiceControlServiceCollectionExtensions
         options.Validate();
         services.AddSingleton(options);
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<ISpeechSynthesizer>(new FliteSynthesizer(options.DefaultVoice));
+        services.AddSingleton<ISpeechSynthesizer>(sp => Speech(sp, options));
         if (options.Drachtio is { } drachtio)
         {
             services.AddSingleton(sp => new DrachtioClient(drachtio, sp.GetRequiredService<ILogger<DrachtioClient>>(), sp.GetRequiredService<TimeProvider>()));
@@ -42,5 +42,19 @@ public static class VoiceControlServiceCollectionExtensions
         services.AddSingleton<IOutboundCalls>(sp => sp.GetRequiredService<CallManager>());
         services.AddSingleton<VoiceControlRuntime>();
         return services;
+    }
+
+    private static ISpeechSynthesizer Speech(IServiceProvider services, VoiceControlOptions options)
+    {
+        var flite = new FliteSynthesizer(options.DefaultVoice);
+        if (options.ElevenLabs is not { } elevenLabs)
+        {
+            return flite;
+        }
+        var cache = new SpeechCache(
+            options.SpeechCache ?? new SpeechCacheOptions { Directory = Path.Combine(Path.GetTempPath(), "voicebridge-tts") },
+            services.GetRequiredService<TimeProvider>());
+        var cloud = new ElevenLabsSynthesizer(elevenLabs, cache, services.GetRequiredService<ILogger<ElevenLabsSynthesizer>>(), services.GetRequiredService<TimeProvider>());
+        return options.FallBackToFlite ? new FallbackSynthesizer(cloud, flite, services.GetRequiredService<ILogger<FallbackSynthesizer>>()) : cloud;
     }
 }

@@ -1,0 +1,134 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Voice.Control.Tts;
+
+/// <summary>
+/// Rendered messages on disk, content-addressed: the file name is a hash of provider, voice, model, format and
+/// text, so the same message in the same voice is rendered once. Files are written to a temporary name and
+/// moved into place, so FreeSWITCH never plays a half-written file. Size and age are capped; the least
+/// recently used files go first.
+/// </summary>
+public sealed class SpeechCache
+{
+    private readonly SpeechCacheOptions _options;
+    private readonly TimeProvider _time;
+    private readonly Lock _trimLock = new();
+
+    public SpeechCache(SpeechCacheOptions options, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+        _time = timeProvider ?? TimeProvider.System;
+        Directory.CreateDirectory(options.Directory);
+    }
+
+    /// <summary>The cache key: SHA-256 over the fields that change the audio, separated so no two inputs collide.</summary>
+    public static string Key(string provider, string voice, string model, string format, string text)
+    {
+        var joined = string.Join('\0', provider, voice, model, format, text);
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(joined)));
+    }
+
+    /// <summary>The cached file for <paramref name="key"/>, marked as used now; null when absent or too old.</summary>
+    public string? TryGet(string key)
+    {
+        var path = PathOf(key);
+        var info = new FileInfo(path);
+        if (!info.Exists)
+        {
+            return null;
+        }
+        var now = _time.GetUtcNow().UtcDateTime;
+        if (now - info.LastWriteTimeUtc > _options.MaxAge)
+        {
+            TryDelete(path);
+            return null;
+        }
+        // The write time doubles as "last used", for the least-recently-used trim (access times are often off).
+        File.SetLastWriteTimeUtc(path, now);
+        return path;
+    }
+
+    /// <summary>Stores 16-bit mono PCM as a WAV file, atomically, and returns its path.</summary>
+    public async Task<string> StoreWavAsync(string key, ReadOnlyMemory<byte> pcm, int sampleRate, CancellationToken ct)
+    {
+        var path = PathOf(key);
+        var temporary = Path.Combine(_options.Directory, $".{key}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 * 1024, useAsync: true))
+            {
+                await file.WriteAsync(WavHeader(pcm.Length, sampleRate), ct).ConfigureAwait(false);
+                await file.WriteAsync(pcm, ct).ConfigureAwait(false);
+            }
+            File.SetLastWriteTimeUtc(temporary, _time.GetUtcNow().UtcDateTime);
+            File.Move(temporary, path, overwrite: true);
+        }
+        finally
+        {
+            TryDelete(temporary);
+        }
+        Trim();
+        return path;
+    }
+
+    /// <summary>What FreeSWITCH is told to play for a cached file: its URL under the HTTP base, or its path.</summary>
+    public string PlaybackSource(string path) =>
+        _options.HttpBase is { } http ? new Uri(http, Path.GetFileName(path)).ToString() : path;
+
+    /// <summary>Deletes files past the age limit, then the least recently used until the total fits the size cap.</summary>
+    public void Trim()
+    {
+        lock (_trimLock)
+        {
+            var now = _time.GetUtcNow().UtcDateTime;
+            var files = new DirectoryInfo(_options.Directory).GetFiles("*.wav").OrderBy(f => f.LastWriteTimeUtc).ToList();
+            var total = files.Sum(f => f.Length);
+            foreach (var file in files)
+            {
+                if (now - file.LastWriteTimeUtc > _options.MaxAge || total > _options.MaxBytes)
+                {
+                    total -= file.Length;
+                    TryDelete(file.FullName);
+                }
+            }
+        }
+    }
+
+    private string PathOf(string key) => Path.Combine(_options.Directory, key + ".wav");
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+            // In use (FreeSWITCH playing it) or already gone: the next trim tries again.
+        }
+    }
+
+    /// <summary>The 44-byte RIFF/WAVE header of 16-bit mono PCM.</summary>
+    internal static byte[] WavHeader(int dataLength, int sampleRate)
+    {
+        var header = new byte[44];
+        var span = header.AsSpan();
+        "RIFF"u8.CopyTo(span);
+        BinaryPrimitives.WriteInt32LittleEndian(span[4..], 36 + dataLength);
+        "WAVE"u8.CopyTo(span[8..]);
+        "fmt "u8.CopyTo(span[12..]);
+        BinaryPrimitives.WriteInt32LittleEndian(span[16..], 16); // fmt chunk size
+        BinaryPrimitives.WriteInt16LittleEndian(span[20..], 1); // PCM
+        BinaryPrimitives.WriteInt16LittleEndian(span[22..], 1); // mono
+        BinaryPrimitives.WriteInt32LittleEndian(span[24..], sampleRate);
+        BinaryPrimitives.WriteInt32LittleEndian(span[28..], sampleRate * 2); // byte rate
+        BinaryPrimitives.WriteInt16LittleEndian(span[32..], 2); // block align
+        BinaryPrimitives.WriteInt16LittleEndian(span[34..], 16); // bits per sample
+        "data"u8.CopyTo(span[36..]);
+        BinaryPrimitives.WriteInt32LittleEndian(span[40..], dataLength);
+        return header;
+    }
+}

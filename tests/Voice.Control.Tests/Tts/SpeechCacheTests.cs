@@ -1,0 +1,70 @@
+using Voice.Control.Tests.Support;
+using Voice.Control.Tts;
+
+namespace Voice.Control.Tests.Tts;
+
+public class SpeechCacheTests
+{
+    private string _directory = null!;
+
+    [SetUp]
+    public void Create() => _directory = Path.Combine(Path.GetTempPath(), "vb-cache-" + Guid.NewGuid().ToString("N"));
+
+    [TearDown]
+    public void Remove()
+    {
+        if (Directory.Exists(_directory))
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+    }
+
+    [Test]
+    public void The_key_covers_provider_voice_model_format_and_text()
+    {
+        var key = SpeechCache.Key("elevenlabs", "v", "m", "pcm_16000", "hello");
+        Assert.That(key, Does.Match("^[0-9a-f]{64}$"));
+        Assert.That(SpeechCache.Key("elevenlabs", "v", "m", "pcm_16000", "hello"), Is.EqualTo(key));
+        Assert.That(new[]
+        {
+            SpeechCache.Key("flite", "v", "m", "pcm_16000", "hello"),
+            SpeechCache.Key("elevenlabs", "w", "m", "pcm_16000", "hello"),
+            SpeechCache.Key("elevenlabs", "v", "n", "pcm_16000", "hello"),
+            SpeechCache.Key("elevenlabs", "v", "m", "pcm_8000", "hello"),
+            SpeechCache.Key("elevenlabs", "v", "m", "pcm_16000", "hello!"),
+            SpeechCache.Key("elevenlabs", "vm", "", "pcm_16000", "hello"),
+        }, Has.None.EqualTo(key));
+    }
+
+    [Test]
+    public async Task Old_files_expire_and_the_least_recently_used_go_when_the_cache_is_full()
+    {
+        var time = new ManualTimeProvider();
+        var cache = new SpeechCache(new SpeechCacheOptions { Directory = _directory, MaxBytes = 3 * (44 + 1000), MaxAge = TimeSpan.FromDays(1) }, time);
+        var pcm = new byte[1000];
+        await cache.StoreWavAsync("a", pcm, 8000, CancellationToken.None);
+        time.Advance(TimeSpan.FromMinutes(1));
+        await cache.StoreWavAsync("b", pcm, 8000, CancellationToken.None);
+        time.Advance(TimeSpan.FromMinutes(1));
+        await cache.StoreWavAsync("c", pcm, 8000, CancellationToken.None);
+        time.Advance(TimeSpan.FromMinutes(1));
+        Assert.That(cache.TryGet("a"), Is.Not.Null, "using a marks it recently used");
+        time.Advance(TimeSpan.FromMinutes(1));
+        await cache.StoreWavAsync("d", pcm, 8000, CancellationToken.None);
+
+        Assert.That(cache.TryGet("b"), Is.Null, "the least recently used file made room");
+        Assert.That(new[] { "a", "c", "d" }.Select(cache.TryGet), Has.All.Not.Null);
+
+        time.Advance(TimeSpan.FromDays(2));
+        Assert.That(cache.TryGet("d"), Is.Null, "too old");
+    }
+
+    [Test]
+    public void With_an_HTTP_base_FreeSWITCH_is_given_a_URL()
+    {
+        var cache = new SpeechCache(new SpeechCacheOptions { Directory = _directory, HttpBase = new Uri("http://voicebridge:3000/tts/") });
+        Assert.That(cache.PlaybackSource(Path.Combine(_directory, "abc.wav")), Is.EqualTo("http://voicebridge:3000/tts/abc.wav"));
+        var local = new SpeechCache(new SpeechCacheOptions { Directory = _directory });
+        Assert.That(local.PlaybackSource(Path.Combine(_directory, "abc.wav")), Is.EqualTo(Path.Combine(_directory, "abc.wav")));
+    }
+}
