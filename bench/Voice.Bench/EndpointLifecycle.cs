@@ -22,6 +22,10 @@ public static class EndpointLifecycle
         await using var lean = new LeanMediaServer();
         Console.WriteLine($"{lean.DrachtioPort} {lean.EventSocketPort}");
         await Console.In.ReadLineAsync(); // runs until the parent closes stdin
+        var answerToPlay = lean.AnswerToPlay.Order().ToList();
+        Console.WriteLine(answerToPlay.Count == 0 ? "no answered calls" :
+            $"play command at FreeSWITCH after the phone's 200 OK was sent: median {Percentile(answerToPlay, 0.5):F0} µs, " +
+            $"p99 {Percentile(answerToPlay, 0.99):F0} µs, max {answerToPlay[^1]:F0} µs over {answerToPlay.Count} calls (target ≤ 5000)");
     }
 
     public static async Task RunAsync(int lifecycles)
@@ -91,5 +95,5 @@ public static class EndpointLifecycle
         return Stopwatch.GetElapsedTime(modified, received).TotalMicroseconds;
     }
 
-    private static double Percentile(List<double> sorted, double p) => sorted[Math.Min(sorted.Count - 1, (int)(p * sorted.Count))];
+    internal static double Percentile(List<double> sorted, double p) => sorted[Math.Min(sorted.Count - 1, (int)(p * sorted.Count))];
 }

@@ -33,6 +33,9 @@ public sealed class LeanMediaServer : IAsyncDisposable
     private const string Answer =
         "v=0\r\no=FreeSWITCH 1 3 IN IP4 127.0.0.1\r\ns=FreeSWITCH\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40966 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\n";
 
+    private const string PhoneSdp =
+        "v=0\r\no=sipp 1 1 IN IP4 127.0.0.1\r\ns=sipp\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6186 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n";
+
     private const string SofiaStatus =
         "                     Name\t   Type\t                                      Data\tState\n" +
         "=================================================================================================\n" +
@@ -86,7 +89,7 @@ public sealed class LeanMediaServer : IAsyncDisposable
     private async Task ServeDrachtioAsync(Stream stream)
     {
         var reader = PipeReader.Create(stream);
-        var writer = PipeWriter.Create(stream);
+        var link = new DrachtioLink(PipeWriter.Create(stream));
         var afterFlush = new List<Func<Task>>();
         try
         {
@@ -94,12 +97,20 @@ public sealed class LeanMediaServer : IAsyncDisposable
             {
                 var result = await reader.ReadAsync();
                 var buffer = result.Buffer;
-                while (DrachtioFrame.TryRead(ref buffer, DrachtioFrame.DefaultMaxMessageLength, out var payload))
+                await link.Lock.WaitAsync();
+                try
                 {
-                    AnswerDrachtio(writer, DrachtioMessage.Parse(payload), afterFlush);
+                    while (DrachtioFrame.TryRead(ref buffer, DrachtioFrame.DefaultMaxMessageLength, out var payload))
+                    {
+                        AnswerDrachtio(link, DrachtioMessage.Parse(payload), afterFlush);
+                    }
+                    await link.Writer.FlushAsync();
+                }
+                finally
+                {
+                    link.Lock.Release();
                 }
                 reader.AdvanceTo(buffer.Start, buffer.End);
-                await writer.FlushAsync();
                 foreach (var action in afterFlush)
                 {
                     _ = action();
@@ -120,8 +131,67 @@ public sealed class LeanMediaServer : IAsyncDisposable
         }
     }
 
-    private void AnswerDrachtio(IBufferWriter<byte> writer, DrachtioMessage request, List<Func<Task>> afterFlush)
+    /// <summary>The control connection's writer, shared by the read loop and delayed answers (a phone that rings).</summary>
+    private sealed class DrachtioLink(PipeWriter writer)
     {
+        public PipeWriter Writer { get; } = writer;
+
+        public SemaphoreSlim Lock { get; } = new(1, 1);
+    }
+
+    /// <summary>Microseconds from each phone 200 OK written to the next play command read, for calls answered at once.</summary>
+    public IReadOnlyCollection<double> AnswerToPlay => _answerToPlay;
+
+    private readonly ConcurrentQueue<double> _answerToPlay = new();
+    private long _lastAnswer;
+
+    /// <summary>The phone leg: echo, 180, then 200 OK with its SDP, at once or after X-Bench-Ring-Ms.</summary>
+    private void AnswerPhone(DrachtioLink link, string id, string sip, List<Func<Task>> afterFlush)
+    {
+        var n = "ph" + Interlocked.Increment(ref _calls).ToString(CultureInfo.InvariantCulture);
+        var dialog = $"{n};from-tag=tag-{n}";
+        var headers = $"From: <sip:127.0.0.1:5060>;tag=tag-{n}\r\nTo: <sip:15551234567@127.0.0.1:5085>\r\nCall-ID: {n}\r\nCSeq: 1 INVITE\r\n";
+        DrachtioFrame.Write(link.Writer, $"s|response|{id}|OK|application|577|udp|127.0.0.1|5060|03:16:34.684491|inv-{n}|Msg sent:|\r\n" +
+            $"INVITE sip:15551234567@127.0.0.1:5085 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;rport;branch=z9hG4bK{n}\r\n{headers}Contact: <sip:127.0.0.1:5060>\r\nContent-Length: 0\r\n\r\n");
+        var to = $"From: <sip:127.0.0.1:5060>;tag=tag-{n}\r\nTo: <sip:15551234567@127.0.0.1:5085>;tag=far-{n}\r\nCall-ID: {n}\r\nCSeq: 1 INVITE\r\n";
+        DrachtioFrame.Write(link.Writer, $"s|sip|network|324|udp|127.0.0.1|5085|03:16:34.684769|inv-{n}|{dialog}|\r\n" +
+            $"SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 127.0.0.1;rport;branch=z9hG4bK{n}\r\n{to}Contact: <sip:127.0.0.1:5085;transport=UDP>\r\nContent-Length: 0\r\n\r\n");
+        var ok = $"s|sip|network|483|udp|127.0.0.1|5085|03:16:34.686145|inv-{n}|{dialog}|\r\n" +
+            $"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1;rport;branch=z9hG4bK{n}\r\n{to}Contact: <sip:127.0.0.1:5085;transport=UDP>\r\n" +
+            $"Content-Type: application/sdp\r\nContent-Length: {PhoneSdp.Length}\r\n\r\n{PhoneSdp}";
+        var ring = int.TryParse(Header(sip, "X-Bench-Ring-Ms"), NumberStyles.None, CultureInfo.InvariantCulture, out var ms) ? ms : 0;
+        if (ring == 0)
+        {
+            DrachtioFrame.Write(link.Writer, ok);
+            afterFlush.Add(() =>
+            {
+                Volatile.Write(ref _lastAnswer, Stopwatch.GetTimestamp());
+                return Task.CompletedTask;
+            });
+            return;
+        }
+        afterFlush.Add(async () =>
+        {
+            await Task.Delay(ring);
+            await link.Lock.WaitAsync();
+            try
+            {
+                DrachtioFrame.Write(link.Writer, ok);
+                await link.Writer.FlushAsync();
+            }
+            catch (Exception ex) when (ex is IOException or InvalidOperationException)
+            {
+            }
+            finally
+            {
+                link.Lock.Release();
+            }
+        });
+    }
+
+    private void AnswerDrachtio(DrachtioLink link, DrachtioMessage request, List<Func<Task>> afterFlush)
+    {
+        var writer = link.Writer;
         var id = request.Id;
         if (request.Type.SequenceEqual("authenticate"))
         {
@@ -135,7 +205,11 @@ public sealed class LeanMediaServer : IAsyncDisposable
         }
         var sip = request.SipText.ToString();
         var dialogId = request.GetField(3);
-        if (sip.StartsWith("INVITE ", StringComparison.Ordinal) && dialogId.Length == 0)
+        if (sip.StartsWith("INVITE ", StringComparison.Ordinal) && dialogId.Length == 0 && !sip.StartsWith("INVITE sip:drachtio@", StringComparison.Ordinal))
+        {
+            AnswerPhone(link, id, sip, afterFlush);
+        }
+        else if (sip.StartsWith("INVITE ", StringComparison.Ordinal) && dialogId.Length == 0)
         {
             var n = Interlocked.Increment(ref _calls).ToString(CultureInfo.InvariantCulture);
             var dialog = $"ep-{n};from-tag=tag-{n}";
@@ -196,7 +270,7 @@ public sealed class LeanMediaServer : IAsyncDisposable
                 var buffer = result.Buffer;
                 while (TryReadCommand(ref buffer, out var command))
                 {
-                    await AnswerSessionAsync(channel, command, userAgent);
+                    await AnswerSessionAsync(this, channel, command, userAgent);
                 }
                 reader.AdvanceTo(buffer.Start, buffer.End);
                 if (result.IsCompleted)
@@ -210,7 +284,7 @@ public sealed class LeanMediaServer : IAsyncDisposable
         }
     }
 
-    private static Task AnswerSessionAsync(Channel channel, string command, string userAgent)
+    private static Task AnswerSessionAsync(LeanMediaServer server, Channel channel, string command, string userAgent)
     {
         if (command == "connect")
         {
@@ -222,6 +296,11 @@ public sealed class LeanMediaServer : IAsyncDisposable
         if (command.StartsWith("sendmsg ", StringComparison.Ordinal))
         {
             var received = Stopwatch.GetTimestamp();
+            var answered = Interlocked.Exchange(ref server._lastAnswer, 0);
+            if (answered != 0)
+            {
+                server._answerToPlay.Enqueue(Stopwatch.GetElapsedTime(answered, received).TotalMicroseconds);
+            }
             var eventUuid = Header(command, "Event-UUID", '\n');
             var application = Header(command, "execute-app-name", '\n');
             var body = $"Event-Name: CHANNEL_EXECUTE_COMPLETE\nUnique-ID: {channel.Uuid}\nApplication: {application}\n" +

@@ -21,6 +21,11 @@ if (args.Length > 0 && args[0] == "serve-media")
     await EndpointLifecycle.ServeAsync();
     return;
 }
+if (args.Length > 0 && args[0] == "calls")
+{
+    await AnnounceCalls.RunAsync(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 2_000);
+    return;
+}
 if (args.Length > 0 && args[0] == "endpoint")
 {
     await EndpointLifecycle.RunAsync(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5_000);

@@ -1,0 +1,139 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using Voice.Control.Calls;
+using Voice.Control.Drachtio;
+using Voice.Control.FreeSwitch;
+using Voice.Control.Media;
+using Voice.Control.Phone;
+using Voice.Control.Tts;
+
+namespace Voice.Bench;
+
+/// <summary>
+/// Announce calls through the orchestrator (<c>calls [count]</c>) against <see cref="LeanMediaServer"/> in its
+/// own process: the client's CPU per call, made one after another; the time from the phone's 200 OK to the
+/// play command (measured by the server); and 1,000 calls in flight at once, each ringing two seconds.
+/// </summary>
+public static class AnnounceCalls
+{
+    private const string Message = "The backup on nas-01 failed twice tonight.";
+
+    public static async Task RunAsync(int calls)
+    {
+        using var serverProcess = Process.Start(new ProcessStartInfo("dotnet", [typeof(LeanMediaServer).Assembly.Location, "serve-media"])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+        })!;
+        var ports = (await serverProcess.StandardOutput.ReadLineAsync())!.Split(' ').Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToArray();
+
+        await using var drachtio = new DrachtioClient(new DrachtioClientOptions { Host = "127.0.0.1", Port = ports[0], Secret = "cymru" });
+        await drachtio.ConnectAsync();
+        await using var broker = new MediaSessionBroker(new EslOutboundOptions { Port = 0, Backlog = 2048 });
+        broker.Start();
+        var server = new MediaServer(new MediaServerOptions
+        {
+            EventSocket = new EslClientOptions { Host = "127.0.0.1", Port = ports[1], HeartbeatTimeout = TimeSpan.FromHours(1) },
+            EndpointTimeout = TimeSpan.FromSeconds(20),
+        }, drachtio, broker);
+        await server.ConnectAsync();
+        await using var pool = new MediaServerPool([server]);
+        var options = new CallOptions
+        {
+            DialPlan = new DialPlan { Host = "127.0.0.1:5085", Rule = DialRule.E164 },
+            CallsPerSecond = 1_000_000,
+            MaxConcurrentCalls = 2_000,
+            MaxQueuedCalls = 5_000,
+        };
+        await using var manager = new CallManager(options, new SipCallBackend(drachtio, pool, options), new FliteSynthesizer());
+        var finals = new ConcurrentDictionary<string, TaskCompletionSource<CallStateChange>>();
+        var inFlight = 0;
+        var peak = 0;
+        manager.StateChanged += (_, change) =>
+        {
+            if (change.From == CallState.Queued)
+            {
+                var now = Interlocked.Increment(ref inFlight);
+                InterlockedMax(ref peak, now);
+            }
+            if (CallStateMachine.IsFinal(change.To))
+            {
+                if (change.From != CallState.Queued)
+                {
+                    Interlocked.Decrement(ref inFlight);
+                }
+                finals.GetOrAdd(change.CallId, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult(change);
+            }
+        };
+        async Task<CallStateChange> CallAsync(IReadOnlyDictionary<string, string>? headers = null)
+        {
+            var placed = manager.Place(new CallRequest { To = "+15551234567", Message = Message, Headers = headers });
+            return await finals.GetOrAdd(placed.CallId, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+
+        for (var i = 0; i < 2_000; i++)
+        {
+            await CallAsync(); // warm-up: JIT and tiering
+        }
+        var process = Process.GetCurrentProcess();
+        var perCall = new List<double>();
+        for (var round = 1; round <= 5; round++)
+        {
+            process.Refresh();
+            var cpuBefore = process.TotalProcessorTime;
+            var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+            var wall = Stopwatch.StartNew();
+            for (var i = 0; i < calls; i++)
+            {
+                var end = await CallAsync();
+                if (end.Reason != CallReasons.AnnounceComplete)
+                {
+                    throw new InvalidOperationException($"call ended {end.To} {end.Reason}: {end.Detail}");
+                }
+            }
+            wall.Stop();
+            process.Refresh();
+            var cpu = (process.TotalProcessorTime - cpuBefore).TotalMicroseconds / calls;
+            perCall.Add(cpu);
+            Console.WriteLine(
+                $"round {round}, {calls} announce calls: {cpu:F0} µs client CPU each, {wall.Elapsed.TotalMicroseconds / calls:F0} µs wall each, " +
+                $"{(double)(GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / calls:F0} bytes allocated each");
+        }
+        perCall.Sort();
+        Console.WriteLine($"median: {perCall[2]:F0} µs client CPU per announce call (endpoint, INVITE, answer, modify, speak, BYE, destroy; target ≤ 3000)");
+
+        // 1,000 calls at once, each ringing two seconds, so that all are in flight together.
+        const int together = 1_000;
+        var ring = new Dictionary<string, string> { ["X-Bench-Ring-Ms"] = "2000" };
+        var burst = Stopwatch.StartNew();
+        var ends = await Task.WhenAll(Enumerable.Range(0, together).Select(_ => CallAsync(ring)));
+        burst.Stop();
+        var failed = ends.Where(e => e.Reason != CallReasons.AnnounceComplete).GroupBy(e => $"{e.To} {e.Reason} {e.Detail}").ToList();
+        Console.WriteLine(
+            $"{together} calls at once: peak {peak} in flight, {ends.Length - failed.Sum(f => f.Count())} completed, {failed.Sum(f => f.Count())} failed, " +
+            $"all ended after {burst.Elapsed.TotalSeconds:F1} s (each rang 2 s)");
+        foreach (var group in failed)
+        {
+            Console.WriteLine($"  {group.Count()} × {group.Key}");
+        }
+
+        serverProcess.StandardInput.Close();
+        Console.WriteLine(await serverProcess.StandardOutput.ReadToEndAsync());
+        await serverProcess.WaitForExitAsync();
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        var current = Volatile.Read(ref target);
+        while (value > current)
+        {
+            var seen = Interlocked.CompareExchange(ref target, value, current);
+            if (seen == current)
+            {
+                return;
+            }
+            current = seen;
+        }
+    }
+}
