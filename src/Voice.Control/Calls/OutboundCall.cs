@@ -194,6 +194,9 @@ internal sealed class OutboundCall
             using var dial = CancellationTokenSource.CreateLinkedTokenSource(run.Token, renderFailed.Token);
 
             media = await backend.CreateMediaAsync(dial.Token).ConfigureAwait(false);
+            var ready = media;
+            string? earlySdp = null;
+            Task earlyMedia = Task.CompletedTask;
             dialog = await backend.DialAsync(new DialRequest
             {
                 Number = Number,
@@ -203,10 +206,23 @@ internal sealed class OutboundCall
                 CallerName = Request.CallerName,
                 RingTimeout = Request.RingTimeout ?? _options.DefaultRingTimeout,
                 Headers = Request.Headers,
-                OnProgress = (status, _) => TryMove(CallState.Ringing, sipStatus: status),
+                OnProgress = (status, sdp) =>
+                {
+                    TryMove(CallState.Ringing, sipStatus: status);
+                    if (sdp is not null && earlySdp is null)
+                    {
+                        // 183 with SDP: connect early media now, so the endpoint hears the far end (and is ready) before the answer.
+                        earlySdp = sdp;
+                        earlyMedia = ready.ConnectAsync(sdp, dial.Token);
+                    }
+                },
             }, dial.Token).ConfigureAwait(false);
 
-            await media.ConnectAsync(dialog.RemoteSdp ?? string.Empty, run.Token).ConfigureAwait(false);
+            await earlyMedia.ConfigureAwait(false);
+            if (dialog.RemoteSdp != earlySdp || earlySdp is null)
+            {
+                await media.ConnectAsync(dialog.RemoteSdp ?? string.Empty, run.Token).ConfigureAwait(false);
+            }
             TryMove(CallState.Playing, sipStatus: 200);
             await PlayAsync(media, dialog, audio, run.Token).ConfigureAwait(false);
         }

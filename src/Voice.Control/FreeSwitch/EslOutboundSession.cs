@@ -183,8 +183,9 @@ public sealed class EslOutboundSession : IAsyncDisposable
         {
             await ApiAsync($"uuid_break {UniqueId} all", CancellationToken.None).ConfigureAwait(false);
         }
-        catch (EslException ex)
+        catch (Exception ex) when (ex is EslException or TimeoutException)
         {
+            // The caller is cancelling anyway; a break that cannot be delivered must not replace that with another error.
             _logger.LogDebug("uuid_break {Uuid}: {Error}", UniqueId, ex.Message);
         }
     }

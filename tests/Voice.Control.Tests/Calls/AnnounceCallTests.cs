@@ -138,6 +138,123 @@ public class AnnounceCallTests
         await Poll.UntilAsync(() => rig.Server.Endpoints.Count == 0 && rig.Client.Dialogs.Count == 0);
     }
 
+    [Test]
+    [CancelAfter(30_000)]
+    public async Task Nobody_answering_within_the_ring_timeout_sends_CANCEL_and_fails_as_no_answer()
+    {
+        var (rig, calls, changes, _) = await StartAsync();
+        var placed = calls.Place(new CallRequest { To = "+15551234567", Message = "Hello from the lab", RingTimeout = TimeSpan.FromSeconds(5) });
+        await rig.PlayEndpointCreationAsync();
+        await rig.Signalling.ExpectClientAsync((_, actual) => Assert.That(actual.Sip.Method, Is.EqualTo("INVITE")));
+        await rig.Signalling.PlayAsync(2); // echo, 180
+
+        var cancel = await rig.Signalling.Peer.ReceiveAsync(TimeSpan.FromSeconds(8));
+        Assert.That(cancel.Sip.Method, Is.EqualTo("CANCEL"));
+        await rig.Signalling.Peer.AcknowledgeAsync(cancel, "cancel-txn", "CANCEL sip:15551234567@127.0.0.1:5085 SIP/2.0\r\nContent-Length: 0\r\n\r\n");
+        await SendPhoneFinalAsync(rig, 487, "Request Terminated");
+        var bye = await rig.Signalling.Peer.ReceiveAsync("sip");
+        Assert.That((bye.Sip.Method, bye.Fields[3][..9]), Is.EqualTo(("BYE", "f33127b5-")));
+        await rig.AnswerByeAsync(bye);
+
+        var ended = await changes.FinalAsync(placed.CallId);
+        Assert.That((ended.To, ended.Reason, ended.SipStatus), Is.EqualTo((CallState.Failed, "no_answer", (int?)487)));
+        Assert.That(ended.At - changes.Of(placed.CallId)[1].At, Is.GreaterThanOrEqualTo(TimeSpan.FromSeconds(5)));
+        await Poll.UntilAsync(() => rig.Server.Endpoints.Count == 0 && rig.Client.Dialogs.Count == 0);
+    }
+
+    [Test]
+    public async Task Hanging_up_while_the_endpoint_is_being_created_releases_it()
+    {
+        var (rig, calls, changes, _) = await StartAsync();
+        var placed = calls.Place(new CallRequest { To = "+15551234567", Message = "Hello from the lab" });
+        await rig.ExpectEndpointInviteAsync();
+        await rig.Signalling.PlayAsync(2);
+        await rig.ExpectRecvOnlyAckAsync();
+        await rig.Signalling.PlayAsync(1);
+        Assert.That(calls.Get(placed.CallId)!.State, Is.EqualTo(CallState.Dialing));
+
+        var hangup = calls.HangupAsync(placed.CallId);
+        var bye = await rig.Signalling.Peer.ReceiveAsync("sip");
+        Assert.That((bye.Sip.Method, bye.Fields[3][..9]), Is.EqualTo(("BYE", "f33127b5-")));
+        await rig.AnswerByeAsync(bye);
+        Assert.That(await hangup.Within(), Is.True);
+        Assert.That(calls.Get(placed.CallId)!.Reason, Is.EqualTo("canceled"));
+        await Poll.UntilAsync(() => rig.Client.Dialogs.Count == 0);
+        await rig.Signalling.Peer.AssertClientSendsNothingMoreAsync(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Test]
+    public async Task Hanging_up_during_the_message_stops_it_and_hangs_up_both_legs()
+    {
+        var (rig, calls, changes, _) = await StartAsync();
+        var (placed, outbound) = await PlayingAsync(rig, calls, changes);
+
+        var hangup = calls.HangupAsync(placed.CallId);
+        Assert.That(await outbound.Peer.ReceiveCommandAsync(), Is.EqualTo("api uuid_break 19536a5e-32e6-4c0d-8b3f-af4ca170f0fb all"), "the message stops on the wire");
+        await outbound.Peer.SendAsync("Content-Type: api/response\nContent-Length: 4\n\n+OK\n");
+        await rig.Signalling.PlayAsync(3); // BYE to the phone, as captured; echo; 200 OK
+        await ReleaseEndpointAsync(rig, outbound);
+
+        Assert.That(await hangup.Within(), Is.True);
+        var ended = calls.Get(placed.CallId)!;
+        Assert.That((ended.State, ended.Reason), Is.EqualTo((CallState.Completed, "local_hangup")));
+        Assert.That(ended.Duration, Is.Not.Null);
+        await Poll.UntilAsync(() => rig.Server.Endpoints.Count == 0 && rig.Client.Dialogs.Count == 0);
+    }
+
+    [Test]
+    public async Task The_callee_hanging_up_during_the_message_completes_the_call_and_releases_the_endpoint()
+    {
+        var (rig, calls, changes, _) = await StartAsync();
+        var (placed, outbound) = await PlayingAsync(rig, calls, changes);
+
+        const string phoneDialog = "f3343906-60c7-1240-da9f-925dacc98fbd;from-tag=BUe8apQ9yrjZe";
+        var bye = "BYE sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5085;branch=z9hG4bK-phone-bye\r\n" +
+                  "From: <sip:15551234567@127.0.0.1:5085>;tag=1165SIPpTag011\r\nTo: <sip:127.0.0.1:5060>;tag=BUe8apQ9yrjZe\r\n" +
+                  "Call-ID: f3343906-60c7-1240-da9f-925dacc98fbd\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n";
+        await rig.Signalling.Peer.SendAsync($"{FakeDrachtioPeer.NewId()}|sip|network|{bye.Length}|udp|127.0.0.1|5085|12:00:00.000000|phone-bye|{phoneDialog}|\r\n{bye}");
+        var ok = await rig.Signalling.Peer.ReceiveAsync("sip");
+        Assert.That((ok.Fields[2], ok.Sip.StatusCode), Is.EqualTo(("phone-bye", 200)));
+        await rig.Signalling.Peer.AcknowledgeAsync(ok, "phone-bye", ok.Text[(ok.Text.IndexOf('\n') + 1)..]);
+
+        Assert.That(await outbound.Peer.ReceiveCommandAsync(), Is.EqualTo("api uuid_break 19536a5e-32e6-4c0d-8b3f-af4ca170f0fb all"));
+        await outbound.Peer.SendAsync("Content-Type: api/response\nContent-Length: 4\n\n+OK\n");
+        await ReleaseEndpointAsync(rig, outbound);
+
+        var ended = await changes.FinalAsync(placed.CallId);
+        Assert.That((ended.To, ended.Reason), Is.EqualTo((CallState.Completed, "remote_hangup")));
+        await Poll.UntilAsync(() => rig.Server.Endpoints.Count == 0 && rig.Client.Dialogs.Count == 0);
+        await rig.Signalling.Peer.AssertClientSendsNothingMoreAsync(TimeSpan.FromMilliseconds(200));
+    }
+
+    /// <summary>Plays the captured call up to the speak command; FreeSWITCH has accepted it and is speaking.</summary>
+    private static async Task<(CallSnapshot Placed, EslReplay Outbound)> PlayingAsync(MediaRig rig, CallManager calls, ChangeLog changes)
+    {
+        var placed = calls.Place(new CallRequest { To = "+15551234567", Message = "Hello from the lab" });
+        var outbound = await rig.PlayEndpointCreationAsync();
+        await rig.Signalling.ExpectClientAsync((_, actual) => Assert.That(actual.Sip.Method, Is.EqualTo("INVITE")));
+        await rig.Signalling.PlayAsync(5); // echo, 180, 200, ACK, echo
+        rig.SkipToEndpointReinvite();
+        await rig.Signalling.PlayAsync(5);
+        var speak = outbound.Messages.ToList().FindIndex(m => m.From == Side.App && Encoding.UTF8.GetString(m.Bytes).Contains("execute-app-name: speak", StringComparison.Ordinal));
+        outbound.Skip(speak - outbound.Position);
+        await outbound.ExpectClientAsync();
+        await outbound.PlayAsync(2); // +OK, CHANNEL_EXECUTE
+        await changes.ReachAsync(placed.CallId, CallState.Playing);
+        return (placed, outbound);
+    }
+
+    /// <summary>The endpoint's BYE to FreeSWITCH, answered, and FreeSWITCH's closing events and FIN.</summary>
+    private static async Task ReleaseEndpointAsync(MediaRig rig, EslReplay outbound)
+    {
+        var bye = await rig.Signalling.Peer.ReceiveAsync("sip");
+        Assert.That((bye.Sip.Method, bye.Fields[3][..9]), Is.EqualTo(("BYE", "f33127b5-")));
+        await rig.AnswerByeAsync(bye);
+        outbound.Skip(outbound.Messages.ToList().FindLastIndex(m => m.From == Side.App) + 2 - outbound.Position);
+        await outbound.PlayToEndAsync();
+        await outbound.Peer.CloseAsync();
+    }
+
     /// <summary>A final response from the phone to its INVITE, made from the capture's 200 OK (same transaction and tags).</summary>
     private static Task SendPhoneFinalAsync(MediaRig rig, int status, string reason)
     {
