@@ -227,6 +227,28 @@ public class AnnounceCallTests
         await rig.Signalling.Peer.AssertClientSendsNothingMoreAsync(TimeSpan.FromMilliseconds(200));
     }
 
+    [Test]
+    public async Task FreeSWITCH_failing_during_the_message_fails_the_call_and_hangs_up_the_phone()
+    {
+        var (rig, calls, changes, _) = await StartAsync();
+        var (placed, outbound) = await PlayingAsync(rig, calls, changes);
+
+        await outbound.Peer.CloseAsync(); // FreeSWITCH drops the channel's socket: no hangup event, no BYE
+
+        // Both legs are hung up: the phone with the captured BYE, the FreeSWITCH dialog once its socket is gone.
+        var byes = new List<ClientFrame> { await rig.Signalling.Peer.ReceiveAsync("sip"), await rig.Signalling.Peer.ReceiveAsync("sip") };
+        Assert.That(byes.Select(b => b.Sip.Method), Is.All.EqualTo("BYE"));
+        Assert.That(byes.Select(b => b.Fields[3][..9]), Is.EquivalentTo(new[] { "f3343906-", "f33127b5-" }));
+        foreach (var bye in byes)
+        {
+            await rig.AnswerByeAsync(bye, bye.Fields[3].StartsWith("f3343906-", StringComparison.Ordinal) ? "5085" : "5090");
+        }
+        var ended = await changes.FinalAsync(placed.CallId);
+        Assert.That((ended.To, ended.Reason), Is.EqualTo((CallState.Failed, "media_error")));
+        Assert.That(ended.Detail, Does.Contain("MEDIA_SERVER_LOST"));
+        await Poll.UntilAsync(() => rig.Server.Endpoints.Count == 0 && rig.Client.Dialogs.Count == 0);
+    }
+
     /// <summary>Plays the captured call up to the speak command; FreeSWITCH has accepted it and is speaking.</summary>
     private static async Task<(CallSnapshot Placed, EslReplay Outbound)> PlayingAsync(MediaRig rig, CallManager calls, ChangeLog changes)
     {
