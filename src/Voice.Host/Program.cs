@@ -1,5 +1,8 @@
-using Voice.Control.Drachtio;
+using FluentValidation;
+using Voice.Control;
 using Voice.Host;
+using Voice.Host.Api;
+using Voice.Host.Configuration;
 
 var builder = WebApplication.CreateBuilder(args);
 if (builder.Configuration["HTTP_PORT"] is { Length: > 0 } httpPort)
@@ -7,31 +10,23 @@ if (builder.Configuration["HTTP_PORT"] is { Length: > 0 } httpPort)
     builder.WebHost.UseUrls($"http://0.0.0.0:{httpPort}");
 }
 
-var drachtio = DrachtioSettings.From(builder.Configuration);
-if (drachtio is not null)
-{
-    drachtio.Validate();
-    builder.Services.AddSingleton(sp => new DrachtioClient(drachtio, sp.GetRequiredService<ILogger<DrachtioClient>>()));
-    builder.Services.AddHostedService<DrachtioLinkService>();
-}
+var dataDirectory = VoiceBridgeConfiguration.Value(builder.Configuration, "DATA_DIR", "DataDirectory") ?? Path.Combine(AppContext.BaseDirectory, "data");
+var voice = VoiceBridgeConfiguration.From(builder.Configuration, dataDirectory);
+builder.Services.AddVoiceControl(voice);
+builder.Services.AddSingleton<IValidator<OutboundCallRequest>>(new OutboundCallValidator(voice.Calls));
+builder.Services.AddHostedService<VoiceControlService>();
 
 var app = builder.Build();
-
-if (drachtio is null)
+if (voice.IsSimulated)
 {
     app.Logger.LogWarning(
-        "No drachtio-server configured (set DRACHTIO_HOST, DRACHTIO_PORT and DRACHTIO_SECRET): VoiceBridge runs without a telephony link.");
+        "No drachtio-server configured (set DRACHTIO_HOST, DRACHTIO_PORT, DRACHTIO_SECRET and FREESWITCH_HOST): " +
+        "VoiceBridge runs on the SIMULATED backend. Nothing really rings; every call reports simulated=true. " +
+        "Try +15005550000 (answers), +15005550001 (busy), +15005550002 (never answers).");
 }
 
-app.MapGet("/healthz", () => Results.Ok(new { status = "alive" }));
-app.MapGet("/readyz", (IServiceProvider services) =>
-{
-    var client = services.GetService<DrachtioClient>();
-    var drachtioState = client is null ? "not configured" : client.IsConnected ? "connected" : "disconnected";
-    var ready = client is null || client.IsConnected;
-    var body = new { ready, drachtio = drachtioState, server = client?.Server?.Version };
-    return ready ? Results.Ok(body) : Results.Json(body, statusCode: StatusCodes.Status503ServiceUnavailable);
-});
+app.MapHealthApi();
+app.MapCallsApi();
 
 app.Run();
 

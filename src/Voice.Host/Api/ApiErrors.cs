@@ -1,0 +1,55 @@
+namespace Voice.Host.Api;
+
+/// <summary>
+/// Errors as <c>application/problem+json</c> (RFC 9457) that also carry the original API's
+/// <c>success:false</c>, <c>error</c> and <c>message</c>, and the failing field when there is one.
+/// </summary>
+internal static class ApiErrors
+{
+    public static IResult Problem(int status, string code, string message, string? field = null, IDictionary<string, string[]>? errors = null)
+    {
+        var body = new Dictionary<string, object?>
+        {
+            ["type"] = $"https://voicebridge.dev/errors/{code}",
+            ["title"] = Title(status),
+            ["status"] = status,
+            ["detail"] = message,
+            ["success"] = false,
+            ["error"] = message,
+            ["message"] = message,
+            ["code"] = code,
+        };
+        if (field is not null)
+        {
+            body["field"] = field;
+        }
+        if (errors is not null)
+        {
+            body["errors"] = errors;
+        }
+        return Results.Json(body, statusCode: status, contentType: "application/problem+json");
+    }
+
+    public static IResult Validation(IDictionary<string, string[]> errors)
+    {
+        var (field, messages) = errors.First();
+        return Problem(StatusCodes.Status400BadRequest, "validation_error", $"{field}: {messages[0]}", field, errors);
+    }
+
+    public static IResult NotFound(string callId) =>
+        Problem(StatusCodes.Status404NotFound, "not_found", $"Call not found: {callId}", "callId");
+
+    private static string Title(int status) => status switch
+    {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        409 => "Conflict",
+        413 => "Payload Too Large",
+        415 => "Unsupported Media Type",
+        429 => "Too Many Requests",
+        503 => "Service Unavailable",
+        _ => "Error",
+    };
+}

@@ -1,0 +1,68 @@
+using FluentValidation;
+using Voice.Control.Calls;
+using Voice.Control.Phone;
+
+namespace Voice.Host.Api;
+
+/// <summary>
+/// Every rule of the original's API, and more: no field that reaches SIP or FreeSWITCH may hold a control
+/// character (a line break there would start a new header or command).
+/// </summary>
+public sealed class OutboundCallValidator : AbstractValidator<OutboundCallRequest>
+{
+    public const int MaxMessageLength = 1000;
+    private const int MaxTagLength = 4096;
+
+    private static readonly string[] States = ["queued", "dialing", "ringing", "playing", "completed", "failed"];
+
+    public OutboundCallValidator(CallOptions options)
+    {
+        RuleFor(r => r.To).Cascade(CascadeMode.Stop)
+            .NotEmpty().WithMessage("is required")
+            .Must(NoControlCharacters).WithMessage("must not contain control characters")
+            .Custom((to, context) =>
+            {
+                if (!PhoneNumber.TryParse(to, options.Numbers, out _, out var error))
+                {
+                    context.AddFailure(error);
+                }
+            });
+        RuleFor(r => r.Message).Cascade(CascadeMode.Stop)
+            .NotEmpty().WithMessage("is required")
+            .MaximumLength(MaxMessageLength).WithMessage($"must be at most {MaxMessageLength} characters")
+            .Must(NoControlCharacters).WithMessage("must not contain control characters (line breaks, NUL); write it on one line");
+        RuleFor(r => r.Mode)
+            .Must(m => m is null or "announce" or "conversation").WithMessage("must be announce or conversation")
+            .NotEqual("conversation").WithMessage("conversation mode is not supported yet; use announce");
+        RuleFor(r => r.CallerId)
+            .Must(c => c is null || CallerIdIsValid(c)).WithMessage("must be a phone number or SIP user (letters, digits, + - . _ * #), at most 64 characters");
+        RuleFor(r => r.TimeoutSeconds).InclusiveBetween(5, 120).WithMessage("must be between 5 and 120");
+        RuleFor(r => r.WebhookUrl)
+            .Must(u => u is null || Uri.TryCreate(u, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && NoControlCharacters(u))
+            .WithMessage("must be an absolute http or https URL");
+        RuleFor(r => r.Voice)
+            .Must(v => v is null || v.Length is > 0 and <= 64 && v.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.'))
+            .WithMessage("must be a voice name or id (letters, digits, _ - .)");
+        RuleFor(r => r.Repeat).InclusiveBetween(1, 5).WithMessage("must be between 1 and 5");
+        RuleFor(r => r.MaxDurationSeconds)
+            .InclusiveBetween(1, (int)options.MaxCallDuration.TotalSeconds)
+            .WithMessage($"must be between 1 and {(int)options.MaxCallDuration.TotalSeconds}");
+        RuleFor(r => r.Headers)
+            .Must(h => h is null || h.Count <= 20).WithMessage("at most 20 headers")
+            .Must(h => h is null || h.Keys.All(k => k.Length > 2 && k.StartsWith("X-", StringComparison.OrdinalIgnoreCase) && k.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
+            .WithMessage("only X- headers may be added, with names of letters, digits and - _ .")
+            .Must(h => h is null || h.Values.All(v => v is not null && v.Length <= 256 && NoControlCharacters(v)))
+            .WithMessage("header values must be at most 256 characters without control characters");
+        RuleFor(r => r.Tag)
+            .Must(t => t is null || t.Value.GetRawText().Length <= MaxTagLength).WithMessage($"must be at most {MaxTagLength} characters of JSON");
+        RuleFor(r => r.WebhookEvents)
+            .Must(e => e is null || e.All(s => States.Contains(s))).WithMessage($"must name states: {string.Join(", ", States)}");
+        RuleFor(r => r.WebhookEvents)
+            .Empty().When(r => r.WebhookUrl is null).WithMessage("needs a webhookUrl to send them to");
+    }
+
+    private static bool NoControlCharacters(string? value) => value is null || !value.Any(char.IsControl);
+
+    private static bool CallerIdIsValid(string value) =>
+        value.Length is > 0 and <= 64 && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '+' or '-' or '.' or '_' or '*' or '#');
+}

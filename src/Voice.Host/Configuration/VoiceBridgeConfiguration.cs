@@ -1,0 +1,166 @@
+using System.Globalization;
+using System.Net;
+using Voice.Control;
+using Voice.Control.Calls;
+using Voice.Control.Drachtio;
+using Voice.Control.FreeSwitch;
+using Voice.Control.Media;
+using Voice.Control.Phone;
+using Voice.Control.Simulation;
+using Voice.Control.Sip;
+using Voice.Control.Tts;
+
+namespace Voice.Host.Configuration;
+
+/// <summary>
+/// Reads the library's options from configuration: the original voice-app's environment variables first
+/// (<c>SIP_TRUNK_HOST</c>, <c>DRACHTIO_HOST</c>, <c>FREESWITCH_HOST</c>, <c>ELEVENLABS_API_KEY</c>…), then the
+/// sections of appsettings.json. A value that does not parse is an error naming the setting, not a default.
+/// </summary>
+internal static class VoiceBridgeConfiguration
+{
+    public static VoiceControlOptions From(IConfiguration configuration, string dataDirectory)
+    {
+        var drachtio = Drachtio(configuration);
+        var calls = Calls(configuration);
+        return new VoiceControlOptions
+        {
+            Calls = calls,
+            Drachtio = drachtio,
+            MediaServers = drachtio is null ? [] : [MediaServer(configuration)],
+            EventSocketListener = Listener(configuration),
+            DefaultVoice = Value(configuration, null, "Tts:FliteVoice") ?? "kal",
+            ElevenLabs = Value(configuration, "ELEVENLABS_API_KEY", "ElevenLabs:ApiKey") is { } key
+                ? new ElevenLabsOptions
+                {
+                    ApiKey = key,
+                    VoiceId = Value(configuration, "ELEVENLABS_VOICE_ID", "ElevenLabs:VoiceId") ?? "JBFqnCBsd6RMkjVDRZzb",
+                    ModelId = Value(configuration, null, "ElevenLabs:ModelId") ?? "eleven_flash_v2_5",
+                }
+                : null,
+            Simulation = new SimulationOptions
+            {
+                RingTime = Milliseconds(configuration, "Simulation:RingTimeMs") ?? new SimulationOptions().RingTime,
+                SignallingDelay = Milliseconds(configuration, "Simulation:SignallingDelayMs") ?? new SimulationOptions().SignallingDelay,
+                HangupAfter = Milliseconds(configuration, "Simulation:HangupAfterMs") ?? new SimulationOptions().HangupAfter,
+                PlaybackSpeed = Int(configuration, null, "Simulation:PlaybackSpeed") ?? 1,
+            },
+            SpeechCache = new SpeechCacheOptions
+            {
+                Directory = Path.Combine(dataDirectory, "tts"),
+                HttpBase = Value(configuration, null, "Tts:HttpBase") is { } http ? new Uri(http) : null,
+            },
+        };
+    }
+
+    private static DrachtioClientOptions? Drachtio(IConfiguration configuration)
+    {
+        var host = Value(configuration, "DRACHTIO_HOST", "Drachtio:Host");
+        if (host is null)
+        {
+            return null;
+        }
+        return new DrachtioClientOptions
+        {
+            Host = host,
+            Port = Int(configuration, "DRACHTIO_PORT", "Drachtio:Port") ?? DrachtioClientOptions.Default.Port,
+            Secret = Value(configuration, "DRACHTIO_SECRET", "Drachtio:Secret") ?? string.Empty,
+        };
+    }
+
+    private static MediaServerOptions MediaServer(IConfiguration configuration)
+    {
+        var host = Value(configuration, "FREESWITCH_HOST", "FreeSwitch:Host") ?? "127.0.0.1";
+        return new MediaServerOptions
+        {
+            Name = host,
+            EventSocket = new EslClientOptions
+            {
+                Host = host,
+                Port = Int(configuration, "FREESWITCH_PORT", "FreeSwitch:Port") ?? 8021,
+                Password = Value(configuration, "FREESWITCH_SECRET", "FreeSwitch:Password") ?? "ClueCon",
+            },
+            SipUri = Value(configuration, null, "FreeSwitch:SipUri") ?? $"sip:drachtio@{host}:5090",
+            Profile = Value(configuration, null, "FreeSwitch:Profile") ?? "mrf",
+        };
+    }
+
+    /// <summary>
+    /// The outbound Event Socket listener. FreeSWITCH must reach it: EXTERNAL_IP (as in the original) or
+    /// FreeSwitch:AdvertisedAddress names the address it is told.
+    /// </summary>
+    private static EslOutboundOptions Listener(IConfiguration configuration)
+    {
+        var port = Int(configuration, "ESL_OUTBOUND_PORT", "FreeSwitch:OutboundPort") ?? 8086;
+        var listen = Value(configuration, null, "FreeSwitch:OutboundListen") is { } address ? Parse(address, "FreeSwitch:OutboundListen") : IPAddress.Loopback;
+        var advertised = Value(configuration, null, "FreeSwitch:AdvertisedAddress")
+            ?? (Value(configuration, "EXTERNAL_IP", null) is { } external ? $"{external}:{port}" : null);
+        return new EslOutboundOptions { ListenAddress = listen, Port = port, AdvertisedAddress = advertised };
+    }
+
+    private static CallOptions Calls(IConfiguration configuration)
+    {
+        var trunk = Value(configuration, "SIP_TRUNK_HOST", "Sip:TrunkHost") ?? "127.0.0.1";
+        var domain = Value(configuration, "SIP_DOMAIN", "Sip:Domain");
+        var proxy = Value(configuration, "SIP_OUTBOUND_PROXY", "Sip:OutboundProxy");
+        // With a SIP domain that is not the trunk's address, the INVITE still goes to the trunk.
+        proxy ??= domain is not null && domain != trunk ? trunk : null;
+        var user = Value(configuration, "SIP_AUTH_USERNAME", "Sip:AuthUsername");
+        var password = Value(configuration, "SIP_AUTH_PASSWORD", "Sip:AuthPassword");
+        var rule = Value(configuration, "SIP_DIAL_RULE", "Sip:DialRule");
+        var defaults = new CallOptions();
+        return new CallOptions
+        {
+            DialPlan = new DialPlan
+            {
+                Rule = rule is null ? DialRule.ThreeCx : Enum.TryParse<DialRule>(rule, ignoreCase: true, out var r) ? r
+                    : throw new InvalidOperationException($"SIP_DIAL_RULE '{rule}' must be ThreeCx or E164."),
+                Host = domain ?? trunk,
+                Transport = Value(configuration, "SIP_TRANSPORT", "Sip:Transport"),
+                HomeCountryCode = Value(configuration, null, "Sip:HomeCountryCode") ?? "1",
+                OutsideLinePrefix = Value(configuration, null, "Sip:OutsideLinePrefix") ?? "9",
+            },
+            DefaultCallerId = Value(configuration, "DEFAULT_CALLER_ID", "Calls:DefaultCallerId"),
+            OutboundProxy = proxy is null ? null : proxy.StartsWith("sip:", StringComparison.OrdinalIgnoreCase) || proxy.StartsWith("sips:", StringComparison.OrdinalIgnoreCase) ? proxy : "sip:" + proxy,
+            Credentials = user is not null && password is not null ? new SipCredentials(user, password) : null,
+            MaxConcurrentCalls = Int(configuration, "MAX_CONCURRENT_CALLS", "Calls:MaxConcurrentCalls") ?? defaults.MaxConcurrentCalls,
+            CallsPerSecond = Int(configuration, "CALLS_PER_SECOND", "Calls:CallsPerSecond") ?? defaults.CallsPerSecond,
+            MaxQueuedCalls = Int(configuration, null, "Calls:MaxQueuedCalls") ?? defaults.MaxQueuedCalls,
+            MaxCallDuration = Int(configuration, null, "Calls:MaxCallDurationSeconds") is { } max ? TimeSpan.FromSeconds(max) : defaults.MaxCallDuration,
+            Policy = new DestinationPolicy
+            {
+                AllowedCountryCodes = List(configuration, "ALLOWED_COUNTRY_CODES", "Calls:AllowedCountryCodes") ?? [],
+                AllowedPrefixes = List(configuration, null, "Calls:AllowedPrefixes") ?? [],
+                DeniedPrefixes = List(configuration, null, "Calls:DeniedPrefixes") ?? DestinationPolicy.PremiumRatePrefixes,
+            },
+        };
+    }
+
+    /// <summary>The environment variable when set, else the appsettings key; blank counts as unset.</summary>
+    public static string? Value(IConfiguration configuration, string? environment, string? key)
+    {
+        var value = (environment is null ? null : configuration[environment]) ?? (key is null ? null : configuration[key]);
+        return string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+    }
+
+    private static int? Int(IConfiguration configuration, string? environment, string key) =>
+        Value(configuration, environment, key) is not { } text ? null
+        : int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n
+        : throw new InvalidOperationException($"{environment ?? key} '{text}' is not a whole number.");
+
+    private static TimeSpan? Milliseconds(IConfiguration configuration, string key) =>
+        Int(configuration, null, key) is { } ms ? TimeSpan.FromMilliseconds(ms) : null;
+
+    private static IReadOnlyList<string>? List(IConfiguration configuration, string? environment, string key)
+    {
+        if (Value(configuration, environment, null) is { } joined)
+        {
+            return joined.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        }
+        var section = configuration.GetSection(key);
+        return section.Exists() ? [.. section.GetChildren().Select(c => c.Value!).Where(v => !string.IsNullOrWhiteSpace(v))] : null;
+    }
+
+    private static IPAddress Parse(string address, string name) =>
+        IPAddress.TryParse(address, out var ip) ? ip : throw new InvalidOperationException($"{name} '{address}' is not an IP address.");
+}

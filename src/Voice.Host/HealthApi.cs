@@ -1,0 +1,36 @@
+using Voice.Control;
+using Voice.Control.Drachtio;
+using Voice.Control.Media;
+
+namespace Voice.Host;
+
+/// <summary><c>/healthz</c>: the process is alive. <c>/readyz</c>: calls can be placed (links up, or the simulated backend).</summary>
+internal static class HealthApi
+{
+    public static IEndpointRouteBuilder MapHealthApi(this IEndpointRouteBuilder routes)
+    {
+        routes.MapGet("/healthz", () => Results.Ok(new { status = "alive" }));
+        routes.MapGet("/readyz", (VoiceControlOptions options, IServiceProvider services) =>
+        {
+            if (options.IsSimulated)
+            {
+                return Results.Ok(new { ready = true, backend = "simulated", simulated = true, drachtio = "not configured" });
+            }
+            var drachtio = services.GetRequiredService<DrachtioClient>();
+            var media = services.GetRequiredService<MediaServerPool>().Status;
+            var ready = drachtio.IsConnected && media.Any(m => m.IsConnected) && VoiceControlService.StartFailure is null;
+            var body = new
+            {
+                ready,
+                backend = "drachtio+freeswitch",
+                simulated = false,
+                drachtio = drachtio.IsConnected ? "connected" : "disconnected",
+                server = drachtio.Server?.Version,
+                mediaServers = media.Select(m => new { name = m.Name, connected = m.IsConnected, endpoints = m.Endpoints, sessions = m.Load?.SessionCount, idleCpu = m.Load?.IdleCpu }),
+                problem = VoiceControlService.StartFailure,
+            };
+            return ready ? Results.Ok(body) : Results.Json(body, statusCode: StatusCodes.Status503ServiceUnavailable);
+        });
+        return routes;
+    }
+}

@@ -1,0 +1,68 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+
+namespace Voice.Host.Tests;
+
+/// <summary>The host on the simulated backend, with simulated calls sped up and its data in a temporary directory.</summary>
+public sealed class HostFactory : WebApplicationFactory<Program>
+{
+    private readonly Dictionary<string, string?> _settings;
+
+    public HostFactory(Dictionary<string, string?>? settings = null)
+    {
+        DataDirectory = Path.Combine(Path.GetTempPath(), "vb-host-" + Guid.NewGuid().ToString("N"));
+        _settings = new Dictionary<string, string?>
+        {
+            ["DataDirectory"] = DataDirectory,
+            ["Simulation:RingTimeMs"] = "30",
+            ["Simulation:SignallingDelayMs"] = "2",
+            ["Simulation:HangupAfterMs"] = "30",
+            ["Simulation:PlaybackSpeed"] = "50",
+        };
+        foreach (var (key, value) in settings ?? [])
+        {
+            _settings[key] = value;
+        }
+    }
+
+    public string DataDirectory { get; }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        foreach (var (key, value) in _settings)
+        {
+            builder.UseSetting(key, value);
+        }
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        if (Directory.Exists(DataDirectory))
+        {
+            Directory.Delete(DataDirectory, recursive: true);
+        }
+    }
+
+    /// <summary>GET /api/call/{id} until the call has ended.</summary>
+    public static async Task<JsonElement> WaitForEndAsync(HttpClient client, string callId, string? state = null)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            var call = await client.GetFromJsonAsync<JsonElement>($"/api/call/{callId}");
+            var current = call.GetProperty("state").GetString();
+            if (state is null ? current is "completed" or "failed" : current == state)
+            {
+                return call;
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"call {callId} is still {current}");
+            }
+            await Task.Delay(10);
+        }
+    }
+}
