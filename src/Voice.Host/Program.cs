@@ -3,6 +3,7 @@ using Voice.Control;
 using Voice.Host;
 using Voice.Host.Api;
 using Voice.Host.Configuration;
+using Voice.Host.Storage;
 
 var builder = WebApplication.CreateBuilder(args);
 if (builder.Configuration["HTTP_PORT"] is { Length: > 0 } httpPort)
@@ -14,9 +15,27 @@ var dataDirectory = VoiceBridgeConfiguration.Value(builder.Configuration, "DATA_
 var voice = VoiceBridgeConfiguration.From(builder.Configuration, dataDirectory);
 builder.Services.AddVoiceControl(voice);
 builder.Services.AddSingleton<IValidator<OutboundCallRequest>>(new OutboundCallValidator(voice.Calls));
+var storage = new StorageOptions(
+    Path.Combine(dataDirectory, "voicebridge.db"),
+    TimeSpan.FromDays(int.TryParse(VoiceBridgeConfiguration.Value(builder.Configuration, "RETENTION_DAYS", "Storage:RetentionDays"), out var days) ? days : 90));
+var store = new SqliteCallStore(storage.DatabasePath);
+builder.Services.AddSingleton(storage);
+builder.Services.AddSingleton(store);
+// The recorder is registered first so it stops last: the calls end (and say so) before it stops listening.
+builder.Services.AddSingleton<CallRecorder>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<CallRecorder>());
 builder.Services.AddHostedService<VoiceControlService>();
 
 var app = builder.Build();
+
+// Before any request: the schema, then what the last run left behind.
+await store.InitializeAsync();
+var (closed, queued) = await store.RecoverAsync(TimeProvider.System.GetUtcNow());
+if (closed > 0)
+{
+    app.Logger.LogWarning("{Count} calls were in progress when VoiceBridge last stopped; they are recorded as failed (host_restart)", closed);
+}
+app.Services.GetRequiredService<CallRecorder>().Requeue = queued;
 if (voice.IsSimulated)
 {
     app.Logger.LogWarning(
@@ -28,7 +47,7 @@ if (voice.IsSimulated)
 app.MapHealthApi();
 app.MapCallsApi();
 
-app.Run();
+await app.RunAsync();
 
 /// <summary>Entry point, visible to the host tests.</summary>
 public partial class Program;

@@ -10,9 +10,10 @@ public sealed class HostFactory : WebApplicationFactory<Program>
 {
     private readonly Dictionary<string, string?> _settings;
 
-    public HostFactory(Dictionary<string, string?>? settings = null)
+    public HostFactory(Dictionary<string, string?>? settings = null, string? dataDirectory = null)
     {
-        DataDirectory = Path.Combine(Path.GetTempPath(), "vb-host-" + Guid.NewGuid().ToString("N"));
+        DataDirectory = dataDirectory ?? Path.Combine(Path.GetTempPath(), "vb-host-" + Guid.NewGuid().ToString("N"));
+        KeepData = dataDirectory is not null;
         _settings = new Dictionary<string, string?>
         {
             ["DataDirectory"] = DataDirectory,
@@ -29,6 +30,11 @@ public sealed class HostFactory : WebApplicationFactory<Program>
 
     public string DataDirectory { get; }
 
+    /// <summary>The data directory belongs to the test (it outlives this host).</summary>
+    public bool KeepData { get; }
+
+    public string DatabasePath => Path.Combine(DataDirectory, "voicebridge.db");
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         foreach (var (key, value) in _settings)
@@ -40,7 +46,7 @@ public sealed class HostFactory : WebApplicationFactory<Program>
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
-        if (Directory.Exists(DataDirectory))
+        if (!KeepData && Directory.Exists(DataDirectory))
         {
             Directory.Delete(DataDirectory, recursive: true);
         }

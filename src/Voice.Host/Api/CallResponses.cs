@@ -26,6 +26,27 @@ internal static class CallResponses
         ["simulated"] = call.Simulated,
     };
 
+    /// <summary>A stored call, in the same shape as a live one.</summary>
+    public static object Call(Storage.CallRecord call) => new Dictionary<string, object?>
+    {
+        ["success"] = true,
+        ["callId"] = call.CallId,
+        ["to"] = call.To,
+        ["state"] = call.State,
+        ["status"] = call.State,
+        ["mode"] = call.Mode,
+        ["reason"] = call.Reason,
+        ["sipStatus"] = call.SipStatus,
+        ["detail"] = call.Detail,
+        ["callerId"] = call.CallerId,
+        ["createdAt"] = call.CreatedAt,
+        ["answeredAt"] = call.AnsweredAt,
+        ["endedAt"] = call.EndedAt,
+        ["duration"] = call.Duration is { } d ? (int)Math.Round(d.TotalSeconds) : null,
+        ["tag"] = call.Tag is null ? null : JsonSerializer.Deserialize<JsonElement>(call.Tag),
+        ["simulated"] = call.Simulated,
+    };
+
     public static string State(CallState state) => state switch
     {
         CallState.Queued => "queued",

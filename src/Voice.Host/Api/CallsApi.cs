@@ -1,6 +1,9 @@
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using FluentValidation;
 using Voice.Control.Calls;
+using Voice.Host.Storage;
 
 namespace Voice.Host.Api;
 
@@ -16,13 +19,11 @@ internal static class CallsApi
     {
         var api = routes.MapGroup("/api");
         api.MapPost("/outbound-call", PlaceAsync);
-        api.MapGet("/call/{callId}", (string callId, IOutboundCalls calls) =>
-            calls.Get(callId) is { } call ? Results.Ok(CallResponses.Call(call)) : ApiErrors.NotFound(callId));
-        api.MapGet("/calls", (IOutboundCalls calls) =>
-        {
-            var active = calls.Active;
-            return Results.Ok(new { success = true, count = active.Count, calls = active.Select(c => CallResponses.Call(c)) });
-        });
+        api.MapGet("/call/{callId}", async (string callId, IOutboundCalls calls, SqliteCallStore store) =>
+            calls.Get(callId) is { } call ? Results.Ok(CallResponses.Call(call))
+            : await store.GetAsync(callId) is { } stored ? Results.Ok(CallResponses.Call(stored))
+            : ApiErrors.NotFound(callId));
+        api.MapGet("/calls", ListAsync);
         api.MapPost("/call/{callId}/hangup", async (string callId, IOutboundCalls calls) =>
         {
             var call = calls.Get(callId);
@@ -42,7 +43,7 @@ internal static class CallsApi
         return routes;
     }
 
-    private static async Task<IResult> PlaceAsync(HttpContext context, IOutboundCalls calls, IValidator<OutboundCallRequest> validator)
+    private static async Task<IResult> PlaceAsync(HttpContext context, IOutboundCalls calls, IValidator<OutboundCallRequest> validator, SqliteCallStore store)
     {
         if (context.Request.ContentLength > MaxBodyBytes)
         {
@@ -77,34 +78,119 @@ internal static class CallsApi
                 .GroupBy(e => char.ToLowerInvariant(e.PropertyName[0]) + e.PropertyName[1..])
                 .ToDictionary(g => g.Key, g => g.Select(e => e.ErrorMessage).ToArray()));
         }
+        var key = context.Request.Headers["Idempotency-Key"].ToString();
+        if (key.Length > 255 || key.Any(char.IsControl))
+        {
+            return ApiErrors.Problem(StatusCodes.Status400BadRequest, "validation_error", "Idempotency-Key: must be at most 255 characters without control characters", "Idempotency-Key");
+        }
+        var callId = Guid.NewGuid().ToString();
+        var requestJson = JsonSerializer.Serialize(request, Json);
+        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(requestJson)));
+        var existing = await store.InsertAsync(new CallRecord
+        {
+            CallId = callId,
+            To = request.To!,
+            CallerId = request.CallerId,
+            Message = request.Message!,
+            State = "queued",
+            Tag = request.Tag?.GetRawText(),
+            Simulated = calls.IsSimulated,
+            WebhookUrl = request.WebhookUrl,
+            WebhookEvents = request.WebhookEvents,
+            RequestJson = requestJson,
+            CreatedAt = DateTimeOffset.UtcNow,
+        }, key.Length == 0 ? null : key, hash);
+        if (existing is { } earlier)
+        {
+            // A retried POST: the same call, never a second one.
+            if (earlier.RequestHash != hash)
+            {
+                return ApiErrors.Problem(StatusCodes.Status422UnprocessableEntity, "idempotency_key_reused",
+                    "Idempotency-Key: this key was used for a different request", "Idempotency-Key");
+            }
+            context.Response.Headers["Idempotent-Replayed"] = "true";
+            var state = calls.Get(earlier.CallId) is { } live ? CallResponses.State(live.State) : (await store.GetAsync(earlier.CallId))?.State ?? "queued";
+            return Results.Ok(new { success = true, callId = earlier.CallId, status = state, message = "Call initiated", simulated = calls.IsSimulated });
+        }
         try
         {
-            var call = calls.Place(new CallRequest
-            {
-                To = request.To!,
-                Message = request.Message!,
-                CallerId = request.CallerId,
-                RingTimeout = request.TimeoutSeconds is { } ring ? TimeSpan.FromSeconds(ring) : null,
-                Voice = request.Voice,
-                Repeat = request.Repeat ?? 1,
-                MaxDuration = request.MaxDurationSeconds is { } max ? TimeSpan.FromSeconds(max) : null,
-                Headers = request.Headers,
-                Tag = request.Tag?.GetRawText(),
-            });
+            var call = calls.Place(request.ToCallRequest(), callId);
             return Results.Ok(new { success = true, callId = call.CallId, status = "queued", message = "Call initiated", simulated = call.Simulated });
         }
-        catch (CallRequestException ex) when (ex.Code == CallReasons.DestinationDenied)
+        catch (Exception ex) when (ex is CallRequestException or CallQueueFullException)
         {
-            return ApiErrors.Problem(StatusCodes.Status403Forbidden, CallReasons.DestinationDenied, $"{ex.Field}: {ex.Reason}", ex.Field);
+            await store.DeleteAsync(callId);
+            return Refused(context, ex);
         }
-        catch (CallRequestException ex)
+    }
+
+    private static IResult Refused(HttpContext context, Exception exception)
+    {
+        switch (exception)
         {
-            return ApiErrors.Problem(StatusCodes.Status400BadRequest, "validation_error", $"{ex.Field}: {ex.Reason}", ex.Field);
+            case CallRequestException { Code: CallReasons.DestinationDenied } denied:
+                return ApiErrors.Problem(StatusCodes.Status403Forbidden, CallReasons.DestinationDenied, $"{denied.Field}: {denied.Reason}", denied.Field);
+            case CallRequestException invalid:
+                return ApiErrors.Problem(StatusCodes.Status400BadRequest, "validation_error", $"{invalid.Field}: {invalid.Reason}", invalid.Field);
+            default:
+                var full = (CallQueueFullException)exception;
+                context.Response.Headers.RetryAfter = ((int)Math.Ceiling(full.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                return ApiErrors.Problem(StatusCodes.Status429TooManyRequests, "queue_full", full.Message);
         }
-        catch (CallQueueFullException ex)
+    }
+
+    /// <summary>
+    /// Without query parameters, the active calls as in the original. With any of state, to, from, until,
+    /// cursor or limit: the history, newest first, one page at a time.
+    /// </summary>
+    private static async Task<IResult> ListAsync(HttpContext context, IOutboundCalls calls, SqliteCallStore store)
+    {
+        var query = context.Request.Query;
+        if (query.Count == 0)
         {
-            context.Response.Headers.RetryAfter = ((int)Math.Ceiling(ex.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return ApiErrors.Problem(StatusCodes.Status429TooManyRequests, "queue_full", ex.Message);
+            var active = calls.Active;
+            return Results.Ok(new { success = true, count = active.Count, calls = active.Select(c => CallResponses.Call(c)) });
+        }
+        var limit = 50;
+        if (query.TryGetValue("limit", out var limitText) && (!int.TryParse(limitText, out limit) || limit is < 1 or > 500))
+        {
+            return ApiErrors.Problem(StatusCodes.Status400BadRequest, "validation_error", "limit: must be a whole number between 1 and 500", "limit");
+        }
+        var state = query["state"].ToString();
+        if (state.Length > 0 && state is not ("queued" or "dialing" or "ringing" or "playing" or "completed" or "failed"))
+        {
+            return ApiErrors.Problem(StatusCodes.Status400BadRequest, "validation_error", "state: must be queued, dialing, ringing, playing, completed or failed", "state");
+        }
+        DateTimeOffset? from = null, until = null;
+        foreach (var (name, set) in new (string, Action<DateTimeOffset>)[] { ("from", v => from = v), ("until", v => until = v) })
+        {
+            if (query[name].ToString() is { Length: > 0 } text)
+            {
+                if (!DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var parsed))
+                {
+                    return ApiErrors.Problem(StatusCodes.Status400BadRequest, "validation_error", $"{name}: must be an ISO 8601 time, e.g. 2026-11-22T08:00:00Z", name);
+                }
+                set(parsed);
+            }
+        }
+        string? to = null;
+        if (query["to"].ToString() is { Length: > 0 } toText)
+        {
+            if (!Voice.Control.Phone.PhoneNumber.TryParse(toText, null, out var number, out var error))
+            {
+                return ApiErrors.Problem(StatusCodes.Status400BadRequest, "validation_error", $"to: {error}", "to");
+            }
+            to = number.Value;
+        }
+        var cursor = query["cursor"].ToString();
+        try
+        {
+            var page = await store.QueryAsync(new CallQuery { State = state.Length > 0 ? state : null, To = to, From = from, Until = until, Cursor = cursor.Length > 0 ? cursor : null, Limit = limit });
+            return Results.Ok(new { success = true, count = page.Calls.Count, calls = page.Calls.Select(CallResponses.Call), next = page.Next });
+        }
+        catch (FormatException ex)
+        {
+            return ApiErrors.Problem(StatusCodes.Status400BadRequest, "validation_error", "cursor: " + ex.Message, "cursor");
         }
     }
 }

@@ -37,4 +37,18 @@ public sealed class OutboundCallRequest
 
     /// <summary>Which states to send webhooks for; default all.</summary>
     public List<string>? WebhookEvents { get; set; }
+
+    /// <summary>The library's request for a validated body.</summary>
+    public Voice.Control.Calls.CallRequest ToCallRequest() => new()
+    {
+        To = To!,
+        Message = Message!,
+        CallerId = CallerId,
+        RingTimeout = TimeoutSeconds is { } ring ? TimeSpan.FromSeconds(ring) : null,
+        Voice = Voice,
+        Repeat = Repeat ?? 1,
+        MaxDuration = MaxDurationSeconds is { } max ? TimeSpan.FromSeconds(max) : null,
+        Headers = Headers,
+        Tag = Tag?.GetRawText(),
+    };
 }

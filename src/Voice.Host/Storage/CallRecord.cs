@@ -1,0 +1,47 @@
+namespace Voice.Host.Storage;
+
+/// <summary>A call as stored: what was asked, and where it got to.</summary>
+public sealed record CallRecord
+{
+    public required string CallId { get; init; }
+
+    public required string To { get; init; }
+
+    public string? CallerId { get; init; }
+
+    public required string Message { get; init; }
+
+    public string Mode { get; init; } = "announce";
+
+    /// <summary>Lower-case state name (<c>queued</c> … <c>failed</c>).</summary>
+    public required string State { get; init; }
+
+    public string? Reason { get; init; }
+
+    public int? SipStatus { get; init; }
+
+    public string? Detail { get; init; }
+
+    /// <summary>The caller's tag, as JSON text.</summary>
+    public string? Tag { get; init; }
+
+    public bool Simulated { get; init; }
+
+    public string? WebhookUrl { get; init; }
+
+    /// <summary>States webhooks are sent for; null: all.</summary>
+    public IReadOnlyList<string>? WebhookEvents { get; init; }
+
+    /// <summary>The request as received, so a queued call survives a restart.</summary>
+    public required string RequestJson { get; init; }
+
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    public DateTimeOffset? AnsweredAt { get; init; }
+
+    public DateTimeOffset? EndedAt { get; init; }
+
+    public int LastSequence { get; init; }
+
+    public TimeSpan? Duration => AnsweredAt is { } a && EndedAt is { } e ? e - a : null;
+}

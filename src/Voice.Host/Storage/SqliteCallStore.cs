@@ -1,0 +1,368 @@
+using System.Globalization;
+using System.Text;
+using Dapper;
+using Microsoft.Data.Sqlite;
+using Voice.Control.Calls;
+using Voice.Host.Api;
+
+namespace Voice.Host.Storage;
+
+/// <summary>
+/// Calls, their state history and the webhook outbox in one SQLite file (WAL, so reads never wait for the
+/// writer). Times are Unix milliseconds. Each state change is one transaction: the call's row, its history
+/// row and, when the call has a webhook for that state, its outbox row — so an event is never recorded
+/// without its webhook, or the other way round.
+/// </summary>
+public sealed class SqliteCallStore
+{
+    private readonly string _connectionString;
+    private readonly SemaphoreSlim _write = new(1, 1);
+
+    public SqliteCallStore(string path)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 10 }.ToString();
+    }
+
+    public async Task InitializeAsync()
+    {
+        await using var connection = await OpenAsync();
+        await connection.ExecuteAsync("""
+            PRAGMA journal_mode = WAL;
+            PRAGMA synchronous = NORMAL;
+            CREATE TABLE IF NOT EXISTS calls (
+                call_id TEXT PRIMARY KEY,
+                to_number TEXT NOT NULL,
+                caller_id TEXT,
+                message TEXT NOT NULL,
+                mode TEXT NOT NULL,
+                state TEXT NOT NULL,
+                reason TEXT,
+                sip_status INTEGER,
+                detail TEXT,
+                tag TEXT,
+                simulated INTEGER NOT NULL,
+                webhook_url TEXT,
+                webhook_events TEXT,
+                request_json TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                answered_at INTEGER,
+                ended_at INTEGER,
+                last_sequence INTEGER NOT NULL DEFAULT 0);
+            CREATE INDEX IF NOT EXISTS calls_by_time ON calls (created_at DESC, call_id DESC);
+            CREATE INDEX IF NOT EXISTS calls_by_state ON calls (state, created_at DESC);
+            CREATE INDEX IF NOT EXISTS calls_by_to ON calls (to_number, created_at DESC);
+            CREATE INDEX IF NOT EXISTS calls_by_caller ON calls (caller_id, created_at DESC);
+            CREATE TABLE IF NOT EXISTS call_events (
+                call_id TEXT NOT NULL,
+                sequence INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                reason TEXT,
+                sip_status INTEGER,
+                detail TEXT,
+                at INTEGER NOT NULL,
+                PRIMARY KEY (call_id, sequence));
+            CREATE TABLE IF NOT EXISTS idempotency_keys (
+                key TEXT PRIMARY KEY,
+                call_id TEXT NOT NULL,
+                request_hash TEXT NOT NULL,
+                created_at INTEGER NOT NULL);
+            """);
+    }
+
+    /// <summary>
+    /// Stores a new call before it is placed, with its idempotency key when it has one. Returns the call id
+    /// already stored under that key instead, when the key was used before (and the hash of that request).
+    /// </summary>
+    public async Task<(string CallId, string? RequestHash)?> InsertAsync(CallRecord call, string? idempotencyKey, string? requestHash)
+    {
+        await _write.WaitAsync();
+        try
+        {
+            await using var connection = await OpenAsync();
+            await using var transaction = await connection.BeginTransactionAsync();
+            if (idempotencyKey is not null)
+            {
+                var existing = await connection.QuerySingleOrDefaultAsync<(string CallId, string RequestHash)?>(
+                    "SELECT call_id, request_hash FROM idempotency_keys WHERE key = @idempotencyKey", new { idempotencyKey }, transaction);
+                if (existing is { } found)
+                {
+                    return found;
+                }
+                await connection.ExecuteAsync(
+                    "INSERT INTO idempotency_keys (key, call_id, request_hash, created_at) VALUES (@idempotencyKey, @CallId, @requestHash, @at)",
+                    new { idempotencyKey, call.CallId, requestHash, at = call.CreatedAt.ToUnixTimeMilliseconds() }, transaction);
+            }
+            await connection.ExecuteAsync("""
+                INSERT INTO calls (call_id, to_number, caller_id, message, mode, state, tag, simulated, webhook_url, webhook_events, request_json, created_at)
+                VALUES (@CallId, @To, @CallerId, @Message, @Mode, @State, @Tag, @Simulated, @WebhookUrl, @Events, @RequestJson, @Created)
+                """, new
+            {
+                call.CallId, call.To, call.CallerId, call.Message, call.Mode, call.State, call.Tag, call.Simulated, call.WebhookUrl,
+                Events = call.WebhookEvents is null ? null : string.Join(',', call.WebhookEvents),
+                call.RequestJson,
+                Created = call.CreatedAt.ToUnixTimeMilliseconds(),
+            }, transaction);
+            await transaction.CommitAsync();
+            return null;
+        }
+        finally
+        {
+            _write.Release();
+        }
+    }
+
+    /// <summary>Removes a call that could not be placed after all (the queue was full), with its idempotency key.</summary>
+    public async Task DeleteAsync(string callId)
+    {
+        await _write.WaitAsync();
+        try
+        {
+            await using var connection = await OpenAsync();
+            await connection.ExecuteAsync("DELETE FROM idempotency_keys WHERE call_id = @callId; DELETE FROM calls WHERE call_id = @callId", new { callId });
+        }
+        finally
+        {
+            _write.Release();
+        }
+    }
+
+    /// <summary>
+    /// Records state changes in one transaction: each call's row moves on (never backwards: a change older than
+    /// the stored one only adds its history row), and the history gets one row per change.
+    /// </summary>
+    public async Task RecordAsync(IReadOnlyList<CallStateChange> changes)
+    {
+        await _write.WaitAsync();
+        try
+        {
+            await using var connection = await OpenAsync();
+            await using var transaction = await connection.BeginTransactionAsync();
+            foreach (var change in changes)
+            {
+                var state = CallResponses.State(change.To);
+                var at = change.At.ToUnixTimeMilliseconds();
+                await connection.ExecuteAsync("""
+                    INSERT OR IGNORE INTO call_events (call_id, sequence, state, reason, sip_status, detail, at)
+                    VALUES (@CallId, @Sequence, @state, @Reason, @SipStatus, @Detail, @at);
+                    UPDATE calls SET
+                        state = @state,
+                        reason = COALESCE(@Reason, reason),
+                        sip_status = COALESCE(@SipStatus, sip_status),
+                        detail = COALESCE(@Detail, detail),
+                        simulated = @Simulated,
+                        answered_at = CASE WHEN @state = 'playing' THEN @at ELSE answered_at END,
+                        ended_at = CASE WHEN @state IN ('completed', 'failed') THEN @at ELSE ended_at END,
+                        last_sequence = @Sequence
+                    WHERE call_id = @CallId AND last_sequence < @Sequence;
+                    """, new { change.CallId, change.Sequence, state, change.Reason, change.SipStatus, change.Detail, change.Simulated, at }, transaction);
+            }
+            await transaction.CommitAsync();
+        }
+        finally
+        {
+            _write.Release();
+        }
+    }
+
+    public async Task<CallRecord?> GetAsync(string callId)
+    {
+        await using var connection = await OpenAsync();
+        var row = await connection.QuerySingleOrDefaultAsync<CallRow>("SELECT * FROM calls WHERE call_id = @callId", new { callId });
+        return row?.ToRecord();
+    }
+
+    /// <summary>The state history of a call, in order.</summary>
+    public async Task<IReadOnlyList<(int Sequence, string State, string? Reason, DateTimeOffset At)>> HistoryAsync(string callId)
+    {
+        await using var connection = await OpenAsync();
+        var rows = await connection.QueryAsync<(long Sequence, string State, string? Reason, long At)>(
+            "SELECT sequence, state, reason, at FROM call_events WHERE call_id = @callId ORDER BY sequence", new { callId });
+        return [.. rows.Select(r => ((int)r.Sequence, r.State, r.Reason, DateTimeOffset.FromUnixTimeMilliseconds(r.At)))];
+    }
+
+    /// <summary>Calls newest first, filtered, one page at a time; the cursor is the last call of the page before.</summary>
+    public async Task<CallPage> QueryAsync(CallQuery query)
+    {
+        var sql = new StringBuilder("SELECT * FROM calls WHERE 1 = 1");
+        var parameters = new DynamicParameters();
+        if (query.State is not null)
+        {
+            sql.Append(" AND state = @state");
+            parameters.Add("state", query.State);
+        }
+        if (query.To is not null)
+        {
+            sql.Append(" AND to_number = @to");
+            parameters.Add("to", query.To);
+        }
+        if (query.From is { } from)
+        {
+            sql.Append(" AND created_at >= @from");
+            parameters.Add("from", from.ToUnixTimeMilliseconds());
+        }
+        if (query.Until is { } until)
+        {
+            sql.Append(" AND created_at < @until");
+            parameters.Add("until", until.ToUnixTimeMilliseconds());
+        }
+        if (query.Cursor is not null)
+        {
+            var (at, id) = DecodeCursor(query.Cursor);
+            sql.Append(" AND (created_at < @cursorAt OR (created_at = @cursorAt AND call_id < @cursorId))");
+            parameters.Add("cursorAt", at);
+            parameters.Add("cursorId", id);
+        }
+        sql.Append(" ORDER BY created_at DESC, call_id DESC LIMIT @limit");
+        parameters.Add("limit", query.Limit + 1);
+        await using var connection = await OpenAsync();
+        var rows = (await connection.QueryAsync<CallRow>(sql.ToString(), parameters)).ToList();
+        var page = rows.Take(query.Limit).Select(r => r.ToRecord()).ToList();
+        var next = rows.Count > query.Limit ? EncodeCursor(page[^1]) : null;
+        return new CallPage(page, next);
+    }
+
+    /// <summary>
+    /// After a restart: calls that were in progress end as failed with <c>host_restart</c> (their SIP legs died
+    /// with the process); calls still queued are returned so they can be placed again.
+    /// </summary>
+    public async Task<(int Closed, IReadOnlyList<CallRecord> Queued)> RecoverAsync(DateTimeOffset now)
+    {
+        await _write.WaitAsync();
+        try
+        {
+            await using var connection = await OpenAsync();
+            await using var transaction = await connection.BeginTransactionAsync();
+            var at = now.ToUnixTimeMilliseconds();
+            var interrupted = (await connection.QueryAsync<CallRow>(
+                "SELECT * FROM calls WHERE state IN ('dialing', 'ringing', 'playing')", transaction: transaction)).ToList();
+            foreach (var call in interrupted)
+            {
+                await connection.ExecuteAsync("""
+                    INSERT OR IGNORE INTO call_events (call_id, sequence, state, reason, detail, at)
+                    VALUES (@call_id, @sequence, 'failed', 'host_restart', 'VoiceBridge restarted while the call was in progress', @at);
+                    UPDATE calls SET state = 'failed', reason = 'host_restart', detail = 'VoiceBridge restarted while the call was in progress',
+                        ended_at = @at, last_sequence = @sequence WHERE call_id = @call_id;
+                    """, new { call.call_id, sequence = call.last_sequence + 1, at }, transaction);
+            }
+            var queued = (await connection.QueryAsync<CallRow>(
+                "SELECT * FROM calls WHERE state = 'queued' ORDER BY created_at, call_id", transaction: transaction)).Select(r => r.ToRecord()).ToList();
+            await transaction.CommitAsync();
+            return (interrupted.Count, queued);
+        }
+        finally
+        {
+            _write.Release();
+        }
+    }
+
+    /// <summary>Deletes ended calls older than <paramref name="before"/>, with their history; returns how many.</summary>
+    public async Task<int> PurgeAsync(DateTimeOffset before)
+    {
+        await _write.WaitAsync();
+        try
+        {
+            await using var connection = await OpenAsync();
+            var cutoff = before.ToUnixTimeMilliseconds();
+            return await connection.ExecuteAsync("""
+                DELETE FROM call_events WHERE call_id IN (SELECT call_id FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff);
+                DELETE FROM idempotency_keys WHERE call_id IN (SELECT call_id FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff);
+                DELETE FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff;
+                """, new { cutoff });
+        }
+        finally
+        {
+            _write.Release();
+        }
+    }
+
+    private async Task<SqliteConnection> OpenAsync()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync();
+        await connection.ExecuteAsync("PRAGMA busy_timeout = 10000");
+        return connection;
+    }
+
+    private static string EncodeCursor(CallRecord last) =>
+        Convert.ToBase64String(Encoding.UTF8.GetBytes($"{last.CreatedAt.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture)}|{last.CallId}"));
+
+    /// <exception cref="FormatException">The cursor is not one this store made.</exception>
+    public static (long At, string CallId) DecodeCursor(string cursor)
+    {
+        try
+        {
+            var text = Encoding.UTF8.GetString(Convert.FromBase64String(cursor));
+            var bar = text.IndexOf('|', StringComparison.Ordinal);
+            return (long.Parse(text[..bar], NumberStyles.None, CultureInfo.InvariantCulture), text[(bar + 1)..]);
+        }
+        catch (Exception ex) when (ex is FormatException or ArgumentOutOfRangeException or OverflowException)
+        {
+            throw new FormatException("the cursor is not valid; use the 'next' value of a previous page", ex);
+        }
+    }
+
+    /// <summary>A row of <c>calls</c> as Dapper reads it (column names as in the table).</summary>
+#pragma warning disable IDE1006, SA1300 // the names are the table's columns
+    private sealed class CallRow
+    {
+        public string call_id { get; set; } = string.Empty;
+
+        public string to_number { get; set; } = string.Empty;
+
+        public string? caller_id { get; set; }
+
+        public string message { get; set; } = string.Empty;
+
+        public string mode { get; set; } = "announce";
+
+        public string state { get; set; } = string.Empty;
+
+        public string? reason { get; set; }
+
+        public long? sip_status { get; set; }
+
+        public string? detail { get; set; }
+
+        public string? tag { get; set; }
+
+        public long simulated { get; set; }
+
+        public string? webhook_url { get; set; }
+
+        public string? webhook_events { get; set; }
+
+        public string request_json { get; set; } = "{}";
+
+        public long created_at { get; set; }
+
+        public long? answered_at { get; set; }
+
+        public long? ended_at { get; set; }
+
+        public long last_sequence { get; set; }
+
+        public CallRecord ToRecord() => new()
+        {
+            CallId = call_id,
+            To = to_number,
+            CallerId = caller_id,
+            Message = message,
+            Mode = mode,
+            State = state,
+            Reason = reason,
+            SipStatus = (int?)sip_status,
+            Detail = detail,
+            Tag = tag,
+            Simulated = simulated != 0,
+            WebhookUrl = webhook_url,
+            WebhookEvents = webhook_events?.Split(',', StringSplitOptions.RemoveEmptyEntries),
+            RequestJson = request_json,
+            CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(created_at),
+            AnsweredAt = answered_at is { } a ? DateTimeOffset.FromUnixTimeMilliseconds(a) : null,
+            EndedAt = ended_at is { } e ? DateTimeOffset.FromUnixTimeMilliseconds(e) : null,
+            LastSequence = (int)last_sequence,
+        };
+    }
+#pragma warning restore IDE1006, SA1300
+}

@@ -1,0 +1,163 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using Voice.Control.Calls;
+using Voice.Host.Storage;
+
+namespace Voice.Host.Tests;
+
+/// <summary>Calls kept in the SQLite file: history, paging, idempotency, and what a restart finds.</summary>
+public class StorageTests
+{
+    private readonly List<string> _directories = [];
+
+    [TearDown]
+    public void Remove()
+    {
+        SqliteConnection.ClearAllPools();
+        foreach (var directory in _directories.Where(Directory.Exists))
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private string NewDirectory()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "vb-store-" + Guid.NewGuid().ToString("N"));
+        _directories.Add(directory);
+        return directory;
+    }
+
+    private static Task<HttpResponseMessage> PostAsync(HttpClient client, string json, string? key = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/api/outbound-call") { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        if (key is not null)
+        {
+            request.Headers.Add("Idempotency-Key", key);
+        }
+        return client.SendAsync(request);
+    }
+
+    private static async Task<string> PlaceAsync(HttpClient client, string to, string? key = null) =>
+        (await (await PostAsync(client, $$"""{"to":"{{to}}","message":"Disk at 95 percent on nas-01."}""", key)).Content.ReadFromJsonAsync<JsonElement>())
+        .GetProperty("callId").GetString()!;
+
+    [Test]
+    public async Task Ended_calls_stay_in_the_history_newest_first_in_pages_and_filtered()
+    {
+        await using var factory = new HostFactory();
+        using var client = factory.CreateClient();
+        var ids = new List<string>();
+        foreach (var to in new[] { "+15005550000", "+15005550001", "+15005550000", "+15005550003", "+15005550000" })
+        {
+            var id = await PlaceAsync(client, to);
+            await HostFactory.WaitForEndAsync(client, id);
+            ids.Add(id);
+            await Task.Delay(5); // distinct creation times
+        }
+        await Eventually(async () => (await client.GetFromJsonAsync<JsonElement>("/api/calls?limit=500")).GetProperty("count").GetInt32() == 5
+            && (await client.GetFromJsonAsync<JsonElement>($"/api/calls?state=completed")).GetProperty("count").GetInt32() == 3);
+
+        var seen = new List<string>();
+        string? cursor = null;
+        do
+        {
+            var page = await client.GetFromJsonAsync<JsonElement>("/api/calls?limit=2" + (cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor)));
+            Assert.That(page.GetProperty("count").GetInt32(), Is.LessThanOrEqualTo(2));
+            seen.AddRange(page.GetProperty("calls").EnumerateArray().Select(c => c.GetProperty("callId").GetString()!));
+            cursor = page.GetProperty("next").GetString();
+        }
+        while (cursor is not null);
+        Assert.That(seen, Is.EqualTo(Enumerable.Reverse(ids).ToList()), "every call once, newest first");
+
+        var busy = await client.GetFromJsonAsync<JsonElement>("/api/calls?state=failed&to=%2B15005550001");
+        Assert.That(busy.GetProperty("calls").EnumerateArray().Select(c => c.GetProperty("reason").GetString()), Is.EqualTo(new[] { "busy" }));
+        var none = await client.GetFromJsonAsync<JsonElement>($"/api/calls?until={Uri.EscapeDataString(DateTimeOffset.UtcNow.AddDays(-1).ToString("O"))}");
+        Assert.That(none.GetProperty("count").GetInt32(), Is.Zero);
+        var recent = await client.GetFromJsonAsync<JsonElement>($"/api/calls?from={Uri.EscapeDataString(DateTimeOffset.UtcNow.AddHours(-1).ToString("O"))}");
+        Assert.That(recent.GetProperty("count").GetInt32(), Is.EqualTo(5));
+
+        foreach (var bad in new[] { "cursor=nonsense", "limit=0", "state=ringing-ish", "from=yesterday", "to=abc" })
+        {
+            var response = await client.GetAsync("/api/calls?" + bad);
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), bad);
+            Assert.That((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("field").GetString(), Is.EqualTo(bad[..bad.IndexOf('=')]));
+        }
+    }
+
+    [Test]
+    public async Task A_retried_POST_with_the_same_Idempotency_Key_returns_the_same_call()
+    {
+        await using var factory = new HostFactory();
+        using var client = factory.CreateClient();
+        const string body = """{"to":"+15005550000","message":"Only once, please."}""";
+
+        var first = await PostAsync(client, body, "alert-42");
+        var second = await PostAsync(client, body, "alert-42");
+        var firstId = (await first.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("callId").GetString();
+        var replay = await second.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.That(replay.GetProperty("callId").GetString(), Is.EqualTo(firstId));
+        Assert.That(second.Headers.GetValues("Idempotent-Replayed"), Is.EqualTo(new[] { "true" }));
+
+        var other = await PostAsync(client, """{"to":"+15005550000","message":"Something else."}""", "alert-42");
+        Assert.That(other.StatusCode, Is.EqualTo(HttpStatusCode.UnprocessableEntity));
+        Assert.That((await other.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString(), Is.EqualTo("idempotency_key_reused"));
+
+        await HostFactory.WaitForEndAsync(client, firstId!);
+        var history = await client.GetFromJsonAsync<JsonElement>("/api/calls?limit=10");
+        Assert.That(history.GetProperty("count").GetInt32(), Is.EqualTo(1), "never a second call");
+    }
+
+    [Test]
+    public async Task A_restart_closes_calls_that_were_in_progress_and_places_the_queued_ones_again()
+    {
+        // What a host that died mid-call leaves behind: one call ringing, one still queued.
+        var directory = NewDirectory();
+        var store = new SqliteCallStore(Path.Combine(directory, "voicebridge.db"));
+        await store.InitializeAsync();
+        var now = DateTimeOffset.UtcNow;
+        foreach (var (id, to) in new[] { ("ringing-call", "+15005550002"), ("queued-call", "+15005550000") })
+        {
+            await store.InsertAsync(new CallRecord
+            {
+                CallId = id, To = to, Message = "Left over", State = "queued", CreatedAt = now,
+                RequestJson = $$"""{"to":"{{to}}","message":"Left over"}""",
+            }, null, null);
+        }
+        await store.RecordAsync(
+        [
+            new CallStateChange("ringing-call", 1, null, CallState.Queued, now),
+            new CallStateChange("ringing-call", 2, CallState.Queued, CallState.Dialing, now),
+            new CallStateChange("ringing-call", 3, CallState.Dialing, CallState.Ringing, now, SipStatus: 180),
+            new CallStateChange("queued-call", 1, null, CallState.Queued, now),
+        ]);
+
+        await using var factory = new HostFactory(dataDirectory: directory);
+        using var client = factory.CreateClient();
+
+        var interrupted = await client.GetFromJsonAsync<JsonElement>("/api/call/ringing-call");
+        Assert.That((interrupted.GetProperty("state").GetString(), interrupted.GetProperty("reason").GetString()), Is.EqualTo(("failed", "host_restart")));
+        Assert.That(interrupted.GetProperty("sipStatus").GetInt32(), Is.EqualTo(180), "what was known before the restart is kept");
+        var history = await store.HistoryAsync("ringing-call");
+        Assert.That(history.Select(h => h.State), Is.EqualTo(new[] { "queued", "dialing", "ringing", "failed" }));
+
+        var requeued = await HostFactory.WaitForEndAsync(client, "queued-call");
+        Assert.That((requeued.GetProperty("state").GetString(), requeued.GetProperty("reason").GetString()), Is.EqualTo(("completed", "announce_complete")));
+        await Eventually(async () => (await store.HistoryAsync("queued-call")).Select(h => h.State).SequenceEqual(["queued", "dialing", "ringing", "playing", "completed"]));
+    }
+
+    private static async Task Eventually(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail("the condition did not become true in time");
+            }
+            await Task.Delay(20);
+        }
+    }
+}
