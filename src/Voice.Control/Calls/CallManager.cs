@@ -16,7 +16,6 @@ namespace Voice.Control.Calls;
 /// </summary>
 public sealed class CallManager : IOutboundCalls, IAsyncDisposable
 {
-    private const int MaxMessageLength = 1000;
     private const int MaxHeaders = 20;
 
     private readonly CallOptions _options;
@@ -134,9 +133,9 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         {
             throw new CallRequestException("message", "is required");
         }
-        if (request.Message.Length > MaxMessageLength)
+        if (request.Message.Length > CallFieldRules.MaxMessageLength)
         {
-            throw new CallRequestException("message", $"has {request.Message.Length} characters; at most {MaxMessageLength}");
+            throw new CallRequestException("message", $"has {request.Message.Length} characters; at most {CallFieldRules.MaxMessageLength}");
         }
         if (!PhoneNumber.TryParse(request.To, _options.Numbers, out var number, out var error))
         {
@@ -158,7 +157,7 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         {
             throw new CallRequestException("maxDurationSeconds", $"must be positive and at most {_options.MaxCallDuration.TotalSeconds:0} seconds");
         }
-        if (request.CallerId is { } callerId && !CallOptions.CallerIdIsValid(callerId))
+        if (request.CallerId is { } callerId && !CallFieldRules.IsCallerId(callerId))
         {
             throw new CallRequestException("callerId", "must be a phone number or SIP user (letters, digits, + - . _ * #), at most 64 characters");
         }
@@ -166,7 +165,7 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         {
             throw new CallRequestException("callerName", "must be at most 64 characters without control characters");
         }
-        if (request.Voice is { } voice && (voice.Length is 0 or > 64 || !voice.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.')))
+        if (request.Voice is { } voice && !CallFieldRules.IsVoiceName(voice))
         {
             throw new CallRequestException("voice", "must be a voice name or id (letters, digits, _ - .)");
         }

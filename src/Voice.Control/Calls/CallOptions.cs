@@ -45,7 +45,7 @@ public sealed record CallOptions
     public void Validate()
     {
         DialPlan.Validate();
-        if (DefaultCallerId is not null && !CallerIdIsValid(DefaultCallerId))
+        if (DefaultCallerId is not null && !CallFieldRules.IsCallerId(DefaultCallerId))
         {
             throw new ArgumentException($"DefaultCallerId '{DefaultCallerId}' is not a phone number or SIP user.", nameof(DefaultCallerId));
         }
@@ -66,7 +66,4 @@ public sealed record CallOptions
             throw new ArgumentException("MaxConcurrentCalls and CallsPerSecond must be positive, MaxQueuedCalls not negative.");
         }
     }
-
-    internal static bool CallerIdIsValid(string value) =>
-        value.Length is > 0 and <= 64 && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '+' or '-' or '.' or '_' or '*' or '#');
 }

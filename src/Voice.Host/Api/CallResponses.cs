@@ -6,45 +6,36 @@ namespace Voice.Host.Api;
 /// <summary>The JSON shapes of the original API, extended: state names in lower case, ISO 8601 times, duration in seconds.</summary>
 internal static class CallResponses
 {
-    public static object Call(CallSnapshot call, string mode = "announce") => new Dictionary<string, object?>
-    {
-        ["success"] = true,
-        ["callId"] = call.CallId,
-        ["to"] = call.To,
-        ["state"] = State(call.State),
-        ["status"] = State(call.State),
-        ["mode"] = mode,
-        ["reason"] = call.Reason,
-        ["sipStatus"] = call.SipStatus,
-        ["detail"] = call.Detail,
-        ["callerId"] = call.CallerId,
-        ["createdAt"] = call.CreatedAt,
-        ["answeredAt"] = call.AnsweredAt,
-        ["endedAt"] = call.EndedAt,
-        ["duration"] = call.Duration is { } d ? (int)Math.Round(d.TotalSeconds) : null,
-        ["tag"] = call.Tag is null ? null : JsonSerializer.Deserialize<JsonElement>(call.Tag),
-        ["simulated"] = call.Simulated,
-    };
+    /// <summary>A live call.</summary>
+    public static object Call(CallSnapshot call) => Shape(
+        call.CallId, call.To, State(call.State), "announce", call.Reason, call.SipStatus, call.Detail, call.CallerId,
+        call.CreatedAt, call.AnsweredAt, call.EndedAt, call.Duration, call.Tag, call.Simulated);
 
     /// <summary>A stored call, in the same shape as a live one.</summary>
-    public static object Call(Storage.CallRecord call) => new Dictionary<string, object?>
+    public static object Call(Storage.CallRecord call) => Shape(
+        call.CallId, call.To, call.State, call.Mode, call.Reason, call.SipStatus, call.Detail, call.CallerId,
+        call.CreatedAt, call.AnsweredAt, call.EndedAt, call.Duration, call.Tag, call.Simulated);
+
+    private static Dictionary<string, object?> Shape(
+        string callId, string to, string state, string mode, string? reason, int? sipStatus, string? detail, string? callerId,
+        DateTimeOffset createdAt, DateTimeOffset? answeredAt, DateTimeOffset? endedAt, TimeSpan? duration, string? tag, bool simulated) => new()
     {
         ["success"] = true,
-        ["callId"] = call.CallId,
-        ["to"] = call.To,
-        ["state"] = call.State,
-        ["status"] = call.State,
-        ["mode"] = call.Mode,
-        ["reason"] = call.Reason,
-        ["sipStatus"] = call.SipStatus,
-        ["detail"] = call.Detail,
-        ["callerId"] = call.CallerId,
-        ["createdAt"] = call.CreatedAt,
-        ["answeredAt"] = call.AnsweredAt,
-        ["endedAt"] = call.EndedAt,
-        ["duration"] = call.Duration is { } d ? (int)Math.Round(d.TotalSeconds) : null,
-        ["tag"] = call.Tag is null ? null : JsonSerializer.Deserialize<JsonElement>(call.Tag),
-        ["simulated"] = call.Simulated,
+        ["callId"] = callId,
+        ["to"] = to,
+        ["state"] = state,
+        ["status"] = state,
+        ["mode"] = mode,
+        ["reason"] = reason,
+        ["sipStatus"] = sipStatus,
+        ["detail"] = detail,
+        ["callerId"] = callerId,
+        ["createdAt"] = createdAt,
+        ["answeredAt"] = answeredAt,
+        ["endedAt"] = endedAt,
+        ["duration"] = duration is { } d ? (int)Math.Round(d.TotalSeconds) : null,
+        ["tag"] = tag is null ? null : JsonSerializer.Deserialize<JsonElement>(tag),
+        ["simulated"] = simulated,
     };
 
     public static string State(CallState state) => state switch

@@ -10,7 +10,6 @@ namespace Voice.Host.Api;
 /// </summary>
 public sealed class OutboundCallValidator : AbstractValidator<OutboundCallRequest>
 {
-    public const int MaxMessageLength = 1000;
     private const int MaxTagLength = 4096;
 
     private static readonly string[] States = ["queued", "dialing", "ringing", "playing", "completed", "failed"];
@@ -29,19 +28,19 @@ public sealed class OutboundCallValidator : AbstractValidator<OutboundCallReques
             });
         RuleFor(r => r.Message).Cascade(CascadeMode.Stop)
             .NotEmpty().WithMessage("is required")
-            .MaximumLength(MaxMessageLength).WithMessage($"must be at most {MaxMessageLength} characters")
+            .MaximumLength(CallFieldRules.MaxMessageLength).WithMessage($"must be at most {CallFieldRules.MaxMessageLength} characters")
             .Must(NoControlCharacters).WithMessage("must not contain control characters (line breaks, NUL); write it on one line");
         RuleFor(r => r.Mode)
             .Must(m => m is null or "announce" or "conversation").WithMessage("must be announce or conversation")
             .NotEqual("conversation").WithMessage("conversation mode is not supported yet; use announce");
         RuleFor(r => r.CallerId)
-            .Must(c => c is null || CallerIdIsValid(c)).WithMessage("must be a phone number or SIP user (letters, digits, + - . _ * #), at most 64 characters");
+            .Must(c => c is null || CallFieldRules.IsCallerId(c)).WithMessage("must be a phone number or SIP user (letters, digits, + - . _ * #), at most 64 characters");
         RuleFor(r => r.TimeoutSeconds).InclusiveBetween(5, 120).WithMessage("must be between 5 and 120");
         RuleFor(r => r.WebhookUrl)
             .Must(u => u is null || Uri.TryCreate(u, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && NoControlCharacters(u))
             .WithMessage("must be an absolute http or https URL");
         RuleFor(r => r.Voice)
-            .Must(v => v is null || v.Length is > 0 and <= 64 && v.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.'))
+            .Must(v => v is null || CallFieldRules.IsVoiceName(v))
             .WithMessage("must be a voice name or id (letters, digits, _ - .)");
         RuleFor(r => r.Repeat).InclusiveBetween(1, 5).WithMessage("must be between 1 and 5");
         RuleFor(r => r.MaxDurationSeconds)
@@ -62,7 +61,4 @@ public sealed class OutboundCallValidator : AbstractValidator<OutboundCallReques
     }
 
     private static bool NoControlCharacters(string? value) => value is null || !value.Any(char.IsControl);
-
-    private static bool CallerIdIsValid(string value) =>
-        value.Length is > 0 and <= 64 && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '+' or '-' or '.' or '_' or '*' or '#');
 }

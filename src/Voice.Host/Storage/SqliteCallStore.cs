@@ -278,9 +278,10 @@ public sealed class SqliteCallStore
 
     private async Task<SqliteConnection> OpenAsync()
     {
+        // No busy_timeout pragma per open: Microsoft.Data.Sqlite retries a busy database until the command
+        // timeout (Default Timeout above), and WAL mode is stored in the file itself.
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync();
-        await connection.ExecuteAsync("PRAGMA busy_timeout = 10000");
         return connection;
     }
 
