@@ -1,9 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Globalization;
 using Voice.Control.Calls;
-using Voice.Control.Drachtio;
-using Voice.Control.FreeSwitch;
 using Voice.Control.Media;
 using Voice.Control.Phone;
 using Voice.Control.Tts;
@@ -21,24 +18,9 @@ public static class AnnounceCalls
 
     public static async Task RunAsync(int calls)
     {
-        using var serverProcess = Process.Start(new ProcessStartInfo("dotnet", [typeof(LeanMediaServer).Assembly.Location, "serve-media"])
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-        })!;
-        var ports = (await serverProcess.StandardOutput.ReadLineAsync())!.Split(' ').Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToArray();
-
-        await using var drachtio = new DrachtioClient(new DrachtioClientOptions { Host = "127.0.0.1", Port = ports[0], Secret = "cymru" });
-        await drachtio.ConnectAsync();
-        await using var broker = new MediaSessionBroker(new EslOutboundOptions { Port = 0, Backlog = 2048 });
-        broker.Start();
-        var server = new MediaServer(new MediaServerOptions
-        {
-            EventSocket = new EslClientOptions { Host = "127.0.0.1", Port = ports[1], HeartbeatTimeout = TimeSpan.FromHours(1) },
-            EndpointTimeout = TimeSpan.FromSeconds(20),
-        }, drachtio, broker);
-        await server.ConnectAsync();
-        await using var pool = new MediaServerPool([server]);
+        await using var standIn = await StandIn.StartAsync(listenBacklog: 2048, endpointTimeout: TimeSpan.FromSeconds(20));
+        var drachtio = standIn.Drachtio;
+        var pool = new MediaServerPool([standIn.Server]);
         var options = new CallOptions
         {
             DialPlan = new DialPlan { Host = "127.0.0.1:5085", Rule = DialRule.E164 },
@@ -117,10 +99,6 @@ public static class AnnounceCalls
         {
             Console.WriteLine($"  {group.Count()} × {group.Key}");
         }
-
-        serverProcess.StandardInput.Close();
-        Console.WriteLine(await serverProcess.StandardOutput.ReadToEndAsync());
-        await serverProcess.WaitForExitAsync();
     }
 
     private static void InterlockedMax(ref int target, int value)

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using Voice.Control.Drachtio;
-using Voice.Control.FreeSwitch;
 using Voice.Control.Media;
 
 namespace Voice.Bench;
@@ -23,29 +21,17 @@ public static class EndpointLifecycle
         Console.WriteLine($"{lean.DrachtioPort} {lean.EventSocketPort}");
         await Console.In.ReadLineAsync(); // runs until the parent closes stdin
         var answerToPlay = lean.AnswerToPlay.Order().ToList();
-        Console.WriteLine(answerToPlay.Count == 0 ? "no answered calls" :
-            $"play command at FreeSWITCH after the phone's 200 OK was sent: median {Percentile(answerToPlay, 0.5):F0} µs, " +
+        if (answerToPlay.Count > 0)
+        {
+            Console.WriteLine($"play command at FreeSWITCH after the phone's 200 OK was sent: median {Percentile(answerToPlay, 0.5):F0} µs, " +
             $"p99 {Percentile(answerToPlay, 0.99):F0} µs, max {answerToPlay[^1]:F0} µs over {answerToPlay.Count} calls (target ≤ 5000)");
+        }
     }
 
     public static async Task RunAsync(int lifecycles)
     {
-        using var serverProcess = Process.Start(new ProcessStartInfo("dotnet", [typeof(LeanMediaServer).Assembly.Location, "serve-media"])
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-        })!;
-        var ports = (await serverProcess.StandardOutput.ReadLineAsync())!.Split(' ').Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToArray();
-
-        await using var drachtio = new DrachtioClient(new DrachtioClientOptions { Host = "127.0.0.1", Port = ports[0], Secret = "cymru" });
-        await drachtio.ConnectAsync();
-        await using var broker = new MediaSessionBroker(new EslOutboundOptions { Port = 0 });
-        broker.Start();
-        await using var server = new MediaServer(new MediaServerOptions
-        {
-            EventSocket = new EslClientOptions { Host = "127.0.0.1", Port = ports[1], HeartbeatTimeout = TimeSpan.FromHours(1) },
-        }, drachtio, broker);
-        await server.ConnectAsync();
+        await using var standIn = await StandIn.StartAsync();
+        var server = standIn.Server;
 
         for (var i = 0; i < 3_000; i++)
         {
@@ -78,8 +64,6 @@ public static class EndpointLifecycle
         Console.WriteLine(
             $"play command at FreeSWITCH after ModifyAsync returned: median {Percentile(playLatency, 0.5):F0} µs, p99 {Percentile(playLatency, 0.99):F0} µs, " +
             $"max {playLatency[^1]:F0} µs over {playLatency.Count} (target ≤ 1000)");
-        serverProcess.StandardInput.Close();
-        await serverProcess.WaitForExitAsync();
     }
 
     /// <summary>One lifecycle; returns microseconds from ModifyAsync's return to the play command's arrival at FreeSWITCH.</summary>

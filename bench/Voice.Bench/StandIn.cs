@@ -1,0 +1,63 @@
+using System.Diagnostics;
+using System.Globalization;
+using Voice.Control.Drachtio;
+using Voice.Control.FreeSwitch;
+using Voice.Control.Media;
+
+namespace Voice.Bench;
+
+/// <summary>
+/// <see cref="LeanMediaServer"/> in a process of its own (so this process's CPU counters measure the client
+/// alone), with the drachtio client, outbound listener and media server connected to it.
+/// </summary>
+public sealed class StandIn : IAsyncDisposable
+{
+    private readonly Process _process;
+
+    private StandIn(Process process, DrachtioClient drachtio, MediaSessionBroker broker, MediaServer server)
+    {
+        _process = process;
+        Drachtio = drachtio;
+        Broker = broker;
+        Server = server;
+    }
+
+    public DrachtioClient Drachtio { get; }
+
+    public MediaSessionBroker Broker { get; }
+
+    public MediaServer Server { get; }
+
+    public static async Task<StandIn> StartAsync(int listenBacklog = 256, TimeSpan? endpointTimeout = null)
+    {
+        var process = Process.Start(new ProcessStartInfo("dotnet", [typeof(LeanMediaServer).Assembly.Location, "serve-media"])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+        })!;
+        var ports = (await process.StandardOutput.ReadLineAsync())!.Split(' ').Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToArray();
+        var drachtio = new DrachtioClient(new DrachtioClientOptions { Host = "127.0.0.1", Port = ports[0], Secret = "cymru" });
+        await drachtio.ConnectAsync();
+        var broker = new MediaSessionBroker(new EslOutboundOptions { Port = 0, Backlog = listenBacklog });
+        broker.Start();
+        var server = new MediaServer(new MediaServerOptions
+        {
+            EventSocket = new EslClientOptions { Host = "127.0.0.1", Port = ports[1], HeartbeatTimeout = TimeSpan.FromHours(1) },
+            EndpointTimeout = endpointTimeout ?? new MediaServerOptions().EndpointTimeout,
+        }, drachtio, broker);
+        await server.ConnectAsync();
+        return new StandIn(process, drachtio, broker, server);
+    }
+
+    /// <summary>Closes the links, then stops the stand-in and prints what it measured.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await Server.DisposeAsync();
+        await Broker.DisposeAsync();
+        await Drachtio.DisposeAsync();
+        _process.StandardInput.Close();
+        Console.Write(await _process.StandardOutput.ReadToEndAsync());
+        await _process.WaitForExitAsync();
+        _process.Dispose();
+    }
+}
