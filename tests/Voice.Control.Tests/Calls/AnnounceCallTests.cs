@@ -4,7 +4,6 @@ using Voice.Control.Media;
 using Voice.Control.Phone;
 using Voice.Control.Tests.Media;
 using Voice.Control.Tests.Support;
-using Voice.Control.Tts;
 
 namespace Voice.Control.Tests.Calls;
 
@@ -291,36 +290,5 @@ public class AnnounceCallTests
         fields[0] = FakeDrachtioPeer.NewId();
         fields[3] = Encoding.UTF8.GetByteCount(response).ToString(System.Globalization.CultureInfo.InvariantCulture);
         return rig.Signalling.Peer.SendAsync(string.Join('|', fields) + "\r\n" + response);
-    }
-
-    private sealed class SpySynthesizer : ISpeechSynthesizer
-    {
-        private readonly FliteSynthesizer _flite = new();
-        private readonly List<string> _events = [];
-
-        public List<string> Events
-        {
-            get
-            {
-                lock (_events)
-                {
-                    return [.. _events];
-                }
-            }
-        }
-
-        public void Note(string e)
-        {
-            lock (_events)
-            {
-                _events.Add(e);
-            }
-        }
-
-        public Task<SpeechAudio> SynthesizeAsync(string text, string? voice, CancellationToken ct)
-        {
-            Note("synthesize");
-            return _flite.SynthesizeAsync(text, voice, ct);
-        }
     }
 }

@@ -33,35 +33,24 @@ public sealed class ChangeLog
 
     public IReadOnlyList<CallStateChange> Of(string callId) => [.. All.Where(c => c.CallId == callId)];
 
-    public async Task<CallStateChange> ReachAsync(string callId, CallState state, TimeSpan? within = null)
-    {
-        var deadline = DateTime.UtcNow + (within ?? Timeouts.Step);
-        while (true)
-        {
-            if (Of(callId).FirstOrDefault(c => c.To == state) is { } change)
-            {
-                return change;
-            }
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"call {callId} did not reach {state}; it went {string.Join(" → ", Of(callId).Select(c => c.To))}");
-            }
-            await Task.Delay(5);
-        }
-    }
+    public Task<CallStateChange> ReachAsync(string callId, CallState state, TimeSpan? within = null) =>
+        WaitForAsync(callId, c => c.To == state, $"reach {state}", within);
 
-    public async Task<CallStateChange> FinalAsync(string callId, TimeSpan? within = null)
+    public Task<CallStateChange> FinalAsync(string callId, TimeSpan? within = null) =>
+        WaitForAsync(callId, c => CallStateMachine.IsFinal(c.To), "end", within);
+
+    private async Task<CallStateChange> WaitForAsync(string callId, Func<CallStateChange, bool> match, string what, TimeSpan? within)
     {
         var deadline = DateTime.UtcNow + (within ?? Timeouts.Step);
         while (true)
         {
-            if (Of(callId).FirstOrDefault(c => CallStateMachine.IsFinal(c.To)) is { } change)
+            if (Of(callId).FirstOrDefault(match) is { } change)
             {
                 return change;
             }
             if (DateTime.UtcNow > deadline)
             {
-                Assert.Fail($"call {callId} did not end; it went {string.Join(" → ", Of(callId).Select(c => c.To))}");
+                Assert.Fail($"call {callId} did not {what}; it went {string.Join(" → ", Of(callId).Select(c => c.To))}");
             }
             await Task.Delay(5);
         }

@@ -153,7 +153,7 @@ public class SimulatedCallTests
     [Test]
     public async Task The_message_is_rendered_when_dialling_starts_not_after_the_answer()
     {
-        var speech = new RecordingSynthesizer();
+        var speech = new SpySynthesizer();
         var (manager, changes) = Manager(speech: speech);
         changes.OnChange = c => speech.Note($"state {c.To}");
         var placed = manager.Place(Call("+15551234567"));
@@ -207,35 +207,5 @@ public class SimulatedCallTests
         Assert.That(ex.Message, Does.Contain(reason));
         Assert.That(manager.Active, Is.Empty);
         Assert.That(changes.All, Is.Empty);
-    }
-
-    private sealed class RecordingSynthesizer : ISpeechSynthesizer
-    {
-        private readonly List<string> _events = [];
-
-        public List<string> Events
-        {
-            get
-            {
-                lock (_events)
-                {
-                    return [.. _events];
-                }
-            }
-        }
-
-        public void Note(string e)
-        {
-            lock (_events)
-            {
-                _events.Add(e);
-            }
-        }
-
-        public Task<SpeechAudio> SynthesizeAsync(string text, string? voice, CancellationToken ct)
-        {
-            Note("synthesize");
-            return Task.FromResult(SpeechAudio.Flite(text, voice ?? "kal"));
-        }
     }
 }

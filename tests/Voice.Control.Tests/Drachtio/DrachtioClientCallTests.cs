@@ -253,7 +253,7 @@ public class DrachtioClientCallTests
         await replay.PlayAsync(6);
         var dialog = await call.Within();
 
-        var newOffer = SipOf(replay.Next).Body;
+        var newOffer = replay.Next.Sip.Body;
         var modify = dialog.ModifyAsync(newOffer);
         await replay.PlayAsync(5); // re-INVITE (Contact, sip:placeholder), echo, 200, ACK to the remote target, echo
         var answer = await modify.Within();
@@ -271,7 +271,7 @@ public class DrachtioClientCallTests
         // The FreeSWITCH endpoint flow: INVITE without SDP, the offer in the 200, our answer in the ACK;
         // later FreeSWITCH hangs up and its BYE is answered 200.
         var (client, replay) = await ConnectToFlowAsync("mrf-endpoint-play");
-        var answerSent = SipOf(replay.Frames[5]).Body;
+        var answerSent = replay.Frames[5].Sip.Body;
         string? offerSeen = null;
         var call = client.CreateUacAsync("sip:drachtio@127.0.0.1:5090", new UacOptions
         {
@@ -396,10 +396,7 @@ public class DrachtioClientCallTests
 
     /// <summary>The SDP drachtio-srf offered in the capture's first INVITE, so our INVITE can match it.</summary>
     private static string OfferOf(CaptureReplay replay) =>
-        SipOf(replay.Frames.First(f => f.From == Side.App && f.Message.Contains("\r\nINVITE ", StringComparison.Ordinal))).Body;
-
-    private static SipMessage SipOf(CapturedFrame frame) =>
-        SipMessage.Parse(frame.Message.AsSpan(frame.Message.IndexOf("\r\n", StringComparison.Ordinal) + 2));
+        replay.Frames.First(f => f.From == Side.App && f.Message.Contains("\r\nINVITE ", StringComparison.Ordinal)).Sip.Body;
 
     /// <summary>The drachtio/*.txt traces in frame order (those captures have no messages.txt).</summary>
     private static IReadOnlyList<CapturedFrame> OrderedDrachtioTrace(string name) =>

@@ -4,7 +4,6 @@ using System.Text;
 using Voice.Control.Drachtio;
 using Voice.Control.FreeSwitch;
 using Voice.Control.Media;
-using Voice.Control.Sip;
 using Voice.Control.Tests.Support;
 
 namespace Voice.Control.Tests.Media;
@@ -131,7 +130,7 @@ public sealed class MediaRig : IAsyncDisposable
         Assert.That(actual.Fields[1..], Is.EqualTo(captured.HeaderFields[1..]));
         var ack = actual.Sip;
         Assert.That(ack.Method, Is.EqualTo("ACK"));
-        var capturedAnswer = SipMessage.Parse(captured.Message.AsSpan(captured.Message.IndexOf("\r\n", StringComparison.Ordinal) + 2)).Body;
+        var capturedAnswer = captured.Sip.Body;
         Assert.That(Lines(ack.Body, "m="), Is.EqualTo(Lines(capturedAnswer, "m=")), "every offered stream answered");
         Assert.That(Lines(ack.Body, "a=recvonly"), Has.Count.EqualTo(1), "receive-only until the phone's SDP arrives");
     });
@@ -149,7 +148,7 @@ public sealed class MediaRig : IAsyncDisposable
     }
 
     /// <summary>The endpoint id drachtio-fsmrf used in the capture, replaced by ours in what FreeSWITCH says.</summary>
-    public string CapturedEndpointId() => SipOf(Signalling.Frames.First(f => f.From == Side.App && f.Message.Contains("\r\nINVITE ", StringComparison.Ordinal)))
+    public string CapturedEndpointId() => Signalling.Frames.First(f => f.From == Side.App && f.Message.Contains("\r\nINVITE ", StringComparison.Ordinal)).Sip
         .GetHeader("User-Agent")!["drachtio-fsmrf:".Length..];
 
     /// <summary>
@@ -199,9 +198,9 @@ public sealed class MediaRig : IAsyncDisposable
     }
 
     /// <summary>The phone's SDP from the capture's 200 OK to the phone's INVITE.</summary>
-    public string PhoneAnswer() => SipOf(Signalling.Frames.First(f =>
+    public string PhoneAnswer() => Signalling.Frames.First(f =>
         f.From == Side.Server && f.Message.Contains("\r\nSIP/2.0 200 OK", StringComparison.Ordinal) && f.Message.Contains("SIPpTag", StringComparison.Ordinal)
-        && f.Message.Contains("application/sdp", StringComparison.Ordinal))).Body;
+        && f.Message.Contains("application/sdp", StringComparison.Ordinal)).Sip.Body;
 
     /// <summary>Moves the drachtio replay to the re-INVITE our endpoint sends to FreeSWITCH (the phone leg is not the endpoint's).</summary>
     public void SkipToEndpointReinvite() =>
@@ -223,9 +222,6 @@ public sealed class MediaRig : IAsyncDisposable
                  $"Call-ID: {callId}\r\nCSeq: 123105334 BYE\r\nContent-Length: 0\r\n\r\n";
         await Signalling.Peer.SendAsync($"{FakeDrachtioPeer.NewId()}|sip|network|{Encoding.UTF8.GetByteCount(ok)}|udp|127.0.0.1|{fromPort}|12:00:00.000000|bye-txn|{dialogId}|\r\n{ok}");
     }
-
-    public static SipMessage SipOf(CapturedFrame frame) =>
-        SipMessage.Parse(frame.Message.AsSpan(frame.Message.IndexOf("\r\n", StringComparison.Ordinal) + 2));
 
     public static List<string> Lines(string sdp, string prefix) =>
         sdp.Split("\r\n").Where(l => l.StartsWith(prefix, StringComparison.Ordinal)).ToList();

@@ -9,8 +9,8 @@ public class SdpTests
     private static readonly string[] PcmuPcma = ["PCMU", "PCMA"];
 
     /// <summary>FreeSWITCH's answer-with-offer to the endpoint INVITE in the mrf-endpoint-play capture (SAVP + AVP).</summary>
-    private static string CapturedOffer() => MediaRig.SipOf(Captures.Flow("mrf-endpoint-play")
-        .First(f => f.From == Side.Server && f.Message.Contains("RTP/SAVP", StringComparison.Ordinal) && f.Message.Contains("\r\nSIP/2.0 200 OK", StringComparison.Ordinal))).Body;
+    private static string CapturedOffer() => Captures.Flow("mrf-endpoint-play")
+        .First(f => f.From == Side.Server && f.Message.Contains("RTP/SAVP", StringComparison.Ordinal) && f.Message.Contains("\r\nSIP/2.0 200 OK", StringComparison.Ordinal)).Sip.Body;
 
     // An offer from a profile with rtp_secure_media off, as fs-config/sip_profiles/mrf.xml sets it.
     private const string PlainOffer =

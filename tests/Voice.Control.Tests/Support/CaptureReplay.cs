@@ -1,5 +1,4 @@
 using System.Text;
-using Voice.Control.Sip;
 
 namespace Voice.Control.Tests.Support;
 
@@ -102,7 +101,7 @@ public sealed class CaptureReplay(FakeDrachtioPeer peer, IReadOnlyList<CapturedF
             return;
         }
 
-        var expected = SipMessage.Parse(captured.Message.AsSpan(captured.Message.IndexOf("\r\n", StringComparison.Ordinal) + 2));
+        var expected = captured.Sip;
         var sip = actual.Sip;
         Assert.That(sip.ToString(), Is.EqualTo(expected.ToString()), "start line");
         foreach (var header in expected.Headers)

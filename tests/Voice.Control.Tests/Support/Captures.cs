@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
+using Voice.Control.Sip;
 
 namespace Voice.Control.Tests.Support;
 
@@ -28,6 +29,9 @@ public sealed record CapturedFrame(Side From, byte[] Bytes)
             return (crlf < 0 ? message : message[..crlf]).Split('|');
         }
     }
+
+    /// <summary>The SIP message after the header line.</summary>
+    public SipMessage Sip => SipMessage.Parse(Message.AsSpan(Message.IndexOf("\r\n", StringComparison.Ordinal) + 2));
 }
 
 /// <summary>
