@@ -34,6 +34,7 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
     private readonly Task _dispatcher;
     private readonly Task _delivery;
     private int _queued;
+    private long _lastForget;
     private int _disposed;
 
     public CallManager(CallOptions options, ICallBackend backend, ISpeechSynthesizer speech, ILoggerFactory? loggers = null, TimeProvider? timeProvider = null)
@@ -280,7 +281,14 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
     /// <summary>Drops ended calls older than the retention, so a long-running process does not grow without bound.</summary>
     private void Forget()
     {
-        var cutoff = _time.GetUtcNow() - _options.EndedCallRetention;
+        // A scan of every call, so not on every Place: at most once a second is plenty for a retention in minutes.
+        var now = _time.GetUtcNow();
+        var last = Interlocked.Read(ref _lastForget);
+        if (now.UtcTicks - last < TimeSpan.TicksPerSecond || Interlocked.CompareExchange(ref _lastForget, now.UtcTicks, last) != last)
+        {
+            return;
+        }
+        var cutoff = now - _options.EndedCallRetention;
         foreach (var (id, call) in _calls)
         {
             if (call.EndedAt is { } ended && ended < cutoff)

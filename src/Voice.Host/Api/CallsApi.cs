@@ -85,7 +85,8 @@ internal static class CallsApi
         }
         var callId = Guid.NewGuid().ToString();
         var requestJson = JsonSerializer.Serialize(request, Json);
-        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(requestJson)));
+        // Only a retried request needs comparing with the first: no hash without a key.
+        var hash = key.Length == 0 ? null : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(requestJson)));
         var existing = await store.InsertAsync(new CallRecord
         {
             CallId = callId,
