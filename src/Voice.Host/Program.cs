@@ -4,6 +4,7 @@ using Voice.Host;
 using Voice.Host.Api;
 using Voice.Host.Configuration;
 using Voice.Host.Storage;
+using Voice.Host.Webhooks;
 
 var builder = WebApplication.CreateBuilder(args);
 if (builder.Configuration["HTTP_PORT"] is { Length: > 0 } httpPort)
@@ -24,6 +25,10 @@ builder.Services.AddSingleton(store);
 // The recorder is registered first so it stops last: the calls end (and say so) before it stops listening.
 builder.Services.AddSingleton<CallRecorder>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<CallRecorder>());
+builder.Services.AddSingleton(VoiceBridgeConfiguration.Webhooks(builder.Configuration, dataDirectory));
+builder.Services.AddSingleton(sp => new WebhookSender(
+    sp.GetRequiredService<SqliteCallStore>(), sp.GetRequiredService<WebhookOptions>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<WebhookSender>>()));
+builder.Services.AddHostedService(sp => sp.GetRequiredService<WebhookSender>());
 builder.Services.AddHostedService<VoiceControlService>();
 
 var app = builder.Build();

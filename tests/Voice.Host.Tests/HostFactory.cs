@@ -71,4 +71,18 @@ public sealed class HostFactory : WebApplicationFactory<Program>
             await Task.Delay(10);
         }
     }
+
+    /// <summary>Polls <paramref name="condition"/> until it holds; fails the test after 10 s.</summary>
+    public static async Task Eventually(Func<Task<bool>> condition, string? what = null)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail(what ?? "the condition did not become true in time");
+            }
+            await Task.Delay(20);
+        }
+    }
 }

@@ -57,7 +57,7 @@ public class StorageTests
             ids.Add(id);
             await Task.Delay(5); // distinct creation times
         }
-        await Eventually(async () => (await client.GetFromJsonAsync<JsonElement>("/api/calls?limit=500")).GetProperty("count").GetInt32() == 5
+        await HostFactory.Eventually(async () => (await client.GetFromJsonAsync<JsonElement>("/api/calls?limit=500")).GetProperty("count").GetInt32() == 5
             && (await client.GetFromJsonAsync<JsonElement>($"/api/calls?state=completed")).GetProperty("count").GetInt32() == 3);
 
         var seen = new List<string>();
@@ -145,19 +145,6 @@ public class StorageTests
 
         var requeued = await HostFactory.WaitForEndAsync(client, "queued-call");
         Assert.That((requeued.GetProperty("state").GetString(), requeued.GetProperty("reason").GetString()), Is.EqualTo(("completed", "announce_complete")));
-        await Eventually(async () => (await store.HistoryAsync("queued-call")).Select(h => h.State).SequenceEqual(["queued", "dialing", "ringing", "playing", "completed"]));
-    }
-
-    private static async Task Eventually(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail("the condition did not become true in time");
-            }
-            await Task.Delay(20);
-        }
+        await HostFactory.Eventually(async () => (await store.HistoryAsync("queued-call")).Select(h => h.State).SequenceEqual(["queued", "dialing", "ringing", "playing", "completed"]));
     }
 }

@@ -178,6 +178,7 @@ internal sealed class OutboundCall
         {
             return; // hung up while queued
         }
+        var dialingSince = System.Diagnostics.Stopwatch.GetTimestamp();
         using var run = CancellationTokenSource.CreateLinkedTokenSource(stopping, _hangup.Token);
         ICallMedia? media = null;
         ICallDialog? dialog = null;
@@ -195,6 +196,7 @@ internal sealed class OutboundCall
 
             media = await backend.CreateMediaAsync(dial.Token).ConfigureAwait(false);
             var ready = media;
+            VoiceMeter.DialLatency.Record(VoiceMeter.SecondsSince(dialingSince));
             string? earlySdp = null;
             Task earlyMedia = Task.CompletedTask;
             dialog = await backend.DialAsync(new DialRequest
@@ -217,6 +219,7 @@ internal sealed class OutboundCall
                     }
                 },
             }, dial.Token).ConfigureAwait(false);
+            var answeredSince = System.Diagnostics.Stopwatch.GetTimestamp();
 
             await earlyMedia.ConfigureAwait(false);
             if (dialog.RemoteSdp != earlySdp || earlySdp is null)
@@ -224,7 +227,7 @@ internal sealed class OutboundCall
                 await media.ConnectAsync(dialog.RemoteSdp ?? string.Empty, run.Token).ConfigureAwait(false);
             }
             TryMove(CallState.Playing, sipStatus: 200);
-            await PlayAsync(media, dialog, audio, run.Token).ConfigureAwait(false);
+            await PlayAsync(media, dialog, audio, answeredSince, run.Token).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -260,7 +263,7 @@ internal sealed class OutboundCall
     }
 
     /// <summary>Plays the message (every repeat) until it ends, the callee hangs up, the API hangs up or the maximum duration passes.</summary>
-    private async Task PlayAsync(ICallMedia media, ICallDialog dialog, Task<SpeechAudio> rendering, CancellationToken ct)
+    private async Task PlayAsync(ICallMedia media, ICallDialog dialog, Task<SpeechAudio> rendering, long answeredSince, CancellationToken ct)
     {
         var maxDuration = Request.MaxDuration ?? _options.MaxCallDuration;
         using var maxTimer = new CancellationTokenSource(maxDuration, _time);
@@ -270,6 +273,7 @@ internal sealed class OutboundCall
         try
         {
             var audio = await rendering.WaitAsync(stop.Token).ConfigureAwait(false);
+            VoiceMeter.AnswerToAudio.Record(VoiceMeter.SecondsSince(answeredSince));
             for (var i = 1; i <= Request.Repeat; i++)
             {
                 await media.PlayAsync(audio, stop.Token).ConfigureAwait(false);

@@ -38,14 +38,17 @@ public sealed class SpeechCache
         var info = new FileInfo(path);
         if (!info.Exists)
         {
+            VoiceMeter.SpeechCacheLookups.Add(1, new KeyValuePair<string, object?>("result", "miss"));
             return null;
         }
         var now = _time.GetUtcNow().UtcDateTime;
         if (now - info.LastWriteTimeUtc > _options.MaxAge)
         {
             TryDelete(path);
+            VoiceMeter.SpeechCacheLookups.Add(1, new KeyValuePair<string, object?>("result", "miss"));
             return null;
         }
+        VoiceMeter.SpeechCacheLookups.Add(1, new KeyValuePair<string, object?>("result", "hit"));
         // The write time doubles as "last used", for the least-recently-used trim (access times are often off).
         File.SetLastWriteTimeUtc(path, now);
         return path;

@@ -7,12 +7,12 @@ namespace Voice.Host.Api;
 internal static class CallResponses
 {
     /// <summary>A live call.</summary>
-    public static object Call(CallSnapshot call) => Shape(
+    public static Dictionary<string, object?> Call(CallSnapshot call) => Shape(
         call.CallId, call.To, State(call.State), "announce", call.Reason, call.SipStatus, call.Detail, call.CallerId,
         call.CreatedAt, call.AnsweredAt, call.EndedAt, call.Duration, call.Tag, call.Simulated);
 
     /// <summary>A stored call, in the same shape as a live one.</summary>
-    public static object Call(Storage.CallRecord call) => Shape(
+    public static Dictionary<string, object?> Call(Storage.CallRecord call) => Shape(
         call.CallId, call.To, call.State, call.Mode, call.Reason, call.SipStatus, call.Detail, call.CallerId,
         call.CreatedAt, call.AnsweredAt, call.EndedAt, call.Duration, call.Tag, call.Simulated);
 
@@ -37,6 +37,32 @@ internal static class CallResponses
         ["tag"] = tag is null ? null : JsonSerializer.Deserialize<JsonElement>(tag),
         ["simulated"] = simulated,
     };
+
+    /// <summary>The call's webhooks and how their delivery went (only on a single call: a list would cost a query per call).</summary>
+    public static Dictionary<string, object?> WithWebhooks(Dictionary<string, object?> call, IReadOnlyList<Webhooks.WebhookState> webhooks)
+    {
+        if (webhooks.Count > 0)
+        {
+            call["webhooks"] = new
+            {
+                delivered = webhooks.Count(w => w.Status == "delivered"),
+                pending = webhooks.Count(w => w.Status == "pending"),
+                failed = webhooks.Count(w => w.Status == "failed"),
+                deliveries = webhooks.Select(w => new
+                {
+                    sequence = w.Sequence,
+                    @event = w.Event,
+                    status = w.Status,
+                    attempts = w.Attempts,
+                    lastHttpStatus = w.LastHttpStatus,
+                    lastError = w.LastError,
+                    nextAttemptAt = w.NextAttemptAt,
+                    deliveredAt = w.DeliveredAt,
+                }),
+            };
+        }
+        return call;
+    }
 
     public static string State(CallState state) => state switch
     {

@@ -20,9 +20,9 @@ internal static class CallsApi
         var api = routes.MapGroup("/api");
         api.MapPost("/outbound-call", PlaceAsync);
         api.MapGet("/call/{callId}", async (string callId, IOutboundCalls calls, SqliteCallStore store) =>
-            calls.Get(callId) is { } call ? Results.Ok(CallResponses.Call(call))
-            : await store.GetAsync(callId) is { } stored ? Results.Ok(CallResponses.Call(stored))
-            : ApiErrors.NotFound(callId));
+            (calls.Get(callId) is { } call ? CallResponses.Call(call) : await store.GetAsync(callId) is { } stored ? CallResponses.Call(stored) : null) is { } found
+                ? Results.Ok(CallResponses.WithWebhooks(found, await store.WebhooksAsync(callId)))
+                : ApiErrors.NotFound(callId));
         api.MapGet("/calls", ListAsync);
         api.MapPost("/call/{callId}/hangup", async (string callId, IOutboundCalls calls) =>
         {

@@ -9,6 +9,7 @@ using Voice.Control.Phone;
 using Voice.Control.Simulation;
 using Voice.Control.Sip;
 using Voice.Control.Tts;
+using Voice.Host.Webhooks;
 
 namespace Voice.Host.Configuration;
 
@@ -50,6 +51,22 @@ internal static class VoiceBridgeConfiguration
                 Directory = Path.Combine(dataDirectory, "tts"),
                 HttpBase = Value(configuration, null, "Tts:HttpBase") is { } http ? new Uri(http) : null,
             },
+        };
+    }
+
+    /// <summary>Webhook signing and retries: WEBHOOK_SECRET (or Webhooks:Secret, else a generated secret in the data directory) and the Webhooks section.</summary>
+    public static WebhookOptions Webhooks(IConfiguration configuration, string dataDirectory)
+    {
+        var (secret, source) = WebhookOptions.LoadSecret(Value(configuration, "WEBHOOK_SECRET", "Webhooks:Secret"), dataDirectory);
+        var defaults = new WebhookOptions { Secret = secret };
+        return defaults with
+        {
+            SecretSource = source,
+            Timeout = Int(configuration, null, "Webhooks:TimeoutSeconds") is { } timeout ? TimeSpan.FromSeconds(timeout) : defaults.Timeout,
+            InitialBackoff = Milliseconds(configuration, "Webhooks:InitialBackoffMs") ?? defaults.InitialBackoff,
+            MaxBackoff = Int(configuration, null, "Webhooks:MaxBackoffSeconds") is { } max ? TimeSpan.FromSeconds(max) : defaults.MaxBackoff,
+            GiveUpAfter = Int(configuration, null, "Webhooks:GiveUpAfterHours") is { } hours ? TimeSpan.FromHours(hours) : defaults.GiveUpAfter,
+            Concurrency = Int(configuration, null, "Webhooks:Concurrency") ?? defaults.Concurrency,
         };
     }
 

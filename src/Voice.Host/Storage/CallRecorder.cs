@@ -6,10 +6,11 @@ using Voice.Host.Api;
 namespace Voice.Host.Storage;
 
 /// <summary>
-/// Writes every state change to the store, in batches (one transaction per batch), re-places the calls that
+/// Writes every state change to the store, in batches (one transaction per batch) with the webhooks they
+/// queue, wakes the webhook sender, re-places the calls that
 /// were still queued when the host last stopped, and purges history past the retention.
 /// </summary>
-internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, StorageOptions options, TimeProvider time, ILogger<CallRecorder> logger)
+internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, StorageOptions options, Webhooks.WebhookSender webhooks, TimeProvider time, ILogger<CallRecorder> logger)
     : BackgroundService
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -37,7 +38,10 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
             }
             try
             {
-                await store.RecordAsync(batch);
+                if (await store.RecordAsync(batch) > 0)
+                {
+                    webhooks.Wake();
+                }
             }
             catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
             {

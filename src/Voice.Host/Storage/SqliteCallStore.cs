@@ -4,6 +4,7 @@ using Dapper;
 using Microsoft.Data.Sqlite;
 using Voice.Control.Calls;
 using Voice.Host.Api;
+using Voice.Host.Webhooks;
 
 namespace Voice.Host.Storage;
 
@@ -15,6 +16,11 @@ namespace Voice.Host.Storage;
 /// </summary>
 public sealed class SqliteCallStore
 {
+    /// <summary>The reason of calls that were in progress when the host stopped.</summary>
+    public const string HostRestart = "host_restart";
+
+    private const string RestartDetail = "VoiceBridge restarted while the call was in progress";
+
     private readonly string _connectionString;
     private readonly SemaphoreSlim _write = new(1, 1);
 
@@ -62,6 +68,23 @@ public sealed class SqliteCallStore
                 detail TEXT,
                 at INTEGER NOT NULL,
                 PRIMARY KEY (call_id, sequence));
+            CREATE TABLE IF NOT EXISTS webhook_outbox (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                call_id TEXT NOT NULL,
+                sequence INTEGER NOT NULL,
+                event TEXT NOT NULL,
+                url TEXT NOT NULL,
+                body TEXT NOT NULL,
+                status TEXT NOT NULL DEFAULT 'pending',
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at INTEGER NOT NULL,
+                last_status INTEGER,
+                last_error TEXT,
+                created_at INTEGER NOT NULL,
+                delivered_at INTEGER,
+                UNIQUE (call_id, sequence));
+            CREATE INDEX IF NOT EXISTS outbox_pending ON webhook_outbox (call_id, id) WHERE status = 'pending';
+            CREATE INDEX IF NOT EXISTS outbox_due ON webhook_outbox (next_attempt_at) WHERE status = 'pending';
             CREATE TABLE IF NOT EXISTS idempotency_keys (
                 key TEXT PRIMARY KEY,
                 call_id TEXT NOT NULL,
@@ -129,15 +152,17 @@ public sealed class SqliteCallStore
 
     /// <summary>
     /// Records state changes in one transaction: each call's row moves on (never backwards: a change older than
-    /// the stored one only adds its history row), and the history gets one row per change.
+    /// the stored one only adds its history row), the history gets one row per change, and the outbox one
+    /// webhook per change the call asked for. Returns how many webhooks were queued.
     /// </summary>
-    public async Task RecordAsync(IReadOnlyList<CallStateChange> changes)
+    public async Task<int> RecordAsync(IReadOnlyList<CallStateChange> changes)
     {
         await _write.WaitAsync();
         try
         {
             await using var connection = await OpenAsync();
             await using var transaction = await connection.BeginTransactionAsync();
+            var queued = 0;
             foreach (var change in changes)
             {
                 var state = CallResponses.State(change.To);
@@ -156,8 +181,10 @@ public sealed class SqliteCallStore
                         last_sequence = @Sequence
                     WHERE call_id = @CallId AND last_sequence < @Sequence;
                     """, new { change.CallId, change.Sequence, state, change.Reason, change.SipStatus, change.Detail, change.Simulated, at }, transaction);
+                queued += await EnqueueWebhookAsync(connection, transaction, change.CallId, change.Sequence, state, at, change.Reason, change.SipStatus, change.Detail);
             }
             await transaction.CommitAsync();
+            return queued;
         }
         finally
         {
@@ -240,10 +267,11 @@ public sealed class SqliteCallStore
             {
                 await connection.ExecuteAsync("""
                     INSERT OR IGNORE INTO call_events (call_id, sequence, state, reason, detail, at)
-                    VALUES (@call_id, @sequence, 'failed', 'host_restart', 'VoiceBridge restarted while the call was in progress', @at);
-                    UPDATE calls SET state = 'failed', reason = 'host_restart', detail = 'VoiceBridge restarted while the call was in progress',
+                    VALUES (@call_id, @sequence, 'failed', @reason, @detail, @at);
+                    UPDATE calls SET state = 'failed', reason = @reason, detail = @detail,
                         ended_at = @at, last_sequence = @sequence WHERE call_id = @call_id;
-                    """, new { call.call_id, sequence = call.last_sequence + 1, at }, transaction);
+                    """, new { call.call_id, sequence = call.last_sequence + 1, at, reason = HostRestart, detail = RestartDetail }, transaction);
+                await EnqueueWebhookAsync(connection, transaction, call.call_id, (int)call.last_sequence + 1, "failed", at, HostRestart, null, RestartDetail);
             }
             var queued = (await connection.QueryAsync<CallRow>(
                 "SELECT * FROM calls WHERE state = 'queued' ORDER BY created_at, call_id", transaction: transaction)).Select(r => r.ToRecord()).ToList();
@@ -266,6 +294,7 @@ public sealed class SqliteCallStore
             var cutoff = before.ToUnixTimeMilliseconds();
             return await connection.ExecuteAsync("""
                 DELETE FROM call_events WHERE call_id IN (SELECT call_id FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff);
+                DELETE FROM webhook_outbox WHERE call_id IN (SELECT call_id FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff);
                 DELETE FROM idempotency_keys WHERE call_id IN (SELECT call_id FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff);
                 DELETE FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff;
                 """, new { cutoff });
@@ -274,6 +303,90 @@ public sealed class SqliteCallStore
         {
             _write.Release();
         }
+    }
+
+    /// <summary>
+    /// Queues the webhook of one change when the call has a webhook URL and asked for this state (or for all).
+    /// The body is fixed now, so a retry hours later sends what was true at the time.
+    /// </summary>
+    private static async Task<int> EnqueueWebhookAsync(
+        SqliteConnection connection, System.Data.Common.DbTransaction transaction, string callId, int sequence, string state, long at, string? reason, int? sipStatus, string? detail)
+    {
+        var call = await connection.QuerySingleOrDefaultAsync<(string To, string? Tag, long Simulated, string? Url, string? Events, long? AnsweredAt)?>(
+            "SELECT to_number, tag, simulated, webhook_url, webhook_events, answered_at FROM calls WHERE call_id = @callId", new { callId }, transaction);
+        if (call is not { Url: { } url } found || (found.Events is { } events && !events.Split(',').Contains(state)))
+        {
+            return 0;
+        }
+        long? duration = state is "completed" or "failed" && found.AnsweredAt is { } answered ? (long)Math.Round((at - answered) / 1000.0) : null;
+        var body = WebhookPayload.Json(new WebhookPayload(
+            callId, sequence, state, DateTimeOffset.FromUnixTimeMilliseconds(at), found.To, duration, reason, sipStatus, detail, found.Tag, found.Simulated != 0));
+        return await connection.ExecuteAsync("""
+            INSERT OR IGNORE INTO webhook_outbox (call_id, sequence, event, url, body, next_attempt_at, created_at)
+            VALUES (@callId, @sequence, @state, @url, @body, @at, @at)
+            """, new { callId, sequence, state, url, body, at }, transaction);
+    }
+
+    /// <summary>
+    /// Webhooks due now, at most one per call: the oldest undelivered one, so a call's events go out in order
+    /// (a later event waits while an earlier one is retried). Calls in <paramref name="busy"/> are skipped.
+    /// </summary>
+    public async Task<IReadOnlyList<WebhookDelivery>> DueWebhooksAsync(DateTimeOffset now, int limit, IReadOnlyCollection<string> busy)
+    {
+        await using var connection = await OpenAsync();
+        var rows = await connection.QueryAsync<WebhookDelivery>("""
+            SELECT id AS Id, call_id AS CallId, sequence AS Sequence, event AS Event, url AS Url, body AS Body, attempts AS Attempts, created_at AS CreatedAtMs
+            FROM webhook_outbox o
+            WHERE status = 'pending' AND next_attempt_at <= @now
+              AND id = (SELECT MIN(id) FROM webhook_outbox p WHERE p.call_id = o.call_id AND p.status = 'pending')
+            ORDER BY next_attempt_at, id LIMIT @take
+            """, new { now = now.ToUnixTimeMilliseconds(), take = limit + busy.Count });
+        return [.. rows.Where(r => !busy.Contains(r.CallId)).Take(limit)];
+    }
+
+    /// <summary>When the next webhook of a call not in <paramref name="busy"/> is due (only a call's oldest pending one counts), or null.</summary>
+    public async Task<DateTimeOffset?> NextWebhookDueAsync(IReadOnlyCollection<string> busy)
+    {
+        await using var connection = await OpenAsync();
+        var next = await connection.ExecuteScalarAsync<long?>("""
+            SELECT MIN(next_attempt_at) FROM webhook_outbox o
+            WHERE status = 'pending' AND call_id NOT IN @busy
+              AND id = (SELECT MIN(id) FROM webhook_outbox p WHERE p.call_id = o.call_id AND p.status = 'pending')
+            """, new { busy });
+        return next is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
+    }
+
+    /// <summary>Records one delivery attempt: delivered, failed for good, or pending again until <paramref name="retryAt"/>.</summary>
+    public async Task WebhookAttemptedAsync(long id, string status, int? httpStatus, string? error, DateTimeOffset at, DateTimeOffset? retryAt)
+    {
+        await _write.WaitAsync();
+        try
+        {
+            await using var connection = await OpenAsync();
+            await connection.ExecuteAsync("""
+                UPDATE webhook_outbox SET status = @status, attempts = attempts + 1, last_status = @httpStatus, last_error = @error,
+                    next_attempt_at = COALESCE(@retry, next_attempt_at),
+                    delivered_at = CASE WHEN @status = 'delivered' THEN @at ELSE delivered_at END
+                WHERE id = @id
+                """, new { id, status, httpStatus, error, at = at.ToUnixTimeMilliseconds(), retry = retryAt?.ToUnixTimeMilliseconds() });
+        }
+        finally
+        {
+            _write.Release();
+        }
+    }
+
+    /// <summary>The webhooks of one call, in order, with how their delivery went.</summary>
+    public async Task<IReadOnlyList<WebhookState>> WebhooksAsync(string callId)
+    {
+        await using var connection = await OpenAsync();
+        var rows = await connection.QueryAsync<(long Sequence, string Event, string Status, long Attempts, long? LastStatus, string? LastError, long NextAttemptAt, long? DeliveredAt)>(
+            "SELECT sequence, event, status, attempts, last_status, last_error, next_attempt_at, delivered_at FROM webhook_outbox WHERE call_id = @callId ORDER BY sequence",
+            new { callId });
+        return [.. rows.Select(r => new WebhookState(
+            (int)r.Sequence, r.Event, r.Status, (int)r.Attempts, (int?)r.LastStatus, r.LastError,
+            r.Status == "pending" ? DateTimeOffset.FromUnixTimeMilliseconds(r.NextAttemptAt) : null,
+            r.DeliveredAt is { } d ? DateTimeOffset.FromUnixTimeMilliseconds(d) : null))];
     }
 
     private async Task<SqliteConnection> OpenAsync()

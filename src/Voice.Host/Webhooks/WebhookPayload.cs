@@ -1,0 +1,85 @@
+using System.Text;
+using System.Text.Json;
+
+namespace Voice.Host.Webhooks;
+
+/// <summary>
+/// What a webhook says: the original's fields (<c>callId</c>, <c>timestamp</c>, <c>event</c>, <c>to</c>,
+/// <c>duration</c>, <c>reason</c>) plus <c>sequence</c> (1, 2, … per call, to order and de-duplicate),
+/// <c>sipStatus</c>, <c>detail</c>, the caller's <c>tag</c> and <c>simulated</c>.
+/// </summary>
+public sealed record WebhookPayload(
+    string CallId, int Sequence, string Event, DateTimeOffset Timestamp, string To, long? Duration,
+    string? Reason, int? SipStatus, string? Detail, string? TagJson, bool Simulated)
+{
+    public static string Json(WebhookPayload payload)
+    {
+        using var buffer = new MemoryStream(256);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("callId", payload.CallId);
+            json.WriteNumber("sequence", payload.Sequence);
+            json.WriteString("event", payload.Event);
+            json.WriteString("state", payload.Event);
+            json.WriteString("timestamp", payload.Timestamp);
+            json.WriteString("to", payload.To);
+            WriteNumberOrNull(json, "duration", payload.Duration);
+            json.WriteString("reason", payload.Reason);
+            WriteNumberOrNull(json, "sipStatus", payload.SipStatus);
+            json.WriteString("detail", payload.Detail);
+            json.WritePropertyName("tag");
+            if (payload.TagJson is null)
+            {
+                json.WriteNullValue();
+            }
+            else
+            {
+                json.WriteRawValue(payload.TagJson);
+            }
+            json.WriteBoolean("simulated", payload.Simulated);
+            json.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
+
+    private static void WriteNumberOrNull(Utf8JsonWriter json, string name, long? value)
+    {
+        if (value is { } number)
+        {
+            json.WriteNumber(name, number);
+        }
+        else
+        {
+            json.WriteNull(name);
+        }
+    }
+}
+
+/// <summary>One webhook waiting in the outbox, as the sender takes it.</summary>
+public sealed record WebhookDelivery
+{
+    public long Id { get; init; }
+
+    public string CallId { get; init; } = string.Empty;
+
+    public long Sequence { get; init; }
+
+    public string Event { get; init; } = string.Empty;
+
+    public string Url { get; init; } = string.Empty;
+
+    public string Body { get; init; } = string.Empty;
+
+    /// <summary>Attempts made before this one.</summary>
+    public long Attempts { get; init; }
+
+    public long CreatedAtMs { get; init; }
+}
+
+/// <summary>
+/// How one webhook of a call went, as <c>GET /api/call/{id}</c> shows it. Status is pending (not yet delivered;
+/// NextAttemptAt says when it is tried next), delivered, or failed (given up).
+/// </summary>
+public sealed record WebhookState(
+    int Sequence, string Event, string Status, int Attempts, int? LastHttpStatus, string? LastError, DateTimeOffset? NextAttemptAt, DateTimeOffset? DeliveredAt);

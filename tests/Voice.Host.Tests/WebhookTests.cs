@@ -1,0 +1,233 @@
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using Voice.Control.Calls;
+using Voice.Host.Storage;
+using Voice.Host.Webhooks;
+
+namespace Voice.Host.Tests;
+
+/// <summary>Signed webhooks from the outbox: order, retries through a receiver outage, and a restart in the middle.</summary>
+public class WebhookTests
+{
+    private const string Secret = "whsec-test-0123456789";
+
+    private static readonly Dictionary<string, string?> FastRetries = new()
+    {
+        ["WEBHOOK_SECRET"] = Secret,
+        ["Webhooks:InitialBackoffMs"] = "20",
+        ["Webhooks:MaxBackoffSeconds"] = "1",
+        ["Webhooks:TimeoutSeconds"] = "2",
+    };
+
+    [TearDown]
+    public void ReleaseFiles() => SqliteConnection.ClearAllPools();
+
+    private static async Task<string> PlaceAsync(HttpClient client, string json)
+    {
+        var response = await client.PostAsync("/api/outbound-call", new StringContent(json, Encoding.UTF8, "application/json"));
+        Assert.That(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("callId").GetString()!;
+    }
+
+    /// <summary>What a receiver does with the header: HMAC-SHA256 over "t.body" with the shared secret, computed here independently.</summary>
+    private static bool SignedWithSecret(WebhookReceiver.Received hook)
+    {
+        var parts = hook.Signature.Split(',').Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
+        var mac = HMACSHA256.HashData(Encoding.UTF8.GetBytes(Secret), Encoding.UTF8.GetBytes(parts["t"] + "." + hook.Body));
+        var fresh = Math.Abs(DateTimeOffset.UtcNow.ToUnixTimeSeconds() - long.Parse(parts["t"])) < 60;
+        return fresh && Convert.ToHexStringLower(mac) == parts["v1"];
+    }
+
+    private static JsonElement Json(WebhookReceiver.Received hook) => JsonSerializer.Deserialize<JsonElement>(hook.Body);
+
+    [Test]
+    public async Task Every_state_change_is_posted_signed_in_order_with_the_original_fields()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var factory = new HostFactory(FastRetries);
+        using var client = factory.CreateClient();
+
+        var callId = await PlaceAsync(client, $$"""
+            {"to":"+15005550000","message":"Disk at 95 percent.","webhookUrl":"{{receiver.Url}}","tag":{"alert":"disk","host":"nas-01"} }
+            """);
+        await HostFactory.Eventually(async () => receiver.Accepted.Count == 5, "five webhooks (queued, dialing, ringing, playing, completed)");
+
+        var hooks = receiver.Accepted;
+        Assert.That(hooks.Select(h => Json(h).GetProperty("event").GetString()), Is.EqualTo(new[] { "queued", "dialing", "ringing", "playing", "completed" }));
+        Assert.That(hooks.Select(h => Json(h).GetProperty("sequence").GetInt32()), Is.EqualTo(new[] { 1, 2, 3, 4, 5 }));
+        Assert.That(hooks.All(SignedWithSecret), "each signature verifies with the configured secret");
+        Assert.That(hooks.Select(h => h.EventHeader), Is.EqualTo(new[] { "queued", "dialing", "ringing", "playing", "completed" }));
+        Assert.That(hooks[0].ContentType, Does.StartWith("application/json"));
+
+        var last = Json(hooks[^1]);
+        Assert.That(last.GetProperty("callId").GetString(), Is.EqualTo(callId));
+        Assert.That(last.GetProperty("to").GetString(), Is.EqualTo("+15005550000"));
+        Assert.That(last.GetProperty("reason").GetString(), Is.EqualTo("announce_complete"));
+        Assert.That(last.GetProperty("duration").ValueKind, Is.EqualTo(JsonValueKind.Number));
+        Assert.That(last.GetProperty("tag").GetProperty("host").GetString(), Is.EqualTo("nas-01"), "the tag is echoed as JSON");
+        Assert.That(last.GetProperty("simulated").GetBoolean(), Is.True);
+        Assert.That(DateTimeOffset.Parse(last.GetProperty("timestamp").GetString()!), Is.EqualTo(DateTimeOffset.UtcNow).Within(TimeSpan.FromMinutes(1)));
+        Assert.That(Json(hooks[3]).GetProperty("sipStatus").GetInt32(), Is.EqualTo(200));
+
+        var call = await client.GetFromJsonAsync<JsonElement>($"/api/call/{callId}");
+        var webhooks = call.GetProperty("webhooks");
+        Assert.That((webhooks.GetProperty("delivered").GetInt32(), webhooks.GetProperty("pending").GetInt32()), Is.EqualTo((5, 0)));
+        Assert.That(webhooks.GetProperty("deliveries")[4].GetProperty("lastHttpStatus").GetInt32(), Is.EqualTo(200));
+    }
+
+    [Test]
+    public async Task Only_the_states_in_webhookEvents_are_sent_and_a_tampered_body_does_not_verify()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var factory = new HostFactory(FastRetries);
+        using var client = factory.CreateClient();
+
+        var callId = await PlaceAsync(client, $$"""
+            {"to":"+15005550001","message":"Busy line.","webhookUrl":"{{receiver.Url}}","webhookEvents":["completed","failed"]}
+            """);
+        await HostFactory.WaitForEndAsync(client, callId);
+        await HostFactory.Eventually(async () => (await client.GetFromJsonAsync<JsonElement>($"/api/call/{callId}")).TryGetProperty("webhooks", out var w)
+            && w.GetProperty("delivered").GetInt32() == 1);
+
+        var hook = receiver.Accepted.Single();
+        Assert.That((Json(hook).GetProperty("event").GetString(), Json(hook).GetProperty("reason").GetString(), Json(hook).GetProperty("sipStatus").GetInt32()),
+            Is.EqualTo(("failed", "busy", 486)));
+        var secret = Encoding.UTF8.GetBytes(Secret);
+        Assert.That(WebhookSignature.Verify(secret, hook.Signature, hook.Body, DateTimeOffset.UtcNow, TimeSpan.FromMinutes(5)), Is.True);
+        Assert.That(WebhookSignature.Verify(secret, hook.Signature, hook.Body.Replace("busy", "answered"), DateTimeOffset.UtcNow, TimeSpan.FromMinutes(5)), Is.False);
+        Assert.That(WebhookSignature.Verify(Encoding.UTF8.GetBytes("other"), hook.Signature, hook.Body, DateTimeOffset.UtcNow, TimeSpan.FromMinutes(5)), Is.False);
+        Assert.That(WebhookSignature.Verify(secret, hook.Signature, hook.Body, DateTimeOffset.UtcNow.AddHours(1), TimeSpan.FromMinutes(5)), Is.False, "a replay an hour later");
+    }
+
+    [Test]
+    public async Task A_receiver_that_fails_then_recovers_gets_every_event_once_in_order()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        // Down: dropped connections and 503s for the first six attempts; then up.
+        var attempts = 0;
+        receiver.Answer = _ => Interlocked.Increment(ref attempts) switch
+        {
+            <= 3 => 0,
+            <= 6 => 503,
+            _ => 200,
+        };
+        await using var factory = new HostFactory(FastRetries);
+        using var client = factory.CreateClient();
+
+        var first = await PlaceAsync(client, $$"""{"to":"+15005550000","message":"One.","webhookUrl":"{{receiver.Url}}"}""");
+        var second = await PlaceAsync(client, $$"""{"to":"+15005550003","message":"Two.","webhookUrl":"{{receiver.Url}}"}""");
+        await HostFactory.Eventually(async () => receiver.Accepted.Count == 8, "5 webhooks of the answered call and 3 of the unknown number");
+
+        foreach (var (callId, expected) in new[] { (first, new[] { 1, 2, 3, 4, 5 }), (second, new[] { 1, 2, 3 }) })
+        {
+            var sequences = receiver.Accepted.Select(Json).Where(j => j.GetProperty("callId").GetString() == callId).Select(j => j.GetProperty("sequence").GetInt32());
+            Assert.That(sequences, Is.EqualTo(expected), $"call {callId}: every event once, in order");
+        }
+        Assert.That(receiver.Requests.Count(r => r.AnsweredStatus != 200), Is.EqualTo(6), "the failed attempts were retried");
+        var call = await client.GetFromJsonAsync<JsonElement>($"/api/call/{first}");
+        var deliveries = call.GetProperty("webhooks").GetProperty("deliveries").EnumerateArray().ToList();
+        Assert.That(deliveries.Select(d => d.GetProperty("status").GetString()), Has.All.EqualTo("delivered"));
+        Assert.That(deliveries.Sum(d => d.GetProperty("attempts").GetInt32()), Is.GreaterThan(5), "attempts are counted");
+    }
+
+    [Test]
+    public async Task A_receiver_that_rejects_a_webhook_is_not_retried_and_later_events_still_go()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Answer = hook => Json(hook).GetProperty("event").GetString() == "dialing" ? 410 : 200;
+        await using var factory = new HostFactory(FastRetries);
+        using var client = factory.CreateClient();
+
+        var callId = await PlaceAsync(client, $$"""{"to":"+15005550000","message":"Hello.","webhookUrl":"{{receiver.Url}}"}""");
+        await HostFactory.Eventually(async () => receiver.Accepted.Count == 4);
+
+        Assert.That(receiver.Requests.Count(r => r.AnsweredStatus == 410), Is.EqualTo(1), "a 4xx is final: no retry");
+        var webhooks = (await client.GetFromJsonAsync<JsonElement>($"/api/call/{callId}")).GetProperty("webhooks");
+        Assert.That((webhooks.GetProperty("delivered").GetInt32(), webhooks.GetProperty("failed").GetInt32()), Is.EqualTo((4, 1)));
+        var dialing = webhooks.GetProperty("deliveries")[1];
+        Assert.That((dialing.GetProperty("status").GetString(), dialing.GetProperty("lastHttpStatus").GetInt32()), Is.EqualTo(("failed", 410)));
+        Assert.That(dialing.GetProperty("lastError").GetString(), Does.Contain("410"));
+    }
+
+    [Test]
+    public async Task After_a_crash_mid_call_the_restarted_host_closes_the_call_and_drains_the_outbox_in_order()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var directory = Path.Combine(Path.GetTempPath(), "vb-hooks-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            // What a host that died while the phone rang leaves behind: three recorded changes whose webhooks were never sent.
+            var store = new SqliteCallStore(Path.Combine(directory, "voicebridge.db"));
+            await store.InitializeAsync();
+            var now = DateTimeOffset.UtcNow;
+            await store.InsertAsync(new CallRecord
+            {
+                CallId = "crashed-call", To = "+15005550002", Message = "Left over", State = "queued", CreatedAt = now, WebhookUrl = receiver.Url,
+                RequestJson = """{"to":"+15005550002","message":"Left over"}""",
+            }, null, null);
+            var queued = await store.RecordAsync(
+            [
+                new CallStateChange("crashed-call", 1, null, CallState.Queued, now),
+                new CallStateChange("crashed-call", 2, CallState.Queued, CallState.Dialing, now),
+                new CallStateChange("crashed-call", 3, CallState.Dialing, CallState.Ringing, now, SipStatus: 180),
+            ]);
+            Assert.That(queued, Is.EqualTo(3));
+            SqliteConnection.ClearAllPools();
+
+            await using var factory = new HostFactory(FastRetries, dataDirectory: directory);
+            using var client = factory.CreateClient();
+            await HostFactory.Eventually(async () => receiver.Accepted.Count == 4, "the three old webhooks and the host_restart one");
+
+            var bodies = receiver.Accepted.Select(Json).ToList();
+            Assert.That(bodies.Select(b => b.GetProperty("event").GetString()), Is.EqualTo(new[] { "queued", "dialing", "ringing", "failed" }));
+            Assert.That(bodies[^1].GetProperty("reason").GetString(), Is.EqualTo("host_restart"));
+            Assert.That(bodies.Select(b => b.GetProperty("sequence").GetInt32()), Is.EqualTo(new[] { 1, 2, 3, 4 }));
+            var history = await store.HistoryAsync("crashed-call");
+            Assert.That(history.Select(h => h.State), Is.EqualTo(new[] { "queued", "dialing", "ringing", "failed" }), "history intact");
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Test]
+    public async Task A_webhook_pending_when_the_host_stops_is_sent_by_the_next_start()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Answer = _ => 503;
+        var directory = Path.Combine(Path.GetTempPath(), "vb-hooks-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            string callId;
+            await using (var first = new HostFactory(FastRetries, dataDirectory: directory))
+            {
+                using var client = first.CreateClient();
+                callId = await PlaceAsync(client, $$"""{"to":"+15005550001","message":"Busy.","webhookUrl":"{{receiver.Url}}","webhookEvents":["failed"]}""");
+                await HostFactory.WaitForEndAsync(client, callId);
+                await HostFactory.Eventually(async () => receiver.Requests.Count >= 2, "the receiver is tried and retried while it is down");
+                var pending = (await client.GetFromJsonAsync<JsonElement>($"/api/call/{callId}")).GetProperty("webhooks");
+                Assert.That(pending.GetProperty("pending").GetInt32(), Is.EqualTo(1));
+                Assert.That(pending.GetProperty("deliveries")[0].GetProperty("lastHttpStatus").GetInt32(), Is.EqualTo(503));
+            }
+            SqliteConnection.ClearAllPools();
+
+            receiver.Answer = _ => 200;
+            await using var second = new HostFactory(FastRetries, dataDirectory: directory);
+            using var again = second.CreateClient();
+            await HostFactory.Eventually(async () => receiver.Accepted.Count == 1);
+            Assert.That(Json(receiver.Accepted[0]).GetProperty("callId").GetString(), Is.EqualTo(callId));
+            var delivered = (await again.GetFromJsonAsync<JsonElement>($"/api/call/{callId}")).GetProperty("webhooks");
+            Assert.That(delivered.GetProperty("delivered").GetInt32(), Is.EqualTo(1));
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+}
