@@ -51,6 +51,7 @@ if (voice.IsSimulated)
 
 app.MapHealthApi();
 app.MapCallsApi();
+app.MapStatsApi();
 
 await app.RunAsync();
 

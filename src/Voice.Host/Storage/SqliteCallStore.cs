@@ -85,6 +85,12 @@ public sealed class SqliteCallStore
                 UNIQUE (call_id, sequence));
             CREATE INDEX IF NOT EXISTS outbox_pending ON webhook_outbox (call_id, id) WHERE status = 'pending';
             CREATE INDEX IF NOT EXISTS outbox_due ON webhook_outbox (next_attempt_at) WHERE status = 'pending';
+            CREATE TABLE IF NOT EXISTS call_counts_archive (
+                day TEXT NOT NULL,
+                caller_id TEXT NOT NULL,
+                to_number TEXT NOT NULL,
+                calls INTEGER NOT NULL,
+                PRIMARY KEY (day, caller_id, to_number));
             CREATE TABLE IF NOT EXISTS idempotency_keys (
                 key TEXT PRIMARY KEY,
                 call_id TEXT NOT NULL,
@@ -284,25 +290,78 @@ public sealed class SqliteCallStore
         }
     }
 
-    /// <summary>Deletes ended calls older than <paramref name="before"/>, with their history; returns how many.</summary>
+    /// <summary>
+    /// Deletes ended calls older than <paramref name="before"/>, with their history and webhooks; returns how many.
+    /// Their daily counts are kept, so <see cref="CountAsync"/> still covers the whole year.
+    /// </summary>
     public async Task<int> PurgeAsync(DateTimeOffset before)
     {
         await _write.WaitAsync();
         try
         {
             await using var connection = await OpenAsync();
+            await using var transaction = await connection.BeginTransactionAsync();
             var cutoff = before.ToUnixTimeMilliseconds();
-            return await connection.ExecuteAsync("""
+            var purged = await connection.ExecuteScalarAsync<int>(
+                "SELECT COUNT(*) FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff", new { cutoff }, transaction);
+            if (purged == 0)
+            {
+                return 0;
+            }
+            await connection.ExecuteAsync("""
+                INSERT INTO call_counts_archive (day, caller_id, to_number, calls)
+                    SELECT date(created_at / 1000, 'unixepoch'), COALESCE(caller_id, ''), to_number, COUNT(*) FROM calls
+                    WHERE ended_at IS NOT NULL AND ended_at < @cutoff GROUP BY 1, 2, 3
+                    ON CONFLICT (day, caller_id, to_number) DO UPDATE SET calls = calls + excluded.calls;
                 DELETE FROM call_events WHERE call_id IN (SELECT call_id FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff);
                 DELETE FROM webhook_outbox WHERE call_id IN (SELECT call_id FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff);
                 DELETE FROM idempotency_keys WHERE call_id IN (SELECT call_id FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff);
                 DELETE FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff;
-                """, new { cutoff });
+                """, new { cutoff }, transaction);
+            await transaction.CommitAsync();
+            return purged;
         }
         finally
         {
             _write.Release();
         }
+    }
+
+    /// <summary>
+    /// Calls per caller ID and per destination since each of the four period starts (today, this week, this
+    /// month, this year), from the calls and from the daily counts kept of calls already purged. Calls placed
+    /// with the default caller ID count under <paramref name="defaultCallerId"/>.
+    /// </summary>
+    public async Task<CallCounts> CountAsync(DateTimeOffset today, DateTimeOffset week, DateTimeOffset month, DateTimeOffset year, string? defaultCallerId)
+    {
+        var earliest = new[] { today, week, month, year }.Min();
+        var parameters = new
+        {
+            today = today.ToUnixTimeMilliseconds(),
+            week = week.ToUnixTimeMilliseconds(),
+            month = month.ToUnixTimeMilliseconds(),
+            year = year.ToUnixTimeMilliseconds(),
+            earliest = earliest.ToUnixTimeMilliseconds(),
+            fallback = defaultCallerId ?? string.Empty,
+        };
+        // The archive counts whole UTC days; its calls are older than the retention, so only long periods reach them.
+        const string Rows = """
+            SELECT COALESCE(caller_id, @fallback) AS caller, to_number AS number, created_at AS at, 1 AS calls FROM calls WHERE created_at >= @earliest
+            UNION ALL
+            SELECT CASE caller_id WHEN '' THEN @fallback ELSE caller_id END, to_number, unixepoch(day) * 1000, calls FROM call_counts_archive WHERE unixepoch(day) * 1000 >= @earliest
+            """;
+        await using var connection = await OpenAsync();
+        var byCaller = await connection.QueryAsync<PeriodCount>($"""
+            SELECT caller AS Key, SUM(CASE WHEN at >= @today THEN calls ELSE 0 END) AS Today, SUM(CASE WHEN at >= @week THEN calls ELSE 0 END) AS Week,
+                   SUM(CASE WHEN at >= @month THEN calls ELSE 0 END) AS Month, SUM(CASE WHEN at >= @year THEN calls ELSE 0 END) AS Year
+            FROM ({Rows}) GROUP BY caller ORDER BY Year DESC, caller
+            """, parameters);
+        var byDestination = await connection.QueryAsync<PeriodCount>($"""
+            SELECT number AS Key, SUM(CASE WHEN at >= @today THEN calls ELSE 0 END) AS Today, SUM(CASE WHEN at >= @week THEN calls ELSE 0 END) AS Week,
+                   SUM(CASE WHEN at >= @month THEN calls ELSE 0 END) AS Month, SUM(CASE WHEN at >= @year THEN calls ELSE 0 END) AS Year
+            FROM ({Rows}) GROUP BY number ORDER BY Year DESC, number
+            """, parameters);
+        return new CallCounts([.. byCaller], [.. byDestination]);
     }
 
     /// <summary>
