@@ -3,6 +3,7 @@ using Voice.Control;
 using Voice.Host;
 using Voice.Host.Api;
 using Voice.Host.Configuration;
+using Voice.Host.Security;
 using Voice.Host.Storage;
 using Voice.Host.Webhooks;
 
@@ -12,7 +13,8 @@ if (builder.Configuration["HTTP_PORT"] is { Length: > 0 } httpPort)
     builder.WebHost.UseUrls($"http://0.0.0.0:{httpPort}");
 }
 
-var dataDirectory = VoiceBridgeConfiguration.Value(builder.Configuration, "DATA_DIR", "DataDirectory") ?? Path.Combine(AppContext.BaseDirectory, "data");
+// The data directory: the database, rendered speech, and the generated API key and webhook secret.
+var dataDirectory = Path.GetFullPath(VoiceBridgeConfiguration.Value(builder.Configuration, "DATA_DIR", "DataDirectory") ?? "data");
 var voice = VoiceBridgeConfiguration.From(builder.Configuration, dataDirectory);
 builder.Services.AddVoiceControl(voice);
 builder.Services.AddSingleton<IValidator<OutboundCallRequest>>(new OutboundCallValidator(voice.Calls));
@@ -30,6 +32,8 @@ builder.Services.AddSingleton(sp => new WebhookSender(
     sp.GetRequiredService<SqliteCallStore>(), sp.GetRequiredService<WebhookOptions>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<WebhookSender>>()));
 builder.Services.AddHostedService(sp => sp.GetRequiredService<WebhookSender>());
 builder.Services.AddHostedService<VoiceControlService>();
+
+var apiKeys = builder.AddApiSecurity(dataDirectory);
 
 var app = builder.Build();
 
@@ -49,6 +53,9 @@ if (voice.IsSimulated)
         "Try +15005550000 (answers), +15005550001 (busy), +15005550002 (never answers).");
 }
 
+app.Logger.LogInformation(apiKeys.Disabled ? "API authentication is OFF ({Source})" : "API keys from {Source}: send Authorization: Bearer <key> or X-API-Key: <key>", apiKeys.Source);
+
+app.UseApiSecurity();
 app.MapHealthApi();
 app.MapCallsApi();
 app.MapStatsApi();

@@ -17,6 +17,8 @@ public sealed class HostFactory : WebApplicationFactory<Program>
         _settings = new Dictionary<string, string?>
         {
             ["DataDirectory"] = DataDirectory,
+            ["API_KEYS"] = $"tests={ApiKey}",
+            ["RateLimit:PerSecond"] = "1000",
             ["Simulation:RingTimeMs"] = "30",
             ["Simulation:SignallingDelayMs"] = "2",
             ["Simulation:HangupAfterMs"] = "30",
@@ -27,6 +29,9 @@ public sealed class HostFactory : WebApplicationFactory<Program>
             _settings[key] = value;
         }
     }
+
+    /// <summary>The key every client of <see cref="WebApplicationFactory{TEntryPoint}.CreateClient()"/> sends.</summary>
+    public const string ApiKey = "test-key-0123456789abcdef";
 
     public string DataDirectory { get; }
 
@@ -41,6 +46,12 @@ public sealed class HostFactory : WebApplicationFactory<Program>
         {
             builder.UseSetting(key, value);
         }
+    }
+
+    protected override void ConfigureClient(HttpClient client)
+    {
+        base.ConfigureClient(client);
+        client.DefaultRequestHeaders.Add("X-API-Key", ApiKey);
     }
 
     public override async ValueTask DisposeAsync()

@@ -160,7 +160,7 @@ internal static class VoiceBridgeConfiguration
         return string.IsNullOrWhiteSpace(value) ? null : value.Trim();
     }
 
-    private static int? Int(IConfiguration configuration, string? environment, string key) =>
+    public static int? Int(IConfiguration configuration, string? environment, string key) =>
         Value(configuration, environment, key) is not { } text ? null
         : int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n
         : throw new InvalidOperationException($"{environment ?? key} '{text}' is not a whole number.");
@@ -168,7 +168,7 @@ internal static class VoiceBridgeConfiguration
     private static TimeSpan? Milliseconds(IConfiguration configuration, string key) =>
         Int(configuration, null, key) is { } ms ? TimeSpan.FromMilliseconds(ms) : null;
 
-    private static IReadOnlyList<string>? List(IConfiguration configuration, string? environment, string key)
+    public static IReadOnlyList<string>? List(IConfiguration configuration, string? environment, string key)
     {
         if (Value(configuration, environment, null) is { } joined)
         {

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 
 namespace Voice.Host.Webhooks;
@@ -37,25 +36,6 @@ public sealed record WebhookOptions
             return (Encoding.UTF8.GetBytes(configured), "WEBHOOK_SECRET");
         }
         var path = Path.Combine(dataDirectory, "webhook-secret");
-        if (!File.Exists(path))
-        {
-            Directory.CreateDirectory(dataDirectory);
-            var generated = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
-            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-            if (!OperatingSystem.IsWindows())
-            {
-                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            }
-            try
-            {
-                using var writer = new StreamWriter(path, Encoding.ASCII, options);
-                writer.Write(generated);
-            }
-            catch (IOException) when (File.Exists(path))
-            {
-                // Another host process on the same directory wrote it first: use theirs.
-            }
-        }
-        return (Encoding.UTF8.GetBytes(File.ReadAllText(path).Trim()), path);
+        return (Encoding.UTF8.GetBytes(Security.SecretFile.ReadOrCreate(path).Secret), path);
     }
 }

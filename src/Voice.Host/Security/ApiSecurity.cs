@@ -1,0 +1,142 @@
+using System.Globalization;
+using System.Net;
+using System.Threading.RateLimiting;
+using Voice.Host.Api;
+using Voice.Host.Configuration;
+
+namespace Voice.Host.Security;
+
+/// <summary>
+/// API keys on <c>/api</c> (<c>Authorization: Bearer &lt;key&gt;</c> or <c>X-API-Key: &lt;key&gt;</c>) and a token
+/// bucket per key. Health, metrics, the OpenAPI document and rendered speech stay open: probes, Prometheus and
+/// FreeSWITCH cannot present a key, and speech files have unguessable names.
+/// </summary>
+internal static class ApiSecurity
+{
+    private const string KeyItem = "voicebridge.api-key";
+
+    /// <summary>Reads the keys and limits; refuses to start with authentication off unless every bound address is loopback.</summary>
+    public static ApiKeys AddApiSecurity(this WebApplicationBuilder builder, string dataDirectory)
+    {
+        var configuration = builder.Configuration;
+        var disabled = VoiceBridgeConfiguration.Value(configuration, "API_AUTH", "Auth:Mode") is { } mode
+            && (mode.Equals("off", StringComparison.OrdinalIgnoreCase) || mode.Equals("disabled", StringComparison.OrdinalIgnoreCase));
+        var urls = builder.WebHost.GetSetting(WebHostDefaults.ServerUrlsKey);
+        if (disabled && !IsLoopbackOnly(urls))
+        {
+            throw new InvalidOperationException(
+                $"API_AUTH=off is allowed only when VoiceBridge listens on loopback alone, but it listens on '{urls}'. Configure API_KEYS, or bind to 127.0.0.1.");
+        }
+        ApiKeys keys;
+        if (disabled)
+        {
+            keys = new ApiKeys([], disabled: true, "API_AUTH=off (loopback only)");
+        }
+        else if (VoiceBridgeConfiguration.List(configuration, "API_KEYS", "Auth:ApiKeys") is { Count: > 0 } configured)
+        {
+            keys = new ApiKeys(ApiKeys.Parse(configured), disabled: false, "API_KEYS");
+        }
+        else
+        {
+            var path = Path.Combine(dataDirectory, "api-key");
+            var (generated, _) = SecretFile.ReadOrCreate(path, "vb_");
+            keys = new ApiKeys([("generated", generated)], disabled: false, path);
+        }
+        builder.Services.AddSingleton(keys);
+
+        var perSecond = VoiceBridgeConfiguration.Int(configuration, "RATE_LIMIT_PER_SECOND", "RateLimit:PerSecond") ?? 20;
+        var burst = VoiceBridgeConfiguration.Int(configuration, null, "RateLimit:Burst") ?? Math.Max(perSecond * 2, 10);
+        if (perSecond < 1 || burst < 1)
+        {
+            throw new InvalidOperationException("RATE_LIMIT_PER_SECOND and RateLimit:Burst must be at least 1.");
+        }
+        builder.Services.AddRateLimiter(options =>
+        {
+            options.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
+                context.Items[KeyItem] is string key
+                    ? RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions
+                    {
+                        TokenLimit = burst,
+                        TokensPerPeriod = perSecond,
+                        ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                        QueueLimit = 0,
+                        AutoReplenishment = true,
+                    })
+                    : RateLimitPartition.GetNoLimiter(string.Empty));
+            options.OnRejected = async (rejected, ct) =>
+            {
+                var retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1);
+                var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
+                rejected.HttpContext.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+                HostMeter.RateLimited.Add(1);
+                await ApiErrors.Problem(StatusCodes.Status429TooManyRequests, "rate_limited",
+                    $"This API key may make {perSecond} requests per second (bursts of {burst}); retry after {seconds} s").ExecuteAsync(rejected.HttpContext);
+            };
+        });
+        return keys;
+    }
+
+    /// <summary>Authenticates <c>/api</c> requests, then applies the rate limit of the key used.</summary>
+    public static WebApplication UseApiSecurity(this WebApplication app)
+    {
+        var keys = app.Services.GetRequiredService<ApiKeys>();
+        app.Use(async (context, next) =>
+        {
+            if (!context.Request.Path.StartsWithSegments("/api"))
+            {
+                await next(context);
+                return;
+            }
+            if (keys.Disabled)
+            {
+                context.Items[KeyItem] = "local";
+                await next(context);
+                return;
+            }
+            var presented = Presented(context.Request);
+            var name = presented is null ? null : keys.Match(presented);
+            if (name is null)
+            {
+                context.Response.Headers.WWWAuthenticate = "Bearer";
+                await ApiErrors.Problem(StatusCodes.Status401Unauthorized, presented is null ? "missing_api_key" : "invalid_api_key",
+                    presented is null ? "Send an API key: Authorization: Bearer <key> or X-API-Key: <key>" : "The API key is not valid").ExecuteAsync(context);
+                return;
+            }
+            context.Items[KeyItem] = name;
+            await next(context);
+        });
+        app.UseRateLimiter();
+        return app;
+    }
+
+    private static string? Presented(HttpRequest request)
+    {
+        var authorization = request.Headers.Authorization.ToString();
+        if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return authorization["Bearer ".Length..].Trim();
+        }
+        return request.Headers["X-API-Key"].ToString() is { Length: > 0 } key ? key.Trim() : null;
+    }
+
+    /// <summary>True when every URL binds a loopback address (no URL: Kestrel's default, localhost).</summary>
+    public static bool IsLoopbackOnly(string? urls)
+    {
+        if (string.IsNullOrWhiteSpace(urls))
+        {
+            return true;
+        }
+        foreach (var url in urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var host = url.Contains("://", StringComparison.Ordinal) ? url[(url.IndexOf("://", StringComparison.Ordinal) + 3)..] : url;
+            host = host.Split('/')[0];
+            host = host.StartsWith('[') ? host[1..host.IndexOf(']', StringComparison.Ordinal)] : host.Split(':')[0];
+            var loopback = host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || (IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip));
+            if (!loopback)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+}
