@@ -3,6 +3,7 @@ using Voice.Control;
 using Voice.Host;
 using Voice.Host.Api;
 using Voice.Host.Configuration;
+using Voice.Host.Metrics;
 using Voice.Host.Security;
 using Voice.Host.Storage;
 using Voice.Host.Webhooks;
@@ -34,6 +35,7 @@ builder.Services.AddHostedService(sp => sp.GetRequiredService<WebhookSender>());
 builder.Services.AddHostedService<VoiceControlService>();
 
 var apiKeys = builder.AddApiSecurity(dataDirectory);
+builder.Services.AddPrometheusMetrics();
 
 var app = builder.Build();
 
@@ -59,6 +61,7 @@ app.UseApiSecurity();
 app.MapHealthApi();
 app.MapCallsApi();
 app.MapStatsApi();
+app.MapMetrics();
 
 await app.RunAsync();
 

@@ -35,6 +35,11 @@ public class HealthTests
         var ready = await client.GetAsync("/readyz");
         Assert.That(ready.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable));
         Assert.That(await ready.Content.ReadAsStringAsync(), Does.Contain("\"drachtio\":\"disconnected\"").And.Contains("\"connected\":false"));
+
+        var metrics = await client.GetStringAsync("/metrics");
+        Assert.That(metrics, Does.Contain($"voicebridge_link_up{{link=\"drachtio\",name=\"127.0.0.1:{factory.Settings["DRACHTIO_PORT"]}\"}} 0"));
+        Assert.That(metrics, Does.Contain("voicebridge_link_up{link=\"freeswitch\",name=\"127.0.0.1\"} 0"));
+        Assert.That(metrics, Does.Contain("voicebridge_simulated 0"));
     }
 
     private static string FreePort()

@@ -35,6 +35,9 @@ public sealed class HostFactory : WebApplicationFactory<Program>
 
     public string DataDirectory { get; }
 
+    /// <summary>The settings the host was started with.</summary>
+    public IReadOnlyDictionary<string, string?> Settings => _settings;
+
     /// <summary>The data directory belongs to the test (it outlives this host).</summary>
     public bool KeepData { get; }
 

@@ -1,0 +1,72 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Voice.Control.Tts;
+
+namespace Voice.Host.Tests;
+
+/// <summary>/metrics as Prometheus reads it: calls by state and reason, latencies, cache hits, webhooks and links.</summary>
+public partial class MetricsTests
+{
+    [GeneratedRegex("""^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"(,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*")*\})? (-?[0-9.eE+-]+|\+Inf|NaN)$""")]
+    private static partial Regex SampleLine();
+
+    private static double Value(string scrape, string series)
+    {
+        var line = scrape.Split('\n').SingleOrDefault(l => l.StartsWith(series + " ", StringComparison.Ordinal));
+        Assert.That(line, Is.Not.Null, $"no sample {series} in:\n{scrape}");
+        return double.Parse(line![(series.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Test]
+    public async Task A_scrape_counts_the_calls_their_latencies_the_webhooks_and_the_speech_cache()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var factory = new HostFactory(new() { ["WEBHOOK_SECRET"] = "metrics-secret" });
+        using var client = factory.CreateClient();
+        foreach (var to in new[] { "+15005550000", "+15005550001" })
+        {
+            var response = await client.PostAsync("/api/outbound-call", new StringContent(
+                $$"""{"to":"{{to}}","message":"Metrics.","webhookUrl":"{{receiver.Url}}","webhookEvents":["completed","failed"]}""", Encoding.UTF8, "application/json"));
+            await HostFactory.WaitForEndAsync(client, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("callId").GetString()!);
+        }
+        await HostFactory.Eventually(async () => receiver.Accepted.Count == 2);
+        // The speech cache in this process: one miss, then one hit.
+        var cache = new SpeechCache(new SpeechCacheOptions { Directory = Path.Combine(factory.DataDirectory, "cache-test") });
+        Assert.That(cache.TryGet("absent"), Is.Null);
+        await cache.StoreWavAsync("present", new byte[320], 16000, CancellationToken.None);
+        Assert.That(cache.TryGet("present"), Is.Not.Null);
+
+        using var anonymous = factory.CreateClient();
+        anonymous.DefaultRequestHeaders.Remove("X-API-Key");
+        var response2 = await anonymous.GetAsync("/metrics");
+        Assert.That(response2.StatusCode, Is.EqualTo(HttpStatusCode.OK), "Prometheus scrapes without a key");
+        Assert.That(response2.Content.Headers.ContentType!.ToString(), Does.StartWith("text/plain; version=0.0.4"));
+        var scrape = await response2.Content.ReadAsStringAsync();
+
+        foreach (var line in scrape.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith('#')))
+        {
+            Assert.That(SampleLine().IsMatch(line), $"not a Prometheus sample line: {line}");
+        }
+        Assert.That(Value(scrape, """voicebridge_calls_ended_total{state="completed",reason="announce_complete"}"""), Is.EqualTo(1));
+        Assert.That(Value(scrape, """voicebridge_calls_ended_total{state="failed",reason="busy"}"""), Is.EqualTo(1));
+        Assert.That(Value(scrape, """voicebridge_call_state_changes_total{state="playing"}"""), Is.EqualTo(1));
+        Assert.That(Value(scrape, "voicebridge_calls_active"), Is.Zero);
+        Assert.That(Value(scrape, "voicebridge_call_answer_to_audio_seconds_count"), Is.EqualTo(1), "one call was answered");
+        Assert.That(Value(scrape, """voicebridge_call_answer_to_audio_seconds_bucket{le="+Inf"}"""), Is.EqualTo(1));
+        Assert.That(Value(scrape, "voicebridge_call_dial_latency_seconds_count"), Is.EqualTo(2), "both calls dialled");
+        Assert.That(Value(scrape, """voicebridge_webhook_attempts_total{result="delivered"}"""), Is.EqualTo(2));
+        Assert.That(Value(scrape, """voicebridge_tts_cache_lookups_total{result="hit"}"""), Is.EqualTo(1));
+        Assert.That(Value(scrape, """voicebridge_tts_cache_lookups_total{result="miss"}"""), Is.EqualTo(1));
+        Assert.That(Value(scrape, "voicebridge_simulated"), Is.EqualTo(1));
+        Assert.That(scrape, Does.Contain("# TYPE voicebridge_call_answer_to_audio_seconds histogram"));
+
+        // Buckets are cumulative: never decreasing.
+        var buckets = scrape.Split('\n').Where(l => l.StartsWith("voicebridge_call_dial_latency_seconds_bucket", StringComparison.Ordinal))
+            .Select(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.That(buckets, Is.Ordered.Ascending);
+        Assert.That(buckets[^1], Is.EqualTo(2));
+    }
+}
