@@ -36,6 +36,7 @@ builder.Services.AddHostedService<VoiceControlService>();
 
 var apiKeys = builder.AddApiSecurity(dataDirectory);
 builder.Services.AddPrometheusMetrics();
+builder.Services.AddOpenApi(options => options.AddDocumentTransformer<ApiDocument>());
 
 var app = builder.Build();
 
@@ -58,10 +59,20 @@ if (voice.IsSimulated)
 app.Logger.LogInformation(apiKeys.Disabled ? "API authentication is OFF ({Source})" : "API keys from {Source}: send Authorization: Bearer <key> or X-API-Key: <key>", apiKeys.Source);
 
 app.UseApiSecurity();
+// Rendered speech for a FreeSWITCH on another machine (Tts:HttpBase = http://<this host>:<port>/tts/). The names are
+// SHA-256 digests, so they cannot be guessed; files being written start with a dot and are never served.
+var speechDirectory = Directory.CreateDirectory(voice.SpeechCache!.Directory).FullName;
+app.UseStaticFiles(new StaticFileOptions
+{
+    FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(speechDirectory),
+    RequestPath = "/tts",
+    ServeUnknownFileTypes = false,
+});
 app.MapHealthApi();
 app.MapCallsApi();
 app.MapStatsApi();
 app.MapMetrics();
+app.MapOpenApi();
 
 await app.RunAsync();
 

@@ -41,6 +41,16 @@ public class WebhookTests
         return fresh && Convert.ToHexStringLower(mac) == parts["v1"];
     }
 
+    /// <summary>Waits until none of the call's webhooks is pending any more (the receiver may have answered before the outcome is written).</summary>
+    private static async Task<JsonElement> SettledWebhooksAsync(HttpClient client, string callId)
+    {
+        JsonElement webhooks = default;
+        await HostFactory.Eventually(async () =>
+            (await client.GetFromJsonAsync<JsonElement>($"/api/call/{callId}")).TryGetProperty("webhooks", out webhooks) && webhooks.GetProperty("pending").GetInt32() == 0,
+            $"the webhooks of {callId} are settled");
+        return webhooks;
+    }
+
     private static JsonElement Json(WebhookReceiver.Received hook) => JsonSerializer.Deserialize<JsonElement>(hook.Body);
 
     [Test]
@@ -72,8 +82,7 @@ public class WebhookTests
         Assert.That(DateTimeOffset.Parse(last.GetProperty("timestamp").GetString()!), Is.EqualTo(DateTimeOffset.UtcNow).Within(TimeSpan.FromMinutes(1)));
         Assert.That(Json(hooks[3]).GetProperty("sipStatus").GetInt32(), Is.EqualTo(200));
 
-        var call = await client.GetFromJsonAsync<JsonElement>($"/api/call/{callId}");
-        var webhooks = call.GetProperty("webhooks");
+        var webhooks = await SettledWebhooksAsync(client, callId);
         Assert.That((webhooks.GetProperty("delivered").GetInt32(), webhooks.GetProperty("pending").GetInt32()), Is.EqualTo((5, 0)));
         Assert.That(webhooks.GetProperty("deliveries")[4].GetProperty("lastHttpStatus").GetInt32(), Is.EqualTo(200));
     }
@@ -127,8 +136,7 @@ public class WebhookTests
             Assert.That(sequences, Is.EqualTo(expected), $"call {callId}: every event once, in order");
         }
         Assert.That(receiver.Requests.Count(r => r.AnsweredStatus != 200), Is.EqualTo(6), "the failed attempts were retried");
-        var call = await client.GetFromJsonAsync<JsonElement>($"/api/call/{first}");
-        var deliveries = call.GetProperty("webhooks").GetProperty("deliveries").EnumerateArray().ToList();
+        var deliveries = (await SettledWebhooksAsync(client, first)).GetProperty("deliveries").EnumerateArray().ToList();
         Assert.That(deliveries.Select(d => d.GetProperty("status").GetString()), Has.All.EqualTo("delivered"));
         Assert.That(deliveries.Sum(d => d.GetProperty("attempts").GetInt32()), Is.GreaterThan(5), "attempts are counted");
     }
@@ -145,7 +153,7 @@ public class WebhookTests
         await HostFactory.Eventually(async () => receiver.Accepted.Count == 4);
 
         Assert.That(receiver.Requests.Count(r => r.AnsweredStatus == 410), Is.EqualTo(1), "a 4xx is final: no retry");
-        var webhooks = (await client.GetFromJsonAsync<JsonElement>($"/api/call/{callId}")).GetProperty("webhooks");
+        var webhooks = await SettledWebhooksAsync(client, callId);
         Assert.That((webhooks.GetProperty("delivered").GetInt32(), webhooks.GetProperty("failed").GetInt32()), Is.EqualTo((4, 1)));
         var dialing = webhooks.GetProperty("deliveries")[1];
         Assert.That((dialing.GetProperty("status").GetString(), dialing.GetProperty("lastHttpStatus").GetInt32()), Is.EqualTo(("failed", 410)));
@@ -221,8 +229,7 @@ public class WebhookTests
             using var again = second.CreateClient();
             await HostFactory.Eventually(async () => receiver.Accepted.Count == 1);
             Assert.That(Json(receiver.Accepted[0]).GetProperty("callId").GetString(), Is.EqualTo(callId));
-            var delivered = (await again.GetFromJsonAsync<JsonElement>($"/api/call/{callId}")).GetProperty("webhooks");
-            Assert.That(delivered.GetProperty("delivered").GetInt32(), Is.EqualTo(1));
+            Assert.That((await SettledWebhooksAsync(again, callId)).GetProperty("delivered").GetInt32(), Is.EqualTo(1));
         }
         finally
         {

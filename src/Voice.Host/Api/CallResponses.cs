@@ -1,68 +1,81 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Voice.Control.Calls;
+using Voice.Host.Webhooks;
 
 namespace Voice.Host.Api;
+
+/// <summary>
+/// A call as the API shows it: the original's fields (<c>success</c>, <c>callId</c>, <c>to</c>, <c>state</c>,
+/// timestamps, <c>duration</c>) with <c>status</c> as a synonym of <c>state</c>, then VoiceBridge's extensions.
+/// </summary>
+public sealed record CallView(
+    string CallId, string To, string State, string Mode, string? Reason, int? SipStatus, string? Detail, string? CallerId,
+    DateTimeOffset CreatedAt, DateTimeOffset? AnsweredAt, DateTimeOffset? EndedAt,
+    [property: JsonPropertyOrder(1)] int? Duration,
+    [property: JsonPropertyOrder(1)] JsonElement? Tag,
+    [property: JsonPropertyOrder(1)] bool Simulated)
+{
+    [JsonPropertyOrder(-1)]
+    public bool Success => true;
+
+    /// <summary>The original's name for <see cref="State"/>.</summary>
+    public string Status => State;
+
+    /// <summary>The call's webhooks and how their delivery went (on <c>GET /api/call/{id}</c> when it has any).</summary>
+    [JsonPropertyOrder(2)]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public WebhookSummary? Webhooks { get; init; }
+}
+
+/// <summary>The answer to <c>POST /api/outbound-call</c>, as in the original.</summary>
+public sealed record PlacedView(string CallId, string Status, bool Simulated)
+{
+    [JsonPropertyOrder(-1)]
+    public bool Success => true;
+
+    public string Message => "Call initiated";
+}
+
+/// <summary>The active calls, as the original lists them.</summary>
+public record CallListView(IReadOnlyList<CallView> Calls)
+{
+    [JsonPropertyOrder(-2)]
+    public bool Success => true;
+
+    [JsonPropertyOrder(-1)]
+    public int Count => Calls.Count;
+}
+
+/// <summary>One page of the history; <see cref="Next"/> is the cursor of the next page (null at the end).</summary>
+public sealed record CallHistoryView(IReadOnlyList<CallView> Calls, string? Next) : CallListView(Calls);
+
+/// <summary>Counts of a call's webhooks by status, and each one's delivery.</summary>
+public sealed record WebhookSummary(int Delivered, int Pending, int Failed, IReadOnlyList<WebhookState> Deliveries);
 
 /// <summary>The JSON shapes of the original API, extended: state names in lower case, ISO 8601 times, duration in seconds.</summary>
 internal static class CallResponses
 {
     /// <summary>A live call.</summary>
-    public static Dictionary<string, object?> Call(CallSnapshot call) => Shape(
+    public static CallView Call(CallSnapshot call) => new(
         call.CallId, call.To, State(call.State), "announce", call.Reason, call.SipStatus, call.Detail, call.CallerId,
-        call.CreatedAt, call.AnsweredAt, call.EndedAt, call.Duration, call.Tag, call.Simulated);
+        call.CreatedAt, call.AnsweredAt, call.EndedAt, Seconds(call.Duration), Tag(call.Tag), call.Simulated);
 
     /// <summary>A stored call, in the same shape as a live one.</summary>
-    public static Dictionary<string, object?> Call(Storage.CallRecord call) => Shape(
+    public static CallView Call(Storage.CallRecord call) => new(
         call.CallId, call.To, call.State, call.Mode, call.Reason, call.SipStatus, call.Detail, call.CallerId,
-        call.CreatedAt, call.AnsweredAt, call.EndedAt, call.Duration, call.Tag, call.Simulated);
+        call.CreatedAt, call.AnsweredAt, call.EndedAt, Seconds(call.Duration), Tag(call.Tag), call.Simulated);
 
-    private static Dictionary<string, object?> Shape(
-        string callId, string to, string state, string mode, string? reason, int? sipStatus, string? detail, string? callerId,
-        DateTimeOffset createdAt, DateTimeOffset? answeredAt, DateTimeOffset? endedAt, TimeSpan? duration, string? tag, bool simulated) => new()
+    /// <summary>The call with its webhooks (only on a single call: a list would cost a query per call).</summary>
+    public static CallView WithWebhooks(CallView call, IReadOnlyList<WebhookState> webhooks) => webhooks.Count == 0 ? call : call with
     {
-        ["success"] = true,
-        ["callId"] = callId,
-        ["to"] = to,
-        ["state"] = state,
-        ["status"] = state,
-        ["mode"] = mode,
-        ["reason"] = reason,
-        ["sipStatus"] = sipStatus,
-        ["detail"] = detail,
-        ["callerId"] = callerId,
-        ["createdAt"] = createdAt,
-        ["answeredAt"] = answeredAt,
-        ["endedAt"] = endedAt,
-        ["duration"] = duration is { } d ? (int)Math.Round(d.TotalSeconds) : null,
-        ["tag"] = tag is null ? null : JsonSerializer.Deserialize<JsonElement>(tag),
-        ["simulated"] = simulated,
+        Webhooks = new WebhookSummary(
+            webhooks.Count(w => w.Status == "delivered"), webhooks.Count(w => w.Status == "pending"), webhooks.Count(w => w.Status == "failed"), webhooks),
     };
 
-    /// <summary>The call's webhooks and how their delivery went (only on a single call: a list would cost a query per call).</summary>
-    public static Dictionary<string, object?> WithWebhooks(Dictionary<string, object?> call, IReadOnlyList<Webhooks.WebhookState> webhooks)
-    {
-        if (webhooks.Count > 0)
-        {
-            call["webhooks"] = new
-            {
-                delivered = webhooks.Count(w => w.Status == "delivered"),
-                pending = webhooks.Count(w => w.Status == "pending"),
-                failed = webhooks.Count(w => w.Status == "failed"),
-                deliveries = webhooks.Select(w => new
-                {
-                    sequence = w.Sequence,
-                    @event = w.Event,
-                    status = w.Status,
-                    attempts = w.Attempts,
-                    lastHttpStatus = w.LastHttpStatus,
-                    lastError = w.LastError,
-                    nextAttemptAt = w.NextAttemptAt,
-                    deliveredAt = w.DeliveredAt,
-                }),
-            };
-        }
-        return call;
-    }
+    private static int? Seconds(TimeSpan? duration) => duration is { } d ? (int)Math.Round(d.TotalSeconds) : null;
+
+    private static JsonElement? Tag(string? tag) => tag is null ? null : JsonSerializer.Deserialize<JsonElement>(tag);
 
     public static string State(CallState state) => state switch
     {

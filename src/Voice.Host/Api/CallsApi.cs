@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using FluentValidation;
+using Microsoft.OpenApi;
 using Voice.Control.Calls;
 using Voice.Host.Storage;
 
@@ -17,13 +18,35 @@ internal static class CallsApi
 
     public static IEndpointRouteBuilder MapCallsApi(this IEndpointRouteBuilder routes)
     {
-        var api = routes.MapGroup("/api");
-        api.MapPost("/outbound-call", PlaceAsync);
+        var api = routes.MapGroup("/api").WithTags("Calls")
+            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status429TooManyRequests);
+        api.MapPost("/outbound-call", PlaceAsync)
+            .WithSummary("Place an announce call")
+            .WithDescription("Queues the call and answers at once; follow it with GET /api/call/{callId} or webhooks. An Idempotency-Key header makes a retried POST return the same call.")
+            // The body is described here, not with Accepts<T>(): that would make routing refuse other content types
+            // with a bare 415 before the handler can answer with the API's error shape.
+            .AddOpenApiOperationTransformer(async (operation, context, ct) =>
+            {
+                var schema = await context.GetOrCreateSchemaAsync(typeof(OutboundCallRequest), null, ct);
+                schema.Required = new HashSet<string> { "to", "message" };
+                operation.RequestBody = new OpenApiRequestBody
+                {
+                    Required = true,
+                    Content = new Dictionary<string, OpenApiMediaType> { ["application/json"] = new() { Schema = schema } },
+                };
+            })
+            .Produces<PlacedView>()
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType).ProducesProblem(StatusCodes.Status422UnprocessableEntity);
         api.MapGet("/call/{callId}", async (string callId, IOutboundCalls calls, SqliteCallStore store) =>
             (calls.Get(callId) is { } call ? CallResponses.Call(call) : await store.GetAsync(callId) is { } stored ? CallResponses.Call(stored) : null) is { } found
                 ? Results.Ok(CallResponses.WithWebhooks(found, await store.WebhooksAsync(callId)))
-                : ApiErrors.NotFound(callId));
-        api.MapGet("/calls", ListAsync);
+                : ApiErrors.NotFound(callId))
+            .WithSummary("A call: its state, timestamps, duration and webhook deliveries")
+            .Produces<CallView>().ProducesProblem(StatusCodes.Status404NotFound);
+        api.MapGet("/calls", ListAsync)
+            .WithSummary("Active calls; with state, to, from, until, cursor or limit: the history, newest first")
+            .Produces<CallHistoryView>().ProducesProblem(StatusCodes.Status400BadRequest);
         api.MapPost("/call/{callId}/hangup", async (string callId, IOutboundCalls calls) =>
         {
             var call = calls.Get(callId);
@@ -39,7 +62,9 @@ internal static class CallsApi
             _ = calls.HangupAsync(callId);
             await Task.Yield();
             return Results.Ok(new { success = true, message = "Call hangup initiated", callId });
-        });
+        })
+            .WithSummary("Hang a call up: CANCEL while it rings, BYE once answered")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         return routes;
     }
 
@@ -111,12 +136,12 @@ internal static class CallsApi
             }
             context.Response.Headers["Idempotent-Replayed"] = "true";
             var state = calls.Get(earlier.CallId) is { } live ? CallResponses.State(live.State) : (await store.GetAsync(earlier.CallId))?.State ?? "queued";
-            return Results.Ok(new { success = true, callId = earlier.CallId, status = state, message = "Call initiated", simulated = calls.IsSimulated });
+            return Results.Ok(new PlacedView(earlier.CallId, state, calls.IsSimulated));
         }
         try
         {
             var call = calls.Place(request.ToCallRequest(), callId);
-            return Results.Ok(new { success = true, callId = call.CallId, status = "queued", message = "Call initiated", simulated = call.Simulated });
+            return Results.Ok(new PlacedView(call.CallId, "queued", call.Simulated));
         }
         catch (Exception ex) when (ex is CallRequestException or CallQueueFullException)
         {
@@ -150,7 +175,7 @@ internal static class CallsApi
         if (query.Count == 0)
         {
             var active = calls.Active;
-            return Results.Ok(new { success = true, count = active.Count, calls = active.Select(c => CallResponses.Call(c)) });
+            return Results.Ok(new CallListView([.. active.Select(CallResponses.Call)]));
         }
         var limit = 50;
         if (query.TryGetValue("limit", out var limitText) && (!int.TryParse(limitText, out limit) || limit is < 1 or > 500))
@@ -187,7 +212,7 @@ internal static class CallsApi
         try
         {
             var page = await store.QueryAsync(new CallQuery { State = state.Length > 0 ? state : null, To = to, From = from, Until = until, Cursor = cursor.Length > 0 ? cursor : null, Limit = limit });
-            return Results.Ok(new { success = true, count = page.Calls.Count, calls = page.Calls.Select(CallResponses.Call), next = page.Next });
+            return Results.Ok(new CallHistoryView([.. page.Calls.Select(CallResponses.Call)], page.Next));
         }
         catch (FormatException ex)
         {

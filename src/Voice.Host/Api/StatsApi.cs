@@ -40,7 +40,9 @@ internal static class StatsApi
                 byCallerId = counts.ByCallerId.Select(c => new { callerId = c.Key.Length == 0 ? null : c.Key, c.Today, c.Week, c.Month, c.Year }),
                 byDestination = counts.ByDestination.Select(c => new { to = c.Key, c.Today, c.Week, c.Month, c.Year }),
             });
-        });
+        })
+            .WithTags("Calls").WithSummary("Calls per caller ID and per destination today, this week, this month and this year")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
         return routes;
     }
 
