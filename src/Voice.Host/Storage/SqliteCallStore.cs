@@ -167,27 +167,50 @@ public sealed class SqliteCallStore
         try
         {
             await using var connection = await OpenAsync();
-            await using var transaction = await connection.BeginTransactionAsync();
+            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
+            // Three statements prepared once per batch and re-bound per change: preparing is most of SQLite's cost here.
+            await using var history = Command(connection, transaction, """
+                INSERT OR IGNORE INTO call_events (call_id, sequence, state, reason, sip_status, detail, at)
+                VALUES ($call, $sequence, $state, $reason, $sip, $detail, $at)
+                """);
+            // RETURNING hands back what the webhook needs; no row when the change is older than the stored state.
+            await using var update = Command(connection, transaction, """
+                UPDATE calls SET
+                    state = $state,
+                    reason = COALESCE($reason, reason),
+                    sip_status = COALESCE($sip, sip_status),
+                    detail = COALESCE($detail, detail),
+                    simulated = $simulated,
+                    answered_at = CASE WHEN $state = 'playing' THEN $at ELSE answered_at END,
+                    ended_at = CASE WHEN $state IN ('completed', 'failed') THEN $at ELSE ended_at END,
+                    last_sequence = $sequence
+                WHERE call_id = $call AND last_sequence < $sequence
+                RETURNING to_number, tag, simulated, webhook_url, webhook_events, answered_at
+                """);
+            await using var outbox = Command(connection, transaction, """
+                INSERT OR IGNORE INTO webhook_outbox (call_id, sequence, event, url, body, next_attempt_at, created_at)
+                VALUES ($call, $sequence, $state, $url, $body, $at, $at)
+                """);
             var queued = 0;
             foreach (var change in changes)
             {
                 var state = CallResponses.State(change.To);
                 var at = change.At.ToUnixTimeMilliseconds();
-                await connection.ExecuteAsync("""
-                    INSERT OR IGNORE INTO call_events (call_id, sequence, state, reason, sip_status, detail, at)
-                    VALUES (@CallId, @Sequence, @state, @Reason, @SipStatus, @Detail, @at);
-                    UPDATE calls SET
-                        state = @state,
-                        reason = COALESCE(@Reason, reason),
-                        sip_status = COALESCE(@SipStatus, sip_status),
-                        detail = COALESCE(@Detail, detail),
-                        simulated = @Simulated,
-                        answered_at = CASE WHEN @state = 'playing' THEN @at ELSE answered_at END,
-                        ended_at = CASE WHEN @state IN ('completed', 'failed') THEN @at ELSE ended_at END,
-                        last_sequence = @Sequence
-                    WHERE call_id = @CallId AND last_sequence < @Sequence;
-                    """, new { change.CallId, change.Sequence, state, change.Reason, change.SipStatus, change.Detail, change.Simulated, at }, transaction);
-                queued += await EnqueueWebhookAsync(connection, transaction, change.CallId, change.Sequence, state, at, change.Reason, change.SipStatus, change.Detail);
+                Bind(history, ("$call", change.CallId), ("$sequence", change.Sequence), ("$state", state), ("$reason", change.Reason),
+                    ("$sip", change.SipStatus), ("$detail", change.Detail), ("$at", at));
+                await history.ExecuteNonQueryAsync();
+                Bind(update, ("$call", change.CallId), ("$sequence", change.Sequence), ("$state", state), ("$reason", change.Reason),
+                    ("$sip", change.SipStatus), ("$detail", change.Detail), ("$at", at), ("$simulated", change.Simulated));
+                WebhookTarget? target;
+                await using (var reader = await update.ExecuteReaderAsync())
+                {
+                    target = await WebhookTarget.ReadAsync(reader);
+                }
+                if (target?.Body(change.CallId, change.Sequence, state, at, change.Reason, change.SipStatus, change.Detail) is { } body)
+                {
+                    Bind(outbox, ("$call", change.CallId), ("$sequence", change.Sequence), ("$state", state), ("$url", target.Url), ("$body", body), ("$at", at));
+                    queued += await outbox.ExecuteNonQueryAsync();
+                }
             }
             await transaction.CommitAsync();
             return queued;
@@ -195,6 +218,29 @@ public sealed class SqliteCallStore
         finally
         {
             _write.Release();
+        }
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction transaction, string sql)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        return command;
+    }
+
+    private static void Bind(SqliteCommand command, params (string Name, object? Value)[] values)
+    {
+        foreach (var (name, value) in values)
+        {
+            if (command.Parameters.Contains(name))
+            {
+                command.Parameters[name].Value = value ?? DBNull.Value;
+            }
+            else
+            {
+                command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+            }
         }
     }
 
@@ -371,19 +417,44 @@ public sealed class SqliteCallStore
     private static async Task<int> EnqueueWebhookAsync(
         SqliteConnection connection, System.Data.Common.DbTransaction transaction, string callId, int sequence, string state, long at, string? reason, int? sipStatus, string? detail)
     {
-        var call = await connection.QuerySingleOrDefaultAsync<(string To, string? Tag, long Simulated, string? Url, string? Events, long? AnsweredAt)?>(
-            "SELECT to_number, tag, simulated, webhook_url, webhook_events, answered_at FROM calls WHERE call_id = @callId", new { callId }, transaction);
-        if (call is not { Url: { } url } found || (found.Events is { } events && !events.Split(',').Contains(state)))
+        WebhookTarget? target;
+        await using (var reader = await connection.ExecuteReaderAsync(
+            "SELECT to_number, tag, simulated, webhook_url, webhook_events, answered_at FROM calls WHERE call_id = @callId", new { callId }, transaction))
+        {
+            target = await WebhookTarget.ReadAsync(reader);
+        }
+        if (target?.Body(callId, sequence, state, at, reason, sipStatus, detail) is not { } body)
         {
             return 0;
         }
-        long? duration = state is "completed" or "failed" && found.AnsweredAt is { } answered ? (long)Math.Round((at - answered) / 1000.0) : null;
-        var body = WebhookPayload.Json(new WebhookPayload(
-            callId, sequence, state, DateTimeOffset.FromUnixTimeMilliseconds(at), found.To, duration, reason, sipStatus, detail, found.Tag, found.Simulated != 0));
         return await connection.ExecuteAsync("""
             INSERT OR IGNORE INTO webhook_outbox (call_id, sequence, event, url, body, next_attempt_at, created_at)
-            VALUES (@callId, @sequence, @state, @url, @body, @at, @at)
-            """, new { callId, sequence, state, url, body, at }, transaction);
+            VALUES (@callId, @sequence, @state, @Url, @body, @at, @at)
+            """, new { callId, sequence, state, target.Url, body, at }, transaction);
+    }
+
+    /// <summary>What a call's webhooks need of its row.</summary>
+    private sealed record WebhookTarget(string To, string? Tag, bool Simulated, string? Url, string? Events, long? AnsweredAt)
+    {
+        /// <summary>From a row of to_number, tag, simulated, webhook_url, webhook_events, answered_at; null when there is none.</summary>
+        public static async Task<WebhookTarget?> ReadAsync(System.Data.Common.DbDataReader reader) => await reader.ReadAsync()
+            ? new WebhookTarget(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetInt64(2) != 0,
+                reader.IsDBNull(3) ? null : reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetInt64(5))
+            : null;
+
+        /// <summary>
+        /// The body of the webhook of one change, or null when the call has no webhook URL or did not ask for this
+        /// state. Fixed when the change is recorded, so a retry hours later sends what was true at the time.
+        /// </summary>
+        public string? Body(string callId, int sequence, string state, long at, string? reason, int? sipStatus, string? detail)
+        {
+            if (Url is null || (Events is { } events && !events.Split(',').Contains(state)))
+            {
+                return null;
+            }
+            long? duration = state is "completed" or "failed" && AnsweredAt is { } answered ? (long)Math.Round((at - answered) / 1000.0) : null;
+            return WebhookPayload.Json(new WebhookPayload(callId, sequence, state, DateTimeOffset.FromUnixTimeMilliseconds(at), To, duration, reason, sipStatus, detail, Tag, Simulated));
+        }
     }
 
     /// <summary>
@@ -415,19 +486,27 @@ public sealed class SqliteCallStore
         return next is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
     }
 
-    /// <summary>Records one delivery attempt: delivered, failed for good, or pending again until <paramref name="retryAt"/>.</summary>
-    public async Task WebhookAttemptedAsync(long id, string status, int? httpStatus, string? error, DateTimeOffset at, DateTimeOffset? retryAt)
+    /// <summary>Records delivery attempts in one transaction: each delivered, failed for good, or pending again until its retry time.</summary>
+    public async Task WebhookAttemptsAsync(IReadOnlyList<WebhookAttempt> attempts)
     {
         await _write.WaitAsync();
         try
         {
             await using var connection = await OpenAsync();
-            await connection.ExecuteAsync("""
-                UPDATE webhook_outbox SET status = @status, attempts = attempts + 1, last_status = @httpStatus, last_error = @error,
-                    next_attempt_at = COALESCE(@retry, next_attempt_at),
-                    delivered_at = CASE WHEN @status = 'delivered' THEN @at ELSE delivered_at END
-                WHERE id = @id
-                """, new { id, status, httpStatus, error, at = at.ToUnixTimeMilliseconds(), retry = retryAt?.ToUnixTimeMilliseconds() });
+            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
+            await using var update = Command(connection, transaction, """
+                UPDATE webhook_outbox SET status = $status, attempts = attempts + 1, last_status = $http, last_error = $error,
+                    next_attempt_at = COALESCE($retry, next_attempt_at),
+                    delivered_at = CASE WHEN $status = 'delivered' THEN $at ELSE delivered_at END
+                WHERE id = $id
+                """);
+            foreach (var attempt in attempts)
+            {
+                Bind(update, ("$id", attempt.Id), ("$status", attempt.Status), ("$http", attempt.HttpStatus), ("$error", attempt.Error),
+                    ("$at", attempt.At.ToUnixTimeMilliseconds()), ("$retry", attempt.RetryAt?.ToUnixTimeMilliseconds()));
+                await update.ExecuteNonQueryAsync();
+            }
+            await transaction.CommitAsync();
         }
         finally
         {

@@ -83,3 +83,6 @@ public sealed record WebhookDelivery
 /// </summary>
 public sealed record WebhookState(
     int Sequence, string Event, string Status, int Attempts, int? LastHttpStatus, string? LastError, DateTimeOffset? NextAttemptAt, DateTimeOffset? DeliveredAt);
+
+/// <summary>The outcome of one delivery attempt: delivered, failed (given up) or pending (tried again at <see cref="RetryAt"/>).</summary>
+public sealed record WebhookAttempt(long Id, string Status, int? HttpStatus, string? Error, DateTimeOffset At, DateTimeOffset? RetryAt);

@@ -20,6 +20,10 @@ internal sealed class WebhookSender : BackgroundService
     private readonly ILogger<WebhookSender> _logger;
     private readonly HttpClient _http;
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Channel<(WebhookAttempt Attempt, TaskCompletionSource Written)> _outcomes =
+        Channel.CreateUnbounded<(WebhookAttempt, TaskCompletionSource)>(new UnboundedChannelOptions { SingleReader = true });
+
+    private static readonly TimeSpan LookInterval = TimeSpan.FromMilliseconds(10);
 
     public WebhookSender(SqliteCallStore store, WebhookOptions options, TimeProvider time, ILogger<WebhookSender> logger, HttpMessageHandler? handler = null)
     {
@@ -44,11 +48,20 @@ internal sealed class WebhookSender : BackgroundService
     {
         _logger.LogInformation("Webhooks are signed (X-VoiceBridge-Signature) with the secret from {Source}", _options.SecretSource);
         var inFlight = new Dictionary<string, Task>();
+        var writer = WriteOutcomesAsync();
         Task? wake = null;
+        var lastLook = -LookInterval;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
             while (!stoppingToken.IsCancellationRequested)
             {
+                // Under load, deliveries finish many times a millisecond: look at the outbox at most every 10 ms.
+                if (clock.Elapsed - lastLook is var since && since < LookInterval)
+                {
+                    await Task.Delay(LookInterval - since, _time, stoppingToken);
+                }
+                lastLook = clock.Elapsed;
                 var free = _options.Concurrency - inFlight.Count;
                 IReadOnlyList<WebhookDelivery> due;
                 try
@@ -91,6 +104,39 @@ internal sealed class WebhookSender : BackgroundService
         {
         }
         await Task.WhenAll(inFlight.Values);
+        _outcomes.Writer.TryComplete();
+        await writer;
+    }
+
+    /// <summary>
+    /// Writes attempt outcomes in batches, one transaction each. A delivery counts as finished (and its call's next
+    /// event may go) only once its outcome is written, so an event is never sent twice for want of a write.
+    /// </summary>
+    private async Task WriteOutcomesAsync()
+    {
+        var batch = new List<(WebhookAttempt Attempt, TaskCompletionSource Written)>(64);
+        await foreach (var first in _outcomes.Reader.ReadAllAsync())
+        {
+            batch.Add(first);
+            while (batch.Count < 256 && _outcomes.Reader.TryRead(out var more))
+            {
+                batch.Add(more);
+            }
+            try
+            {
+                await _store.WebhookAttemptsAsync([.. batch.Select(b => b.Attempt)]);
+            }
+            catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
+            {
+                // The outcomes are lost, not the webhooks: they stay pending and are sent again.
+                _logger.LogError(ex, "Could not record {Count} webhook deliveries", batch.Count);
+            }
+            foreach (var (_, written) in batch)
+            {
+                written.TrySetResult();
+            }
+            batch.Clear();
+        }
     }
 
     /// <summary>How long to sleep when nothing else wakes the loop: until the next retry of a call not in flight, polling at least every 5 s.</summary>
@@ -137,15 +183,7 @@ internal sealed class WebhookSender : BackgroundService
         {
             return; // stopping: the webhook stays pending and the next start sends it
         }
-        try
-        {
-            await RecordAsync(delivery, status, error, retryAfter);
-        }
-        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
-        {
-            // The outcome is lost, not the webhook: it stays pending and is sent again.
-            _logger.LogError(ex, "Could not record the delivery of webhook {Event} of call {CallId}", delivery.Event, delivery.CallId);
-        }
+        await RecordAsync(delivery, status, error, retryAfter);
     }
 
     private async Task RecordAsync(WebhookDelivery delivery, int? status, string? error, TimeSpan? retryAfter)
@@ -153,7 +191,7 @@ internal sealed class WebhookSender : BackgroundService
         var now = _time.GetUtcNow();
         if (error is null)
         {
-            await _store.WebhookAttemptedAsync(delivery.Id, "delivered", status, null, now, null);
+            await WrittenAsync(new WebhookAttempt(delivery.Id, "delivered", status, null, now, null));
             HostMeter.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("result", "delivered"));
             return;
         }
@@ -162,16 +200,23 @@ internal sealed class WebhookSender : BackgroundService
         if (transient && age < _options.GiveUpAfter)
         {
             var retryAt = now + Backoff(delivery.Attempts + 1, retryAfter);
-            await _store.WebhookAttemptedAsync(delivery.Id, "pending", status, error, now, retryAt);
+            await WrittenAsync(new WebhookAttempt(delivery.Id, "pending", status, error, now, retryAt));
             HostMeter.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("result", "retry"));
             _logger.LogWarning("Webhook {Event} of call {CallId} to {Url} failed ({Error}); attempt {Attempt}, retrying at {RetryAt:O}",
                 delivery.Event, delivery.CallId, delivery.Url, error, delivery.Attempts + 1, retryAt);
             return;
         }
-        await _store.WebhookAttemptedAsync(delivery.Id, "failed", status, error, now, null);
+        await WrittenAsync(new WebhookAttempt(delivery.Id, "failed", status, error, now, null));
         HostMeter.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("result", "failed"));
         _logger.LogError("Webhook {Event} of call {CallId} to {Url} given up after {Attempts} attempts: {Error}",
             delivery.Event, delivery.CallId, delivery.Url, delivery.Attempts + 1, error);
+    }
+
+    private Task WrittenAsync(WebhookAttempt attempt)
+    {
+        var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _outcomes.Writer.TryWrite((attempt, written));
+        return written.Task;
     }
 
     /// <summary>Initial × 2^(attempt−1), capped, with ±20 % jitter so receivers coming back are not hit in step; at least a Retry-After.</summary>
