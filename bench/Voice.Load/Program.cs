@@ -109,7 +109,8 @@ try
     Console.WriteLine($"calls placed:          {result.Calls} in {result.Elapsed.TotalSeconds:F1} s = {result.Calls / result.Elapsed.TotalSeconds:F1} calls/s (target rate {options.Rate}/s)");
     Console.WriteLine($"POST latency:          p50 {result.P50:F2} ms, p99 {result.P99:F2} ms, max {result.Max:F2} ms (target p99 ≤ 20 ms at 200 calls/s)");
     Console.WriteLine($"webhooks received:     {result.Webhooks} ({(double)result.Webhooks / result.Calls:F1} per call)");
-    Console.WriteLine($"host CPU per call:     {cpu.TotalMilliseconds / result.Calls:F3} ms, with persistence and webhooks (target ≤ 3 ms)");
+    Console.WriteLine($"host CPU per call:     {cpu.Total.TotalMilliseconds / result.Calls:F3} ms ({cpu.User.TotalMilliseconds / result.Calls:F3} user, " +
+        $"{cpu.Kernel.TotalMilliseconds / result.Calls:F3} kernel), with persistence and webhooks (target ≤ 3 ms)");
 
     return 0;
 }
@@ -217,13 +218,14 @@ static async Task DelayUntilAsync(Stopwatch clock, TimeSpan at)
     }
 }
 
-// utime + stime of a process, from /proc/<pid>/stat (fields 14 and 15, in clock ticks of 1/100 s).
-static TimeSpan ProcessCpu(int pid)
+// User and kernel CPU time of a process, from /proc/<pid>/stat (utime and stime, in clock ticks of 1/100 s).
+static Cpu ProcessCpu(int pid)
 {
     var stat = File.ReadAllText($"/proc/{pid}/stat");
     var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-    var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-    return TimeSpan.FromMilliseconds(ticks * 10);
+    return new Cpu(
+        TimeSpan.FromMilliseconds(long.Parse(fields[11], CultureInfo.InvariantCulture) * 10),
+        TimeSpan.FromMilliseconds(long.Parse(fields[12], CultureInfo.InvariantCulture) * 10));
 }
 
 static long ResidentBytes(int pid)
@@ -249,6 +251,13 @@ static string FindRepository()
         directory = directory.Parent;
     }
     return directory?.FullName ?? throw new InvalidOperationException("run the load tool from inside the VoiceBridge repository");
+}
+
+internal readonly record struct Cpu(TimeSpan User, TimeSpan Kernel)
+{
+    public TimeSpan Total => User + Kernel;
+
+    public static Cpu operator -(Cpu a, Cpu b) => new(a.User - b.User, a.Kernel - b.Kernel);
 }
 
 internal sealed record Result(int Calls, TimeSpan Elapsed, double P50, double P99, double Max, int Webhooks);

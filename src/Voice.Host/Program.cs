@@ -48,6 +48,7 @@ if (closed > 0)
     app.Logger.LogWarning("{Count} calls were in progress when VoiceBridge last stopped; they are recorded as failed (host_restart)", closed);
 }
 app.Services.GetRequiredService<CallRecorder>().Requeue = queued;
+app.Lifetime.ApplicationStopped.Register(store.Dispose);
 if (voice.IsSimulated)
 {
     app.Logger.LogWarning(

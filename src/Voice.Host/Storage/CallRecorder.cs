@@ -13,6 +13,12 @@ namespace Voice.Host.Storage;
 internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, StorageOptions options, Webhooks.WebhookSender webhooks, TimeProvider time, ILogger<CallRecorder> logger)
     : BackgroundService
 {
+    /// <summary>
+    /// Writes per transaction: batching saves commits, but the write lock is held for the whole batch and a POST
+    /// waits for it, so batches stay short (a few milliseconds).
+    /// </summary>
+    public const int MaxBatch = 32;
+
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     /// <summary>Calls found queued at start-up, placed again once the recorder listens.</summary>
@@ -28,11 +34,11 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
             PlaceAgain(call);
         }
         var purge = PurgeLoopAsync(stoppingToken);
-        var batch = new List<CallStateChange>(256);
+        var batch = new List<CallStateChange>(MaxBatch);
         await foreach (var first in pending.Reader.ReadAllAsync(CancellationToken.None))
         {
             batch.Add(first);
-            while (batch.Count < 256 && pending.Reader.TryRead(out var more))
+            while (batch.Count < MaxBatch && pending.Reader.TryRead(out var more))
             {
                 batch.Add(more);
             }

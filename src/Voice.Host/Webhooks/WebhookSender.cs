@@ -118,7 +118,7 @@ internal sealed class WebhookSender : BackgroundService
         await foreach (var first in _outcomes.Reader.ReadAllAsync())
         {
             batch.Add(first);
-            while (batch.Count < 256 && _outcomes.Reader.TryRead(out var more))
+            while (batch.Count < CallRecorder.MaxBatch && _outcomes.Reader.TryRead(out var more))
             {
                 batch.Add(more);
             }
