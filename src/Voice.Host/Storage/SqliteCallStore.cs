@@ -23,6 +23,7 @@ public sealed class SqliteCallStore : IDisposable
 
     private readonly string _connectionString;
     private readonly SemaphoreSlim _write = new(1, 1);
+    private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
     private SqliteConnection? _writer;
 
     public SqliteCallStore(string path)
@@ -123,16 +124,15 @@ public sealed class SqliteCallStore : IDisposable
                     "INSERT INTO idempotency_keys (key, call_id, request_hash, created_at) VALUES (@idempotencyKey, @CallId, @requestHash, @at)",
                     new { idempotencyKey, call.CallId, requestHash, at = call.CreatedAt.ToUnixTimeMilliseconds() }, transaction);
             }
-            await connection.ExecuteAsync("""
+            var insert = Command((SqliteTransaction)transaction, """
                 INSERT INTO calls (call_id, to_number, caller_id, message, mode, state, tag, simulated, webhook_url, webhook_events, request_json, created_at)
-                VALUES (@CallId, @To, @CallerId, @Message, @Mode, @State, @Tag, @Simulated, @WebhookUrl, @Events, @RequestJson, @Created)
-                """, new
-            {
-                call.CallId, call.To, call.CallerId, call.Message, call.Mode, call.State, call.Tag, call.Simulated, call.WebhookUrl,
-                Events = call.WebhookEvents is null ? null : string.Join(',', call.WebhookEvents),
-                call.RequestJson,
-                Created = call.CreatedAt.ToUnixTimeMilliseconds(),
-            }, transaction);
+                VALUES ($id, $to, $caller, $message, $mode, $state, $tag, $simulated, $url, $events, $request, $created)
+                """);
+            Bind(insert, ("$id", call.CallId), ("$to", call.To), ("$caller", call.CallerId), ("$message", call.Message), ("$mode", call.Mode),
+                ("$state", call.State), ("$tag", call.Tag), ("$simulated", call.Simulated), ("$url", call.WebhookUrl),
+                ("$events", call.WebhookEvents is null ? null : string.Join(',', call.WebhookEvents)), ("$request", call.RequestJson),
+                ("$created", call.CreatedAt.ToUnixTimeMilliseconds()));
+            await insert.ExecuteNonQueryAsync();
             await transaction.CommitAsync();
             return null;
         }
@@ -170,12 +170,12 @@ public sealed class SqliteCallStore : IDisposable
             var connection = await WriterAsync();
             await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
             // Three statements prepared once per batch and re-bound per change: preparing is most of SQLite's cost here.
-            await using var history = Command(connection, transaction, """
+            var history = Command(transaction, """
                 INSERT OR IGNORE INTO call_events (call_id, sequence, state, reason, sip_status, detail, at)
                 VALUES ($call, $sequence, $state, $reason, $sip, $detail, $at)
                 """);
             // RETURNING hands back what the webhook needs; no row when the change is older than the stored state.
-            await using var update = Command(connection, transaction, """
+            var update = Command(transaction, """
                 UPDATE calls SET
                     state = $state,
                     reason = COALESCE($reason, reason),
@@ -188,7 +188,7 @@ public sealed class SqliteCallStore : IDisposable
                 WHERE call_id = $call AND last_sequence < $sequence
                 RETURNING to_number, tag, simulated, webhook_url, webhook_events, answered_at
                 """);
-            await using var outbox = Command(connection, transaction, """
+            var outbox = Command(transaction, """
                 INSERT OR IGNORE INTO webhook_outbox (call_id, sequence, event, url, body, next_attempt_at, created_at)
                 VALUES ($call, $sequence, $state, $url, $body, $at, $at)
                 """);
@@ -222,11 +222,19 @@ public sealed class SqliteCallStore : IDisposable
         }
     }
 
-    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction transaction, string sql)
+    /// <summary>
+    /// A command on the writer connection, prepared once and kept: SQLite compiles its statements on first use and
+    /// re-binds them afterwards, which saves most of the cost of a small write. Callers hold the write lock.
+    /// </summary>
+    private SqliteCommand Command(SqliteTransaction transaction, string sql)
     {
-        var command = connection.CreateCommand();
+        if (!_commands.TryGetValue(sql, out var command))
+        {
+            command = _writer!.CreateCommand();
+            command.CommandText = sql;
+            _commands[sql] = command;
+        }
         command.Transaction = transaction;
-        command.CommandText = sql;
         return command;
     }
 
@@ -495,7 +503,7 @@ public sealed class SqliteCallStore : IDisposable
         {
             var connection = await WriterAsync();
             await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
-            await using var update = Command(connection, transaction, """
+            var update = Command(transaction, """
                 UPDATE webhook_outbox SET status = $status, attempts = attempts + 1, last_status = $http, last_error = $error,
                     next_attempt_at = COALESCE($retry, next_attempt_at),
                     delivered_at = CASE WHEN $status = 'delivered' THEN $at ELSE delivered_at END
@@ -548,6 +556,11 @@ public sealed class SqliteCallStore : IDisposable
 
     public void Dispose()
     {
+        foreach (var command in _commands.Values)
+        {
+            command.Dispose();
+        }
+        _commands.Clear();
         _writer?.Dispose();
         _writer = null;
     }
