@@ -15,7 +15,9 @@ if (builder.Configuration["HTTP_PORT"] is { Length: > 0 } httpPort)
 }
 
 // The data directory: the database, rendered speech, and the generated API key and webhook secret.
-var dataDirectory = Path.GetFullPath(VoiceBridgeConfiguration.Value(builder.Configuration, "DATA_DIR", "DataDirectory") ?? "data");
+// A relative path is taken from the content root (src/Voice.Host under `dotnet run`, the app directory when published).
+var dataDirectory = Path.GetFullPath(
+    VoiceBridgeConfiguration.Value(builder.Configuration, "DATA_DIR", "DataDirectory") ?? "data", builder.Environment.ContentRootPath);
 var voice = VoiceBridgeConfiguration.From(builder.Configuration, dataDirectory);
 builder.Services.AddVoiceControl(voice);
 builder.Services.AddSingleton<IValidator<OutboundCallRequest>>(new OutboundCallValidator(voice.Calls));
