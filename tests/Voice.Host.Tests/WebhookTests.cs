@@ -142,6 +142,31 @@ public class WebhookTests
     }
 
     [Test]
+    public async Task A_receiver_that_does_not_answer_in_time_is_tried_again()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var slow = 1;
+        receiver.Answer = _ =>
+        {
+            if (Interlocked.Exchange(ref slow, 0) == 1)
+            {
+                Thread.Sleep(1500); // longer than the one-second attempt limit below
+            }
+            return 200;
+        };
+        await using var factory = new HostFactory(new(FastRetries) { ["Webhooks:TimeoutSeconds"] = "1" });
+        using var client = factory.CreateClient();
+
+        var callId = await PlaceAsync(client, $$"""{"to":"+15005550001","message":"Busy.","webhookUrl":"{{receiver.Url}}","webhookEvents":["failed"]}""");
+        var webhooks = await SettledWebhooksAsync(client, callId);
+        var delivery = webhooks.GetProperty("deliveries")[0];
+        Assert.That((delivery.GetProperty("status").GetString(), delivery.GetProperty("attempts").GetInt32()), Is.EqualTo(("delivered", 2)));
+        Assert.That(delivery.GetProperty("lastError").ValueKind, Is.EqualTo(JsonValueKind.Null), "the successful attempt clears the error");
+        // The receiver logs the slow request once it has finished sleeping.
+        await HostFactory.Eventually(async () => receiver.Requests.Count(r => Json(r).GetProperty("callId").GetString() == callId) == 2, "sent again after the timeout");
+    }
+
+    [Test]
     public async Task A_receiver_that_rejects_a_webhook_is_not_retried_and_later_events_still_go()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
