@@ -169,50 +169,7 @@ public sealed class SqliteCallStore : IDisposable
         {
             var connection = await WriterAsync();
             await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
-            // Three statements prepared once per batch and re-bound per change: preparing is most of SQLite's cost here.
-            var history = Command(transaction, """
-                INSERT OR IGNORE INTO call_events (call_id, sequence, state, reason, sip_status, detail, at)
-                VALUES ($call, $sequence, $state, $reason, $sip, $detail, $at)
-                """);
-            // RETURNING hands back what the webhook needs; no row when the change is older than the stored state.
-            var update = Command(transaction, """
-                UPDATE calls SET
-                    state = $state,
-                    reason = COALESCE($reason, reason),
-                    sip_status = COALESCE($sip, sip_status),
-                    detail = COALESCE($detail, detail),
-                    simulated = $simulated,
-                    answered_at = CASE WHEN $state = 'playing' THEN $at ELSE answered_at END,
-                    ended_at = CASE WHEN $state IN ('completed', 'failed') THEN $at ELSE ended_at END,
-                    last_sequence = $sequence
-                WHERE call_id = $call AND last_sequence < $sequence
-                RETURNING to_number, tag, simulated, webhook_url, webhook_events, answered_at
-                """);
-            var outbox = Command(transaction, """
-                INSERT OR IGNORE INTO webhook_outbox (call_id, sequence, event, url, body, next_attempt_at, created_at)
-                VALUES ($call, $sequence, $state, $url, $body, $at, $at)
-                """);
-            var queued = 0;
-            foreach (var change in changes)
-            {
-                var state = CallResponses.State(change.To);
-                var at = change.At.ToUnixTimeMilliseconds();
-                Bind(history, ("$call", change.CallId), ("$sequence", change.Sequence), ("$state", state), ("$reason", change.Reason),
-                    ("$sip", change.SipStatus), ("$detail", change.Detail), ("$at", at));
-                await history.ExecuteNonQueryAsync();
-                Bind(update, ("$call", change.CallId), ("$sequence", change.Sequence), ("$state", state), ("$reason", change.Reason),
-                    ("$sip", change.SipStatus), ("$detail", change.Detail), ("$at", at), ("$simulated", change.Simulated));
-                WebhookTarget? target;
-                await using (var reader = await update.ExecuteReaderAsync())
-                {
-                    target = await WebhookTarget.ReadAsync(reader);
-                }
-                if (target?.Body(change.CallId, change.Sequence, state, at, change.Reason, change.SipStatus, change.Detail) is { } body)
-                {
-                    Bind(outbox, ("$call", change.CallId), ("$sequence", change.Sequence), ("$state", state), ("$url", target.Url), ("$body", body), ("$at", at));
-                    queued += await outbox.ExecuteNonQueryAsync();
-                }
-            }
+            var queued = await ApplyAsync(transaction, changes);
             await transaction.CommitAsync();
             return queued;
         }
@@ -220,6 +177,56 @@ public sealed class SqliteCallStore : IDisposable
         {
             _write.Release();
         }
+    }
+
+    /// <summary>The work of <see cref="RecordAsync"/> inside the caller's transaction; returns how many webhooks were queued.</summary>
+    private async Task<int> ApplyAsync(SqliteTransaction transaction, IEnumerable<CallStateChange> changes)
+    {
+        // Three statements prepared once and re-bound per change: preparing is most of SQLite's cost here.
+        var history = Command(transaction, """
+            INSERT OR IGNORE INTO call_events (call_id, sequence, state, reason, sip_status, detail, at)
+            VALUES ($call, $sequence, $state, $reason, $sip, $detail, $at)
+            """);
+        // RETURNING hands back what the webhook needs; no row when the change is older than the stored state.
+        var update = Command(transaction, """
+            UPDATE calls SET
+                state = $state,
+                reason = COALESCE($reason, reason),
+                sip_status = COALESCE($sip, sip_status),
+                detail = COALESCE($detail, detail),
+                simulated = $simulated,
+                answered_at = CASE WHEN $state = 'playing' THEN $at ELSE answered_at END,
+                ended_at = CASE WHEN $state IN ('completed', 'failed') THEN $at ELSE ended_at END,
+                last_sequence = $sequence
+            WHERE call_id = $call AND last_sequence < $sequence
+            RETURNING to_number, tag, simulated, webhook_url, webhook_events, answered_at
+            """);
+        var outbox = Command(transaction, """
+            INSERT OR IGNORE INTO webhook_outbox (call_id, sequence, event, url, body, next_attempt_at, created_at)
+            VALUES ($call, $sequence, $state, $url, $body, $at, $at)
+            """);
+        var queued = 0;
+        foreach (var change in changes)
+        {
+            var state = CallResponses.State(change.To);
+            var at = change.At.ToUnixTimeMilliseconds();
+            Bind(history, ("$call", change.CallId), ("$sequence", change.Sequence), ("$state", state), ("$reason", change.Reason),
+                ("$sip", change.SipStatus), ("$detail", change.Detail), ("$at", at));
+            await history.ExecuteNonQueryAsync();
+            Bind(update, ("$call", change.CallId), ("$sequence", change.Sequence), ("$state", state), ("$reason", change.Reason),
+                ("$sip", change.SipStatus), ("$detail", change.Detail), ("$at", at), ("$simulated", change.Simulated));
+            WebhookTarget? target;
+            await using (var reader = await update.ExecuteReaderAsync())
+            {
+                target = await WebhookTarget.ReadAsync(reader);
+            }
+            if (target?.Body(change.CallId, change.Sequence, state, at, change.Reason, change.SipStatus, change.Detail) is { } body)
+            {
+                Bind(outbox, ("$call", change.CallId), ("$sequence", change.Sequence), ("$state", state), ("$url", target.Url), ("$body", body), ("$at", at));
+                queued += await outbox.ExecuteNonQueryAsync();
+            }
+        }
+        return queued;
     }
 
     /// <summary>
@@ -320,20 +327,12 @@ public sealed class SqliteCallStore : IDisposable
         try
         {
             var connection = await WriterAsync();
-            await using var transaction = await connection.BeginTransactionAsync();
-            var at = now.ToUnixTimeMilliseconds();
+            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
             var interrupted = (await connection.QueryAsync<CallRow>(
                 "SELECT * FROM calls WHERE state IN ('dialing', 'ringing', 'playing')", transaction: transaction)).ToList();
-            foreach (var call in interrupted)
-            {
-                await connection.ExecuteAsync("""
-                    INSERT OR IGNORE INTO call_events (call_id, sequence, state, reason, detail, at)
-                    VALUES (@call_id, @sequence, 'failed', @reason, @detail, @at);
-                    UPDATE calls SET state = 'failed', reason = @reason, detail = @detail,
-                        ended_at = @at, last_sequence = @sequence WHERE call_id = @call_id;
-                    """, new { call.call_id, sequence = call.last_sequence + 1, at, reason = HostRestart, detail = RestartDetail }, transaction);
-                await EnqueueWebhookAsync(connection, transaction, call.call_id, (int)call.last_sequence + 1, "failed", at, HostRestart, null, RestartDetail);
-            }
+            // Recorded as any other change: history, the call's row and its webhook.
+            await ApplyAsync(transaction, interrupted.Select(call => new CallStateChange(
+                call.call_id, (int)call.last_sequence + 1, null, CallState.Failed, now, HostRestart, Detail: RestartDetail, Simulated: call.simulated != 0)));
             var queued = (await connection.QueryAsync<CallRow>(
                 "SELECT * FROM calls WHERE state = 'queued' ORDER BY created_at, call_id", transaction: transaction)).Select(r => r.ToRecord()).ToList();
             await transaction.CommitAsync();
@@ -406,40 +405,12 @@ public sealed class SqliteCallStore : IDisposable
             SELECT CASE caller_id WHEN '' THEN @fallback ELSE caller_id END, to_number, unixepoch(day) * 1000, calls FROM call_counts_archive WHERE unixepoch(day) * 1000 >= @earliest
             """;
         await using var connection = await OpenAsync();
-        var byCaller = await connection.QueryAsync<PeriodCount>($"""
-            SELECT caller AS Key, SUM(CASE WHEN at >= @today THEN calls ELSE 0 END) AS Today, SUM(CASE WHEN at >= @week THEN calls ELSE 0 END) AS Week,
+        async Task<List<PeriodCount>> By(string key) => [.. await connection.QueryAsync<PeriodCount>($"""
+            SELECT {key} AS Key, SUM(CASE WHEN at >= @today THEN calls ELSE 0 END) AS Today, SUM(CASE WHEN at >= @week THEN calls ELSE 0 END) AS Week,
                    SUM(CASE WHEN at >= @month THEN calls ELSE 0 END) AS Month, SUM(CASE WHEN at >= @year THEN calls ELSE 0 END) AS Year
-            FROM ({Rows}) GROUP BY caller ORDER BY Year DESC, caller
-            """, parameters);
-        var byDestination = await connection.QueryAsync<PeriodCount>($"""
-            SELECT number AS Key, SUM(CASE WHEN at >= @today THEN calls ELSE 0 END) AS Today, SUM(CASE WHEN at >= @week THEN calls ELSE 0 END) AS Week,
-                   SUM(CASE WHEN at >= @month THEN calls ELSE 0 END) AS Month, SUM(CASE WHEN at >= @year THEN calls ELSE 0 END) AS Year
-            FROM ({Rows}) GROUP BY number ORDER BY Year DESC, number
-            """, parameters);
-        return new CallCounts([.. byCaller], [.. byDestination]);
-    }
-
-    /// <summary>
-    /// Queues the webhook of one change when the call has a webhook URL and asked for this state (or for all).
-    /// The body is fixed now, so a retry hours later sends what was true at the time.
-    /// </summary>
-    private static async Task<int> EnqueueWebhookAsync(
-        SqliteConnection connection, System.Data.Common.DbTransaction transaction, string callId, int sequence, string state, long at, string? reason, int? sipStatus, string? detail)
-    {
-        WebhookTarget? target;
-        await using (var reader = await connection.ExecuteReaderAsync(
-            "SELECT to_number, tag, simulated, webhook_url, webhook_events, answered_at FROM calls WHERE call_id = @callId", new { callId }, transaction))
-        {
-            target = await WebhookTarget.ReadAsync(reader);
-        }
-        if (target?.Body(callId, sequence, state, at, reason, sipStatus, detail) is not { } body)
-        {
-            return 0;
-        }
-        return await connection.ExecuteAsync("""
-            INSERT OR IGNORE INTO webhook_outbox (call_id, sequence, event, url, body, next_attempt_at, created_at)
-            VALUES (@callId, @sequence, @state, @Url, @body, @at, @at)
-            """, new { callId, sequence, state, target.Url, body, at }, transaction);
+            FROM ({Rows}) GROUP BY {key} ORDER BY Year DESC, {key}
+            """, parameters)];
+        return new CallCounts(await By("caller"), await By("number"));
     }
 
     /// <summary>What a call's webhooks need of its row.</summary>
@@ -477,10 +448,11 @@ public sealed class SqliteCallStore : IDisposable
             SELECT id AS Id, call_id AS CallId, sequence AS Sequence, event AS Event, url AS Url, body AS Body, attempts AS Attempts, created_at AS CreatedAtMs
             FROM webhook_outbox o
             WHERE status = 'pending' AND next_attempt_at <= @now
+              AND call_id NOT IN @busy
               AND id = (SELECT MIN(id) FROM webhook_outbox p WHERE p.call_id = o.call_id AND p.status = 'pending')
-            ORDER BY next_attempt_at, id LIMIT @take
-            """, new { now = now.ToUnixTimeMilliseconds(), take = limit + busy.Count });
-        return [.. rows.Where(r => !busy.Contains(r.CallId)).Take(limit)];
+            ORDER BY next_attempt_at, id LIMIT @limit
+            """, new { now = now.ToUnixTimeMilliseconds(), limit, busy });
+        return [.. rows];
     }
 
     /// <summary>When the next webhook of a call not in <paramref name="busy"/> is due (only a call's oldest pending one counts), or null.</summary>
