@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
 using Voice.Control.Calls;
 using Voice.Host.Api;
 using Voice.Host.Storage;
@@ -33,57 +32,49 @@ public class StatsTests
     [Test]
     public async Task Counts_come_from_the_records_per_period_and_survive_the_retention_purge()
     {
-        var directory = Path.Combine(Path.GetTempPath(), "vb-stats-" + Guid.NewGuid().ToString("N"));
-        try
+        using var directory = new TemporaryDirectory();
+        using var store = new SqliteCallStore(directory.Database);
+        await store.InitializeAsync();
+        var today = new DateTimeOffset(2026, 11, 20, 0, 0, 0, TimeSpan.Zero); // a Friday
+        var (week, month, year) = (new DateTimeOffset(2026, 11, 16, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var calls = new (string To, string? CallerId, DateTimeOffset At)[]
         {
-            var store = new SqliteCallStore(Path.Combine(directory, "voicebridge.db"));
-            await store.InitializeAsync();
-            var today = new DateTimeOffset(2026, 11, 20, 0, 0, 0, TimeSpan.Zero); // a Friday
-            var (week, month, year) = (new DateTimeOffset(2026, 11, 16, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
-            var calls = new (string To, string? CallerId, DateTimeOffset At)[]
-            {
-                ("+15550001", null, today.AddHours(9)),            // today, default caller ID
-                ("+15550001", "+15557777", today.AddHours(10)),    // today
-                ("+15550001", "+15557777", week.AddDays(1)),       // this week
-                ("+15550002", "+15557777", month.AddDays(3)),      // this month
-                ("+15550002", null, year.AddDays(40)),             // this year
-                ("+15550002", null, year.AddDays(-3)),             // last year: not counted
-            };
-            var n = 0;
-            foreach (var (to, callerId, at) in calls)
-            {
-                var id = $"call-{++n}";
-                await store.InsertAsync(new CallRecord { CallId = id, To = to, CallerId = callerId, Message = "m", State = "queued", CreatedAt = at, RequestJson = "{}" }, null, null);
-                await store.RecordAsync([new CallStateChange(id, 1, null, CallState.Queued, at), new CallStateChange(id, 2, CallState.Queued, CallState.Failed, at.AddSeconds(5), "busy")]);
-            }
-
-            async Task Check(string when)
-            {
-                var counts = await store.CountAsync(today, week, month, year, "+15550000");
-                Assert.That(counts.ByDestination.Select(c => (c.Key, c.Today, c.Week, c.Month, c.Year)), Is.EquivalentTo(new[]
-                {
-                    ("+15550001", 2L, 3L, 3L, 3L),
-                    ("+15550002", 0L, 0L, 1L, 2L),
-                }), when);
-                Assert.That(counts.ByCallerId.Select(c => (c.Key, c.Today, c.Week, c.Month, c.Year)), Is.EquivalentTo(new[]
-                {
-                    ("+15557777", 1L, 2L, 3L, 3L),
-                    ("+15550000", 1L, 1L, 1L, 2L),
-                }), when);
-            }
-
-            await Check("from the records");
-            // Retention of 30 days: the calls before late October go, their counts stay.
-            var purged = await store.PurgeAsync(today.AddDays(-30));
-            Assert.That(purged, Is.EqualTo(2));
-            Assert.That(await store.GetAsync("call-5"), Is.Null);
-            await Check("after the purge");
-        }
-        finally
+            ("+15550001", null, today.AddHours(9)),            // today, default caller ID
+            ("+15550001", "+15557777", today.AddHours(10)),    // today
+            ("+15550001", "+15557777", week.AddDays(1)),       // this week
+            ("+15550002", "+15557777", month.AddDays(3)),      // this month
+            ("+15550002", null, year.AddDays(40)),             // this year
+            ("+15550002", null, year.AddDays(-3)),             // last year: not counted
+        };
+        var n = 0;
+        foreach (var (to, callerId, at) in calls)
         {
-            SqliteConnection.ClearAllPools();
-            Directory.Delete(directory, recursive: true);
+            var id = $"call-{++n}";
+            await store.InsertAsync(new CallRecord { CallId = id, To = to, CallerId = callerId, Message = "m", State = "queued", CreatedAt = at, RequestJson = "{}" }, null, null);
+            await store.RecordAsync([new CallStateChange(id, 1, null, CallState.Queued, at), new CallStateChange(id, 2, CallState.Queued, CallState.Failed, at.AddSeconds(5), "busy")]);
         }
+
+        async Task Check(string when)
+        {
+            var counts = await store.CountAsync(today, week, month, year, "+15550000");
+            Assert.That(counts.ByDestination.Select(c => (c.Key, c.Today, c.Week, c.Month, c.Year)), Is.EquivalentTo(new[]
+            {
+                ("+15550001", 2L, 3L, 3L, 3L),
+                ("+15550002", 0L, 0L, 1L, 2L),
+            }), when);
+            Assert.That(counts.ByCallerId.Select(c => (c.Key, c.Today, c.Week, c.Month, c.Year)), Is.EquivalentTo(new[]
+            {
+                ("+15557777", 1L, 2L, 3L, 3L),
+                ("+15550000", 1L, 1L, 1L, 2L),
+            }), when);
+        }
+
+        await Check("from the records");
+        // Retention of 30 days: the calls before late October go, their counts stay.
+        var purged = await store.PurgeAsync(today.AddDays(-30));
+        Assert.That(purged, Is.EqualTo(2));
+        Assert.That(await store.GetAsync("call-5"), Is.Null);
+        await Check("after the purge");
     }
 
     [Test]

@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
 using Voice.Control.Calls;
 using Voice.Host.Storage;
 
@@ -11,25 +10,6 @@ namespace Voice.Host.Tests;
 /// <summary>Calls kept in the SQLite file: history, paging, idempotency, and what a restart finds.</summary>
 public class StorageTests
 {
-    private readonly List<string> _directories = [];
-
-    [TearDown]
-    public void Remove()
-    {
-        SqliteConnection.ClearAllPools();
-        foreach (var directory in _directories.Where(Directory.Exists))
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-    }
-
-    private string NewDirectory()
-    {
-        var directory = Path.Combine(Path.GetTempPath(), "vb-store-" + Guid.NewGuid().ToString("N"));
-        _directories.Add(directory);
-        return directory;
-    }
-
     private static Task<HttpResponseMessage> PostAsync(HttpClient client, string json, string? key = null)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, "/api/outbound-call") { Content = new StringContent(json, Encoding.UTF8, "application/json") };
@@ -114,8 +94,8 @@ public class StorageTests
     public async Task A_restart_closes_calls_that_were_in_progress_and_places_the_queued_ones_again()
     {
         // What a host that died mid-call leaves behind: one call ringing, one still queued.
-        var directory = NewDirectory();
-        var store = new SqliteCallStore(Path.Combine(directory, "voicebridge.db"));
+        using var directory = new TemporaryDirectory();
+        using var store = new SqliteCallStore(directory.Database);
         await store.InitializeAsync();
         var now = DateTimeOffset.UtcNow;
         foreach (var (id, to) in new[] { ("ringing-call", "+15005550002"), ("queued-call", "+15005550000") })
@@ -134,7 +114,7 @@ public class StorageTests
             new CallStateChange("queued-call", 1, null, CallState.Queued, now),
         ]);
 
-        await using var factory = new HostFactory(dataDirectory: directory);
+        await using var factory = new HostFactory(dataDirectory: directory.Path);
         using var client = factory.CreateClient();
 
         var interrupted = await client.GetFromJsonAsync<JsonElement>("/api/call/ringing-call");

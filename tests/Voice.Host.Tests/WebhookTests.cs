@@ -189,43 +189,35 @@ public class WebhookTests
     public async Task After_a_crash_mid_call_the_restarted_host_closes_the_call_and_drains_the_outbox_in_order()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
-        var directory = Path.Combine(Path.GetTempPath(), "vb-hooks-" + Guid.NewGuid().ToString("N"));
-        try
+        using var directory = new TemporaryDirectory();
+        // What a host that died while the phone rang leaves behind: three recorded changes whose webhooks were never sent.
+        using var store = new SqliteCallStore(directory.Database);
+        await store.InitializeAsync();
+        var now = DateTimeOffset.UtcNow;
+        await store.InsertAsync(new CallRecord
         {
-            // What a host that died while the phone rang leaves behind: three recorded changes whose webhooks were never sent.
-            var store = new SqliteCallStore(Path.Combine(directory, "voicebridge.db"));
-            await store.InitializeAsync();
-            var now = DateTimeOffset.UtcNow;
-            await store.InsertAsync(new CallRecord
-            {
-                CallId = "crashed-call", To = "+15005550002", Message = "Left over", State = "queued", CreatedAt = now, WebhookUrl = receiver.Url,
-                RequestJson = """{"to":"+15005550002","message":"Left over"}""",
-            }, null, null);
-            var queued = await store.RecordAsync(
-            [
-                new CallStateChange("crashed-call", 1, null, CallState.Queued, now),
-                new CallStateChange("crashed-call", 2, CallState.Queued, CallState.Dialing, now),
-                new CallStateChange("crashed-call", 3, CallState.Dialing, CallState.Ringing, now, SipStatus: 180),
-            ]);
-            Assert.That(queued, Is.EqualTo(3));
-            SqliteConnection.ClearAllPools();
+            CallId = "crashed-call", To = "+15005550002", Message = "Left over", State = "queued", CreatedAt = now, WebhookUrl = receiver.Url,
+            RequestJson = """{"to":"+15005550002","message":"Left over"}""",
+        }, null, null);
+        var queued = await store.RecordAsync(
+        [
+            new CallStateChange("crashed-call", 1, null, CallState.Queued, now),
+            new CallStateChange("crashed-call", 2, CallState.Queued, CallState.Dialing, now),
+            new CallStateChange("crashed-call", 3, CallState.Dialing, CallState.Ringing, now, SipStatus: 180),
+        ]);
+        Assert.That(queued, Is.EqualTo(3));
+        SqliteConnection.ClearAllPools();
 
-            await using var factory = new HostFactory(FastRetries, dataDirectory: directory);
-            using var client = factory.CreateClient();
-            await HostFactory.Eventually(async () => receiver.Accepted.Count == 4, "the three old webhooks and the host_restart one");
+        await using var factory = new HostFactory(FastRetries, dataDirectory: directory.Path);
+        using var client = factory.CreateClient();
+        await HostFactory.Eventually(async () => receiver.Accepted.Count == 4, "the three old webhooks and the host_restart one");
 
-            var bodies = receiver.Accepted.Select(Json).ToList();
-            Assert.That(bodies.Select(b => b.GetProperty("event").GetString()), Is.EqualTo(new[] { "queued", "dialing", "ringing", "failed" }));
-            Assert.That(bodies[^1].GetProperty("reason").GetString(), Is.EqualTo("host_restart"));
-            Assert.That(bodies.Select(b => b.GetProperty("sequence").GetInt32()), Is.EqualTo(new[] { 1, 2, 3, 4 }));
-            var history = await store.HistoryAsync("crashed-call");
-            Assert.That(history.Select(h => h.State), Is.EqualTo(new[] { "queued", "dialing", "ringing", "failed" }), "history intact");
-        }
-        finally
-        {
-            SqliteConnection.ClearAllPools();
-            Directory.Delete(directory, recursive: true);
-        }
+        var bodies = receiver.Accepted.Select(Json).ToList();
+        Assert.That(bodies.Select(b => b.GetProperty("event").GetString()), Is.EqualTo(new[] { "queued", "dialing", "ringing", "failed" }));
+        Assert.That(bodies[^1].GetProperty("reason").GetString(), Is.EqualTo("host_restart"));
+        Assert.That(bodies.Select(b => b.GetProperty("sequence").GetInt32()), Is.EqualTo(new[] { 1, 2, 3, 4 }));
+        var history = await store.HistoryAsync("crashed-call");
+        Assert.That(history.Select(h => h.State), Is.EqualTo(new[] { "queued", "dialing", "ringing", "failed" }), "history intact");
     }
 
     [Test]
@@ -233,33 +225,25 @@ public class WebhookTests
     {
         await using var receiver = await WebhookReceiver.StartAsync();
         receiver.Answer = _ => 503;
-        var directory = Path.Combine(Path.GetTempPath(), "vb-hooks-" + Guid.NewGuid().ToString("N"));
-        try
+        using var directory = new TemporaryDirectory();
+        string callId;
+        await using (var first = new HostFactory(FastRetries, dataDirectory: directory.Path))
         {
-            string callId;
-            await using (var first = new HostFactory(FastRetries, dataDirectory: directory))
-            {
-                using var client = first.CreateClient();
-                callId = await PlaceAsync(client, $$"""{"to":"+15005550001","message":"Busy.","webhookUrl":"{{receiver.Url}}","webhookEvents":["failed"]}""");
-                await HostFactory.WaitForEndAsync(client, callId);
-                await HostFactory.Eventually(async () => receiver.Requests.Count >= 2, "the receiver is tried and retried while it is down");
-                var pending = (await client.GetFromJsonAsync<JsonElement>($"/api/call/{callId}")).GetProperty("webhooks");
-                Assert.That(pending.GetProperty("pending").GetInt32(), Is.EqualTo(1));
-                Assert.That(pending.GetProperty("deliveries")[0].GetProperty("lastHttpStatus").GetInt32(), Is.EqualTo(503));
-            }
-            SqliteConnection.ClearAllPools();
+            using var client = first.CreateClient();
+            callId = await PlaceAsync(client, $$"""{"to":"+15005550001","message":"Busy.","webhookUrl":"{{receiver.Url}}","webhookEvents":["failed"]}""");
+            await HostFactory.WaitForEndAsync(client, callId);
+            await HostFactory.Eventually(async () => receiver.Requests.Count >= 2, "the receiver is tried and retried while it is down");
+            var pending = (await client.GetFromJsonAsync<JsonElement>($"/api/call/{callId}")).GetProperty("webhooks");
+            Assert.That(pending.GetProperty("pending").GetInt32(), Is.EqualTo(1));
+            Assert.That(pending.GetProperty("deliveries")[0].GetProperty("lastHttpStatus").GetInt32(), Is.EqualTo(503));
+        }
+        SqliteConnection.ClearAllPools();
 
-            receiver.Answer = _ => 200;
-            await using var second = new HostFactory(FastRetries, dataDirectory: directory);
-            using var again = second.CreateClient();
-            await HostFactory.Eventually(async () => receiver.Accepted.Count == 1);
-            Assert.That(Json(receiver.Accepted[0]).GetProperty("callId").GetString(), Is.EqualTo(callId));
-            Assert.That((await SettledWebhooksAsync(again, callId)).GetProperty("delivered").GetInt32(), Is.EqualTo(1));
-        }
-        finally
-        {
-            SqliteConnection.ClearAllPools();
-            Directory.Delete(directory, recursive: true);
-        }
+        receiver.Answer = _ => 200;
+        await using var second = new HostFactory(FastRetries, dataDirectory: directory.Path);
+        using var again = second.CreateClient();
+        await HostFactory.Eventually(async () => receiver.Accepted.Count == 1);
+        Assert.That(Json(receiver.Accepted[0]).GetProperty("callId").GetString(), Is.EqualTo(callId));
+        Assert.That((await SettledWebhooksAsync(again, callId)).GetProperty("delivered").GetInt32(), Is.EqualTo(1));
     }
 }
