@@ -97,7 +97,7 @@ try
     await Task.WhenAll(ids.Select(id => http.PostAsync($"/api/call/{id}/hangup", null)));
     await WaitUntilAsync(async () => await ActiveAsync(http) == 0, TimeSpan.FromSeconds(60), "every call to end");
     // Their webhooks (queued, dialing, ringing, failed) drain before the rate is measured.
-    await WaitUntilAsync(async () => receiver.Count >= PerCall(options.Webhooks) * options.Rate + (PerCall(options.Webhooks) * 4 / 5 * options.Concurrent),
+    await WaitUntilAsync(async () => receiver.Count >= (PerCall(options.Webhooks, answered: true) * options.Rate) + (PerCall(options.Webhooks, answered: false) * options.Concurrent),
         TimeSpan.FromSeconds(60), "the webhooks of the ringing calls");
 
     // Then the rate: a warm-up (JIT, tiering, connection pools, SQLite pages), and the measured phase.
@@ -152,7 +152,7 @@ static async Task<Result> RunAtRateAsync(HttpClient http, Receiver receiver, int
     await Task.WhenAll(tasks);
     var placed = clock.Elapsed;
     // Done when every call has ended and every webhook (5 per answered call) has arrived.
-    await WaitUntilAsync(async () => await ActiveAsync(http) == 0 && receiver.Count - webhooksBefore >= calls * PerCall(webhooks), TimeSpan.FromSeconds(120), $"the {phase} calls and webhooks to finish");
+    await WaitUntilAsync(async () => await ActiveAsync(http) == 0 && receiver.Count - webhooksBefore >= calls * PerCall(webhooks, answered: true), TimeSpan.FromSeconds(120), $"the {phase} calls and webhooks to finish");
     Array.Sort(latencies);
     return new Result(calls, placed, latencies[calls / 2], latencies[(int)(calls * 0.99)], latencies[^1], receiver.Count - webhooksBefore);
 }
@@ -178,8 +178,8 @@ static async Task PlaceAsync(HttpClient http, string to, string? webhookUrl, str
     }
 }
 
-// Webhooks per answered call: queued, dialing, ringing, playing, completed; or only the final one.
-static int PerCall(string webhooks) => webhooks switch { "none" => 0, "final" => 1, _ => 5 };
+// Webhooks per call: queued, dialing, ringing, (playing if answered,) and the final state; or only the final one.
+static int PerCall(string webhooks, bool answered) => webhooks switch { "none" => 0, "final" => 1, _ => answered ? 5 : 4 };
 
 static async Task<int> ActiveAsync(HttpClient http) => (await http.GetFromJsonAsync<JsonElement>("/api/calls")).GetProperty("count").GetInt32();
 

@@ -93,9 +93,10 @@ internal sealed class PrometheusMetrics : IDisposable
     {
         var text = new StringBuilder(4096);
         var active = _calls.Active;
+        var byState = active.CountBy(c => CallResponses.State(c.State)).ToDictionary();
         Write(text, "voicebridge_calls_active", "gauge", "Calls not yet ended", [(string.Empty, active.Count)]);
         Write(text, "voicebridge_calls_by_state", "gauge", "Calls not yet ended, by state",
-            [.. new[] { "queued", "dialing", "ringing", "playing" }.Select(s => (Labels(("state", s)), (double)active.Count(c => CallResponses.State(c.State) == s)))]);
+            [.. new[] { "queued", "dialing", "ringing", "playing" }.Select(s => (Labels(("state", s)), (double)byState.GetValueOrDefault(s)))]);
         Write(text, "voicebridge_link_up", "gauge", "1 when the link to drachtio-server or a FreeSWITCH is up",
             [.. _links().Select(l => (Labels(("link", l.Link), ("name", l.Name)), l.Up ? 1.0 : 0.0))]);
         Write(text, "voicebridge_simulated", "gauge", "1 when calls go to the simulated backend", [(string.Empty, _calls.IsSimulated ? 1 : 0)]);
