@@ -127,4 +127,37 @@ public class StorageTests
         Assert.That((requeued.GetProperty("state").GetString(), requeued.GetProperty("reason").GetString()), Is.EqualTo(("completed", "announce_complete")));
         await HostFactory.Eventually(async () => (await store.HistoryAsync("queued-call")).Select(h => h.State).SequenceEqual(["queued", "dialing", "ringing", "playing", "completed"]));
     }
+
+    [Test]
+    public async Task Checkpoints_keep_the_write_ahead_log_short_while_calls_keep_coming()
+    {
+        using var directory = new TemporaryDirectory();
+        using var store = new SqliteCallStore(directory.Database);
+        await store.InitializeAsync();
+        var now = DateTimeOffset.UtcNow;
+        var log = new FileInfo(directory.Database + "-wal");
+        long largest = 0;
+        for (var round = 0; round < 25; round++)
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                var id = $"call-{round}-{i}";
+                await store.InsertAsync(new CallRecord
+                {
+                    CallId = id, To = "+15005550006", Message = "Backup failed on nas-01", State = "queued", CreatedAt = now,
+                    RequestJson = """{"to":"+15005550006","message":"Backup failed on nas-01"}""",
+                }, null, null);
+                await store.RecordAsync([new CallStateChange(id, 1, null, CallState.Queued, now), new CallStateChange(id, 2, CallState.Queued, CallState.Dialing, now)]);
+            }
+            await store.CheckpointAsync();
+            log.Refresh();
+            largest = Math.Max(largest, log.Length);
+        }
+
+        // Without the checkpoints these 2,500 calls grow the log to 64 MB, where the writer checkpoints by itself.
+        Assert.That(largest, Is.LessThan(2L * SqliteCallStore.ResetFrames * 4096), "the log starts over once it is copied");
+        var last = await store.GetAsync("call-24-99");
+        Assert.That(last?.State, Is.EqualTo("dialing"));
+        Assert.That((await store.HistoryAsync("call-0-0")).Select(h => h.State), Is.EqualTo(new[] { "queued", "dialing" }));
+    }
 }

@@ -19,6 +19,9 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
     /// </summary>
     public const int MaxBatch = 32;
 
+    /// <summary>How often the write-ahead log is copied into the database file.</summary>
+    public static readonly TimeSpan CheckpointInterval = TimeSpan.FromMilliseconds(250);
+
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     /// <summary>Calls found queued at start-up, placed again once the recorder listens.</summary>
@@ -34,6 +37,7 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
             PlaceAgain(call);
         }
         var purge = PurgeLoopAsync(stoppingToken);
+        var checkpoint = CheckpointLoopAsync(stoppingToken);
         var batch = new List<CallStateChange>(MaxBatch);
         await foreach (var first in pending.Reader.ReadAllAsync(CancellationToken.None))
         {
@@ -57,6 +61,7 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
         }
         await pump;
         await purge;
+        await checkpoint;
     }
 
     private static async Task PumpAsync(IAsyncEnumerable<CallStateChange> changes, ChannelWriter<CallStateChange> writer)
@@ -79,6 +84,32 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
         catch (Exception ex) when (ex is JsonException or CallRequestException or CallQueueFullException)
         {
             logger.LogError("Call {CallId} was queued when the host stopped and cannot be queued again: {Error}", call.CallId, ex.Message);
+        }
+    }
+
+    /// <summary>
+    /// Keeps the database's write-ahead log short with checkpoints off the write path (see
+    /// <see cref="SqliteCallStore.CheckpointAsync"/>); at 200 calls/s with every webhook the log grows by about 8,000 pages a second, and the copy under the write lock takes 2–13 ms.
+    /// </summary>
+    private async Task CheckpointLoopAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                await Task.Delay(CheckpointInterval, time, stoppingToken);
+                try
+                {
+                    await store.CheckpointAsync();
+                }
+                catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
+                {
+                    logger.LogError(ex, "Could not checkpoint the database");
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
         }
     }
 

@@ -21,6 +21,9 @@ public sealed class SqliteCallStore : IDisposable
 
     private const string RestartDetail = "VoiceBridge restarted while the call was in progress";
 
+    /// <summary>Pages in the write-ahead log (4 KB each) past which <see cref="CheckpointAsync"/> starts it over.</summary>
+    public const int ResetFrames = 1000;
+
     private readonly string _connectionString;
     private readonly SemaphoreSlim _write = new(1, 1);
     private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
@@ -509,10 +512,48 @@ public sealed class SqliteCallStore : IDisposable
     }
 
     /// <summary>
+    /// Copies the write-ahead log into the database file. The copy and its fsyncs run on a connection of their
+    /// own, without the write lock, so a POST never waits for the disk; writers go on appending meanwhile. Once
+    /// the log holds <see cref="ResetFrames"/> pages, the few pages appended during that copy are copied again
+    /// under the write lock, which lets the next write start the log over from its beginning (SQLite restarts
+    /// the log only when all of it is in the database file as a write begins). Returns the log's size in pages.
+    /// </summary>
+    public async Task<int> CheckpointAsync()
+    {
+        await using (var connection = await OpenAsync())
+        {
+            var log = await PassiveCheckpointAsync(connection);
+            if (log < ResetFrames)
+            {
+                return log;
+            }
+        }
+        await _write.WaitAsync();
+        try
+        {
+            return await PassiveCheckpointAsync(await WriterAsync());
+        }
+        finally
+        {
+            _write.Release();
+        }
+    }
+
+    private static async Task<int> PassiveCheckpointAsync(SqliteConnection connection)
+    {
+        // One row: busy (0 or 1), pages in the log, pages of it now in the database file.
+        var (_, log, _) = await connection.QuerySingleAsync<(long Busy, long Log, long Done)>("PRAGMA wal_checkpoint(PASSIVE)");
+        return (int)log;
+    }
+
+    /// <summary>
     /// The one connection that writes, kept open (callers hold <see cref="_write"/>). Its <c>synchronous = NORMAL</c>
     /// is a per-connection setting: on pooled connections it would fall back to FULL, an fsync of the WAL at every
     /// commit. In WAL mode NORMAL loses no committed transaction on a process crash, only on a power cut since
-    /// the last checkpoint.
+    /// the last checkpoint. It does not checkpoint at commit as SQLite's default does (then the fsyncs of the
+    /// database file would happen under the write lock): <see cref="CheckpointAsync"/> does that, and the
+    /// writer falls back to it only when the log has grown far past <see cref="ResetFrames"/> (nobody calls
+    /// <see cref="CheckpointAsync"/>, or a reader keeps the log from starting over).
     /// </summary>
     private async Task<SqliteConnection> WriterAsync()
     {
@@ -520,7 +561,7 @@ public sealed class SqliteCallStore : IDisposable
         {
             var connection = new SqliteConnection(_connectionString);
             await connection.OpenAsync();
-            await connection.ExecuteAsync("PRAGMA synchronous = NORMAL;");
+            await connection.ExecuteAsync($"PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = {ResetFrames * 16}; PRAGMA journal_size_limit = {ResetFrames * 4096 * 4};");
             _writer = connection;
         }
         return _writer;
