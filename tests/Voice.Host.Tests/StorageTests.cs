@@ -91,6 +91,69 @@ public class StorageTests
     }
 
     [Test]
+    public async Task Concurrent_POSTs_with_one_Idempotency_Key_make_one_call()
+    {
+        await using var factory = new HostFactory();
+        using var client = factory.CreateClient();
+        const string body = """{"to":"+15005550000","message":"Sent by three automations at once."}""";
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 12).Select(_ => PostAsync(client, body, "alarm-7")));
+        var ids = await Task.WhenAll(responses.Select(async r => (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("callId").GetString()));
+        Assert.That(responses.Select(r => r.StatusCode), Is.All.EqualTo(HttpStatusCode.OK));
+        Assert.That(ids.Distinct().Count(), Is.EqualTo(1), "every request got the same call");
+        Assert.That(responses.Count(r => r.Headers.Contains("Idempotent-Replayed")), Is.EqualTo(11));
+
+        await HostFactory.WaitForEndAsync(client, ids[0]!);
+        var history = await client.GetFromJsonAsync<JsonElement>("/api/calls?limit=50");
+        Assert.That(history.GetProperty("count").GetInt32(), Is.EqualTo(1));
+        var later = await PostAsync(client, body, "alarm-7");
+        Assert.That((await later.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("callId").GetString(), Is.EqualTo(ids[0]), "the key is kept in the database");
+    }
+
+    [Test]
+    public async Task A_POST_is_answered_while_the_database_is_locked_and_its_call_is_written_once_it_is_free()
+    {
+        await using var factory = new HostFactory();
+        using var client = factory.CreateClient();
+        await client.GetAsync("/healthz"); // the host is up and its database created
+
+        // Another process holding SQLite's write lock, as a stalled disk would hold a write.
+        await using var blocker = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={factory.DatabasePath}");
+        await blocker.OpenAsync();
+        await using var hold = blocker.CreateCommand();
+        hold.CommandText = "BEGIN IMMEDIATE";
+        await hold.ExecuteNonQueryAsync();
+        var response = await PostAsync(client, """{"to":"+15005550000","message":"The database is busy."}""").WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), "answered before the lock is released");
+        var callId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("callId").GetString()!;
+        using var store = new SqliteCallStore(factory.DatabasePath);
+        Assert.That(await store.GetAsync(callId), Is.Null, "not written yet");
+
+        hold.CommandText = "ROLLBACK";
+        await hold.ExecuteNonQueryAsync();
+        var ended = await HostFactory.WaitForEndAsync(client, callId);
+        Assert.That(ended.GetProperty("state").GetString(), Is.EqualTo("completed"));
+        await HostFactory.Eventually(async () => (await store.HistoryAsync(callId)).Select(h => h.State).SequenceEqual(["queued", "dialing", "ringing", "playing", "completed"]));
+    }
+
+    [Test]
+    public async Task A_call_accepted_just_before_the_host_stops_is_kept()
+    {
+        using var directory = new TemporaryDirectory();
+        string callId;
+        await using (var factory = new HostFactory(dataDirectory: directory.Path))
+        {
+            using var client = factory.CreateClient();
+            callId = await PlaceAsync(client, "+15005550002");
+        }
+
+        using var store = new SqliteCallStore(directory.Database);
+        var call = await store.GetAsync(callId);
+        Assert.That(call, Is.Not.Null, "written before the host stopped");
+        Assert.That(call!.To, Is.EqualTo("+15005550002"));
+    }
+
+    [Test]
     public async Task A_restart_closes_calls_that_were_in_progress_and_places_the_queued_ones_again()
     {
         // What a host that died mid-call leaves behind: one call ringing, one still queued.
@@ -149,7 +212,7 @@ public class StorageTests
                 }, null, null);
                 await store.RecordAsync([new CallStateChange(id, 1, null, CallState.Queued, now), new CallStateChange(id, 2, CallState.Queued, CallState.Dialing, now)]);
             }
-            await store.CheckpointAsync();
+            store.Checkpoint();
             log.Refresh();
             largest = Math.Max(largest, log.Length);
         }

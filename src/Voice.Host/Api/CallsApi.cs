@@ -37,7 +37,8 @@ internal static class CallsApi
             })
             .Produces<PlacedView>()
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType).ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType).ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         api.MapGet("/call/{callId}", async (string callId, IOutboundCalls calls, SqliteCallStore store) =>
             (calls.Get(callId) is { } call ? CallResponses.Call(call) : await store.GetAsync(callId) is { } stored ? CallResponses.Call(stored) : null) is { } found
                 ? Results.Ok(CallResponses.WithWebhooks(found, await store.WebhooksAsync(callId)))
@@ -68,7 +69,7 @@ internal static class CallsApi
         return routes;
     }
 
-    private static async Task<IResult> PlaceAsync(HttpContext context, IOutboundCalls calls, IValidator<OutboundCallRequest> validator, SqliteCallStore store)
+    private static async Task<IResult> PlaceAsync(HttpContext context, IOutboundCalls calls, IValidator<OutboundCallRequest> validator, SqliteCallStore store, CallRecorder recorder)
     {
         if (context.Request.ContentLength > MaxBodyBytes)
         {
@@ -112,20 +113,8 @@ internal static class CallsApi
         var requestJson = JsonSerializer.Serialize(request, Json);
         // Only a retried request needs comparing with the first: no hash without a key.
         var hash = key.Length == 0 ? null : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(requestJson)));
-        var existing = await store.InsertAsync(new CallRecord
-        {
-            CallId = callId,
-            To = request.To!,
-            CallerId = request.CallerId,
-            Message = request.Message!,
-            State = "queued",
-            Tag = request.Tag?.GetRawText(),
-            Simulated = calls.IsSimulated,
-            WebhookUrl = request.WebhookUrl,
-            WebhookEvents = request.WebhookEvents,
-            RequestJson = requestJson,
-            CreatedAt = DateTimeOffset.UtcNow,
-        }, key.Length == 0 ? null : key, hash);
+        var idempotencyKey = key.Length == 0 ? null : key;
+        var existing = idempotencyKey is null ? null : await store.ReserveKeyAsync(idempotencyKey, callId, hash);
         if (existing is { } earlier)
         {
             // A retried POST: the same call, never a second one.
@@ -138,6 +127,28 @@ internal static class CallsApi
             var state = calls.Get(earlier.CallId) is { } live ? CallResponses.State(live.State) : (await store.GetAsync(earlier.CallId))?.State ?? "queued";
             return Results.Ok(new PlacedView(earlier.CallId, state, calls.IsSimulated));
         }
+        // Written by the recorder's next batch, before the call's first state change: the answer does not wait for the disk.
+        if (!recorder.Accept(new NewCall(new CallRecord
+        {
+            CallId = callId,
+            To = request.To!,
+            CallerId = request.CallerId,
+            Message = request.Message!,
+            State = "queued",
+            Tag = request.Tag?.GetRawText(),
+            Simulated = calls.IsSimulated,
+            WebhookUrl = request.WebhookUrl,
+            WebhookEvents = request.WebhookEvents,
+            RequestJson = requestJson,
+            CreatedAt = DateTimeOffset.UtcNow,
+        }, idempotencyKey, hash)))
+        {
+            if (idempotencyKey is not null)
+            {
+                store.ReleaseKey(idempotencyKey, callId);
+            }
+            return ApiErrors.Problem(StatusCodes.Status503ServiceUnavailable, "shutting_down", "VoiceBridge is stopping; send the call again once it is back");
+        }
         try
         {
             var call = calls.Place(request.ToCallRequest(), callId);
@@ -145,7 +156,8 @@ internal static class CallsApi
         }
         catch (Exception ex) when (ex is CallRequestException or CallQueueFullException)
         {
-            await store.DeleteAsync(callId);
+            // Answered once the withdrawal is written, so a retry with the same key is a new attempt.
+            await recorder.WithdrawAsync(callId);
             return Refused(context, ex);
         }
     }
@@ -169,7 +181,7 @@ internal static class CallsApi
     /// Without query parameters, the active calls as in the original. With any of state, to, from, until,
     /// cursor or limit: the history, newest first, one page at a time.
     /// </summary>
-    private static async Task<IResult> ListAsync(HttpContext context, IOutboundCalls calls, SqliteCallStore store)
+    private static async Task<IResult> ListAsync(HttpContext context, IOutboundCalls calls, SqliteCallStore store, CallRecorder recorder)
     {
         var query = context.Request.Query;
         if (query.Count == 0)
@@ -211,6 +223,7 @@ internal static class CallsApi
         var cursor = query["cursor"].ToString();
         try
         {
+            await recorder.WrittenAsync();
             var page = await store.QueryAsync(new CallQuery { State = state.Length > 0 ? state : null, To = to, From = from, Until = until, Cursor = cursor.Length > 0 ? cursor : null, Limit = limit });
             return Results.Ok(new CallHistoryView([.. page.Calls.Select(CallResponses.Call)], page.Next));
         }

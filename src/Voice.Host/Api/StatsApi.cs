@@ -12,7 +12,7 @@ internal static class StatsApi
 {
     public static IEndpointRouteBuilder MapStatsApi(this IEndpointRouteBuilder routes)
     {
-        routes.MapGet("/api/stats", async (string? tz, SqliteCallStore store, VoiceControlOptions options, TimeProvider time) =>
+        routes.MapGet("/api/stats", async (string? tz, SqliteCallStore store, CallRecorder recorder, VoiceControlOptions options, TimeProvider time) =>
         {
             TimeZoneInfo zone;
             try
@@ -24,6 +24,7 @@ internal static class StatsApi
                 return ApiErrors.Problem(StatusCodes.Status400BadRequest, "validation_error", $"tz: '{tz}' is not a known time zone (use an IANA name such as Europe/Berlin)", "tz");
             }
             var periods = Periods(time.GetUtcNow(), zone);
+            await recorder.WrittenAsync();
             var counts = await store.CountAsync(periods.Today, periods.Week, periods.Month, periods.Year, options.Calls.DefaultCallerId);
             return Results.Ok(new
             {

@@ -6,16 +6,21 @@ using Voice.Host.Api;
 namespace Voice.Host.Storage;
 
 /// <summary>
-/// Writes every state change to the store, in batches (one transaction per batch) with the webhooks they
-/// queue, wakes the webhook sender, re-places the calls that
-/// were still queued when the host last stopped, and purges history past the retention.
+/// Writes every new call and every state change to the store, in order, in batches (one transaction per batch,
+/// with the webhooks they queue), wakes the webhook sender, re-places the calls that were still queued when the
+/// host last stopped, keeps the database's log short, and purges history past the retention.
 /// </summary>
+/// <remarks>
+/// The API hands new calls to <see cref="Accept"/> and answers at once: a POST never waits for the disk, whose
+/// writes stall now and then for hundreds of milliseconds. A call is written with the batch after it (normally
+/// within a millisecond), always before its first state change, which comes through the same queue.
+/// </remarks>
 internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, StorageOptions options, Webhooks.WebhookSender webhooks, TimeProvider time, ILogger<CallRecorder> logger)
     : BackgroundService
 {
     /// <summary>
-    /// Writes per transaction: batching saves commits, but the write lock is held for the whole batch and a POST
-    /// waits for it, so batches stay short (a few milliseconds).
+    /// Writes per transaction: batching saves commits, and the write lock is held for the whole batch, so
+    /// batches stay short (a few milliseconds).
     /// </summary>
     public const int MaxBatch = 32;
 
@@ -24,39 +29,55 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
+    private readonly Channel<Pending> _pending = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+
     /// <summary>Calls found queued at start-up, placed again once the recorder listens.</summary>
     public IReadOnlyList<CallRecord> Requeue { get; set; } = [];
 
+    /// <summary>
+    /// Queues a new call for writing; call it before the call is placed, so the call is written before its
+    /// state changes. False once the host is stopping and nothing more is written.
+    /// </summary>
+    public bool Accept(NewCall call) => _pending.Writer.TryWrite(new Pending(call, null, null, null));
+
+    /// <summary>Removes an accepted call that could not be placed; completes once that is written.</summary>
+    public Task WithdrawAsync(string callId)
+    {
+        var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return _pending.Writer.TryWrite(new Pending(null, null, callId, written)) ? written.Task : store.DeleteAsync(callId);
+    }
+
+    /// <summary>
+    /// Completes once everything queued before it is written, so a read of the history that follows a POST
+    /// finds the call.
+    /// </summary>
+    public Task WrittenAsync()
+    {
+        var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return _pending.Writer.TryWrite(new Pending(null, null, null, written)) ? written.Task : Task.CompletedTask;
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var pending = Channel.CreateUnbounded<CallStateChange>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         // Subscribed before anything else runs, so no change is missed; the host stopping ends the stream.
-        var pump = PumpAsync(calls.WatchAsync(CancellationToken.None), pending.Writer);
+        var pump = PumpAsync(calls.WatchAsync(CancellationToken.None), _pending.Writer);
         foreach (var call in Requeue)
         {
             PlaceAgain(call);
         }
         var purge = PurgeLoopAsync(stoppingToken);
-        var checkpoint = CheckpointLoopAsync(stoppingToken);
-        var batch = new List<CallStateChange>(MaxBatch);
-        await foreach (var first in pending.Reader.ReadAllAsync(CancellationToken.None))
+        // Its fsyncs block a thread for as long as the disk takes: a thread of its own, not the pool's.
+        var checkpoint = Task.Factory.StartNew(() => CheckpointLoop(stoppingToken), CancellationToken.None,
+            TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var batch = new List<Pending>(MaxBatch);
+        await foreach (var first in _pending.Reader.ReadAllAsync(CancellationToken.None))
         {
             batch.Add(first);
-            while (batch.Count < MaxBatch && pending.Reader.TryRead(out var more))
+            while (batch.Count < MaxBatch && _pending.Reader.TryRead(out var more))
             {
                 batch.Add(more);
             }
-            try
-            {
-                if (await store.RecordAsync(batch) > 0)
-                {
-                    webhooks.Wake();
-                }
-            }
-            catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
-            {
-                logger.LogError(ex, "Could not record {Count} state changes", batch.Count);
-            }
+            await WriteAsync(batch);
             batch.Clear();
         }
         await pump;
@@ -64,11 +85,52 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
         await checkpoint;
     }
 
-    private static async Task PumpAsync(IAsyncEnumerable<CallStateChange> changes, ChannelWriter<CallStateChange> writer)
+    private async Task WriteAsync(List<Pending> batch)
+    {
+        List<NewCall> accepted = [];
+        List<CallStateChange> changes = [];
+        List<string> withdrawn = [];
+        foreach (var item in batch)
+        {
+            if (item.Call is { } call)
+            {
+                accepted.Add(call);
+            }
+            else if (item.Change is { } change)
+            {
+                changes.Add(change);
+            }
+            else if (item.Withdrawn is { } callId)
+            {
+                withdrawn.Add(callId);
+            }
+        }
+        try
+        {
+            if (await store.WriteAsync(accepted, changes, withdrawn) > 0)
+            {
+                webhooks.Wake();
+            }
+            foreach (var item in batch)
+            {
+                item.Written?.TrySetResult();
+            }
+        }
+        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
+        {
+            logger.LogError(ex, "Could not write {Calls} new calls and {Changes} state changes", accepted.Count, changes.Count);
+            foreach (var item in batch)
+            {
+                item.Written?.TrySetException(ex);
+            }
+        }
+    }
+
+    private static async Task PumpAsync(IAsyncEnumerable<CallStateChange> changes, ChannelWriter<Pending> writer)
     {
         await foreach (var change in changes)
         {
-            writer.TryWrite(change);
+            writer.TryWrite(new Pending(null, change, null, null));
         }
         writer.TryComplete();
     }
@@ -89,27 +151,21 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
 
     /// <summary>
     /// Keeps the database's write-ahead log short with checkpoints off the write path (see
-    /// <see cref="SqliteCallStore.CheckpointAsync"/>); at 200 calls/s with every webhook the log grows by about 8,000 pages a second, and the copy under the write lock takes 2–13 ms.
+    /// <see cref="SqliteCallStore.Checkpoint"/>); at 200 calls/s with every webhook the log grows by about
+    /// 8,000 pages a second.
     /// </summary>
-    private async Task CheckpointLoopAsync(CancellationToken stoppingToken)
+    private void CheckpointLoop(CancellationToken stoppingToken)
     {
-        try
+        while (!stoppingToken.WaitHandle.WaitOne(CheckpointInterval))
         {
-            while (!stoppingToken.IsCancellationRequested)
+            try
             {
-                await Task.Delay(CheckpointInterval, time, stoppingToken);
-                try
-                {
-                    await store.CheckpointAsync();
-                }
-                catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
-                {
-                    logger.LogError(ex, "Could not checkpoint the database");
-                }
+                store.Checkpoint();
             }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
+            catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
+            {
+                logger.LogError(ex, "Could not checkpoint the database");
+            }
         }
     }
 
@@ -132,3 +188,9 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
         }
     }
 }
+
+/// <summary>
+/// One write for the recorder: a new call, a state change, or a call withdrawn; <see cref="Written"/>, when set,
+/// completes once the batch holding it is written (alone, it only waits for the writes before it).
+/// </summary>
+internal readonly record struct Pending(NewCall? Call, CallStateChange? Change, string? Withdrawn, TaskCompletionSource? Written);

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using Dapper;
@@ -21,12 +22,13 @@ public sealed class SqliteCallStore : IDisposable
 
     private const string RestartDetail = "VoiceBridge restarted while the call was in progress";
 
-    /// <summary>Pages in the write-ahead log (4 KB each) past which <see cref="CheckpointAsync"/> starts it over.</summary>
+    /// <summary>Pages in the write-ahead log (4 KB each) past which <see cref="Checkpoint"/> starts it over.</summary>
     public const int ResetFrames = 1000;
 
     private readonly string _connectionString;
     private readonly SemaphoreSlim _write = new(1, 1);
     private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, KeyReservation> _keys = new(StringComparer.Ordinal);
     private SqliteConnection? _writer;
 
     public SqliteCallStore(string path)
@@ -105,81 +107,137 @@ public sealed class SqliteCallStore : IDisposable
     }
 
     /// <summary>
-    /// Stores a new call before it is placed, with its idempotency key when it has one. Returns the call id
-    /// already stored under that key instead, when the key was used before (and the hash of that request).
+    /// Reserves an idempotency key for a call about to be accepted. Returns the call and request hash that hold
+    /// the key instead when it was used before: stored, or accepted moments ago and not yet written. Concurrent
+    /// requests with one key agree on a single call. A reservation lasts until its call is written (the key is
+    /// then in the database) or withdrawn.
     /// </summary>
-    public async Task<(string CallId, string? RequestHash)?> InsertAsync(CallRecord call, string? idempotencyKey, string? requestHash)
+    public async Task<(string CallId, string? RequestHash)?> ReserveKeyAsync(string key, string callId, string? requestHash)
     {
-        await _write.WaitAsync();
+        var mine = new KeyReservation();
+        var holder = _keys.GetOrAdd(key, mine);
+        if (holder != mine)
+        {
+            return await holder.Decided.Task;
+        }
         try
         {
-            var connection = await WriterAsync();
-            await using var transaction = await connection.BeginTransactionAsync();
-            if (idempotencyKey is not null)
+            await using var connection = await OpenAsync();
+            var stored = await connection.QuerySingleOrDefaultAsync<(string CallId, string RequestHash)?>(
+                "SELECT call_id, request_hash FROM idempotency_keys WHERE key = @key", new { key });
+            if (stored is { } found)
             {
-                var existing = await connection.QuerySingleOrDefaultAsync<(string CallId, string RequestHash)?>(
-                    "SELECT call_id, request_hash FROM idempotency_keys WHERE key = @idempotencyKey", new { idempotencyKey }, transaction);
-                if (existing is { } found)
-                {
-                    return found;
-                }
-                await connection.ExecuteAsync(
-                    "INSERT INTO idempotency_keys (key, call_id, request_hash, created_at) VALUES (@idempotencyKey, @CallId, @requestHash, @at)",
-                    new { idempotencyKey, call.CallId, requestHash, at = call.CreatedAt.ToUnixTimeMilliseconds() }, transaction);
+                mine.Decided.SetResult(found);
+                _keys.TryRemove(KeyValuePair.Create(key, mine));
+                return found;
             }
-            var insert = Command((SqliteTransaction)transaction, """
-                INSERT INTO calls (call_id, to_number, caller_id, message, mode, state, tag, simulated, webhook_url, webhook_events, request_json, created_at)
-                VALUES ($id, $to, $caller, $message, $mode, $state, $tag, $simulated, $url, $events, $request, $created)
-                """);
-            Bind(insert, ("$id", call.CallId), ("$to", call.To), ("$caller", call.CallerId), ("$message", call.Message), ("$mode", call.Mode),
-                ("$state", call.State), ("$tag", call.Tag), ("$simulated", call.Simulated), ("$url", call.WebhookUrl),
-                ("$events", call.WebhookEvents is null ? null : string.Join(',', call.WebhookEvents)), ("$request", call.RequestJson),
-                ("$created", call.CreatedAt.ToUnixTimeMilliseconds()));
-            await insert.ExecuteNonQueryAsync();
-            await transaction.CommitAsync();
-            return null;
         }
-        finally
+        catch (Exception ex)
         {
-            _write.Release();
+            mine.Decided.SetException(ex);
+            _keys.TryRemove(KeyValuePair.Create(key, mine));
+            throw;
         }
+        mine.Decided.SetResult((callId, requestHash));
+        return null;
     }
 
+    /// <summary>Stores a new call, with its idempotency key when it has one.</summary>
+    public Task InsertAsync(CallRecord call, string? idempotencyKey = null, string? requestHash = null) =>
+        WriteAsync([new NewCall(call, idempotencyKey, requestHash)], [], []);
+
     /// <summary>Removes a call that could not be placed after all (the queue was full), with its idempotency key.</summary>
-    public async Task DeleteAsync(string callId)
-    {
-        await _write.WaitAsync();
-        try
-        {
-            var connection = await WriterAsync();
-            await connection.ExecuteAsync("DELETE FROM idempotency_keys WHERE call_id = @callId; DELETE FROM calls WHERE call_id = @callId", new { callId });
-        }
-        finally
-        {
-            _write.Release();
-        }
-    }
+    public Task DeleteAsync(string callId) => WriteAsync([], [], [callId]);
 
     /// <summary>
     /// Records state changes in one transaction: each call's row moves on (never backwards: a change older than
     /// the stored one only adds its history row), the history gets one row per change, and the outbox one
     /// webhook per change the call asked for. Returns how many webhooks were queued.
     /// </summary>
-    public async Task<int> RecordAsync(IReadOnlyList<CallStateChange> changes)
+    public Task<int> RecordAsync(IReadOnlyList<CallStateChange> changes) => WriteAsync([], changes, []);
+
+    /// <summary>
+    /// One transaction, in this order: new calls (with their idempotency keys), state changes (see
+    /// <see cref="RecordAsync"/>), then calls withdrawn because they could not be placed. Returns how many
+    /// webhooks were queued.
+    /// </summary>
+    public async Task<int> WriteAsync(IReadOnlyList<NewCall> calls, IReadOnlyList<CallStateChange> changes, IReadOnlyList<string> withdrawn)
     {
         await _write.WaitAsync();
         try
         {
             var connection = await WriterAsync();
             await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
-            var queued = await ApplyAsync(transaction, changes);
+            foreach (var call in calls)
+            {
+                await InsertRowAsync(transaction, call);
+            }
+            var queued = changes.Count == 0 ? 0 : await ApplyAsync(transaction, changes);
+            foreach (var callId in withdrawn)
+            {
+                var delete = Command(transaction, "DELETE FROM idempotency_keys WHERE call_id = $call; DELETE FROM calls WHERE call_id = $call");
+                Bind(delete, ("$call", callId));
+                await delete.ExecuteNonQueryAsync();
+            }
             await transaction.CommitAsync();
             return queued;
         }
         finally
         {
             _write.Release();
+            // Written or failed, these keys no longer need holding in memory: a written key is found in the
+            // database, a withdrawn or failed one is free again.
+            foreach (var call in calls)
+            {
+                if (call.IdempotencyKey is { } key)
+                {
+                    ReleaseKey(key, call.Call.CallId);
+                }
+            }
+            if (withdrawn.Count > 0 && !_keys.IsEmpty)
+            {
+                foreach (var (key, reservation) in _keys)
+                {
+                    if (reservation.Decided.Task.IsCompletedSuccessfully && withdrawn.Contains(reservation.Decided.Task.Result.CallId))
+                    {
+                        _keys.TryRemove(KeyValuePair.Create(key, reservation));
+                    }
+                }
+            }
         }
+    }
+
+    /// <summary>Frees a key reserved for a call that was never accepted.</summary>
+    public void ReleaseKey(string key, string callId)
+    {
+        if (_keys.TryGetValue(key, out var reservation) && reservation.Decided.Task.IsCompletedSuccessfully
+            && reservation.Decided.Task.Result.CallId == callId)
+        {
+            _keys.TryRemove(KeyValuePair.Create(key, reservation));
+        }
+    }
+
+    private async Task InsertRowAsync(SqliteTransaction transaction, NewCall accepted)
+    {
+        var call = accepted.Call;
+        var created = call.CreatedAt.ToUnixTimeMilliseconds();
+        if (accepted.IdempotencyKey is { } key)
+        {
+            var remember = Command(transaction, """
+                INSERT OR IGNORE INTO idempotency_keys (key, call_id, request_hash, created_at) VALUES ($key, $call, $hash, $created)
+                """);
+            Bind(remember, ("$key", key), ("$call", call.CallId), ("$hash", accepted.RequestHash), ("$created", created));
+            await remember.ExecuteNonQueryAsync();
+        }
+        var insert = Command(transaction, """
+            INSERT INTO calls (call_id, to_number, caller_id, message, mode, state, tag, simulated, webhook_url, webhook_events, request_json, created_at)
+            VALUES ($id, $to, $caller, $message, $mode, $state, $tag, $simulated, $url, $events, $request, $created)
+            """);
+        Bind(insert, ("$id", call.CallId), ("$to", call.To), ("$caller", call.CallerId), ("$message", call.Message), ("$mode", call.Mode),
+            ("$state", call.State), ("$tag", call.Tag), ("$simulated", call.Simulated), ("$url", call.WebhookUrl),
+            ("$events", call.WebhookEvents is null ? null : string.Join(',', call.WebhookEvents)), ("$request", call.RequestJson),
+            ("$created", created));
+        await insert.ExecuteNonQueryAsync();
     }
 
     /// <summary>The work of <see cref="RecordAsync"/> inside the caller's transaction; returns how many webhooks were queued.</summary>
@@ -518,20 +576,23 @@ public sealed class SqliteCallStore : IDisposable
     /// under the write lock, which lets the next write start the log over from its beginning (SQLite restarts
     /// the log only when all of it is in the database file as a write begins). Returns the log's size in pages.
     /// </summary>
-    public async Task<int> CheckpointAsync()
+    /// <remarks>Synchronous: it blocks for as long as the disk takes, so run it on a thread of its own.</remarks>
+    public int Checkpoint()
     {
-        await using (var connection = await OpenAsync())
+        int log;
+        using (var connection = new SqliteConnection(_connectionString))
         {
-            var log = await PassiveCheckpointAsync(connection);
-            if (log < ResetFrames)
-            {
-                return log;
-            }
+            connection.Open();
+            log = PassiveCheckpoint(connection);
         }
-        await _write.WaitAsync();
+        if (log < ResetFrames)
+        {
+            return log;
+        }
+        _write.Wait();
         try
         {
-            return await PassiveCheckpointAsync(await WriterAsync());
+            return _writer is null ? log : PassiveCheckpoint(_writer);
         }
         finally
         {
@@ -539,10 +600,10 @@ public sealed class SqliteCallStore : IDisposable
         }
     }
 
-    private static async Task<int> PassiveCheckpointAsync(SqliteConnection connection)
+    private static int PassiveCheckpoint(SqliteConnection connection)
     {
         // One row: busy (0 or 1), pages in the log, pages of it now in the database file.
-        var (_, log, _) = await connection.QuerySingleAsync<(long Busy, long Log, long Done)>("PRAGMA wal_checkpoint(PASSIVE)");
+        var (_, log, _) = connection.QuerySingle<(long Busy, long Log, long Done)>("PRAGMA wal_checkpoint(PASSIVE)");
         return (int)log;
     }
 
@@ -551,9 +612,9 @@ public sealed class SqliteCallStore : IDisposable
     /// is a per-connection setting: on pooled connections it would fall back to FULL, an fsync of the WAL at every
     /// commit. In WAL mode NORMAL loses no committed transaction on a process crash, only on a power cut since
     /// the last checkpoint. It does not checkpoint at commit as SQLite's default does (then the fsyncs of the
-    /// database file would happen under the write lock): <see cref="CheckpointAsync"/> does that, and the
+    /// database file would happen under the write lock): <see cref="Checkpoint"/> does that, and the
     /// writer falls back to it only when the log has grown far past <see cref="ResetFrames"/> (nobody calls
-    /// <see cref="CheckpointAsync"/>, or a reader keeps the log from starting over).
+    /// <see cref="Checkpoint"/>, or a reader keeps the log from starting over).
     /// </summary>
     private async Task<SqliteConnection> WriterAsync()
     {
@@ -668,4 +729,13 @@ public sealed class SqliteCallStore : IDisposable
         };
     }
 #pragma warning restore IDE1006, SA1300
+}
+
+/// <summary>A call accepted by the API, to be stored with its idempotency key and the hash of its request.</summary>
+public sealed record NewCall(CallRecord Call, string? IdempotencyKey = null, string? RequestHash = null);
+
+/// <summary>An idempotency key held for the call that reserved it first; the others wait for its decision.</summary>
+internal sealed class KeyReservation
+{
+    public TaskCompletionSource<(string CallId, string? RequestHash)> Decided { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
