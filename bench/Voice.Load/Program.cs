@@ -9,6 +9,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 
 // VoiceBridge load tool. Starts the host (Release build) as its own process on the simulated backend, with every
@@ -18,6 +19,8 @@ using Microsoft.Extensions.Logging;
 //   2. the host's resident memory per active call with N calls ringing at once.
 // Usage: dotnet run -c Release --project bench/Voice.Load -- [--rate 200] [--seconds 20] [--concurrent 1000] [--log Warning]
 //        [--webhooks all|final|none] (which states each call sends webhooks for; default all five)
+//        [--stall-ms 0] (during the measured phase, hold the database's write lock this long every 2 s, as a disk
+//        that stalls the host's writes would)
 var options = Args.Parse(args);
 var repo = FindRepository();
 var configuration = typeof(Args).Assembly.Location.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
@@ -103,9 +106,16 @@ try
     // Then the rate: a warm-up (JIT, tiering, connection pools, SQLite pages), and the measured phase.
     await RunAtRateAsync(http, receiver, options.Rate, Math.Min(options.Seconds, 10), options.Webhooks, "warm-up");
 
+    using var stalls = new CancellationTokenSource();
+    var stalling = options.StallMs > 0 ? Stalls.RunAsync(Path.Combine(data, "voicebridge.db"), options.StallMs, stalls.Token) : Task.FromResult(0);
     var cpuBefore = ProcessCpu(host.Id);
     var result = await RunAtRateAsync(http, receiver, options.Rate, options.Seconds, options.Webhooks, "measured");
     var cpu = ProcessCpu(host.Id) - cpuBefore;
+    await stalls.CancelAsync();
+    if (options.StallMs > 0)
+    {
+        Console.WriteLine($"write stalls:          {await stalling} × {options.StallMs} ms (the database's write lock held by this tool)");
+    }
     Console.WriteLine($"calls placed:          {result.Calls} in {result.Elapsed.TotalSeconds:F1} s = {result.Calls / result.Elapsed.TotalSeconds:F1} calls/s (target rate {options.Rate}/s)");
     Console.WriteLine($"POST latency:          p50 {result.P50:F2} ms, p99 {result.P99:F2} ms, max {result.Max:F2} ms (target p99 ≤ 20 ms at 200 calls/s)");
     Console.WriteLine($"webhooks received:     {result.Webhooks} ({(double)result.Webhooks / result.Calls:F1} per call)");
@@ -253,6 +263,35 @@ static string FindRepository()
     return directory?.FullName ?? throw new InvalidOperationException("run the load tool from inside the VoiceBridge repository");
 }
 
+/// <summary>Disk stalls, imitated: every 2 s the host's database write lock is held for a while by another connection.</summary>
+internal static class Stalls
+{
+    public static async Task<int> RunAsync(string database, int milliseconds, CancellationToken stop)
+    {
+        await using var connection = new SqliteConnection($"Data Source={database};Default Timeout=30");
+        await connection.OpenAsync(CancellationToken.None);
+        await using var command = connection.CreateCommand();
+        var count = 0;
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(2000, stop);
+                command.CommandText = "BEGIN IMMEDIATE";
+                await command.ExecuteNonQueryAsync(CancellationToken.None);
+                await Task.Delay(milliseconds, CancellationToken.None);
+                command.CommandText = "ROLLBACK";
+                await command.ExecuteNonQueryAsync(CancellationToken.None);
+                count++;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return count;
+        }
+    }
+}
+
 internal readonly record struct Cpu(TimeSpan User, TimeSpan Kernel)
 {
     public TimeSpan Total => User + Kernel;
@@ -262,7 +301,7 @@ internal readonly record struct Cpu(TimeSpan User, TimeSpan Kernel)
 
 internal sealed record Result(int Calls, TimeSpan Elapsed, double P50, double P99, double Max, int Webhooks);
 
-internal sealed record Args(int Rate, int Seconds, int Concurrent, string LogLevel, string Webhooks)
+internal sealed record Args(int Rate, int Seconds, int Concurrent, string LogLevel, string Webhooks, int StallMs)
 {
     public static Args Parse(string[] args)
     {
@@ -272,7 +311,8 @@ internal sealed record Args(int Rate, int Seconds, int Concurrent, string LogLev
             int.Parse(Get("--seconds", "20"), CultureInfo.InvariantCulture),
             int.Parse(Get("--concurrent", "1000"), CultureInfo.InvariantCulture),
             Get("--log", "Warning"),
-            Get("--webhooks", "all"));
+            Get("--webhooks", "all"),
+            int.Parse(Get("--stall-ms", "0"), CultureInfo.InvariantCulture));
     }
 }
 
