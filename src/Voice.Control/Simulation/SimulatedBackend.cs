@@ -51,7 +51,8 @@ public sealed class SimulatedBackend : ICallBackend
     {
         ArgumentNullException.ThrowIfNull(request);
         var number = request.Number.Value;
-        _logger.LogInformation("SIMULATED call to {Number} ({Uri}): nothing really rings", number, request.Uri);
+        // Debug: the "queued (simulated)" line and the warning at start-up already say so once per call and once per run.
+        _logger.LogDebug("SIMULATED call to {Number} ({Uri}): nothing really rings", number, request.Uri);
         await Task.Delay(_options.SignallingDelay, _time, ct).ConfigureAwait(false);
         switch (number)
         {
