@@ -40,7 +40,7 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
     /// </summary>
     public bool Accept(NewCall call) => _pending.Writer.TryWrite(new Pending(call, null, null, null));
 
-    /// <summary>Removes an accepted call that could not be placed; completes once that is written.</summary>
+    /// <summary>Removes an accepted call that could not be placed; completes once that is written (or failed, and was logged).</summary>
     public Task WithdrawAsync(string callId)
     {
         var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -111,18 +111,16 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
             {
                 webhooks.Wake();
             }
-            foreach (var item in batch)
-            {
-                item.Written?.TrySetResult();
-            }
         }
         catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
         {
-            logger.LogError(ex, "Could not write {Calls} new calls and {Changes} state changes", accepted.Count, changes.Count);
-            foreach (var item in batch)
-            {
-                item.Written?.TrySetException(ex);
-            }
+            logger.LogError(ex, "Could not write {Calls} new calls, {Changes} state changes and {Withdrawn} withdrawals",
+                accepted.Count, changes.Count, withdrawn.Count);
+        }
+        // Whoever waits (a refused POST, a history read) goes on either way: the failure is logged, not theirs.
+        foreach (var item in batch)
+        {
+            item.Written?.TrySetResult();
         }
     }
 
