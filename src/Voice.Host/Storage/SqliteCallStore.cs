@@ -571,7 +571,7 @@ public sealed class SqliteCallStore : IDisposable
 
     /// <summary>
     /// Copies the write-ahead log into the database file. The copy and its fsyncs run on a connection of their
-    /// own, without the write lock, so a POST never waits for the disk; writers go on appending meanwhile. Once
+    /// own, without the write lock, so no write waits for the database file's fsync; writers go on appending. Once
     /// the log holds <see cref="ResetFrames"/> pages, the few pages appended during that copy are copied again
     /// under the write lock, which lets the next write start the log over from its beginning (SQLite restarts
     /// the log only when all of it is in the database file as a write begins). Returns the log's size in pages.
