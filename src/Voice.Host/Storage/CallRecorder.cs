@@ -44,10 +44,17 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
     public bool Accept(NewCall call) => _pending.Writer.TryWrite(new Pending(call, null, null, null));
 
     /// <summary>Removes an accepted call that could not be placed; completes once that is written (or failed, and was logged).</summary>
-    public Task WithdrawAsync(string callId)
+    public async Task WithdrawAsync(string callId)
     {
         var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        return _pending.Writer.TryWrite(new Pending(null, null, callId, written)) ? written.Task : store.DeleteAsync(callId);
+        if (_pending.Writer.TryWrite(new Pending(null, null, callId, written)))
+        {
+            await written.Task;
+            return;
+        }
+        // Stopping: the call's insert may still be queued, so the delete goes after the last batch.
+        await (ExecuteTask ?? Task.CompletedTask).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await store.DeleteAsync(callId);
     }
 
     /// <summary>

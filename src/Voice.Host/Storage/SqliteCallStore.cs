@@ -110,7 +110,7 @@ public sealed class SqliteCallStore : IDisposable
     /// Reserves an idempotency key for a call about to be accepted. Returns the call and request hash that hold
     /// the key instead when it was used before: stored, or accepted moments ago and not yet written. Concurrent
     /// requests with one key agree on a single call. A reservation lasts until its call is written (the key is
-    /// then in the database) or withdrawn.
+    /// then in the database, until the call is withdrawn) or never accepted.
     /// </summary>
     public async Task<(string CallId, string? RequestHash)?> ReserveKeyAsync(string key, string callId, string? requestHash)
     {
@@ -186,22 +186,13 @@ public sealed class SqliteCallStore : IDisposable
         {
             _write.Release();
             // Written or failed, these keys no longer need holding in memory: a written key is found in the
-            // database, a withdrawn or failed one is free again.
+            // database, a failed one is free again. (A withdrawal always comes after its call's insert, whose
+            // write released the key already.)
             foreach (var call in calls)
             {
                 if (call.IdempotencyKey is { } key)
                 {
                     ReleaseKey(key, call.Call.CallId);
-                }
-            }
-            if (withdrawn.Count > 0 && !_keys.IsEmpty)
-            {
-                foreach (var (key, reservation) in _keys)
-                {
-                    if (reservation.Decided.Task.IsCompletedSuccessfully && withdrawn.Contains(reservation.Decided.Task.Result.CallId))
-                    {
-                        _keys.TryRemove(KeyValuePair.Create(key, reservation));
-                    }
                 }
             }
         }
