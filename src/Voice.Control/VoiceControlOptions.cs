@@ -26,7 +26,13 @@ public sealed record VoiceControlOptions
     /// <summary>The flite voice when a request names none (and the voice flite falls back to).</summary>
     public string DefaultVoice { get; init; } = "kal";
 
-    /// <summary>ElevenLabs for messages; null speaks every message with FreeSWITCH's flite.</summary>
+    /// <summary>
+    /// The flite program that renders messages while the phone rings (Debian's <c>flite</c> package). Null or
+    /// empty: FreeSWITCH's <c>speak</c> synthesizes each message at answer, and the callee waits for it.
+    /// </summary>
+    public string? FliteProgram { get; init; } = "flite";
+
+    /// <summary>ElevenLabs for messages; null speaks every message with flite.</summary>
     public ElevenLabsOptions? ElevenLabs { get; init; }
 
     /// <summary>When ElevenLabs fails, speak the message with flite rather than fail the call.</summary>

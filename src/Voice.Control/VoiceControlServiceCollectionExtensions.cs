@@ -46,15 +46,17 @@ public static class VoiceControlServiceCollectionExtensions
 
     private static ISpeechSynthesizer Speech(IServiceProvider services, VoiceControlOptions options)
     {
-        var flite = new FliteSynthesizer(options.DefaultVoice);
+        var time = services.GetRequiredService<TimeProvider>();
+        var cache = new SpeechCache(options.SpeechCache ?? new SpeechCacheOptions { Directory = Path.Combine(Path.GetTempPath(), "voicebridge-tts") }, time);
+        // The simulated backend plays nothing, so it needs no audio files: flite's text and estimated length serve it.
+        var flite = options.IsSimulated || string.IsNullOrEmpty(options.FliteProgram)
+            ? new FliteSynthesizer(options.DefaultVoice)
+            : new FliteSynthesizer(cache, options.FliteProgram, options.DefaultVoice, services.GetRequiredService<ILogger<FliteSynthesizer>>());
         if (options.ElevenLabs is not { } elevenLabs)
         {
             return flite;
         }
-        var cache = new SpeechCache(
-            options.SpeechCache ?? new SpeechCacheOptions { Directory = Path.Combine(Path.GetTempPath(), "voicebridge-tts") },
-            services.GetRequiredService<TimeProvider>());
-        var cloud = new ElevenLabsSynthesizer(elevenLabs, cache, services.GetRequiredService<ILogger<ElevenLabsSynthesizer>>(), services.GetRequiredService<TimeProvider>());
+        var cloud = new ElevenLabsSynthesizer(elevenLabs, cache, services.GetRequiredService<ILogger<ElevenLabsSynthesizer>>(), time);
         return options.FallBackToFlite ? new FallbackSynthesizer(cloud, flite, services.GetRequiredService<ILogger<FallbackSynthesizer>>()) : cloud;
     }
 }

@@ -13,6 +13,10 @@ internal static class WireText
         return Printable(slice) + (buffer.Length > max ? "…" : string.Empty);
     }
 
+    /// <summary>The first <paramref name="max"/> characters of a peer's text, printable, with "…" when there were more.</summary>
+    public static string Preview(string text, int max) =>
+        Printable(Encoding.UTF8.GetBytes(text.Length > max ? text[..max] : text)) + (text.Length > max ? "…" : string.Empty);
+
     /// <summary>CR and LF as <c>\r</c> <c>\n</c>, other non-printables as <c>\xNN</c>.</summary>
     public static string Printable(ReadOnlySpan<byte> bytes)
     {

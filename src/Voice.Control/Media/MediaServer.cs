@@ -144,7 +144,7 @@ public sealed class MediaServer : IAsyncDisposable
                     ["User-Agent"] = MediaSessionBroker.UserAgentPrefix + id,
                     ["X-esl-outbound"] = _broker.AdvertisedAddress,
                 },
-                AnswerOffer = Sdp.RecvOnlyAnswer,
+                AnswerOffer = offer => Sdp.AnswerForMediaServer(offer, Options.Codecs, Options.Srtp),
                 RingTimeout = Options.EndpointTimeout,
             }, ct).ConfigureAwait(false);
 

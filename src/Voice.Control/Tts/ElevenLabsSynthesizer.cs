@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Logging;
@@ -11,7 +10,7 @@ namespace Voice.Control.Tts;
 /// ElevenLabs text-to-speech through RestSharp: raw PCM in the configured rate, wrapped in WAV and kept in the
 /// <see cref="SpeechCache"/>. 429, 5xx, timeouts and connection errors are retried with exponential back-off;
 /// a refused key and an exhausted quota fail at once with an error that says so. Concurrent requests for the
-/// same message share one rendering.
+/// same message share one rendering (the cache's).
 /// </summary>
 public sealed partial class ElevenLabsSynthesizer : ISpeechSynthesizer, IDisposable
 {
@@ -22,7 +21,6 @@ public sealed partial class ElevenLabsSynthesizer : ISpeechSynthesizer, IDisposa
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly RestClient _client;
-    private readonly ConcurrentDictionary<string, Lazy<Task<SpeechAudio>>> _rendering = new(StringComparer.Ordinal);
 
     public ElevenLabsSynthesizer(ElevenLabsOptions options, SpeechCache cache, ILogger<ElevenLabsSynthesizer>? logger = null, TimeProvider? timeProvider = null)
     {
@@ -41,39 +39,18 @@ public sealed partial class ElevenLabsSynthesizer : ISpeechSynthesizer, IDisposa
         ArgumentException.ThrowIfNullOrWhiteSpace(text);
         voice ??= _options.VoiceId;
         var key = SpeechCache.Key(ProviderName, voice, _options.ModelId, _options.OutputFormat, text);
-        if (_cache.TryGet(key) is { } cached)
+        var speech = await _cache.GetOrRenderAsync(key, async () => (await RequestAsync(text, voice).ConfigureAwait(false), _options.SampleRate), ct)
+            .ConfigureAwait(false);
+        return new SpeechAudio
         {
-            return Audio(cached, fromCache: true);
-        }
-        var rendering = _rendering.GetOrAdd(key, k => new Lazy<Task<SpeechAudio>>(() => RenderAsync(k, text, voice)));
-        // One rendering serves every caller; a caller that gives up stops waiting, not the rendering.
-        return await rendering.Value.WaitAsync(ct).ConfigureAwait(false);
+            Provider = ProviderName,
+            Source = _cache.PlaybackSource(speech.Path),
+            Duration = speech.Duration,
+            FromCache = speech.FromCache,
+        };
     }
 
-    private async Task<SpeechAudio> RenderAsync(string key, string text, string voice)
-    {
-        try
-        {
-            var pcm = await RequestAsync(text, voice).ConfigureAwait(false);
-            var path = await _cache.StoreWavAsync(key, pcm, _options.SampleRate, CancellationToken.None).ConfigureAwait(false);
-            return Audio(path, fromCache: false);
-        }
-        finally
-        {
-            // Done either way: later callers find the file in the cache, or try again after a failure.
-            _rendering.TryRemove(key, out _);
-        }
-    }
-
-    private SpeechAudio Audio(string path, bool fromCache) => new()
-    {
-        Provider = ProviderName,
-        Source = _cache.PlaybackSource(path),
-        Duration = TimeSpan.FromSeconds(Math.Max(0, new FileInfo(path).Length - 44) / (2.0 * _options.SampleRate)),
-        FromCache = fromCache,
-    };
-
-    private async Task<byte[]> RequestAsync(string text, string voice)
+    private async Task<ReadOnlyMemory<byte>> RequestAsync(string text, string voice)
     {
         var body = JsonSerializer.Serialize(new TextToSpeechBody(text, _options.ModelId), ElevenLabsJson.Default.TextToSpeechBody);
         string? lastError = null;

@@ -1,4 +1,4 @@
-using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -7,14 +7,15 @@ namespace Voice.Control.Tts;
 /// <summary>
 /// Rendered messages on disk, content-addressed: the file name is a hash of provider, voice, model, format and
 /// text, so the same message in the same voice is rendered once. Files are written to a temporary name and
-/// moved into place, so FreeSWITCH never plays a half-written file. Size and age are capped; the least
-/// recently used files go first.
+/// moved into place, so FreeSWITCH never plays a half-written file. Leading silence is cut before a file is
+/// stored, so playback starts with speech. Size and age are capped; the least recently used files go first.
 /// </summary>
 public sealed class SpeechCache
 {
     private readonly SpeechCacheOptions _options;
     private readonly TimeProvider _time;
     private readonly Lock _trimLock = new();
+    private readonly ConcurrentDictionary<string, Lazy<Task<string>>> _rendering = new(StringComparer.Ordinal);
 
     public SpeechCache(SpeechCacheOptions options, TimeProvider? timeProvider = null)
     {
@@ -54,17 +55,47 @@ public sealed class SpeechCache
         return path;
     }
 
-    /// <summary>Stores 16-bit mono PCM as a WAV file, atomically, and returns its path.</summary>
+    /// <summary>
+    /// The file for <paramref name="key"/>: from the cache, or rendered by <paramref name="render"/> and stored —
+    /// once, however many callers ask for the same message at the same time. A caller that gives up stops
+    /// waiting, not the rendering, so the next caller finds the file.
+    /// </summary>
+    internal async Task<CachedSpeech> GetOrRenderAsync(string key, Func<Task<(ReadOnlyMemory<byte> Pcm, int SampleRate)>> render, CancellationToken ct)
+    {
+        if (TryGet(key) is { } cached)
+        {
+            return CachedSpeech.Of(cached, fromCache: true);
+        }
+        var rendering = _rendering.GetOrAdd(key, k => new Lazy<Task<string>>(() => RenderAsync(k, render)));
+        return CachedSpeech.Of(await rendering.Value.WaitAsync(ct).ConfigureAwait(false), fromCache: false);
+    }
+
+    private async Task<string> RenderAsync(string key, Func<Task<(ReadOnlyMemory<byte> Pcm, int SampleRate)>> render)
+    {
+        try
+        {
+            var (pcm, sampleRate) = await render().ConfigureAwait(false);
+            return await StoreWavAsync(key, pcm, sampleRate, CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Done either way: later callers find the file, or try again after a failure.
+            _rendering.TryRemove(key, out _);
+        }
+    }
+
+    /// <summary>Stores 16-bit mono PCM as a WAV file without its leading silence, atomically, and returns its path.</summary>
     public async Task<string> StoreWavAsync(string key, ReadOnlyMemory<byte> pcm, int sampleRate, CancellationToken ct)
     {
         var path = PathOf(key);
         var temporary = Path.Combine(_options.Directory, $".{key}.{Guid.NewGuid():N}.tmp");
+        var speech = Wav.TrimLeadingSilence(pcm, sampleRate);
         try
         {
             await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 * 1024, useAsync: true))
             {
-                await file.WriteAsync(WavHeader(pcm.Length, sampleRate), ct).ConfigureAwait(false);
-                await file.WriteAsync(pcm, ct).ConfigureAwait(false);
+                await file.WriteAsync(Wav.Header(speech.Length, sampleRate), ct).ConfigureAwait(false);
+                await file.WriteAsync(speech, ct).ConfigureAwait(false);
             }
             File.SetLastWriteTimeUtc(temporary, _time.GetUtcNow().UtcDateTime);
             File.Move(temporary, path, overwrite: true);
@@ -112,26 +143,5 @@ public sealed class SpeechCache
         {
             // In use (FreeSWITCH playing it) or already gone: the next trim tries again.
         }
-    }
-
-    /// <summary>The 44-byte RIFF/WAVE header of 16-bit mono PCM.</summary>
-    internal static byte[] WavHeader(int dataLength, int sampleRate)
-    {
-        var header = new byte[44];
-        var span = header.AsSpan();
-        "RIFF"u8.CopyTo(span);
-        BinaryPrimitives.WriteInt32LittleEndian(span[4..], 36 + dataLength);
-        "WAVE"u8.CopyTo(span[8..]);
-        "fmt "u8.CopyTo(span[12..]);
-        BinaryPrimitives.WriteInt32LittleEndian(span[16..], 16); // fmt chunk size
-        BinaryPrimitives.WriteInt16LittleEndian(span[20..], 1); // PCM
-        BinaryPrimitives.WriteInt16LittleEndian(span[22..], 1); // mono
-        BinaryPrimitives.WriteInt32LittleEndian(span[24..], sampleRate);
-        BinaryPrimitives.WriteInt32LittleEndian(span[28..], sampleRate * 2); // byte rate
-        BinaryPrimitives.WriteInt16LittleEndian(span[32..], 2); // block align
-        BinaryPrimitives.WriteInt16LittleEndian(span[34..], 16); // bits per sample
-        "data"u8.CopyTo(span[36..]);
-        BinaryPrimitives.WriteInt32LittleEndian(span[40..], dataLength);
-        return header;
     }
 }

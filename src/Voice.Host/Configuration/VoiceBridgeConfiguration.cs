@@ -31,6 +31,8 @@ internal static class VoiceBridgeConfiguration
             MediaServers = drachtio is null ? [] : [MediaServer(configuration)],
             EventSocketListener = Listener(configuration),
             DefaultVoice = Value(configuration, null, "Tts:FliteVoice") ?? "kal",
+            // "none" leaves the synthesis to FreeSWITCH's speak at answer (later speech; no flite needed on this host).
+            FliteProgram = Value(configuration, null, "Tts:FliteProgram") is { } flite ? (flite == "none" ? null : flite) : "flite",
             ElevenLabs = Value(configuration, "ELEVENLABS_API_KEY", "ElevenLabs:ApiKey") is { } key
                 ? new ElevenLabsOptions
                 {
@@ -99,6 +101,8 @@ internal static class VoiceBridgeConfiguration
             },
             SipUri = Value(configuration, null, "FreeSwitch:SipUri") ?? $"sip:drachtio@{host}:5090",
             Profile = Value(configuration, null, "FreeSwitch:Profile") ?? "mrf",
+            Srtp = Value(configuration, null, "FreeSwitch:Srtp") is { } srtp && (bool.TryParse(srtp, out var on)
+                ? on : throw new InvalidOperationException($"FreeSwitch:Srtp '{srtp}' must be true or false.")),
         };
     }
 

@@ -40,12 +40,13 @@ public class SdpTests
     }
 
     [Test]
-    public void With_SRTP_configured_the_phone_gets_the_SAVP_stream_and_its_keys()
+    public void With_SRTP_configured_the_phone_gets_the_SAVP_stream_with_FreeSWITCHs_key_for_one_suite()
     {
         var sdp = Sdp.OfferForPhone(CapturedOffer(), ["PCMA"], srtp: true);
 
         Assert.That(MediaRig.Lines(sdp, "m="), Is.EqualTo(new[] { "m=audio 40966 RTP/SAVP 8 101" }));
-        Assert.That(MediaRig.Lines(sdp, "a=crypto:"), Has.Count.EqualTo(11));
+        Assert.That(MediaRig.Lines(sdp, "a=crypto:"), Is.EqualTo(new[] { "a=crypto:7 AES_CM_128_HMAC_SHA1_80 inline:oCzbYENdXTCHhfuLPV6FGdwlhgpk0IE/mudDbwva" }),
+            "the suite every SDES phone has, so the phone and the ACK's answer agree on it");
         Assert.That(MediaRig.Lines(sdp, "a=rtpmap:"), Is.EqualTo(new[] { "a=rtpmap:8 PCMA/8000", "a=rtpmap:101 telephone-event/8000" }));
     }
 
@@ -68,13 +69,62 @@ public class SdpTests
     }
 
     [Test]
-    public void The_answer_in_the_ACK_is_the_offer_made_receive_only()
+    public void The_answer_in_the_ACK_rejects_the_SAVP_stream_and_takes_the_AVP_one_receive_only()
     {
-        var offer = CapturedOffer();
-        var answer = Sdp.RecvOnlyAnswer(offer);
+        var answer = Sdp.AnswerForMediaServer(CapturedOffer(), PcmuPcma, srtp: false);
 
-        Assert.That(answer.Split("\r\n")[..6], Is.EqualTo(new[] { "v=0", "o=Lab-Mediaserver 1795277282 1795277283 IN IP4 192.0.2.2", "s=Lab-Mediaserver", "c=IN IP4 127.0.0.1", "t=0 0", "a=recvonly" }));
-        Assert.That(answer.Replace("a=recvonly\r\n", "", StringComparison.Ordinal), Is.EqualTo(offer));
-        Assert.That(Sdp.RecvOnlyAnswer(PlainOffer.Replace("t=0 0\r\n", "t=0 0\r\na=sendrecv\r\n", StringComparison.Ordinal)), Does.Not.Contain("sendrecv"));
+        Assert.That(answer.Split("\r\n"), Is.EqualTo(new[]
+        {
+            "v=0",
+            "o=Lab-Mediaserver 1795277282 1795277283 IN IP4 192.0.2.2",
+            "s=Lab-Mediaserver",
+            "c=IN IP4 127.0.0.1",
+            "t=0 0",
+            "a=recvonly",
+            "m=audio 0 RTP/SAVP 0",
+            "m=audio 40966 RTP/AVP 0 8 101",
+            "a=rtpmap:0 PCMU/8000",
+            "a=rtpmap:8 PCMA/8000",
+            "a=rtpmap:101 telephone-event/8000",
+            "a=fmtp:101 0-15",
+            "a=ptime:20",
+            "",
+        }));
+        Assert.That(Sdp.MediaProfiles(answer), Has.Count.EqualTo(Sdp.MediaProfiles(CapturedOffer()).Count), "RFC 3264: one answer line per offered line");
+    }
+
+    [Test]
+    public void With_SRTP_configured_the_answer_takes_the_SAVP_stream_with_one_suite_and_a_key_of_its_own()
+    {
+        var answer = Sdp.AnswerForMediaServer(CapturedOffer(), PcmuPcma, srtp: true);
+
+        Assert.That(MediaRig.Lines(answer, "m="), Is.EqualTo(new[] { "m=audio 40966 RTP/SAVP 0 8 101", "m=audio 0 RTP/AVP 0" }));
+        var crypto = MediaRig.Lines(answer, "a=crypto:");
+        Assert.That(crypto, Has.Count.EqualTo(1));
+        Assert.That(crypto[0], Does.StartWith("a=crypto:7 AES_CM_128_HMAC_SHA1_80 inline:"));
+        var key = crypto[0]["a=crypto:7 AES_CM_128_HMAC_SHA1_80 inline:".Length..];
+        Assert.That(Convert.FromBase64String(key), Has.Length.EqualTo(30), "16-byte key and 14-byte salt (RFC 4568)");
+        Assert.That(key, Is.Not.EqualTo("oCzbYENdXTCHhfuLPV6FGdwlhgpk0IE/mudDbwva"), "FreeSWITCH's own key is its, not ours");
+        Assert.That(Sdp.AnswerForMediaServer(CapturedOffer(), PcmuPcma, srtp: true), Does.Not.Contain(key), "a fresh key per answer");
+    }
+
+    [Test]
+    public void An_offer_without_a_usable_stream_is_answered_with_every_stream_rejected()
+    {
+        var savpOnly = PlainOffer.Replace("RTP/AVP", "RTP/SAVP", StringComparison.Ordinal);
+
+        var answer = Sdp.AnswerForMediaServer(savpOnly, PcmuPcma, srtp: false);
+
+        Assert.That(MediaRig.Lines(answer, "m="), Is.EqualTo(new[] { "m=audio 0 RTP/SAVP 0" }));
+        Assert.That(MediaRig.Lines(answer, "a=rtpmap:"), Is.Empty);
+    }
+
+    [Test]
+    public void A_direction_in_the_offer_is_replaced_by_receive_only()
+    {
+        var answer = Sdp.AnswerForMediaServer(PlainOffer.Replace("a=ptime:20\r\n", "a=ptime:20\r\na=sendrecv\r\n", StringComparison.Ordinal), PcmuPcma, srtp: false);
+
+        Assert.That(answer, Does.Not.Contain("sendrecv"));
+        Assert.That(MediaRig.Lines(answer, "a=recvonly"), Has.Count.EqualTo(1));
     }
 }

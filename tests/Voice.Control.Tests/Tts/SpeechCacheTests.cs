@@ -67,4 +67,17 @@ public class SpeechCacheTests
         var local = new SpeechCache(new SpeechCacheOptions { Directory = _directory });
         Assert.That(local.PlaybackSource(Path.Combine(_directory, "abc.wav")), Is.EqualTo(Path.Combine(_directory, "abc.wav")));
     }
+
+    [Test]
+    public async Task A_stored_message_starts_with_its_speech_not_the_voices_quiet_opening()
+    {
+        var cache = new SpeechCache(new SpeechCacheOptions { Directory = _directory });
+        var pcm = WavTests.QuietThenSpeech(16000, quietMs: 300, speechMs: 700);
+
+        var path = await cache.StoreWavAsync("speech", pcm, 16000, CancellationToken.None);
+
+        var (samples, rate) = Wav.Read(await File.ReadAllBytesAsync(path));
+        Assert.That(rate, Is.EqualTo(16000));
+        Assert.That(samples.Length, Is.EqualTo(2 * 16000 * 720 / 1000), "the 300 ms opening cut to a 20 ms pre-roll");
+    }
 }
