@@ -19,6 +19,17 @@ internal static class HealthApi
             var drachtio = services.GetRequiredService<DrachtioClient>();
             var media = services.GetRequiredService<MediaServerPool>().Status;
             var ready = drachtio.IsConnected && media.Any(m => m.IsConnected) && VoiceControlService.StartFailure is null;
+            // Everything that is down, so an operator reads the cause in the 503 itself.
+            var problems = new List<string>();
+            if (VoiceControlService.StartFailure is { } failure)
+            {
+                problems.Add(failure);
+            }
+            if (!drachtio.IsConnected)
+            {
+                problems.Add($"drachtio-server at {drachtio.Options.Host}:{drachtio.Options.Port} is not connected");
+            }
+            problems.AddRange(media.Where(m => m.Problem is not null).Select(m => $"media server {m.Name}: {m.Problem}"));
             var body = new
             {
                 ready,
@@ -26,8 +37,8 @@ internal static class HealthApi
                 simulated = false,
                 drachtio = drachtio.IsConnected ? "connected" : "disconnected",
                 server = drachtio.Server?.Version,
-                mediaServers = media.Select(m => new { name = m.Name, connected = m.IsConnected, endpoints = m.Endpoints, sessions = m.Load?.SessionCount, idleCpu = m.Load?.IdleCpu }),
-                problem = VoiceControlService.StartFailure,
+                mediaServers = media.Select(m => new { name = m.Name, connected = m.IsConnected, problem = m.Problem, endpoints = m.Endpoints, sessions = m.Load?.SessionCount, idleCpu = m.Load?.IdleCpu }),
+                problem = problems.Count == 0 ? null : string.Join("; ", problems),
             };
             return ready ? Results.Ok(body) : Results.Json(body, statusCode: StatusCodes.Status503ServiceUnavailable);
         });

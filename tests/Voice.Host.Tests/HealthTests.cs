@@ -34,7 +34,11 @@ public class HealthTests
 
         var ready = await client.GetAsync("/readyz");
         Assert.That(ready.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable));
-        Assert.That(await ready.Content.ReadAsStringAsync(), Does.Contain("\"drachtio\":\"disconnected\"").And.Contains("\"connected\":false"));
+        var body = await ready.Content.ReadAsStringAsync();
+        Assert.That(body, Does.Contain("\"drachtio\":\"disconnected\"").And.Contains("\"connected\":false"));
+        using var json = System.Text.Json.JsonDocument.Parse(body);
+        Assert.That(json.RootElement.GetProperty("problem").GetString(), Does.Contain($"drachtio-server at 127.0.0.1:{factory.Settings["DRACHTIO_PORT"]} is not connected")
+            .And.Contains($"media server 127.0.0.1: the Event Socket at 127.0.0.1:{factory.Settings["FREESWITCH_PORT"]} is not connected"), "the 503 says what is down");
 
         var metrics = await client.GetStringAsync("/metrics");
         Assert.That(metrics, Does.Contain($"voicebridge_link_up{{link=\"drachtio\",name=\"127.0.0.1:{factory.Settings["DRACHTIO_PORT"]}\"}} 0"));

@@ -35,6 +35,12 @@ public static class CallReasons
     /// <summary>Anything else (other SIP errors, unexpected failures); the state change carries the detail.</summary>
     public const string Error = "error";
 
+    /// <summary>
+    /// The link to drachtio-server was lost while the call was dialled or up: nobody hung up, but the call could not
+    /// go on. Its legs are ended (BYE, CANCEL) as soon as the link is back.
+    /// </summary>
+    public const string SignallingLost = "signalling_lost";
+
     // Completed: the call was answered.
 
     /// <summary>The message played to the end (every repeat) and we hung up.</summary>
@@ -51,7 +57,7 @@ public static class CallReasons
 
     public static IReadOnlySet<string> Failures { get; } = new HashSet<string>(StringComparer.Ordinal)
     {
-        Busy, Rejected, NoAnswer, NotFound, AuthFailed, ServiceUnavailable, Canceled, MediaError, DestinationDenied, Error,
+        Busy, Rejected, NoAnswer, NotFound, AuthFailed, ServiceUnavailable, Canceled, MediaError, DestinationDenied, Error, SignallingLost,
     };
 
     public static IReadOnlySet<string> Completions { get; } = new HashSet<string>(StringComparer.Ordinal)

@@ -35,11 +35,19 @@ public interface ICallDialog
     string? RemoteSdp { get; }
 
     /// <summary>Completes when the callee hangs up (BYE) or the leg is lost; never fails.</summary>
-    Task<string> Ended { get; }
+    Task<CallLegEnd> Ended { get; }
 
     /// <summary>BYE. Idempotent.</summary>
     Task HangupAsync(CancellationToken ct);
 }
+
+/// <summary>How the callee's leg ended.</summary>
+/// <param name="Detail">What ended it, for logs and reports.</param>
+/// <param name="SignallingLost">
+/// Nobody hung up: the link to the signalling server was lost, so the call cannot go on. The leg is ended (BYE)
+/// once the link is back.
+/// </param>
+public sealed record CallLegEnd(string Detail, bool SignallingLost = false);
 
 /// <summary>The media side of a call: a FreeSWITCH endpoint, or its simulation.</summary>
 public interface ICallMedia

@@ -182,6 +182,7 @@ internal sealed class OutboundCall
         using var run = CancellationTokenSource.CreateLinkedTokenSource(stopping, _hangup.Token);
         ICallMedia? media = null;
         ICallDialog? dialog = null;
+        var dialingStarted = false;
         try
         {
             if (backend.NotReadyReason is { } notReady)
@@ -196,6 +197,7 @@ internal sealed class OutboundCall
 
             media = await backend.CreateMediaAsync(dial.Token).ConfigureAwait(false);
             var ready = media;
+            dialingStarted = true;
             VoiceMeter.DialLatency.Record(VoiceMeter.SecondsSince(dialingSince));
             string? earlySdp = null;
             Task earlyMedia = Task.CompletedTask;
@@ -231,7 +233,7 @@ internal sealed class OutboundCall
         }
         catch (Exception ex)
         {
-            OnFailure(ex, dialog is not null, stopping);
+            OnFailure(ex, dialog is not null, dialingStarted, stopping);
         }
         finally
         {
@@ -286,7 +288,11 @@ internal sealed class OutboundCall
         }
         catch (Exception ex) when (ex is OperationCanceledException or MediaException or EndpointDestroyedException)
         {
-            if (dialog.Ended.IsCompleted)
+            if (dialog.Ended.IsCompleted && dialog.Ended.Result.SignallingLost)
+            {
+                Fail(CallReasons.SignallingLost, detail: "the link to drachtio-server was lost during the call; the callee's leg is hung up once it is back");
+            }
+            else if (dialog.Ended.IsCompleted)
             {
                 Complete(CallReasons.RemoteHangup);
             }
@@ -332,7 +338,7 @@ internal sealed class OutboundCall
         }
     }
 
-    private void OnFailure(Exception ex, bool answered, CancellationToken stopping)
+    private void OnFailure(Exception ex, bool answered, bool dialing, CancellationToken stopping)
     {
         switch (ex)
         {
@@ -354,6 +360,9 @@ internal sealed class OutboundCall
                 break;
             case MediaServerUnavailableException unavailable:
                 Fail(CallReasons.ServiceUnavailable, detail: unavailable.Message);
+                break;
+            case DrachtioConnectionLostException lost when dialing:
+                Fail(CallReasons.SignallingLost, detail: "the link to drachtio-server was lost while dialling: " + lost.Message);
                 break;
             case DrachtioException link:
                 Fail(CallReasons.ServiceUnavailable, detail: "drachtio-server: " + link.Message);

@@ -39,8 +39,9 @@ public sealed class SipCallBackend(DrachtioClient drachtio, MediaServerPool medi
     {
         public string? RemoteSdp => dialog.RemoteSdp;
 
-        public Task<string> Ended { get; } = dialog.Terminated.ContinueWith(
-            t => t.Result.Reason, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        public Task<CallLegEnd> Ended { get; } = dialog.Terminated.ContinueWith(
+            t => new CallLegEnd(t.Result.Reason, t.Result.By == DialogTerminatedBy.ConnectionLost),
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
         public Task HangupAsync(CancellationToken ct) => dialog.DestroyAsync(ct);
     }

@@ -163,6 +163,7 @@ public sealed partial class DrachtioClient
             {
                 var echo = await transaction.ReadReplyAsync(CancellationToken.None).ConfigureAwait(false);
                 EnsureAccepted(echo);
+                dialog.Sent(echo.Message.Sip);
                 var requestUri = echo.Message.Sip.RequestUri!;
                 (final, _, _) = await AwaitInviteFinalAsync(connection, transaction, requestUri, onProvisional: null, ct).ConfigureAwait(false);
             }
@@ -232,7 +233,41 @@ public sealed partial class DrachtioClient
         {
             var echo = await transaction.ReadReplyAsync(ct).WaitAsync(_options.TransactionTimeout, _time, ct).ConfigureAwait(false);
             EnsureAccepted(echo);
+            dialog.Sent(echo.Message.Sip);
             return (await AwaitFinalResponseAsync(transaction, ct).ConfigureAwait(false)).Sip;
+        }
+        finally
+        {
+            connection.RemoveTransaction(transaction);
+        }
+    }
+
+    /// <summary>
+    /// A BYE for a dialog drachtio-server no longer knows (it restarted under a call), built from the state we kept
+    /// (RFC 3261 §12.2.1.1): to the remote target, with the dialog's Call-ID, our From with its tag, the far end's To
+    /// with its tag and the next CSeq, sent as a new request so the server's stack needs no dialog. drachtio-server
+    /// lets no client set Route, so a route set is honoured by sending through its first hop as the outbound proxy.
+    /// </summary>
+    private async Task<SipMessage> SendByeFromStateAsync(DrachtioConnection connection, SipDialog dialog)
+    {
+        if (dialog.LocalAddress is not { } from || dialog.RemoteAddress is not { } to)
+        {
+            throw new InvalidOperationException($"dialog {dialog.Id} was never confirmed; there is no dialog state to build a BYE from");
+        }
+        var bye = SipMessageBuilder.Request("BYE", dialog.RemoteTarget ?? dialog.RequestUri)
+            .Header("Call-ID", dialog.CallId)
+            .Header("From", from)
+            .Header("To", to)
+            .Header("CSeq", new SipCSeq(dialog.LocalCSeq + 1, "BYE").ToString())
+            .Build();
+        var proxy = dialog.RouteSet.Count > 0 ? SipAddress.GetUri(dialog.RouteSet[0]) : null;
+        var transaction = new ClientTransaction("BYE");
+        await connection.SendAsync((proxy is null ? "sip||\r\n" : $"sip|||{proxy}\r\n") + bye, transaction).ConfigureAwait(false);
+        try
+        {
+            var echo = await transaction.ReadReplyAsync(CancellationToken.None).WaitAsync(_options.TransactionTimeout, _time).ConfigureAwait(false);
+            EnsureAccepted(echo);
+            return (await AwaitFinalResponseAsync(transaction, CancellationToken.None).ConfigureAwait(false)).Sip;
         }
         finally
         {

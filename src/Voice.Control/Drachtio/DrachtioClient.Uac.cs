@@ -112,18 +112,21 @@ public sealed partial class DrachtioClient
     /// </summary>
     private SipDialog TrackDialog(SipDialog? existing, DrachtioConnection connection, DrachtioResponse echo, string uri, string? localSdp)
     {
+        var sent = echo.Message.Sip;
         if (existing is not null)
         {
             existing.InviteTransactionId = echo.TransactionId;
+            existing.Sent(sent);
             return existing;
         }
-        var sent = echo.Message.Sip;
         var callId = sent.CallId ?? string.Empty;
         var tag = SipAddress.GetTag(sent.From) ?? string.Empty;
         var dialog = new SipDialog(this, connection, $"{callId};from-tag={tag}", callId, tag, uri, sent.Contact, localSdp)
         {
             InviteTransactionId = echo.TransactionId,
+            LocalAddress = sent.From,
         };
+        dialog.Sent(sent);
         _dialogs[dialog.Id] = dialog;
         return dialog;
     }

@@ -138,7 +138,10 @@ public sealed partial class DrachtioClient : IAsyncDisposable
             {
                 _connection = null;
                 var lost = DrachtioConnectionLostException.Lost(failure);
-                DrachtioLog.ConnectionLost(_logger, failure?.Message ?? "closed");
+                if (!stopping.IsCancellationRequested)
+                {
+                    DrachtioLog.ConnectionLost(_logger, failure?.Message ?? "closed");
+                }
                 OrphanDialogs(connection);
                 Raise(Disconnected, new DrachtioDisconnectedEventArgs(lost, willReconnect: !stopping.IsCancellationRequested));
                 if (stopping.IsCancellationRequested)
@@ -149,8 +152,8 @@ public sealed partial class DrachtioClient : IAsyncDisposable
                 continue;
             }
 
-            var delay = NextReconnectDelay(failures++);
-            DrachtioLog.ConnectFailed(_logger, _options.ToString(), failure?.Message ?? "unknown error", delay);
+            var delay = NextReconnectDelay(failures);
+            DrachtioLog.ConnectFailed(_logger, Backoff.LogLevelFor(failures++), _options.ToString(), failure?.Message ?? "unknown error", delay);
             try
             {
                 await Task.Delay(delay, _time, stopping).ConfigureAwait(false);
@@ -262,8 +265,7 @@ public sealed partial class DrachtioClient : IAsyncDisposable
             {
                 if (dialog.FinalResponse is not null)
                 {
-                    await SendInDialogAsync(connection, dialog, "BYE", SipMessageBuilder.Request("BYE", "sip:placeholder").Build(), CancellationToken.None)
-                        .ConfigureAwait(false);
+                    await HangUpOrphanAsync(connection, dialog).ConfigureAwait(false);
                 }
                 else if (dialog.InviteTransactionId is { } txnId)
                 {
@@ -271,11 +273,31 @@ public sealed partial class DrachtioClient : IAsyncDisposable
                     await SendCancelAsync(connection, txnId, dialog.RequestUri).ConfigureAwait(false);
                 }
             }
-            catch (Exception ex) when (ex is DrachtioException or SipFailureException or TimeoutException)
+            catch (Exception ex) when (ex is DrachtioException or SipFailureException or TimeoutException or OperationCanceledException)
             {
                 DrachtioLog.OrphanHangupFailed(_logger, dialog.Id, ex.Message);
             }
         }
+    }
+
+    /// <summary>
+    /// BYE in the dialog, as drachtio-server still holds it after a dropped link; when the server refuses because it
+    /// restarted and forgot the dialog, the same BYE built from our dialog state, so the far end's leg still ends.
+    /// </summary>
+    private async Task HangUpOrphanAsync(DrachtioConnection connection, SipDialog dialog)
+    {
+        SipMessage final;
+        try
+        {
+            final = await SendInDialogAsync(connection, dialog, "BYE", SipMessageBuilder.Request("BYE", "sip:placeholder").Build(), CancellationToken.None)
+                .ConfigureAwait(false);
+        }
+        catch (DrachtioRequestException refused)
+        {
+            DrachtioLog.RebuildingBye(_logger, dialog.Id, refused.Message);
+            final = await SendByeFromStateAsync(connection, dialog).ConfigureAwait(false);
+        }
+        DrachtioLog.OrphanHungUp(_logger, dialog.Id, final.StatusCode, final.ReasonPhrase ?? string.Empty);
     }
 
     private void Raise<T>(EventHandler<T>? handler, T args)

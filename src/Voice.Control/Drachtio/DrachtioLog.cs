@@ -17,8 +17,8 @@ internal static partial class DrachtioLog
     [LoggerMessage(4, LogLevel.Warning, "Lost the connection to drachtio-server: {Reason}")]
     public static partial void ConnectionLost(ILogger logger, string reason);
 
-    [LoggerMessage(5, LogLevel.Warning, "Could not connect to drachtio-server at {Endpoint}: {Reason}; retrying in {Delay}")]
-    public static partial void ConnectFailed(ILogger logger, string endpoint, string reason, TimeSpan delay);
+    [LoggerMessage(EventId = 5, Message = "Could not connect to drachtio-server at {Endpoint}: {Reason}; retrying in {Delay}")]
+    public static partial void ConnectFailed(ILogger logger, LogLevel level, string endpoint, string reason, TimeSpan delay);
 
     [LoggerMessage(6, LogLevel.Error, "drachtio-server at {Endpoint} refused the secret ({Reason}); not reconnecting")]
     public static partial void AuthenticationFailed(ILogger logger, string endpoint, string reason);
@@ -79,4 +79,10 @@ internal static partial class DrachtioLog
 
     [LoggerMessage(25, LogLevel.Warning, "drachtio-server refused the ACK in dialog {DialogId}: {Reason}")]
     public static partial void AckRefused(ILogger logger, string dialogId, string reason);
+
+    [LoggerMessage(26, LogLevel.Information, "drachtio-server no longer knows dialog {DialogId} ({Reason}); sending a BYE built from the dialog state")]
+    public static partial void RebuildingBye(ILogger logger, string dialogId, string reason);
+
+    [LoggerMessage(27, LogLevel.Information, "Orphaned dialog {DialogId} hung up: BYE answered {Status} {Reason}")]
+    public static partial void OrphanHungUp(ILogger logger, string dialogId, int status, string reason);
 }

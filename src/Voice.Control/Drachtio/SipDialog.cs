@@ -80,6 +80,34 @@ public sealed class SipDialog
     /// <summary>The stack transaction id of the INVITE while it is unanswered, for a CANCEL.</summary>
     internal string? InviteTransactionId { get; set; }
 
+    // The dialog state RFC 3261 §12.1.2 has the UAC keep. drachtio-server keeps it too, and addresses requests by
+    // dialog id; ours is for the one case it cannot: the server restarted and forgot the dialog, and the far end's
+    // leg must still be ended (SendByeFromStateAsync).
+
+    /// <summary>Our From, tag included, as drachtio-server sent it.</summary>
+    internal string? LocalAddress { get; set; }
+
+    /// <summary>The far end's To from the 2xx, with its tag.</summary>
+    internal string? RemoteAddress { get; set; }
+
+    /// <summary>The 2xx's Record-Route, reversed: the route set requests in the dialog follow.</summary>
+    internal IReadOnlyList<string> RouteSet { get; private set; } = [];
+
+    /// <summary>The highest CSeq number drachtio-server used for a request of ours in the dialog.</summary>
+    internal long LocalCSeq { get; private set; }
+
+    /// <summary>Notes the CSeq of a request drachtio-server echoed as sent in this dialog.</summary>
+    internal void Sent(SipMessage request)
+    {
+        if (request.CSeq is { } cseq)
+        {
+            lock (_stateLock)
+            {
+                LocalCSeq = Math.Max(LocalCSeq, cseq.Number);
+            }
+        }
+    }
+
     /// <summary>Sends a re-INVITE with new SDP and returns the far end's SDP from its 2xx.</summary>
     /// <exception cref="SipFailureException">The far end refused (the dialog stays up, unless it answered 481 or 408).</exception>
     public Task<string?> ModifyAsync(string sdp, CancellationToken ct = default) => _client.ModifyDialogAsync(this, sdp, ct);
@@ -98,6 +126,8 @@ public sealed class SipDialog
         }
         FinalResponse = response;
         RemoteTag = SipAddress.GetTag(response.To);
+        RemoteAddress = response.To;
+        RouteSet = [.. response.GetHeaders("Record-Route").SelectMany(SipAddress.SplitList).Reverse()];
         if (response.Contact is { } contact)
         {
             RemoteTarget = SipAddress.GetUri(contact);

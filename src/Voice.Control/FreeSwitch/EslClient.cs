@@ -217,13 +217,16 @@ public sealed class EslClient : IAsyncDisposable
                 _connection = null;
                 var lost = EslConnectionLostException.Lost(failure);
                 FailJobs(lost);
-                EslLog.ConnectionLost(_logger, _options.ToString(), failure?.Message ?? "closed");
+                if (Volatile.Read(ref _disposed) == 0)
+                {
+                    EslLog.ConnectionLost(_logger, _options.ToString(), failure?.Message ?? "closed");
+                }
                 Disconnected?.Invoke(this, lost);
                 continue; // at once after a link that worked; back off only when connecting fails
             }
 
-            var delay = Backoff.Next(_options.ReconnectMinDelay, _options.ReconnectMaxDelay, failures++);
-            EslLog.ConnectFailed(_logger, _options.ToString(), failure?.Message ?? "unknown error", delay);
+            var delay = Backoff.Next(_options.ReconnectMinDelay, _options.ReconnectMaxDelay, failures);
+            EslLog.ConnectFailed(_logger, Backoff.LogLevelFor(failures++), _options.ToString(), failure?.Message ?? "unknown error", delay);
             try
             {
                 await Task.Delay(delay, _time, stopping).ConfigureAwait(false);
@@ -308,7 +311,11 @@ public sealed class EslClient : IAsyncDisposable
                     $"FreeSWITCH's Event Socket ACL rejects this host ({message.BodyText.Trim()}); allow it in event_socket.conf.xml apply-inbound-acl"));
                 return;
             case EslContentTypes.DisconnectNotice:
-                EslLog.DisconnectNotice(_logger, _options.ToString(), message.BodyText.Trim());
+                // After our own exit the notice is FreeSWITCH's goodbye, not news.
+                if (Volatile.Read(ref _disposed) == 0)
+                {
+                    EslLog.DisconnectNotice(_logger, _options.ToString(), message.BodyText.Trim());
+                }
                 return;
             case EslContentTypes.EventPlain or EslContentTypes.EventJson:
                 OnEvent(EslEvent.Parse(message));

@@ -26,7 +26,11 @@ public sealed record EslClientOptions
     /// <summary>First reconnect delay; it doubles per failed attempt, with jitter, up to <see cref="ReconnectMaxDelay"/>.</summary>
     public TimeSpan ReconnectMinDelay { get; init; } = TimeSpan.FromMilliseconds(500);
 
-    public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// The longest wait between attempts. A refused connection costs nothing, and calls wait for the link: one
+    /// second brings the link back within about a second of the server's return (a restart, a container replaced).
+    /// </summary>
+    public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Events held for <see cref="EslClient.Events"/>; when full, the oldest is dropped and logged.</summary>
     public int EventBufferCapacity { get; init; } = 10_000;

@@ -25,8 +25,8 @@ internal static partial class EslLog
     [LoggerMessage(106, LogLevel.Warning, "Event Socket connection to {Endpoint} lost: {Reason}")]
     public static partial void ConnectionLost(ILogger logger, string endpoint, string reason);
 
-    [LoggerMessage(107, LogLevel.Warning, "Could not connect to FreeSWITCH Event Socket at {Endpoint}: {Reason}; retrying in {Delay}")]
-    public static partial void ConnectFailed(ILogger logger, string endpoint, string reason, TimeSpan delay);
+    [LoggerMessage(EventId = 107, Message = "Could not connect to FreeSWITCH Event Socket at {Endpoint}: {Reason}; retrying in {Delay}")]
+    public static partial void ConnectFailed(ILogger logger, LogLevel level, string endpoint, string reason, TimeSpan delay);
 
     [LoggerMessage(108, LogLevel.Error, "FreeSWITCH Event Socket at {Endpoint} refused us: {Reason}")]
     public static partial void Refused(ILogger logger, string endpoint, string reason);

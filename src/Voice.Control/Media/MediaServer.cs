@@ -59,6 +59,13 @@ public sealed class MediaServer : IAsyncDisposable
     /// <summary>Ready for endpoints: the Event Socket is up, the profile runs, and drachtio-server is connected.</summary>
     public bool IsConnected => EventSocket.IsConnected && _profileRunning && _drachtio.IsConnected;
 
+    /// <summary>Why the server cannot take endpoints now, in words for an operator; null when it can.</summary>
+    public string? Problem =>
+        !EventSocket.IsConnected ? $"the Event Socket at {Options.EventSocket} is not connected"
+        : !_profileRunning ? $"SIP profile '{Options.Profile}' is not running"
+        : !_drachtio.IsConnected ? "drachtio-server is not connected"
+        : null;
+
     /// <summary>FreeSWITCH's load from its last HEARTBEAT (sessions, CPU idle, uptime), or null before the first.</summary>
     public FreeSwitchLoad? Load => EventSocket.Load;
 
@@ -129,8 +136,7 @@ public sealed class MediaServer : IAsyncDisposable
     {
         if (!IsConnected)
         {
-            throw new MediaServerUnavailableException(
-                $"media server {Name} is not ready (Event Socket {(EventSocket.IsConnected ? "up" : "down")}, profile {(_profileRunning ? "running" : "not running")}, drachtio-server {(_drachtio.IsConnected ? "up" : "down")})");
+            throw new MediaServerUnavailableException($"media server {Name} is not ready: {Problem ?? "it went down just now"}");
         }
         var id = Guid.NewGuid().ToString();
         await using var expectation = _broker.Expect(id);

@@ -25,7 +25,7 @@ public sealed class MediaServerPool : IAsyncDisposable
 
     /// <summary>Each server's readiness and last HEARTBEAT load, for health checks and metrics.</summary>
     public IReadOnlyList<MediaServerStatus> Status =>
-        _servers.Select(s => new MediaServerStatus(s.Name, s.IsConnected, s.Load, s.Endpoints.Count)).ToList();
+        _servers.Select(s => new MediaServerStatus(s.Name, s.IsConnected, s.Load, s.Endpoints.Count, s.Problem)).ToList();
 
     /// <summary>The next ready server in round-robin order.</summary>
     /// <exception cref="MediaServerUnavailableException">No server is ready.</exception>

@@ -7,4 +7,5 @@ namespace Voice.Control.Media;
 /// <param name="IsConnected">Ready for endpoints (Event Socket up, profile running, drachtio-server up).</param>
 /// <param name="Load">FreeSWITCH's figures from its last HEARTBEAT, or null before the first.</param>
 /// <param name="Endpoints">Endpoints of this server not yet destroyed.</param>
-public sealed record MediaServerStatus(string Name, bool IsConnected, FreeSwitchLoad? Load, int Endpoints);
+/// <param name="Problem">Why it is not ready, for an operator; null when it is.</param>
+public sealed record MediaServerStatus(string Name, bool IsConnected, FreeSwitchLoad? Load, int Endpoints, string? Problem = null);

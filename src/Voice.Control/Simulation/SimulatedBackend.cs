@@ -100,17 +100,17 @@ public sealed class SimulatedBackend : ICallBackend
 
     private sealed class SimulatedDialog : ICallDialog
     {
-        private readonly TaskCompletionSource<string> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource<CallLegEnd> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public string? RemoteSdp => Sdp;
 
-        public Task<string> Ended => _ended.Task;
+        public Task<CallLegEnd> Ended => _ended.Task;
 
-        public void EndedBy(string reason) => _ended.TrySetResult(reason);
+        public void EndedBy(string reason) => _ended.TrySetResult(new CallLegEnd(reason));
 
         public Task HangupAsync(CancellationToken ct)
         {
-            _ended.TrySetResult("hung up by the application");
+            _ended.TrySetResult(new CallLegEnd("hung up by the application"));
             return Task.CompletedTask;
         }
     }

@@ -23,6 +23,43 @@ public static class SipAddress
         return (semi < 0 ? span : span[..semi]).Trim().ToString();
     }
 
+    /// <summary>
+    /// The entries of a comma-separated header value (<c>Record-Route: &lt;sip:a;lr&gt;, &lt;sip:b;lr&gt;</c>); commas
+    /// inside angle brackets or quotes do not separate (RFC 3261 §7.3.1).
+    /// </summary>
+    public static IEnumerable<string> SplitList(string value)
+    {
+        var start = 0;
+        var inBrackets = false;
+        var inQuotes = false;
+        for (var i = 0; i < value.Length; i++)
+        {
+            switch (value[i])
+            {
+                case '"' when !inBrackets:
+                    inQuotes = !inQuotes;
+                    break;
+                case '<' when !inQuotes:
+                    inBrackets = true;
+                    break;
+                case '>' when !inQuotes:
+                    inBrackets = false;
+                    break;
+                case ',' when !inQuotes && !inBrackets:
+                    if (value.AsSpan(start, i - start).Trim().Length > 0)
+                    {
+                        yield return value[start..i].Trim();
+                    }
+                    start = i + 1;
+                    break;
+            }
+        }
+        if (value.AsSpan(start).Trim().Length > 0)
+        {
+            yield return value[start..].Trim();
+        }
+    }
+
     /// <summary>The tag parameter of a From or To value, or null.</summary>
     public static string? GetTag(string? value) => value is null ? null : GetParameter(value, "tag");
 

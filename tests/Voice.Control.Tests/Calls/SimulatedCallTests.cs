@@ -144,10 +144,10 @@ public class SimulatedCallTests
             await changes.FinalAsync(call.CallId);
         }
         var starts = calls.Select(c => changes.Of(c.CallId).Single(x => x.To == CallState.Dialing).At).ToList();
-        for (var i = 1; i < starts.Count; i++)
-        {
-            Assert.That(starts[i] - starts[i - 1], Is.GreaterThanOrEqualTo(TimeSpan.FromMilliseconds(90)), $"start {i}");
-        }
+        // Each start is stamped when its call gets to run, a little after the dispatcher let it go, so one gap can
+        // look short on a busy machine; the span of four starts cannot be shorter than three intervals.
+        Assert.That(starts, Is.Ordered);
+        Assert.That(starts[^1] - starts[0], Is.GreaterThanOrEqualTo(TimeSpan.FromMilliseconds(3 * 95)));
     }
 
     [Test]

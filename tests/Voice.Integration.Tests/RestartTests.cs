@@ -1,0 +1,60 @@
+using Voice.Control.Calls;
+using Voice.TestPhone;
+
+namespace Voice.Integration.Tests;
+
+/// <summary>
+/// The servers restarted under VoiceBridge, with the stop and start commands from the environment
+/// (<c>VB_IT_DRACHTIO_STOP</c>/<c>_START</c>, <c>VB_IT_FREESWITCH_STOP</c>/<c>_START</c>).
+/// </summary>
+[NonParallelizable]
+public class RestartTests
+{
+    [Test]
+    public async Task After_FreeSWITCH_restarts_between_calls_the_next_call_is_heard()
+    {
+        var settings = LabSettings.Require();
+        await using var lab = await Lab.StartAsync();
+        var (first, _) = await lab.DialAsync("+15551230011", PhoneBehaviour.Answering);
+        await lab.EndedAsync(first.CallId);
+
+        await LabSettings.RunAsync(settings.FreeSwitchStop, "VB_IT_FREESWITCH_STOP");
+        await LabSettings.RunAsync(settings.FreeSwitchStart, "VB_IT_FREESWITCH_START");
+        var back = System.Diagnostics.Stopwatch.GetTimestamp();
+        await lab.WaitUntilReadyAsync(TimeSpan.FromSeconds(5));
+        TestContext.Progress.WriteLine($"ready again {System.Diagnostics.Stopwatch.GetElapsedTime(back).TotalMilliseconds:0} ms after FreeSWITCH answered");
+
+        var (second, phone) = await lab.DialAsync("+15551230012", PhoneBehaviour.Answering);
+        var ended = await lab.EndedAsync(second.CallId);
+
+        Assert.That((ended.State, ended.Reason), Is.EqualTo((CallState.Completed, CallReasons.AnnounceComplete)));
+        Assert.That(phone.Media.Report().HeardSpeech, Is.True);
+        await lab.AssertNoChannelsLeftAsync();
+    }
+
+    [Test]
+    public async Task When_drachtio_server_restarts_mid_call_the_phone_gets_its_BYE()
+    {
+        var settings = LabSettings.Require();
+        await using var lab = await Lab.StartAsync();
+        var (call, phone) = await lab.DialAsync("+15551230013", PhoneBehaviour.Answering, repeat: 3);
+        await lab.ReachesAsync(call.CallId, CallState.Playing);
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+
+        try
+        {
+            await LabSettings.RunAsync(settings.DrachtioStop, "VB_IT_DRACHTIO_STOP");
+            var ended = await lab.EndedAsync(call.CallId, TimeSpan.FromSeconds(10));
+            Assert.That((ended.State, ended.Reason), Is.EqualTo((CallState.Failed, CallReasons.SignallingLost)), "nobody hung up: the signalling was lost");
+            Assert.That(phone.Ended.IsCompleted, Is.False, "the phone's leg is still up while drachtio-server is down");
+        }
+        finally
+        {
+            await LabSettings.RunAsync(settings.DrachtioStart, "VB_IT_DRACHTIO_START");
+        }
+
+        Assert.That(await phone.Ended.WaitAsync(TimeSpan.FromSeconds(15)), Is.EqualTo("bye-received"), "the lost leg is ended with a BYE once drachtio-server is back");
+        await lab.WaitUntilReadyAsync();
+        await lab.AssertNoChannelsLeftAsync();
+    }
+}

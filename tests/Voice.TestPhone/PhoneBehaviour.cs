@@ -1,0 +1,25 @@
+namespace Voice.TestPhone;
+
+/// <summary>How the phone treats an INVITE.</summary>
+public sealed record PhoneBehaviour
+{
+    public static PhoneBehaviour Answering { get; } = new();
+
+    /// <summary>Rings this long (180) before the final answer.</summary>
+    public TimeSpan RingFor { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>The final status: 200 answers; 486 is busy; anything else refuses. Null never answers (until CANCEL).</summary>
+    public int? FinalStatus { get; init; } = 200;
+
+    /// <summary>Ring with 183 and SDP (early media) instead of 180.</summary>
+    public bool EarlyMedia { get; init; }
+
+    /// <summary>Challenge the INVITE with 407 (or 401) and accept only a correct digest for these credentials.</summary>
+    public (string User, string Password, int Status)? Challenge { get; init; }
+
+    /// <summary>The phone hangs up (BYE) this long after its 200 OK.</summary>
+    public TimeSpan? HangUpAfter { get; init; }
+
+    /// <summary>Sends silence back, as real phones do.</summary>
+    public bool SendsRtp { get; init; } = true;
+}

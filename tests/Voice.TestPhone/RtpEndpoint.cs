@@ -1,0 +1,173 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Voice.TestPhone;
+
+/// <summary>
+/// The phone's media: one UDP socket that receives the call's RTP and judges it packet by packet — is it G.711 a
+/// phone can decode (payload type 0 or 8, 160 bytes per 20 ms; SRTP adds a 4–16 byte tag), and does it carry speech
+/// (loud, and crossing zero far less often than noise does) — and, like a real phone, sends 20 ms of silence back
+/// every 20 ms once it knows where to.
+/// </summary>
+public sealed class RtpEndpoint : IAsyncDisposable
+{
+    /// <summary>A packet this loud (RMS of its decoded samples) counts as heard; FreeSWITCH's digital silence is 0.</summary>
+    public const double AudibleRms = 300;
+
+    private readonly Socket _socket;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Lock _lock = new();
+    private readonly Task _receiving;
+    private Task _sending = Task.CompletedTask;
+    private long _firstPacket;
+    private long _firstAudible;
+    private int _packets;
+    private int _decodable;
+    private int _audible;
+    private double _zeroCrossings;
+    private double _maxRms;
+    private readonly SortedSet<int> _sizes = [];
+    private readonly SortedSet<int> _types = [];
+
+    public RtpEndpoint(IPAddress address)
+    {
+        _socket = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        _socket.Bind(new IPEndPoint(address, 0));
+        Port = ((IPEndPoint)_socket.LocalEndPoint!).Port;
+        _receiving = ReceiveAsync();
+    }
+
+    public int Port { get; }
+
+    /// <summary>What was heard so far.</summary>
+    public RtpReport Report()
+    {
+        lock (_lock)
+        {
+            return new RtpReport(_packets, _decodable, _audible, [.. _sizes], [.. _types], _maxRms,
+                _audible == 0 ? 0 : _zeroCrossings / _audible,
+                _firstPacket == 0 ? null : _firstPacket, _firstAudible == 0 ? null : _firstAudible);
+        }
+    }
+
+    /// <summary>Starts sending 20 ms of silence every 20 ms to <paramref name="remote"/> (what phones do; FreeSWITCH learns the path from it).</summary>
+    public void SendSilenceTo(IPEndPoint remote, int payloadType)
+    {
+        _sending = SendAsync(remote, payloadType, _stop.Token);
+    }
+
+    private async Task SendAsync(IPEndPoint remote, int payloadType, CancellationToken ct)
+    {
+        var packet = new byte[12 + 160];
+        packet[0] = 0x80;
+        packet[1] = (byte)payloadType;
+        BinaryPrimitives.WriteUInt32BigEndian(packet.AsSpan(8), (uint)Random.Shared.Next());
+        packet.AsSpan(12).Fill(payloadType == 8 ? (byte)0xD5 : (byte)0xFF);
+        ushort sequence = (ushort)Random.Shared.Next();
+        uint timestamp = (uint)Random.Shared.Next();
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(20));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
+            {
+                BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(2), sequence++);
+                BinaryPrimitives.WriteUInt32BigEndian(packet.AsSpan(4), timestamp += 160);
+                await _socket.SendToAsync(packet, remote, ct).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    private async Task ReceiveAsync()
+    {
+        var buffer = new byte[2048];
+        EndPoint from = new IPEndPoint(IPAddress.Any, 0);
+        while (!_stop.IsCancellationRequested)
+        {
+            int length;
+            try
+            {
+                var result = await _socket.ReceiveFromAsync(buffer, from, _stop.Token).ConfigureAwait(false);
+                length = result.ReceivedBytes;
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
+            {
+                return;
+            }
+            var now = Stopwatch.GetTimestamp();
+            if (length < 12 || (buffer[0] >> 6) != 2)
+            {
+                continue;
+            }
+            var headerLength = 12 + (4 * (buffer[0] & 0x0F));
+            if ((buffer[0] & 0x10) != 0 && length >= headerLength + 4)
+            {
+                headerLength += 4 + (4 * BinaryPrimitives.ReadUInt16BigEndian(buffer.AsSpan(headerLength + 2)));
+            }
+            var payloadType = buffer[1] & 0x7F;
+            var payload = buffer.AsSpan(Math.Min(headerLength, length), Math.Max(0, length - headerLength));
+            Observe(now, payloadType, payload);
+        }
+    }
+
+    private void Observe(long now, int payloadType, ReadOnlySpan<byte> payload)
+    {
+        var g711 = payloadType is 0 or 8;
+        var decodable = g711 && payload.Length % 80 == 0;
+        var (rms, zcr) = g711 ? G711.Measure(payload, payloadType) : (0, 0);
+        lock (_lock)
+        {
+            _packets++;
+            _sizes.Add(payload.Length);
+            _types.Add(payloadType);
+            if (_firstPacket == 0)
+            {
+                _firstPacket = now;
+            }
+            if (!decodable)
+            {
+                return;
+            }
+            _decodable++;
+            _maxRms = Math.Max(_maxRms, rms);
+            if (rms >= AudibleRms)
+            {
+                _audible++;
+                _zeroCrossings += zcr;
+                if (_firstAudible == 0)
+                {
+                    _firstAudible = now;
+                }
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        _socket.Dispose();
+        await _receiving.ConfigureAwait(false);
+        await _sending.ConfigureAwait(false);
+        _stop.Dispose();
+    }
+}
+
+/// <summary>
+/// What a phone heard. <see cref="FirstPacket"/> and <see cref="FirstAudible"/> are <see cref="Stopwatch"/> timestamps.
+/// Speech: audible packets whose mean zero-crossing rate is well below noise's one half (decoded SRTP is noise).
+/// </summary>
+public sealed record RtpReport(
+    int Packets, int Decodable, int Audible, IReadOnlyList<int> PayloadSizes, IReadOnlyList<int> PayloadTypes, double MaxRms,
+    double MeanZeroCrossingRate, long? FirstPacket, long? FirstAudible)
+{
+    /// <summary>Every packet was plain G.711 and some of it carried speech.</summary>
+    public bool HeardSpeech => Packets > 0 && Decodable == Packets && Audible >= 5 && MeanZeroCrossingRate < 0.3;
+
+    public override string ToString() =>
+        $"{Packets} packets ({Decodable} decodable G.711, {Audible} audible), payload sizes [{string.Join(", ", PayloadSizes)}], " +
+        $"types [{string.Join(", ", PayloadTypes)}], max RMS {MaxRms:0}, zero-crossing rate {MeanZeroCrossingRate:0.00}";
+}
