@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Voice.Control.Calls;
 using Voice.TestPhone;
 
@@ -56,5 +57,31 @@ public class RestartTests
         Assert.That(await phone.Ended.WaitAsync(TimeSpan.FromSeconds(15)), Is.EqualTo("bye-received"), "the lost leg is ended with a BYE once drachtio-server is back");
         await lab.WaitUntilReadyAsync();
         await lab.AssertNoChannelsLeftAsync();
+    }
+
+    [Test]
+    public async Task A_dialog_the_restarted_drachtio_server_forgot_is_hung_up_from_the_state_the_client_kept()
+    {
+        var settings = LabSettings.Require();
+        await using var phone = TestPhone.TestPhone.Start(settings.PhoneAddress, logger: Lab.Logs.CreateLogger("phone"));
+        await using var client = new Voice.Control.Drachtio.DrachtioClient(
+            new() { Host = settings.DrachtioHost, Port = settings.DrachtioPort, Secret = settings.DrachtioSecret }, Lab.Logs.CreateLogger<Voice.Control.Drachtio.DrachtioClient>());
+        await client.ConnectAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        var offer = $"v=0\r\no=- 1 1 IN IP4 {settings.PhoneAddress}\r\ns=-\r\nc=IN IP4 {settings.PhoneAddress}\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+        var dialog = await client.CreateUacAsync($"sip:15551230014@{phone.EndPoint}", new() { LocalSdp = offer, CallerId = "15550009999" }).WaitAsync(TimeSpan.FromSeconds(10));
+        var call = phone.All[dialog.CallId];
+
+        try
+        {
+            await LabSettings.RunAsync(settings.DrachtioStop, "VB_IT_DRACHTIO_STOP");
+            var lost = await dialog.Terminated.WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.That(lost.By, Is.EqualTo(Voice.Control.Drachtio.DialogTerminatedBy.ConnectionLost));
+        }
+        finally
+        {
+            await LabSettings.RunAsync(settings.DrachtioStart, "VB_IT_DRACHTIO_START");
+        }
+
+        Assert.That(await call.Ended.WaitAsync(TimeSpan.FromSeconds(15)), Is.EqualTo("bye-received"));
     }
 }

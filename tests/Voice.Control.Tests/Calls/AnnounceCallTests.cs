@@ -248,6 +248,29 @@ public class AnnounceCallTests
         await Poll.UntilAsync(() => rig.Server.Endpoints.Count == 0 && rig.Client.Dialogs.Count == 0);
     }
 
+    [Test]
+    public async Task Losing_drachtio_server_during_the_message_fails_the_call_as_signalling_lost_and_hangs_FreeSWITCH_up()
+    {
+        var (rig, calls, changes, _) = await StartAsync();
+        var (placed, outbound) = await PlayingAsync(rig, calls, changes);
+
+        await rig.Signalling.Peer.CloseAsync(); // drachtio-server goes away; nobody hung up
+
+        // The FreeSWITCH channel is hung up over the Event Socket, which is still there (the playback is broken off too).
+        var commands = new List<string>();
+        while (!commands.Any(c => c.StartsWith("sendmsg 19536a5e-32e6-4c0d-8b3f-af4ca170f0fb\ncall-command: hangup", StringComparison.Ordinal)))
+        {
+            var command = await outbound.Peer.ReceiveCommandAsync();
+            commands.Add(command);
+            await outbound.Peer.SendAsync(command.StartsWith("api ", StringComparison.Ordinal)
+                ? "Content-Type: api/response\nContent-Length: 4\n\n+OK\n"
+                : "Content-Type: command/reply\nReply-Text: +OK\n\n");
+        }
+        var ended = await changes.FinalAsync(placed.CallId);
+        Assert.That((ended.To, ended.Reason), Is.EqualTo((CallState.Failed, "signalling_lost")));
+        Assert.That(ended.Detail, Does.Contain("hung up once it is back"));
+    }
+
     /// <summary>Plays the captured call up to the speak command; FreeSWITCH has accepted it and is speaking.</summary>
     private static async Task<(CallSnapshot Placed, EslReplay Outbound)> PlayingAsync(MediaRig rig, CallManager calls, ChangeLog changes)
     {

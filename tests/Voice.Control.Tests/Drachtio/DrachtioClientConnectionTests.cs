@@ -169,6 +169,31 @@ public class DrachtioClientConnectionTests
     }
 
     [Test]
+    public async Task A_dialog_the_restarted_server_forgot_is_hung_up_with_a_BYE_built_from_the_dialog_state()
+    {
+        // Captured with the real drachtio-server restarted under an answered call (flows/drachtio-restart).
+        var client = NewClient();
+        var connect = client.ConnectAsync();
+        var before = new CaptureReplay(await _server.AcceptAsync(), Captures.Flow("drachtio-restart"));
+        await before.PlayAsync(2); // authenticate, OK
+        await connect.Within();
+        var call = client.CreateUacAsync("sip:15551230014@127.0.0.1:42011", new UacOptions { LocalSdp = before.Frames[2].Sip.Body, CallerId = "15550009999" });
+        await before.PlayToEndAsync(); // INVITE, echo, 180, 200, ACK, echo
+        var dialog = await call.Within();
+
+        await before.Peer.CloseAsync(); // drachtio-server stops
+        Assert.That((await dialog.Terminated.Within()).By, Is.EqualTo(DialogTerminatedBy.ConnectionLost));
+
+        // The restarted server: the BYE in the dialog is refused, the one built from the dialog state goes out.
+        var after = new CaptureReplay(await _server.AcceptAsync(), Captures.Flow("drachtio-restart", "drachtio#2"));
+        await after.PlayAsync(4); // authenticate, OK, BYE in the dialog, NOK unable to find dialog
+        var bye = await after.ExpectClientAsync(); // checked against the capture: R-URI, Call-ID, From and To with tags, CSeq + 1
+        Assert.That(bye.Fields[2..4], Is.EqualTo(new[] { "", "" }), "a new request, not one in a dialog the server no longer has");
+        await after.PlayToEndAsync(); // echo, the phone's 200
+        await after.Peer.AssertClientSendsNothingMoreAsync(TimeSpan.FromMilliseconds(300));
+    }
+
+    [Test]
     public async Task Losing_the_link_while_ringing_fails_the_call_and_cancels_the_INVITE_after_reconnecting()
     {
         var (client, replay, call) = await StartCallAsync("uac-cancel");

@@ -77,13 +77,16 @@ public static partial class Captures
     }
 
     /// <summary>The frames of a flow's drachtio connection in the order they crossed it.</summary>
-    public static IReadOnlyList<CapturedFrame> Flow(string scenario)
+    /// <remarks><paramref name="connection"/>: <c>drachtio</c>, or <c>drachtio#2</c> for the second connection (<c>.drachtio.conn2.*.bin</c>).</remarks>
+    public static IReadOnlyList<CapturedFrame> Flow(string scenario, string connection = "drachtio")
     {
         var dir = FlowDir(scenario);
-        var app = new Queue<byte[]>(SplitFrames(File.ReadAllBytes(Path.Combine(dir, $"{scenario}.drachtio.app.bin"))));
-        var srv = new Queue<byte[]>(SplitFrames(File.ReadAllBytes(Path.Combine(dir, $"{scenario}.drachtio.srv.bin"))));
+        var parts = connection.Split('#');
+        var stem = parts.Length == 1 ? $"{scenario}.drachtio" : $"{scenario}.drachtio.conn{parts[1]}";
+        var app = new Queue<byte[]>(SplitFrames(File.ReadAllBytes(Path.Combine(dir, $"{stem}.app.bin"))));
+        var srv = new Queue<byte[]>(SplitFrames(File.ReadAllBytes(Path.Combine(dir, $"{stem}.srv.bin"))));
         var ordered = new List<CapturedFrame>();
-        foreach (var (from, bytes) in MessagesFile(Path.Combine(dir, $"{scenario}.messages.txt")))
+        foreach (var (from, bytes) in MessagesFileBlocks(Path.Combine(dir, $"{scenario}.messages.txt")).Where(b => b.Connection == connection).Select(b => (b.From, b.Bytes)))
         {
             foreach (var frame in SplitFrames(bytes))
             {

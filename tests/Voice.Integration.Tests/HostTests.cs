@@ -1,0 +1,222 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Voice.Control.FreeSwitch;
+using Voice.TestPhone;
+
+namespace Voice.Integration.Tests;
+
+/// <summary>
+/// The host as a user runs it — REST API, SQLite, speech served over HTTP — against the real servers, with
+/// the test phone as the trunk. The host listens on a real port, so FreeSWITCH can fetch the speech from it.
+/// </summary>
+[NonParallelizable]
+public class HostTests
+{
+    private const string Key = "integration-key-0123456789abcdef";
+
+    private sealed class RealHost(Dictionary<string, string?> settings) : WebApplicationFactory<Program>
+    {
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            foreach (var (key, value) in settings)
+            {
+                builder.UseSetting(key, value);
+            }
+        }
+    }
+
+    private static async Task<(RealHost Host, HttpClient Client, TestPhone.TestPhone Phone, string Data)> StartAsync(bool speechOverHttp = false)
+    {
+        var settings = LabSettings.Require();
+        var phone = TestPhone.TestPhone.Start(settings.PhoneAddress, logger: null);
+        var port = FreePort();
+        var data = Path.Combine(Path.GetTempPath(), "vb-it-host-" + Guid.NewGuid().ToString("N"));
+        var host = new RealHost(new()
+        {
+            ["DataDirectory"] = data,
+            ["API_KEYS"] = "it=" + Key,
+            ["DRACHTIO_HOST"] = settings.DrachtioHost,
+            ["DRACHTIO_PORT"] = settings.DrachtioPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["DRACHTIO_SECRET"] = settings.DrachtioSecret,
+            ["FREESWITCH_HOST"] = settings.FreeSwitchHost,
+            ["FREESWITCH_PORT"] = settings.FreeSwitchPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["FREESWITCH_SECRET"] = settings.FreeSwitchPassword,
+            ["FreeSwitch:SipUri"] = settings.Stock.SipUri,
+            ["FreeSwitch:Profile"] = settings.Stock.Name,
+            ["FreeSwitch:OutboundListen"] = settings.ListenerAddress.ToString(),
+            ["FreeSwitch:OutboundPort"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["SIP_TRUNK_HOST"] = phone.EndPoint.ToString(),
+            ["SIP_DIAL_RULE"] = "E164",
+            ["Tts:HttpBase"] = speechOverHttp ? $"http://{settings.ListenerAddress}:{port}/tts/" : null,
+        });
+        host.UseKestrel(k => k.Listen(settings.ListenerAddress, port));
+        host.StartServer();
+        var client = new HttpClient { BaseAddress = new Uri($"http://{settings.ListenerAddress}:{port}") };
+        client.DefaultRequestHeaders.Add("X-API-Key", Key);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while ((await client.GetAsync("/readyz")).StatusCode != HttpStatusCode.OK)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail("the host did not become ready: " + await client.GetStringAsync("/readyz"));
+            }
+            await Task.Delay(100);
+        }
+        return (host, client, phone, data);
+    }
+
+    private static async Task StopAsync((RealHost Host, HttpClient Client, TestPhone.TestPhone Phone, string Data) running)
+    {
+        running.Client.Dispose();
+        await running.Host.DisposeAsync();
+        await running.Phone.DisposeAsync();
+        Directory.Delete(running.Data, recursive: true);
+    }
+
+    private static async Task<string> PostAsync(HttpClient client, string to)
+    {
+        var response = await client.PostAsJsonAsync("/api/outbound-call", new { to, message = Messages.Alert, timeoutSeconds = 20 });
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("callId").GetString()!;
+    }
+
+    private static async Task<JsonElement> EndedAsync(HttpClient client, string callId)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(40);
+        while (true)
+        {
+            var call = await client.GetFromJsonAsync<JsonElement>($"/api/call/{callId}");
+            if (call.GetProperty("state").GetString() is "completed" or "failed")
+            {
+                return call;
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"call {callId} did not end: {call}");
+            }
+            await Task.Delay(50);
+        }
+    }
+
+    private static async Task StateAsync(HttpClient client, string callId, string state)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while ((await client.GetFromJsonAsync<JsonElement>($"/api/call/{callId}")).GetProperty("state").GetString() != state)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"call {callId} never reached {state}");
+            }
+            await Task.Delay(20);
+        }
+    }
+
+    private static async Task AssertNoChannelsLeftAsync()
+    {
+        var settings = LabSettings.Require();
+        await using var esl = new EslClient(new EslClientOptions { Host = settings.FreeSwitchHost, Port = settings.FreeSwitchPort, Password = settings.FreeSwitchPassword });
+        await esl.ConnectAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        string count;
+        while ((count = (await esl.ApiAsync("show channels count")).Trim()) != "0 total." && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+        Assert.That(count, Is.EqualTo("0 total."), "FreeSWITCH channels left");
+    }
+
+    [Test]
+    public async Task Hanging_up_through_the_API_while_it_rings_cancels_the_INVITE()
+    {
+        var running = await StartAsync();
+        try
+        {
+            running.Phone.When("+15551230021", PhoneBehaviour.Answering with { FinalStatus = null });
+            var callId = await PostAsync(running.Client, "+15551230021");
+            var phone = await running.Phone.NextCallAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(15));
+            await StateAsync(running.Client, callId, "ringing");
+
+            var hangup = await running.Client.PostAsync($"/api/call/{callId}/hangup", null);
+
+            Assert.That(hangup.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            var ended = await EndedAsync(running.Client, callId);
+            Assert.That((ended.GetProperty("state").GetString(), ended.GetProperty("reason").GetString()), Is.EqualTo(("failed", "canceled")));
+            Assert.That(await phone.Ended.WaitAsync(TimeSpan.FromSeconds(5)), Is.EqualTo("canceled"));
+            await AssertNoChannelsLeftAsync();
+        }
+        finally
+        {
+            await StopAsync(running);
+        }
+    }
+
+    [Test]
+    public async Task Hanging_up_through_the_API_while_it_plays_sends_BYE()
+    {
+        var running = await StartAsync();
+        try
+        {
+            var callId = await PostAsync(running.Client, "+15551230022");
+            var phone = await running.Phone.NextCallAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(15));
+            await StateAsync(running.Client, callId, "playing");
+            await Task.Delay(500); // let the callee hear the start of it
+
+            var hangup = await running.Client.PostAsync($"/api/call/{callId}/hangup", null);
+
+            Assert.That(hangup.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            var ended = await EndedAsync(running.Client, callId);
+            Assert.That((ended.GetProperty("state").GetString(), ended.GetProperty("reason").GetString()), Is.EqualTo(("completed", "local_hangup")));
+            Assert.That(await phone.Ended.WaitAsync(TimeSpan.FromSeconds(5)), Is.EqualTo("bye-received"));
+            Assert.That(phone.Media.Report().HeardSpeech, Is.True);
+            await AssertNoChannelsLeftAsync();
+        }
+        finally
+        {
+            await StopAsync(running);
+        }
+    }
+
+    [Test]
+    public async Task Speech_served_over_HTTP_is_heard_at_once_as_with_a_FreeSWITCH_on_another_host()
+    {
+        var settings = LabSettings.Require();
+        await using (var esl = new EslClient(new EslClientOptions { Host = settings.FreeSwitchHost, Port = settings.FreeSwitchPort, Password = settings.FreeSwitchPassword }))
+        {
+            await esl.ConnectAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            if ((await esl.ApiAsync("module_exists mod_httapi")).Trim() != "true" && (await esl.ApiAsync("module_exists mod_http_cache")).Trim() != "true")
+            {
+                Assert.Ignore("this FreeSWITCH plays no http:// URLs: load mod_httapi (the stock drachtio-freeswitch-mrf image does)");
+            }
+        }
+        var running = await StartAsync(speechOverHttp: true);
+        try
+        {
+            var callId = await PostAsync(running.Client, "+15551230023");
+            var phone = await running.Phone.NextCallAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(15));
+
+            var ended = await EndedAsync(running.Client, callId);
+
+            Assert.That((ended.GetProperty("state").GetString(), ended.GetProperty("reason").GetString()), Is.EqualTo(("completed", "announce_complete")));
+            var heard = phone.Media.Report();
+            TestContext.Progress.WriteLine($"over HTTP: {heard}; speech {phone.AnswerToSpeech?.TotalMilliseconds:0.0} ms after the 200 OK");
+            Assert.That(heard.HeardSpeech, Is.True, heard.ToString());
+            Assert.That(phone.AnswerToSpeech, Is.LessThanOrEqualTo(TimeSpan.FromMilliseconds(150)));
+            await AssertNoChannelsLeftAsync();
+        }
+        finally
+        {
+            await StopAsync(running);
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+}
