@@ -1,18 +1,15 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Http.Json;
-using System.Net.Sockets;
-using System.Text;
-using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
+using static LoadKit;
 
-// VoiceBridge load tool. Starts the host (Release build) as its own process on the simulated backend, with every
+// VoiceBridge load tool. With --drachtio, runs calls against real servers (RealServers.cs). Otherwise it starts the
+// host (Release build) as its own process on the simulated backend, with every
 // call sending all its webhooks to a receiver in this process, and measures:
 //   1. calls/s and POST latency (p50/p99) at a fixed open-loop rate, and the host's CPU time per call over that
 //      phase (from /proc, after every call has ended and every webhook has been delivered);
@@ -22,56 +19,27 @@ using Microsoft.Extensions.Logging;
 //        [--stall-ms 0] (during the measured phase, hold the database's write lock this long every 2 s, as a disk
 //        that stalls the host's writes would)
 var options = Args.Parse(args);
-var repo = FindRepository();
-var configuration = typeof(Args).Assembly.Location.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
-var hostDll = Path.Combine(repo, "src", "Voice.Host", "bin", configuration, "net10.0", "Voice.Host.dll");
-if (!File.Exists(hostDll))
+if (options.Drachtio is not null)
 {
-    Console.Error.WriteLine($"{hostDll} is missing: build with dotnet build -c {configuration} VoiceBridge.sln");
-    return 1;
+    return await RealServers.RunAsync(options);
 }
 
 await using var receiver = await Receiver.StartAsync();
-var port = FreePort();
-var data = Path.Combine(Path.GetTempPath(), "vb-load-" + Guid.NewGuid().ToString("N"));
-const string Key = "load-test-key-0123456789abcdef";
-var start = new ProcessStartInfo("dotnet", [hostDll])
+await using var host = await HostProcess.StartAsync(new Dictionary<string, string>
 {
-    WorkingDirectory = Path.GetDirectoryName(hostDll)!,
-    RedirectStandardOutput = true,
-    RedirectStandardError = true,
-    Environment =
-    {
-        ["ASPNETCORE_ENVIRONMENT"] = "Production",
-        ["Urls"] = $"http://127.0.0.1:{port}",
-        ["DATA_DIR"] = data,
-        ["API_KEYS"] = "load=" + Key,
-        ["RATE_LIMIT_PER_SECOND"] = "100000",
-        ["MAX_CONCURRENT_CALLS"] = "10000",
-        ["CALLS_PER_SECOND"] = "10000",
-        ["Calls__MaxQueuedCalls"] = "20000",
-        ["Simulation__RingTimeMs"] = "300",
-        ["Simulation__SignallingDelayMs"] = "20",
-        ["Simulation__PlaybackSpeed"] = "4",
-        ["Logging__LogLevel__Default"] = options.LogLevel,
-        ["Logging__LogLevel__Microsoft.AspNetCore"] = "Warning",
-    },
-};
-using var host = Process.Start(start)!;
-var hostLog = new StringBuilder();
-host.OutputDataReceived += (_, e) => { lock (hostLog) { hostLog.AppendLine(e.Data); } };
-host.ErrorDataReceived += (_, e) => { lock (hostLog) { hostLog.AppendLine(e.Data); } };
-host.BeginOutputReadLine();
-host.BeginErrorReadLine();
-using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 512, PooledConnectionLifetime = TimeSpan.FromMinutes(10) })
-{
-    BaseAddress = new Uri($"http://127.0.0.1:{port}"),
-    Timeout = TimeSpan.FromSeconds(30),
-};
-http.DefaultRequestHeaders.Add("X-API-Key", Key);
+    ["MAX_CONCURRENT_CALLS"] = "10000",
+    ["CALLS_PER_SECOND"] = "10000",
+    ["Calls__MaxQueuedCalls"] = "20000",
+    ["Simulation__RingTimeMs"] = "300",
+    ["Simulation__SignallingDelayMs"] = "20",
+    ["Simulation__PlaybackSpeed"] = "4",
+    ["Logging__LogLevel__Default"] = options.LogLevel,
+});
+var http = host.Http;
+var port = host.Port;
+var data = host.DataDirectory;
 try
 {
-    await WaitUntilAsync(async () => (await TryGetAsync(http, "/healthz")) == HttpStatusCode.OK, TimeSpan.FromSeconds(30), "the host to start");
     Console.WriteLine($"host pid {host.Id} on port {port}, {Environment.ProcessorCount} cores, log level {options.LogLevel}; webhooks: {options.Webhooks}; " +
         $"load average before: {File.ReadAllText("/proc/loadavg").Split(' ')[0]} (other work on the machine inflates CPU per call)");
 
@@ -127,17 +95,8 @@ try
 catch (Exception ex)
 {
     Console.Error.WriteLine(ex.Message);
-    lock (hostLog)
-    {
-        Console.Error.WriteLine(hostLog.ToString());
-    }
+    Console.Error.WriteLine(host.Log);
     return 1;
-}
-finally
-{
-    host.Kill(entireProcessTree: true);
-    await host.WaitForExitAsync();
-    Directory.Delete(data, recursive: true);
 }
 
 static async Task<Result> RunAtRateAsync(HttpClient http, Receiver receiver, int rate, int seconds, string webhooks, string phase)
@@ -165,102 +124,6 @@ static async Task<Result> RunAtRateAsync(HttpClient http, Receiver receiver, int
     await WaitUntilAsync(async () => await ActiveAsync(http) == 0 && receiver.Count - webhooksBefore >= calls * PerCall(webhooks, answered: true), TimeSpan.FromSeconds(120), $"the {phase} calls and webhooks to finish");
     Array.Sort(latencies);
     return new Result(calls, placed, latencies[calls / 2], latencies[(int)(calls * 0.99)], latencies[^1], receiver.Count - webhooksBefore);
-}
-
-// POSTs one call; any refusal ends the run: at these rates every call must be accepted.
-static async Task PlaceAsync(HttpClient http, string to, string? webhookUrl, string webhooks, int timeoutSeconds, ConcurrentBag<string>? ids)
-{
-    var hooks = webhooks switch
-    {
-        "none" => string.Empty,
-        "final" => ",\"webhookUrl\":\"" + webhookUrl + "\",\"webhookEvents\":[\"completed\",\"failed\"]",
-        _ => ",\"webhookUrl\":\"" + webhookUrl + "\"",
-    };
-    var body = $$"""{"to":"{{to}}","message":"Disk at 95 percent on nas-01.","timeoutSeconds":{{timeoutSeconds}}{{hooks}},"tag":{"source":"load"} }""";
-    using var response = await http.PostAsync("/api/outbound-call", new StringContent(body, Encoding.UTF8, "application/json"));
-    if (!response.IsSuccessStatusCode)
-    {
-        throw new InvalidOperationException($"POST answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
-    }
-    if (ids is not null)
-    {
-        ids.Add((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("callId").GetString()!);
-    }
-}
-
-// Webhooks per call: queued, dialing, ringing, (playing if answered,) and the final state; or only the final one.
-static int PerCall(string webhooks, bool answered) => webhooks switch { "none" => 0, "final" => 1, _ => answered ? 5 : 4 };
-
-static async Task<int> ActiveAsync(HttpClient http) => (await http.GetFromJsonAsync<JsonElement>("/api/calls")).GetProperty("count").GetInt32();
-
-static async Task<HttpStatusCode?> TryGetAsync(HttpClient http, string path)
-{
-    try
-    {
-        using var response = await http.GetAsync(path);
-        return response.StatusCode;
-    }
-    catch (HttpRequestException)
-    {
-        return null;
-    }
-}
-
-static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan limit, string what)
-{
-    var deadline = Stopwatch.StartNew();
-    while (!await condition())
-    {
-        if (deadline.Elapsed > limit)
-        {
-            throw new TimeoutException($"gave up waiting for {what}");
-        }
-        await Task.Delay(100);
-    }
-}
-
-static async Task DelayUntilAsync(Stopwatch clock, TimeSpan at)
-{
-    var wait = at - clock.Elapsed;
-    if (wait > TimeSpan.FromMilliseconds(1))
-    {
-        await Task.Delay(wait);
-    }
-}
-
-// User and kernel CPU time of a process, from /proc/<pid>/stat (utime and stime, in clock ticks of 1/100 s).
-static Cpu ProcessCpu(int pid)
-{
-    var stat = File.ReadAllText($"/proc/{pid}/stat");
-    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-    return new Cpu(
-        TimeSpan.FromMilliseconds(long.Parse(fields[11], CultureInfo.InvariantCulture) * 10),
-        TimeSpan.FromMilliseconds(long.Parse(fields[12], CultureInfo.InvariantCulture) * 10));
-}
-
-static long ResidentBytes(int pid)
-{
-    var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
-    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
-}
-
-static int FreePort()
-{
-    var listener = new TcpListener(IPAddress.Loopback, 0);
-    listener.Start();
-    var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-    listener.Stop();
-    return port;
-}
-
-static string FindRepository()
-{
-    var directory = new DirectoryInfo(AppContext.BaseDirectory);
-    while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "VoiceBridge.sln")))
-    {
-        directory = directory.Parent;
-    }
-    return directory?.FullName ?? throw new InvalidOperationException("run the load tool from inside the VoiceBridge repository");
 }
 
 /// <summary>Disk stalls, imitated: every 2 s the host's database write lock is held for a while by another connection.</summary>
@@ -303,16 +166,54 @@ internal sealed record Result(int Calls, TimeSpan Elapsed, double P50, double P9
 
 internal sealed record Args(int Rate, int Seconds, int Concurrent, string LogLevel, string Webhooks, int StallMs)
 {
+    /// <summary>drachtio-server's control address: runs against real servers (RealServers.cs) instead of the simulated backend.</summary>
+    public string? Drachtio { get; init; }
+
+    public string FreeSwitch { get; init; } = "127.0.0.1:8021";
+
+    /// <summary>The MRF profile's name and SIP URI.</summary>
+    public string Profile { get; init; } = "mrf";
+
+    public string? MrfUri { get; init; }
+
+    /// <summary>Real servers: calls measured, after <see cref="Warmup"/> calls that are not.</summary>
+    public int Calls { get; init; } = 300;
+
+    public int Warmup { get; init; } = 100;
+
+    /// <summary>Extra environment for the host process (<c>--host-env NAME=VALUE</c>, repeatable): runtime settings to compare.</summary>
+    public IReadOnlyDictionary<string, string> HostEnvironment { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Each call is polled once a second until it ends (<c>--no-poll</c>: not at all), as a user's client would.</summary>
+    public bool Poll { get; init; } = true;
+
+    /// <summary>The phone sends RTP back (as SIPp's -rtp_echo does); off by default to leave the cores to the servers.</summary>
+    public bool PhoneRtp { get; init; }
+
     public static Args Parse(string[] args)
     {
-        string Get(string name, string fallback) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+        string? Find(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+        string Get(string name, string fallback) => Find(name) ?? fallback;
+        var real = Find("--drachtio") is not null;
         return new Args(
-            int.Parse(Get("--rate", "200"), CultureInfo.InvariantCulture),
+            int.Parse(Get("--rate", real ? "10" : "200"), CultureInfo.InvariantCulture),
             int.Parse(Get("--seconds", "20"), CultureInfo.InvariantCulture),
             int.Parse(Get("--concurrent", "1000"), CultureInfo.InvariantCulture),
-            Get("--log", "Warning"),
+            Get("--log", real ? "Information" : "Warning"),
             Get("--webhooks", "all"),
-            int.Parse(Get("--stall-ms", "0"), CultureInfo.InvariantCulture));
+            int.Parse(Get("--stall-ms", "0"), CultureInfo.InvariantCulture))
+        {
+            Drachtio = Find("--drachtio"),
+            FreeSwitch = Get("--freeswitch", "127.0.0.1:8021"),
+            Profile = Get("--profile", "mrf"),
+            MrfUri = Find("--mrf-uri"),
+            Calls = int.Parse(Get("--calls", "300"), CultureInfo.InvariantCulture),
+            Warmup = int.Parse(Get("--warmup", "100"), CultureInfo.InvariantCulture),
+            PhoneRtp = args.Contains("--phone-rtp"),
+            Poll = !args.Contains("--no-poll"),
+            HostEnvironment = args.Select((a, i) => (a, i)).Where(x => x.a == "--host-env" && x.i + 1 < args.Length)
+                .Select(x => args[x.i + 1].Split('=', 2)).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : string.Empty),
+        };
     }
 }
 

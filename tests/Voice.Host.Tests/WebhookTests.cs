@@ -246,4 +246,40 @@ public class WebhookTests
         Assert.That(Json(receiver.Accepted[0]).GetProperty("callId").GetString(), Is.EqualTo(callId));
         Assert.That((await SettledWebhooksAsync(again, callId)).GetProperty("delivered").GetInt32(), Is.EqualTo(1));
     }
+
+    [Test]
+    public async Task More_pending_webhooks_than_the_sender_holds_in_memory_all_go_out_in_order()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        using var directory = new TemporaryDirectory();
+        // Three calls a dead host left with three unsent webhooks each; the next host holds two in memory at a time.
+        using var store = new SqliteCallStore(directory.Database);
+        await store.InitializeAsync();
+        var now = DateTimeOffset.UtcNow;
+        foreach (var id in new[] { "left-1", "left-2", "left-3" })
+        {
+            await store.InsertAsync(new CallRecord
+            {
+                CallId = id, To = "+15005550002", Message = "Left over", State = "queued", CreatedAt = now, WebhookUrl = receiver.Url,
+                RequestJson = """{"to":"+15005550002","message":"Left over"}""",
+            }, null, null);
+            await store.RecordAsync(
+            [
+                new CallStateChange(id, 1, null, CallState.Queued, now),
+                new CallStateChange(id, 2, CallState.Queued, CallState.Dialing, now),
+                new CallStateChange(id, 3, CallState.Dialing, CallState.Ringing, now, SipStatus: 180),
+            ]);
+        }
+        SqliteConnection.ClearAllPools();
+
+        await using var factory = new HostFactory(new(FastRetries) { ["Webhooks:MaxInMemory"] = "2" }, dataDirectory: directory.Path);
+        using var client = factory.CreateClient();
+        await HostFactory.Eventually(async () => receiver.Accepted.Count == 12, "nine old webhooks and three host_restart ones");
+
+        foreach (var id in new[] { "left-1", "left-2", "left-3" })
+        {
+            var events = receiver.Accepted.Select(Json).Where(b => b.GetProperty("callId").GetString() == id).ToList();
+            Assert.That(events.Select(b => b.GetProperty("sequence").GetInt32()), Is.EqualTo(new[] { 1, 2, 3, 4 }), $"{id} in order, each once");
+        }
+    }
 }

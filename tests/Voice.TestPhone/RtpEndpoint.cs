@@ -34,12 +34,32 @@ public sealed class RtpEndpoint : IAsyncDisposable
     public RtpEndpoint(IPAddress address)
     {
         _socket = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        _socket.Bind(new IPEndPoint(address, 0));
+        Bind(_socket, address);
         Port = ((IPEndPoint)_socket.LocalEndPoint!).Port;
         _receiving = ReceiveAsync();
     }
 
     public int Port { get; }
+
+    /// <summary>
+    /// An even port from 10000–16382: the kernel's own picks (32768–60999) overlap the RTP ranges FreeSWITCH uses
+    /// (16384–32768 by default, 40000–40999 in the lab), and a phone on the same host holding one of its ports makes
+    /// FreeSWITCH fail that channel with "RTP Bind Error".
+    /// </summary>
+    private static void Bind(Socket socket, IPAddress address)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                socket.Bind(new IPEndPoint(address, 10000 + (2 * Random.Shared.Next(3192))));
+                return;
+            }
+            catch (SocketException) when (attempt < 100)
+            {
+            }
+        }
+    }
 
     /// <summary>What was heard so far.</summary>
     public RtpReport Report()
@@ -148,11 +168,14 @@ public sealed class RtpEndpoint : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_stop.IsCancellationRequested)
+        {
+            return;
+        }
         await _stop.CancelAsync().ConfigureAwait(false);
         _socket.Dispose();
         await _receiving.ConfigureAwait(false);
         await _sending.ConfigureAwait(false);
-        _stop.Dispose();
     }
 }
 

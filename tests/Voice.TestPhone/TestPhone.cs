@@ -167,6 +167,10 @@ public sealed partial class TestPhone : IAsyncDisposable
             case "BYE":
                 await RespondAsync(packet, from, call is null ? 481 : 200, call is null ? "Call/Transaction Does Not Exist" : "OK", call?.LocalTag).ConfigureAwait(false);
                 call?.End("bye-received");
+                if (call is not null)
+                {
+                    await call.Media.DisposeAsync().ConfigureAwait(false); // what it heard stays in its report
+                }
                 break;
             default:
                 await RespondAsync(packet, from, 200, "OK", call?.LocalTag).ConfigureAwait(false);

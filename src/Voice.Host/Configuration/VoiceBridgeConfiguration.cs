@@ -69,6 +69,7 @@ internal static class VoiceBridgeConfiguration
             MaxBackoff = Int(configuration, null, "Webhooks:MaxBackoffSeconds") is { } max ? TimeSpan.FromSeconds(max) : defaults.MaxBackoff,
             GiveUpAfter = Int(configuration, null, "Webhooks:GiveUpAfterHours") is { } hours ? TimeSpan.FromHours(hours) : defaults.GiveUpAfter,
             Concurrency = Int(configuration, null, "Webhooks:Concurrency") ?? defaults.Concurrency,
+            MaxInMemory = Int(configuration, null, "Webhooks:MaxInMemory") ?? defaults.MaxInMemory,
         };
     }
 

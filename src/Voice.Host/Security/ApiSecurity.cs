@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net;
-using System.Threading.RateLimiting;
 using Voice.Host.Api;
 using Voice.Host.Configuration;
 
@@ -13,8 +12,6 @@ namespace Voice.Host.Security;
 /// </summary>
 internal static class ApiSecurity
 {
-    private const string KeyItem = "voicebridge.api-key";
-
     /// <summary>Reads the keys and limits; refuses to start with authentication off unless every bound address is loopback.</summary>
     public static ApiKeys AddApiSecurity(this WebApplicationBuilder builder, string dataDirectory)
     {
@@ -50,29 +47,7 @@ internal static class ApiSecurity
         {
             throw new InvalidOperationException("RATE_LIMIT_PER_SECOND and RateLimit:Burst must be at least 1.");
         }
-        builder.Services.AddRateLimiter(options =>
-        {
-            options.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
-                context.Items[KeyItem] is string key
-                    ? RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions
-                    {
-                        TokenLimit = burst,
-                        TokensPerPeriod = perSecond,
-                        ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-                        QueueLimit = 0,
-                        AutoReplenishment = true,
-                    })
-                    : RateLimitPartition.GetNoLimiter(string.Empty));
-            options.OnRejected = async (rejected, ct) =>
-            {
-                var retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1);
-                var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
-                rejected.HttpContext.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-                HostMeter.RateLimited.Add(1);
-                await ApiErrors.Problem(StatusCodes.Status429TooManyRequests, "rate_limited",
-                    $"This API key may make {perSecond} requests per second (bursts of {burst}); retry after {seconds} s").ExecuteAsync(rejected.HttpContext);
-            };
-        });
+        builder.Services.AddSingleton(sp => new KeyRateLimits(perSecond, burst, sp.GetRequiredService<TimeProvider>()));
         return keys;
     }
 
@@ -80,6 +55,7 @@ internal static class ApiSecurity
     public static WebApplication UseApiSecurity(this WebApplication app)
     {
         var keys = app.Services.GetRequiredService<ApiKeys>();
+        var limits = app.Services.GetRequiredService<KeyRateLimits>();
         app.Use(async (context, next) =>
         {
             if (!context.Request.Path.StartsWithSegments("/api"))
@@ -87,14 +63,8 @@ internal static class ApiSecurity
                 await next(context);
                 return;
             }
-            if (keys.Disabled)
-            {
-                context.Items[KeyItem] = "local";
-                await next(context);
-                return;
-            }
-            var presented = Presented(context.Request);
-            var name = presented is null ? null : keys.Match(presented);
+            var presented = keys.Disabled ? null : Presented(context.Request);
+            var name = keys.Disabled ? "local" : presented is null ? null : keys.Match(presented);
             if (name is null)
             {
                 context.Response.Headers.WWWAuthenticate = "Bearer";
@@ -102,10 +72,17 @@ internal static class ApiSecurity
                     presented is null ? "Send an API key: Authorization: Bearer <key> or X-API-Key: <key>" : "The API key is not valid").ExecuteAsync(context);
                 return;
             }
-            context.Items[KeyItem] = name;
+            if (!limits.TryTake(name, out var retryAfter))
+            {
+                var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
+                context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+                HostMeter.RateLimited.Add(1);
+                await ApiErrors.Problem(StatusCodes.Status429TooManyRequests, "rate_limited",
+                    $"This API key may make {limits.PerSecond} requests per second (bursts of {limits.Burst}); retry after {seconds} s").ExecuteAsync(context);
+                return;
+            }
             await next(context);
         });
-        app.UseRateLimiter();
         return app;
     }
 

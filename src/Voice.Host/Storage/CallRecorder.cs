@@ -7,7 +7,7 @@ namespace Voice.Host.Storage;
 
 /// <summary>
 /// Writes every new call and every state change to the store, in order, in batches (one transaction per batch,
-/// with the webhooks they queue), wakes the webhook sender, re-places the calls that were still queued when the
+/// with the webhooks they queue), hands the queued webhooks to the sender, re-places the calls that were still queued when the
 /// host last stopped, keeps the database's log short, and purges history past the retention.
 /// </summary>
 /// <remarks>
@@ -27,8 +27,13 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
     /// <summary>How long the writer waits after the first write of a batch for others to join it.</summary>
     public static readonly TimeSpan BatchWindow = TimeSpan.FromMilliseconds(5);
 
-    /// <summary>How often the write-ahead log is copied into the database file.</summary>
+    /// <summary>How often the write-ahead log is copied into the database file under load…</summary>
     public static readonly TimeSpan CheckpointInterval = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>…that is, once this many transactions were committed since the last copy; fewer wait this long.</summary>
+    public const int CheckpointCommits = 50;
+
+    public static readonly TimeSpan CheckpointQuietInterval = TimeSpan.FromSeconds(2);
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -120,9 +125,9 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
         }
         try
         {
-            if (await store.WriteAsync(accepted, changes, withdrawn) > 0)
+            if (await store.WriteAsync(accepted, changes, withdrawn) is { Count: > 0 } queued)
             {
-                webhooks.Wake();
+                webhooks.Enqueue(queued);
             }
         }
         catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
@@ -167,8 +172,19 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
     /// </summary>
     private void CheckpointLoop(CancellationToken stoppingToken)
     {
+        var copied = store.Commits;
+        var last = time.GetTimestamp();
         while (!stoppingToken.WaitHandle.WaitOne(CheckpointInterval))
         {
+            // Each checkpoint costs a database-file fsync: under load one every interval keeps the log short; at a
+            // few calls a second, one every couple of seconds does; with nothing written, none.
+            var commits = store.Commits;
+            if (commits == copied || (commits - copied < CheckpointCommits && time.GetElapsedTime(last) < CheckpointQuietInterval))
+            {
+                continue;
+            }
+            copied = commits;
+            last = time.GetTimestamp();
             try
             {
                 store.Checkpoint();

@@ -22,6 +22,9 @@ public sealed class SqliteCallStore : IDisposable
 
     private const string RestartDetail = "VoiceBridge restarted while the call was in progress";
 
+    /// <summary>Write transactions committed so far: whether a checkpoint has anything to copy.</summary>
+    public long Commits => Interlocked.Read(ref _commits);
+
     /// <summary>Pages in the write-ahead log (4 KB each) past which <see cref="Checkpoint"/> starts it over.</summary>
     public const int ResetFrames = 1000;
 
@@ -30,11 +33,14 @@ public sealed class SqliteCallStore : IDisposable
     private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, KeyReservation> _keys = new(StringComparer.Ordinal);
     private SqliteConnection? _writer;
+    private long _commits;
+    private readonly SqliteReaders _readers;
 
     public SqliteCallStore(string path)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 10 }.ToString();
+        _readers = new SqliteReaders(new SqliteConnectionStringBuilder(_connectionString) { Mode = SqliteOpenMode.ReadOnly }.ToString());
     }
 
     public async Task InitializeAsync()
@@ -154,14 +160,14 @@ public sealed class SqliteCallStore : IDisposable
     /// the stored one only adds its history row), the history gets one row per change, and the outbox one
     /// webhook per change the call asked for. Returns how many webhooks were queued.
     /// </summary>
-    public Task<int> RecordAsync(IReadOnlyList<CallStateChange> changes) => WriteAsync([], changes, []);
+    public async Task<int> RecordAsync(IReadOnlyList<CallStateChange> changes) => (await WriteAsync([], changes, [])).Count;
 
     /// <summary>
     /// One transaction, in this order: new calls (with their idempotency keys), state changes (see
     /// <see cref="RecordAsync"/>), then calls withdrawn because they could not be placed. Returns how many
-    /// webhooks were queued.
+    /// webhooks were queued: what the sender needs to deliver them without reading them back.
     /// </summary>
-    public async Task<int> WriteAsync(IReadOnlyList<NewCall> calls, IReadOnlyList<CallStateChange> changes, IReadOnlyList<string> withdrawn)
+    public async Task<IReadOnlyList<WebhookDelivery>> WriteAsync(IReadOnlyList<NewCall> calls, IReadOnlyList<CallStateChange> changes, IReadOnlyList<string> withdrawn)
     {
         await _write.WaitAsync();
         try
@@ -172,7 +178,7 @@ public sealed class SqliteCallStore : IDisposable
             {
                 await InsertRowAsync(transaction, call);
             }
-            var queued = changes.Count == 0 ? 0 : await ApplyAsync(transaction, changes);
+            var queued = changes.Count == 0 ? [] : await ApplyAsync(transaction, changes);
             foreach (var callId in withdrawn)
             {
                 var delete = Command(transaction, "DELETE FROM idempotency_keys WHERE call_id = $call; DELETE FROM calls WHERE call_id = $call");
@@ -180,6 +186,7 @@ public sealed class SqliteCallStore : IDisposable
                 await delete.ExecuteNonQueryAsync();
             }
             await transaction.CommitAsync();
+            Interlocked.Increment(ref _commits);
             return queued;
         }
         finally
@@ -231,8 +238,8 @@ public sealed class SqliteCallStore : IDisposable
         await insert.ExecuteNonQueryAsync();
     }
 
-    /// <summary>The work of <see cref="RecordAsync"/> inside the caller's transaction; returns how many webhooks were queued.</summary>
-    private async Task<int> ApplyAsync(SqliteTransaction transaction, IEnumerable<CallStateChange> changes)
+    /// <summary>The work of <see cref="RecordAsync"/> inside the caller's transaction; returns the webhooks it queued.</summary>
+    private async Task<List<WebhookDelivery>> ApplyAsync(SqliteTransaction transaction, IEnumerable<CallStateChange> changes)
     {
         // Three statements prepared once and re-bound per change: preparing is most of SQLite's cost here.
         var history = Command(transaction, """
@@ -256,8 +263,9 @@ public sealed class SqliteCallStore : IDisposable
         var outbox = Command(transaction, """
             INSERT OR IGNORE INTO webhook_outbox (call_id, sequence, event, url, body, next_attempt_at, created_at)
             VALUES ($call, $sequence, $state, $url, $body, $at, $at)
+            RETURNING id
             """);
-        var queued = 0;
+        var queued = new List<WebhookDelivery>();
         foreach (var change in changes)
         {
             var state = CallResponses.State(change.To);
@@ -275,7 +283,10 @@ public sealed class SqliteCallStore : IDisposable
             if (target?.Body(change.CallId, change.Sequence, state, at, change.Reason, change.SipStatus, change.Detail) is { } body)
             {
                 Bind(outbox, ("$call", change.CallId), ("$sequence", change.Sequence), ("$state", state), ("$url", target.Url), ("$body", body), ("$at", at));
-                queued += await outbox.ExecuteNonQueryAsync();
+                if (await outbox.ExecuteScalarAsync() is long id)
+                {
+                    queued.Add(new WebhookDelivery { Id = id, CallId = change.CallId, Sequence = change.Sequence, Event = state, Url = target.Url!, Body = body, CreatedAtMs = at });
+                }
             }
         }
         return queued;
@@ -388,6 +399,7 @@ public sealed class SqliteCallStore : IDisposable
             var queued = (await connection.QueryAsync<CallRow>(
                 "SELECT * FROM calls WHERE state = 'queued' ORDER BY created_at, call_id", transaction: transaction)).Select(r => r.ToRecord()).ToList();
             await transaction.CommitAsync();
+            Interlocked.Increment(ref _commits);
             return (interrupted.Count, queued);
         }
         finally
@@ -425,6 +437,7 @@ public sealed class SqliteCallStore : IDisposable
                 DELETE FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff;
                 """, new { cutoff }, transaction);
             await transaction.CommitAsync();
+            Interlocked.Increment(ref _commits);
             return purged;
         }
         finally
@@ -490,33 +503,20 @@ public sealed class SqliteCallStore : IDisposable
     }
 
     /// <summary>
-    /// Webhooks due now, at most one per call: the oldest undelivered one, so a call's events go out in order
-    /// (a later event waits while an earlier one is retried). Calls in <paramref name="busy"/> are skipped.
+    /// Pending webhooks, oldest first (so each call's in sequence), at most <paramref name="limit"/>: what the sender
+    /// takes into memory at start-up, and again whenever more were pending than it keeps in memory.
     /// </summary>
-    public async Task<IReadOnlyList<WebhookDelivery>> DueWebhooksAsync(DateTimeOffset now, int limit, IReadOnlyCollection<string> busy)
+    public async Task<IReadOnlyList<(WebhookDelivery Delivery, DateTimeOffset NextAttemptAt)>> PendingWebhooksAsync(int limit)
     {
         await using var connection = await OpenAsync();
-        var rows = await connection.QueryAsync<WebhookDelivery>("""
-            SELECT id AS Id, call_id AS CallId, sequence AS Sequence, event AS Event, url AS Url, body AS Body, attempts AS Attempts, created_at AS CreatedAtMs
-            FROM webhook_outbox o
-            WHERE status = 'pending' AND next_attempt_at <= @now
-              AND call_id NOT IN @busy
-              AND id = (SELECT MIN(id) FROM webhook_outbox p WHERE p.call_id = o.call_id AND p.status = 'pending')
-            ORDER BY next_attempt_at, id LIMIT @limit
-            """, new { now = now.ToUnixTimeMilliseconds(), limit, busy });
-        return [.. rows];
-    }
-
-    /// <summary>When the next webhook of a call not in <paramref name="busy"/> is due (only a call's oldest pending one counts), or null.</summary>
-    public async Task<DateTimeOffset?> NextWebhookDueAsync(IReadOnlyCollection<string> busy)
-    {
-        await using var connection = await OpenAsync();
-        var next = await connection.ExecuteScalarAsync<long?>("""
-            SELECT MIN(next_attempt_at) FROM webhook_outbox o
-            WHERE status = 'pending' AND call_id NOT IN @busy
-              AND id = (SELECT MIN(id) FROM webhook_outbox p WHERE p.call_id = o.call_id AND p.status = 'pending')
-            """, new { busy });
-        return next is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
+        var rows = await connection.QueryAsync<(long Id, string CallId, long Sequence, string Event, string Url, string Body, long Attempts, long CreatedAt, long NextAttemptAt)>("""
+            SELECT id, call_id, sequence, event, url, body, attempts, created_at, next_attempt_at
+            FROM webhook_outbox WHERE status = 'pending' ORDER BY id LIMIT @limit
+            """, new { limit });
+        return [.. rows.Select(r => (new WebhookDelivery
+        {
+            Id = r.Id, CallId = r.CallId, Sequence = r.Sequence, Event = r.Event, Url = r.Url, Body = r.Body, Attempts = r.Attempts, CreatedAtMs = r.CreatedAt,
+        }, DateTimeOffset.FromUnixTimeMilliseconds(r.NextAttemptAt)))];
     }
 
     /// <summary>Records delivery attempts in one transaction: each delivered, failed for good, or pending again until its retry time.</summary>
@@ -540,6 +540,7 @@ public sealed class SqliteCallStore : IDisposable
                 await update.ExecuteNonQueryAsync();
             }
             await transaction.CommitAsync();
+            Interlocked.Increment(ref _commits);
         }
         finally
         {
@@ -548,17 +549,17 @@ public sealed class SqliteCallStore : IDisposable
     }
 
     /// <summary>The webhooks of one call, in order, with how their delivery went.</summary>
-    public async Task<IReadOnlyList<WebhookState>> WebhooksAsync(string callId)
-    {
-        await using var connection = await OpenAsync();
-        var rows = await connection.QueryAsync<(long Sequence, string Event, string Status, long Attempts, long? LastStatus, string? LastError, long NextAttemptAt, long? DeliveredAt)>(
-            "SELECT sequence, event, status, attempts, last_status, last_error, next_attempt_at, delivered_at FROM webhook_outbox WHERE call_id = @callId ORDER BY sequence",
-            new { callId });
-        return [.. rows.Select(r => new WebhookState(
-            (int)r.Sequence, r.Event, r.Status, (int)r.Attempts, (int?)r.LastStatus, r.LastError,
-            r.Status == "pending" ? DateTimeOffset.FromUnixTimeMilliseconds(r.NextAttemptAt) : null,
-            r.DeliveredAt is { } d ? DateTimeOffset.FromUnixTimeMilliseconds(d) : null))];
-    }
+    public async Task<IReadOnlyList<WebhookState>> WebhooksAsync(string callId) => await _readers.QueryAsync(
+        "SELECT sequence, event, status, attempts, last_status, last_error, next_attempt_at, delivered_at FROM webhook_outbox WHERE call_id = $call ORDER BY sequence",
+        parameters => parameters.AddWithValue("$call", callId),
+        row =>
+        {
+            var status = row.GetString(2);
+            return new WebhookState(
+                row.GetInt32(0), row.GetString(1), status, row.GetInt32(3), row.IsDBNull(4) ? null : row.GetInt32(4), row.IsDBNull(5) ? null : row.GetString(5),
+                status == "pending" ? DateTimeOffset.FromUnixTimeMilliseconds(row.GetInt64(6)) : null,
+                row.IsDBNull(7) ? null : DateTimeOffset.FromUnixTimeMilliseconds(row.GetInt64(7)));
+        });
 
     /// <summary>
     /// Copies the write-ahead log into the database file. The copy and its fsyncs run on a connection of their
@@ -621,6 +622,7 @@ public sealed class SqliteCallStore : IDisposable
 
     public void Dispose()
     {
+        _readers.Dispose();
         foreach (var command in _commands.Values)
         {
             command.Dispose();

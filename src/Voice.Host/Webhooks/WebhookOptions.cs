@@ -25,6 +25,9 @@ public sealed record WebhookOptions
     /// <summary>Webhooks in flight at once (each to a different call: one call's events go one at a time).</summary>
     public int Concurrency { get; init; } = 32;
 
+    /// <summary>Pending webhooks the sender keeps in memory; beyond this they wait in the outbox until it has room.</summary>
+    public int MaxInMemory { get; init; } = 20_000;
+
     /// <summary>
     /// The secret from WEBHOOK_SECRET or Webhooks:Secret; without one, a random secret kept in the data directory
     /// (created on first start, readable only by its owner), so webhooks are always signed.

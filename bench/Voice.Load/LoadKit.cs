@@ -1,0 +1,136 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+
+/// <summary>What both runs of the load tool share: placing calls, waiting, and reading a process's CPU and memory.</summary>
+internal static class LoadKit
+{
+    /// <summary>POSTs one call; any refusal ends the run: at these rates every call must be accepted.</summary>
+    public static async Task PlaceAsync(HttpClient http, string to, string? webhookUrl, string webhooks, int timeoutSeconds, ConcurrentBag<string>? ids)
+    {
+        var hooks = webhooks switch
+        {
+            "none" => string.Empty,
+            "final" => ",\"webhookUrl\":\"" + webhookUrl + "\",\"webhookEvents\":[\"completed\",\"failed\"]",
+            _ => ",\"webhookUrl\":\"" + webhookUrl + "\"",
+        };
+        var body = $$"""{"to":"{{to}}","message":"Disk at 95 percent on nas-01.","timeoutSeconds":{{timeoutSeconds}}{{hooks}},"tag":{"source":"load"} }""";
+        using var response = await http.PostAsync("/api/outbound-call", new StringContent(body, Encoding.UTF8, "application/json"));
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"POST answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        }
+        if (ids is not null)
+        {
+            ids.Add((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("callId").GetString()!);
+        }
+    }
+
+    // Webhooks per call: queued, dialing, ringing, (playing if answered,) and the final state; or only the final one.
+    public static int PerCall(string webhooks, bool answered) => webhooks switch { "none" => 0, "final" => 1, _ => answered ? 5 : 4 };
+
+    public static async Task<int> ActiveAsync(HttpClient http) => (await http.GetFromJsonAsync<JsonElement>("/api/calls")).GetProperty("count").GetInt32();
+
+    public static async Task<HttpStatusCode?> TryGetAsync(HttpClient http, string path)
+    {
+        try
+        {
+            using var response = await http.GetAsync(path);
+            return response.StatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return null;
+        }
+    }
+
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan limit, string what)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (deadline.Elapsed > limit)
+            {
+                throw new TimeoutException($"gave up waiting for {what}");
+            }
+            await Task.Delay(100);
+        }
+    }
+
+    public static async Task DelayUntilAsync(Stopwatch clock, TimeSpan at)
+    {
+        var wait = at - clock.Elapsed;
+        if (wait > TimeSpan.FromMilliseconds(1))
+        {
+            await Task.Delay(wait);
+        }
+    }
+
+    // User and kernel CPU time of a process, from /proc/<pid>/stat (utime and stime, in clock ticks of 1/100 s).
+    public static Cpu ProcessCpu(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return new Cpu(
+            TimeSpan.FromMilliseconds(long.Parse(fields[11], CultureInfo.InvariantCulture) * 10),
+            TimeSpan.FromMilliseconds(long.Parse(fields[12], CultureInfo.InvariantCulture) * 10));
+    }
+
+    /// <summary>Context switches of every thread of a process so far (voluntary + involuntary, from /proc/&lt;pid&gt;/task/*/status).</summary>
+    public static long ContextSwitches(int pid)
+    {
+        long total = 0;
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                foreach (var line in File.ReadLines(Path.Combine(task, "status")))
+                {
+                    if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal) || line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
+                    {
+                        total += long.Parse(line[(line.IndexOf(':') + 1)..].Trim(), CultureInfo.InvariantCulture);
+                    }
+                }
+            }
+            catch (IOException)
+            {
+                // The thread ended while we read.
+            }
+        }
+        return total;
+    }
+
+    public static long ResidentBytes(int pid)
+    {
+        var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+    }
+
+    public static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    public static string FindRepository()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "VoiceBridge.sln")))
+        {
+            directory = directory.Parent;
+        }
+        return directory?.FullName ?? throw new InvalidOperationException("run the load tool from inside the VoiceBridge repository");
+    }
+
+    /// <summary>The p-th percentile (0–100) of sorted values.</summary>
+    public static double Percentile(IReadOnlyList<double> sorted, double p) =>
+        sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)(sorted.Count * p / 100))];
+}
