@@ -38,7 +38,7 @@ internal static partial class DrachtioLog
     [LoggerMessage(11, LogLevel.Debug, "Reply for request {RequestId}, which is no longer waiting")]
     public static partial void UnmatchedReply(ILogger logger, string requestId);
 
-    [LoggerMessage(12, LogLevel.Information, "Dialog {DialogId} ended by {By}: {Reason}")]
+    [LoggerMessage(12, LogLevel.Debug, "Dialog {DialogId} ended by {By}: {Reason}")]
     public static partial void DialogTerminated(ILogger logger, string dialogId, DialogTerminatedBy by, string reason);
 
     [LoggerMessage(13, LogLevel.Warning, "{Method} for unknown dialog {DialogId}; answering 481")]
@@ -53,7 +53,7 @@ internal static partial class DrachtioLog
     [LoggerMessage(16, LogLevel.Warning, "Could not hang up orphaned dialog {DialogId}: {Reason}")]
     public static partial void OrphanHangupFailed(ILogger logger, string dialogId, string reason);
 
-    [LoggerMessage(17, LogLevel.Information, "INVITE {Uri} answered {Status} {Reason}")]
+    [LoggerMessage(17, LogLevel.Debug, "INVITE {Uri} answered {Status} {Reason}")]
     public static partial void InviteFinal(ILogger logger, string uri, int status, string reason);
 
     [LoggerMessage(18, LogLevel.Information, "Sending CANCEL for INVITE {Uri}")]

@@ -12,12 +12,12 @@ namespace Voice.Control.FreeSwitch;
 /// </summary>
 public sealed class EslOutboundSession : IAsyncDisposable
 {
-    /// <summary>What a media endpoint needs to hear about: execution, playback, digits, hangup.</summary>
-    public static readonly IReadOnlyList<string> DefaultEvents =
-    [
-        "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_ANSWER", "CHANNEL_CALLSTATE", "DTMF",
-        "PLAYBACK_START", "PLAYBACK_STOP", "RECORD_START", "RECORD_STOP", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE",
-    ];
+    /// <summary>
+    /// What a media endpoint needs to hear about: an application finished, a key pressed, the hangup and its cause.
+    /// Every channel event carries all of the channel's variables (about 10 KB of JSON), so each event left out
+    /// saves its parsing and a wake-up; CHANNEL_EXECUTE and PLAYBACK_START/STOP alone were four per message played.
+    /// </summary>
+    public static readonly IReadOnlyList<string> DefaultEvents = ["CHANNEL_EXECUTE_COMPLETE", "DTMF", "CHANNEL_HANGUP"];
 
     private readonly EslConnection _connection;
     private readonly ILogger _logger;
@@ -126,8 +126,10 @@ public sealed class EslOutboundSession : IAsyncDisposable
         {
             EslCommands.RequireToken(name, nameof(eventNames));
         }
-        await CommandAsync("event json " + string.Join(' ', names), ct).ConfigureAwait(false);
-        await CommandAsync("filter Unique-ID " + UniqueId, ct).ConfigureAwait(false);
+        // Both at once: replies come back in order, and one round trip is one wake-up fewer per call.
+        var subscribe = CommandAsync("event json " + string.Join(' ', names), ct);
+        var filter = CommandAsync("filter Unique-ID " + UniqueId, ct);
+        await Task.WhenAll(subscribe, filter).ConfigureAwait(false);
     }
 
     /// <summary>

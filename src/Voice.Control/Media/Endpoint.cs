@@ -15,7 +15,7 @@ namespace Voice.Control.Media;
 /// </summary>
 public sealed partial class Endpoint : IAsyncDisposable
 {
-    /// <summary>The channel events an endpoint subscribes to.</summary>
+    /// <summary>The channel events an endpoint subscribes to unless <see cref="MediaServerOptions.ChannelEvents"/> says otherwise.</summary>
     public static IReadOnlyList<string> Events => EslOutboundSession.DefaultEvents;
 
     private const int MaxLoops = 100;
@@ -73,7 +73,7 @@ public sealed partial class Endpoint : IAsyncDisposable
     /// <summary>Raised for each key the far end presses, in order.</summary>
     public event EventHandler<DtmfEventArgs>? Dtmf;
 
-    /// <summary>Every event of the channel, as FreeSWITCH sent it.</summary>
+    /// <summary>Every event of the channel the endpoint subscribed to (<see cref="MediaServerOptions.ChannelEvents"/>), as FreeSWITCH sent it.</summary>
     public event EventHandler<EslEvent>? ChannelEvent;
 
     /// <summary>Points FreeSWITCH's media at the phone: a re-INVITE carrying the phone's SDP.</summary>

@@ -172,7 +172,7 @@ public sealed class MediaServer : IAsyncDisposable
             var endpoint = new Endpoint(this, id, dialog, session, localSdp, _loggers.CreateLogger<Endpoint>(), _time);
             try
             {
-                await session.SubscribeAsync(Endpoint.Events, ct).ConfigureAwait(false);
+                await session.SubscribeAsync(Options.ChannelEvents, ct).ConfigureAwait(false);
             }
             catch
             {

@@ -26,6 +26,12 @@ public sealed record MediaServerOptions
     /// <summary>Offer phones SRTP (RTP/SAVP with the crypto lines) instead of plain RTP/AVP. Only for phones and PBXs set up for SRTP.</summary>
     public bool Srtp { get; init; }
 
+    /// <summary>
+    /// The channel events each endpoint subscribes to: what it needs (<see cref="Endpoint.Events"/>) and, for an
+    /// application that watches <see cref="Endpoint.ChannelEvent"/>, more (PLAYBACK_START, RECORD_STOP…).
+    /// </summary>
+    public IReadOnlyList<string> ChannelEvents { get; init; } = Endpoint.Events;
+
     /// <summary>Longest wait for FreeSWITCH to answer an endpoint INVITE and connect back on the outbound Event Socket.</summary>
     public TimeSpan EndpointTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
@@ -43,6 +49,14 @@ public sealed record MediaServerOptions
             throw new ArgumentException($"SipUri '{SipUri}' is not a sip: URI.", nameof(SipUri));
         }
         EslCommands.RequireToken(Profile, nameof(Profile));
+        foreach (var required in Endpoint.Events.Where(e => !ChannelEvents.Contains(e)))
+        {
+            throw new ArgumentException($"ChannelEvents must include {required}: endpoints need it.", nameof(ChannelEvents));
+        }
+        foreach (var name in ChannelEvents)
+        {
+            EslCommands.RequireToken(name, nameof(ChannelEvents));
+        }
         if (Codecs.Count == 0 || Codecs.Any(c => string.IsNullOrWhiteSpace(c) || c.AsSpan().ContainsAny(" /\r\n")))
         {
             throw new ArgumentException("Codecs must name at least one codec (PCMU, PCMA, G722…), each one word.", nameof(Codecs));

@@ -24,8 +24,11 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
     /// </summary>
     public const int MaxBatch = 32;
 
-    /// <summary>How long the writer waits after the first write of a batch for others to join it.</summary>
+    /// <summary>How long the writer waits after the first write of a batch for others to join it, when busy…</summary>
     public static readonly TimeSpan BatchWindow = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>…that is, when the last batch held at least this many writes.</summary>
+    public const int BusyBatch = 4;
 
     /// <summary>How often the write-ahead log is copied into the database file under load…</summary>
     public static readonly TimeSpan CheckpointInterval = TimeSpan.FromMilliseconds(250);
@@ -85,16 +88,22 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
         var checkpoint = Task.Factory.StartNew(() => CheckpointLoop(stoppingToken), CancellationToken.None,
             TaskCreationOptions.LongRunning, TaskScheduler.Default);
         var batch = new List<Pending>(MaxBatch);
+        var busy = false;
         await foreach (var first in _pending.Reader.ReadAllAsync(CancellationToken.None))
         {
             batch.Add(first);
-            // A moment for more to arrive: under load a batch then holds several calls' writes, not one or two,
-            // which saves commits and pages written again.
-            await Task.Delay(BatchWindow, time, CancellationToken.None);
+            // Under load, a moment for more to arrive: a batch then holds several calls' writes, not one or two,
+            // which saves commits and pages written again. At a few calls a second nothing would join it, and the
+            // wait would only cost a timer's wake-up per write.
+            if (busy)
+            {
+                await Task.Delay(BatchWindow, time, CancellationToken.None);
+            }
             while (batch.Count < MaxBatch && _pending.Reader.TryRead(out var more))
             {
                 batch.Add(more);
             }
+            busy = batch.Count >= BusyBatch;
             await WriteAsync(batch);
             batch.Clear();
         }
