@@ -15,8 +15,9 @@ namespace Voice.Host.Webhooks;
 /// <remarks>
 /// The outbox in the database is the truth; the schedule is kept in memory. The recorder hands over each webhook
 /// it wrote (<see cref="Enqueue"/>), and the pending ones are read back only at start-up, or after more were
-/// pending than <see cref="WebhookOptions.MaxInMemory"/> and the excess was left to the database. So a running host sends a
-/// webhook without reading the outbox, and a quiet one does nothing at all: no polling, no timer but a retry's.
+/// pending than <see cref="WebhookOptions.MaxInMemory"/> and the excess was left to the database. Nothing runs
+/// in between: a webhook goes out from the thread that wrote it, the next one of its call from the thread that
+/// wrote the outcome of the one before, and a timer is set only for a retry. A quiet host does no work at all.
 /// </remarks>
 internal sealed class WebhookSender : BackgroundService
 {
@@ -25,18 +26,15 @@ internal sealed class WebhookSender : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger<WebhookSender> _logger;
     private readonly HttpClient _http;
-    private readonly Channel<Signal> _signals = Channel.CreateUnbounded<Signal>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Channel<(WebhookAttempt Attempt, TaskCompletionSource Written)> _outcomes =
-        Channel.CreateUnbounded<(WebhookAttempt, TaskCompletionSource)>(new UnboundedChannelOptions { SingleReader = true });
-
-    // Touched only by the sending loop.
-    private readonly Dictionary<string, Queue<Outgoing>> _queues = new(StringComparer.Ordinal);
-    private readonly HashSet<long> _known = [];
-    private readonly PriorityQueue<string, DateTimeOffset> _due = new();
-    private readonly Dictionary<string, DateTimeOffset> _dueAt = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _inFlight = new(StringComparer.Ordinal);
+    private readonly Channel<(WebhookAttempt Attempt, string CallId, DateTimeOffset? RetryAt)> _outcomes =
+        Channel.CreateUnbounded<(WebhookAttempt, string, DateTimeOffset?)>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Lock _lock = new();
+    private readonly WebhookSchedule _schedule;
     private readonly List<Task> _deliveries = [];
-    private bool _overflowed;
+    private readonly CancellationTokenSource _stopping = new();
+    private ITimer? _retryTimer;
+    private bool _started;
+    private int _reloading;
 
     public WebhookSender(SqliteCallStore store, WebhookOptions options, TimeProvider time, ILogger<WebhookSender> logger, HttpMessageHandler? handler = null)
     {
@@ -44,6 +42,7 @@ internal sealed class WebhookSender : BackgroundService
         _options = options;
         _time = time;
         _logger = logger;
+        _schedule = new WebhookSchedule(options.MaxInMemory);
         _http = new HttpClient(handler ?? new SocketsHttpHandler
         {
             PooledConnectionLifetime = TimeSpan.FromMinutes(2),
@@ -54,168 +53,126 @@ internal sealed class WebhookSender : BackgroundService
     }
 
     /// <summary>Webhooks the recorder has just written to the outbox, in order; they go out as soon as their call's earlier ones have.</summary>
-    public void Enqueue(IReadOnlyList<WebhookDelivery> written) => _signals.Writer.TryWrite(new Signal(written, null));
+    public void Enqueue(IReadOnlyList<WebhookDelivery> written)
+    {
+        lock (_lock)
+        {
+            foreach (var delivery in written)
+            {
+                _schedule.Add(delivery, DateTimeOffset.FromUnixTimeMilliseconds(delivery.CreatedAtMs));
+            }
+        }
+        StartDue();
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         _logger.LogInformation("Webhooks are signed (X-VoiceBridge-Signature) with the secret from {Source}", _options.SecretSource);
         var writer = WriteOutcomesAsync();
-        try
+        using (stoppingToken.Register(() => _stopping.Cancel()))
         {
-            await LoadPendingAsync(stoppingToken);
-            while (!stoppingToken.IsCancellationRequested)
+            await LoadPendingAsync();
+            lock (_lock)
             {
-                while (_signals.Reader.TryRead(out var signal))
-                {
-                    Apply(signal);
-                }
-                if (_overflowed && _queues.Count == 0)
-                {
-                    await LoadPendingAsync(stoppingToken);
-                }
-                StartDue(stoppingToken);
-                await WaitAsync(stoppingToken);
+                _started = true;
             }
+            StartDue();
+            await Task.Delay(Timeout.Infinite, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        Task[] running;
+        lock (_lock)
         {
+            _retryTimer?.Dispose();
+            running = [.. _deliveries];
         }
-        await Task.WhenAll(_deliveries);
+        await Task.WhenAll(running);
         _outcomes.Writer.TryComplete();
         await writer;
     }
 
-    /// <summary>The outbox's pending webhooks into memory (at start-up, and after an overflow has drained).</summary>
-    private async Task LoadPendingAsync(CancellationToken stoppingToken)
+    /// <summary>The outbox's pending webhooks into the schedule (at start-up, and after an overflow has drained).</summary>
+    private async Task LoadPendingAsync()
     {
-        // Cleared first: what the recorder hands over from now on is kept, and the read below finds the rest.
-        _overflowed = false;
-        while (true)
+        while (!_stopping.IsCancellationRequested)
         {
             try
             {
-                var pending = await _store.PendingWebhooksAsync(_options.MaxInMemory);
-                foreach (var (delivery, next) in pending)
+                // Cleared first: what the recorder hands over from now on is kept, and the read below finds the rest.
+                lock (_lock)
                 {
-                    Add(delivery, next);
+                    _schedule.Overflowed = false;
                 }
-                _overflowed |= pending.Count == _options.MaxInMemory;
+                var pending = await _store.PendingWebhooksAsync(_options.MaxInMemory);
+                lock (_lock)
+                {
+                    foreach (var (delivery, next) in pending)
+                    {
+                        _schedule.Add(delivery, next);
+                    }
+                    _schedule.Overflowed |= pending.Count == _options.MaxInMemory;
+                }
                 return;
             }
             catch (Microsoft.Data.Sqlite.SqliteException ex)
             {
                 _logger.LogError(ex, "Could not read the webhook outbox; trying again in 5 s");
-                await Task.Delay(TimeSpan.FromSeconds(5), _time, stoppingToken);
+                await Task.Delay(TimeSpan.FromSeconds(5), _time, _stopping.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
     }
 
-    private void Apply(Signal signal)
+    /// <summary>Starts every webhook that is due, as far as the concurrency allows, and sets the timer for the next retry.</summary>
+    private void StartDue()
     {
-        if (signal.Written is { } written)
+        List<WebhookDelivery> due;
+        var reload = false;
+        lock (_lock)
         {
-            foreach (var delivery in written)
-            {
-                Add(delivery, DateTimeOffset.FromUnixTimeMilliseconds(delivery.CreatedAtMs));
-            }
-            return;
-        }
-        var (callId, retryAt) = signal.Finished!.Value;
-        _inFlight.Remove(callId);
-        var queue = _queues[callId];
-        if (retryAt is { } at)
-        {
-            var head = queue.Peek();
-            head.Delivery = head.Delivery with { Attempts = head.Delivery.Attempts + 1 };
-            Schedule(callId, at);
-            return;
-        }
-        _known.Remove(queue.Dequeue().Delivery.Id);
-        if (queue.Count == 0)
-        {
-            _queues.Remove(callId);
-            return;
-        }
-        Schedule(callId, DateTimeOffset.FromUnixTimeMilliseconds(queue.Peek().Delivery.CreatedAtMs));
-    }
-
-    /// <summary>Adds a pending webhook behind its call's earlier ones (once: a re-read of the outbox may find it again).</summary>
-    private void Add(WebhookDelivery delivery, DateTimeOffset due)
-    {
-        if (_known.Contains(delivery.Id))
-        {
-            return;
-        }
-        if (_known.Count >= _options.MaxInMemory)
-        {
-            _overflowed = true; // it is in the outbox; read back once memory has room
-            return;
-        }
-        _known.Add(delivery.Id);
-        if (!_queues.TryGetValue(delivery.CallId, out var queue))
-        {
-            _queues[delivery.CallId] = queue = new Queue<Outgoing>();
-        }
-        queue.Enqueue(new Outgoing(delivery));
-        if (queue.Count == 1)
-        {
-            Schedule(delivery.CallId, due);
-        }
-    }
-
-    private void Schedule(string callId, DateTimeOffset at)
-    {
-        _dueAt[callId] = at;
-        _due.Enqueue(callId, at);
-    }
-
-    /// <summary>Starts the head webhook of every call that is due, as far as the concurrency allows.</summary>
-    private void StartDue(CancellationToken stoppingToken)
-    {
-        var now = _time.GetUtcNow();
-        while (_inFlight.Count < _options.Concurrency && _due.TryPeek(out var callId, out var at) && at <= now)
-        {
-            _due.Dequeue();
-            // Entries superseded by a later schedule of the same call are skipped.
-            if (!_dueAt.TryGetValue(callId, out var current) || current != at || _inFlight.Contains(callId) || !_queues.TryGetValue(callId, out var queue))
-            {
-                continue;
-            }
-            _dueAt.Remove(callId);
-            _inFlight.Add(callId);
-            _deliveries.Add(DeliverAsync(queue.Peek().Delivery, stoppingToken));
-        }
-        _deliveries.RemoveAll(d => d.IsCompleted);
-    }
-
-    /// <summary>Until something changes: a webhook written or finished, or the next retry due (no timer without one).</summary>
-    private async Task WaitAsync(CancellationToken stoppingToken)
-    {
-        var wake = _signals.Reader.WaitToReadAsync(stoppingToken).AsTask();
-        if (_inFlight.Count < _options.Concurrency && _due.TryPeek(out _, out var next))
-        {
-            var delay = next - _time.GetUtcNow();
-            if (delay <= TimeSpan.Zero)
+            if (!_started || _stopping.IsCancellationRequested)
             {
                 return;
             }
-            using var timer = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-            await Task.WhenAny(wake, Task.Delay(delay, _time, timer.Token));
-            await timer.CancelAsync();
+            due = _schedule.TakeDue(_time.GetUtcNow(), _options.Concurrency);
+            _deliveries.RemoveAll(d => d.IsCompleted);
+            foreach (var delivery in due)
+            {
+                _deliveries.Add(DeliverAsync(delivery));
+            }
+            if (_schedule.InFlight < _options.Concurrency && _schedule.NextDue is { } next)
+            {
+                var wait = next - _time.GetUtcNow();
+                _retryTimer ??= _time.CreateTimer(_ => StartDue(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                _retryTimer.Change(wait > TimeSpan.Zero ? wait : TimeSpan.FromMilliseconds(1), Timeout.InfiniteTimeSpan);
+            }
+            reload = _schedule.IsEmpty && _schedule.Overflowed && Interlocked.Exchange(ref _reloading, 1) == 0;
         }
-        else
+        if (reload)
         {
-            await wake;
+            _ = ReloadAsync();
         }
     }
 
+    private async Task ReloadAsync()
+    {
+        try
+        {
+            await LoadPendingAsync();
+        }
+        finally
+        {
+            Volatile.Write(ref _reloading, 0);
+        }
+        StartDue();
+    }
+
     /// <summary>
-    /// Writes attempt outcomes in batches, one transaction each. A delivery counts as finished (and its call's next
-    /// event may go) only once its outcome is written, so an event is never sent twice for want of a write.
+    /// Writes attempt outcomes in batches, one transaction each, and only then lets each call go on: a delivery
+    /// counts as finished (and its call's next event may go) once its outcome is written, so an event is never
+    /// sent twice for want of a write.
     /// </summary>
     private async Task WriteOutcomesAsync()
     {
-        var batch = new List<(WebhookAttempt Attempt, TaskCompletionSource Written)>(64);
+        var batch = new List<(WebhookAttempt Attempt, string CallId, DateTimeOffset? RetryAt)>(64);
         await foreach (var first in _outcomes.Reader.ReadAllAsync())
         {
             batch.Add(first);
@@ -232,16 +189,21 @@ internal sealed class WebhookSender : BackgroundService
                 // The outcomes are lost, not the webhooks: they stay pending and are sent again.
                 _logger.LogError(ex, "Could not record {Count} webhook deliveries", batch.Count);
             }
-            foreach (var (_, written) in batch)
+            lock (_lock)
             {
-                written.TrySetResult();
+                foreach (var (_, callId, retryAt) in batch)
+                {
+                    _schedule.Finish(callId, retryAt);
+                }
             }
             batch.Clear();
+            StartDue();
         }
     }
 
-    private async Task DeliverAsync(WebhookDelivery delivery, CancellationToken stoppingToken)
+    private async Task DeliverAsync(WebhookDelivery delivery)
     {
+        var stoppingToken = _stopping.Token;
         int? status = null;
         string? error = null;
         TimeSpan? retryAfter = null;
@@ -280,49 +242,40 @@ internal sealed class WebhookSender : BackgroundService
         {
             error = "the request could not be sent: " + ex.Message;
         }
-        await RecordAsync(delivery, status, error, retryAfter);
+        Record(delivery, status, error, retryAfter);
     }
 
-    /// <summary>Writes the attempt's outcome, then tells the loop: the call's next webhook may go, or this one is tried again at its time.</summary>
-    private async Task RecordAsync(WebhookDelivery delivery, int? status, string? error, TimeSpan? retryAfter)
-    {
-        var retryAt = await OutcomeAsync(delivery, status, error, retryAfter);
-        _signals.Writer.TryWrite(new Signal(null, (delivery.CallId, retryAt)));
-    }
-
-    private async Task<DateTimeOffset?> OutcomeAsync(WebhookDelivery delivery, int? status, string? error, TimeSpan? retryAfter)
+    /// <summary>Hands the attempt's outcome to the writer, with when to try again (null: the call's next webhook may go once it is written).</summary>
+    private void Record(WebhookDelivery delivery, int? status, string? error, TimeSpan? retryAfter)
     {
         var now = _time.GetUtcNow();
+        WebhookAttempt attempt;
+        DateTimeOffset? retryAt = null;
         if (error is null)
         {
-            await WrittenAsync(new WebhookAttempt(delivery.Id, "delivered", status, null, now, null));
+            attempt = new WebhookAttempt(delivery.Id, "delivered", status, null, now, null);
             HostMeter.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("result", "delivered"));
-            return null;
         }
-        var transient = status is null or (int)HttpStatusCode.RequestTimeout or (int)HttpStatusCode.TooManyRequests or >= 500;
-        var age = now - DateTimeOffset.FromUnixTimeMilliseconds(delivery.CreatedAtMs);
-        if (transient && age < _options.GiveUpAfter)
+        else if (IsTransient(status) && now - DateTimeOffset.FromUnixTimeMilliseconds(delivery.CreatedAtMs) < _options.GiveUpAfter)
         {
-            var retryAt = now + Backoff(delivery.Attempts + 1, retryAfter);
-            await WrittenAsync(new WebhookAttempt(delivery.Id, "pending", status, error, now, retryAt));
+            retryAt = now + Backoff(delivery.Attempts + 1, retryAfter);
+            attempt = new WebhookAttempt(delivery.Id, "pending", status, error, now, retryAt);
             HostMeter.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("result", "retry"));
             _logger.LogWarning("Webhook {Event} of call {CallId} to {Url} failed ({Error}); attempt {Attempt}, retrying at {RetryAt:O}",
                 delivery.Event, delivery.CallId, delivery.Url, error, delivery.Attempts + 1, retryAt);
-            return retryAt;
         }
-        await WrittenAsync(new WebhookAttempt(delivery.Id, "failed", status, error, now, null));
-        HostMeter.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("result", "failed"));
-        _logger.LogError("Webhook {Event} of call {CallId} to {Url} given up after {Attempts} attempts: {Error}",
-            delivery.Event, delivery.CallId, delivery.Url, delivery.Attempts + 1, error);
-        return null;
+        else
+        {
+            attempt = new WebhookAttempt(delivery.Id, "failed", status, error, now, null);
+            HostMeter.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("result", "failed"));
+            _logger.LogError("Webhook {Event} of call {CallId} to {Url} given up after {Attempts} attempts: {Error}",
+                delivery.Event, delivery.CallId, delivery.Url, delivery.Attempts + 1, error);
+        }
+        _outcomes.Writer.TryWrite((attempt, delivery.CallId, retryAt));
     }
 
-    private Task WrittenAsync(WebhookAttempt attempt)
-    {
-        var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _outcomes.Writer.TryWrite((attempt, written));
-        return written.Task;
-    }
+    /// <summary>Worth another attempt: no answer at all, 408, 429 or a server error.</summary>
+    private static bool IsTransient(int? status) => status is null or (int)HttpStatusCode.RequestTimeout or (int)HttpStatusCode.TooManyRequests or >= 500;
 
     /// <summary>Initial × 2^(attempt−1), capped, with ±20 % jitter so receivers coming back are not hit in step; at least a Retry-After.</summary>
     private TimeSpan Backoff(long attempts, TimeSpan? retryAfter)
@@ -336,15 +289,7 @@ internal sealed class WebhookSender : BackgroundService
     public override void Dispose()
     {
         _http.Dispose();
+        _stopping.Dispose();
         base.Dispose();
     }
-
-    /// <summary>A pending webhook in its call's queue; its attempt count goes up with each retry.</summary>
-    private sealed class Outgoing(WebhookDelivery delivery)
-    {
-        public WebhookDelivery Delivery { get; set; } = delivery;
-    }
-
-    /// <summary>What wakes the loop: webhooks written, or one call's delivery finished (with its retry time, if any).</summary>
-    private readonly record struct Signal(IReadOnlyList<WebhookDelivery>? Written, (string CallId, DateTimeOffset? RetryAt)? Finished);
 }
