@@ -9,9 +9,28 @@ namespace Voice.Control.FreeSwitch;
 /// inner <c>Content-Length</c> body such as a BACKGROUND_JOB result), from <c>text/event-json</c>
 /// (<c>_body</c> is the body), or from the channel data of an outbound <c>connect</c> reply.
 /// </summary>
+/// <remarks>
+/// A channel event carries every channel variable, some 250 headers and 10 KB; a call looks at a handful. So a
+/// JSON event is read once for the headers calls use (<see cref="Known"/>) without making strings of the rest,
+/// and channel data is decoded header by header as asked. Anything else — another header, <see cref="Headers"/> —
+/// decodes the whole event once.
+/// </remarks>
 public sealed class EslEvent
 {
-    private readonly Dictionary<string, string> _headers;
+    /// <summary>The headers read at once from a JSON event; the rest wait until asked for.</summary>
+    private static readonly string[] Known =
+    [
+        "Event-Name", "Unique-ID", "Core-UUID", "Event-Sequence", "Job-UUID", "Job-Command", "Application", "Application-Data",
+        "Application-UUID", "Application-Response", "Hangup-Cause", "DTMF-Digit", "DTMF-Duration", "DTMF-Source", "Answer-State",
+        "Channel-Call-State", "Content-Disposition", "Content-Type", "variable_read_result", "variable_read_terminator_used", "variable_record_ms",
+    ];
+
+    private static readonly byte[][] KnownUtf8 = [.. Known.Select(Encoding.UTF8.GetBytes)];
+
+    private readonly Dictionary<string, string>? _known;
+    private readonly byte[]? _json;
+    private readonly IReadOnlyList<KeyValuePair<string, string>>? _encoded;
+    private Dictionary<string, string>? _headers;
 
     private EslEvent(Dictionary<string, string> headers, string? body)
     {
@@ -19,11 +38,45 @@ public sealed class EslEvent
         Body = body;
     }
 
+    private EslEvent(byte[] json, Dictionary<string, string> known, string? body)
+    {
+        _json = json;
+        _known = known;
+        Body = body;
+    }
+
+    private EslEvent(IReadOnlyList<KeyValuePair<string, string>> encoded) => _encoded = encoded;
+
     /// <summary>Every header, values decoded. Names compare case-insensitively.</summary>
-    public IReadOnlyDictionary<string, string> Headers => _headers;
+    public IReadOnlyDictionary<string, string> Headers => _headers ??= DecodeAll();
 
     /// <summary>A header's decoded value; null when absent.</summary>
-    public string? this[string name] => _headers.GetValueOrDefault(name);
+    public string? this[string name]
+    {
+        get
+        {
+            if (_headers is not null)
+            {
+                return _headers.GetValueOrDefault(name);
+            }
+            if (_known is not null && Array.Exists(Known, k => k.Equals(name, StringComparison.OrdinalIgnoreCase)))
+            {
+                return _known.GetValueOrDefault(name);
+            }
+            if (_encoded is not null)
+            {
+                foreach (var (key, value) in _encoded)
+                {
+                    if (key.Equals(name, StringComparison.OrdinalIgnoreCase))
+                    {
+                        return Decode(value);
+                    }
+                }
+                return null;
+            }
+            return Headers.GetValueOrDefault(name);
+        }
+    }
 
     /// <summary><c>Event-Name</c>: CHANNEL_EXECUTE_COMPLETE, DTMF, HEARTBEAT, BACKGROUND_JOB, …</summary>
     public string Name => this["Event-Name"] ?? string.Empty;
@@ -47,22 +100,30 @@ public sealed class EslEvent
         return message.ContentType switch
         {
             EslContentTypes.EventPlain => ParsePlain(message.Body.Span),
-            EslContentTypes.EventJson => ParseJson(message.Body.Span),
-            _ when message["Event-Name"] is not null => FromHeaders(message.Headers),
+            EslContentTypes.EventJson => ParseJson(message.Body),
+            _ when message["Event-Name"] is not null => new EslEvent(message.Headers),
             _ => throw new EslProtocolException($"not an event: {message}"),
         };
     }
 
-    /// <summary>Channel data as an outbound <c>connect</c> reply carries it: the message's own headers, URL-encoded.</summary>
-    private static EslEvent FromHeaders(IReadOnlyList<KeyValuePair<string, string>> headers)
+    private Dictionary<string, string> DecodeAll()
     {
-        var decoded = new Dictionary<string, string>(headers.Count, StringComparer.OrdinalIgnoreCase);
-        foreach (var (name, value) in headers)
+        if (_json is not null)
         {
-            decoded.TryAdd(name, value.Contains('%', StringComparison.Ordinal) ? Uri.UnescapeDataString(value) : value);
+            var all = new Dictionary<string, string>(256, StringComparer.OrdinalIgnoreCase);
+            ReadJson(_json, (name, value) => all.TryAdd(name, value), wanted: null);
+            return all;
         }
-        return new EslEvent(decoded, null);
+        var decoded = new Dictionary<string, string>(_encoded!.Count, StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, value) in _encoded)
+        {
+            decoded.TryAdd(name, Decode(value));
+        }
+        return decoded;
     }
+
+    /// <summary>A URL-encoded header value of channel data, decoded.</summary>
+    private static string Decode(string value) => value.Contains('%', StringComparison.Ordinal) ? Uri.UnescapeDataString(value) : value;
 
     private static EslEvent ParsePlain(ReadOnlySpan<byte> text)
     {
@@ -108,10 +169,31 @@ public sealed class EslEvent
         return new EslEvent(headers, body);
     }
 
-    private static EslEvent ParseJson(ReadOnlySpan<byte> json)
+    /// <summary>Checks the whole event and keeps the <see cref="Known"/> headers and the body; the rest stays bytes.</summary>
+    private static EslEvent ParseJson(ReadOnlyMemory<byte> json)
     {
-        var headers = new Dictionary<string, string>(64, StringComparer.OrdinalIgnoreCase);
+        var known = new Dictionary<string, string>(8, StringComparer.OrdinalIgnoreCase);
         string? body = null;
+        ReadJson(json.Span, (name, value) =>
+        {
+            if (name == "_body")
+            {
+                body = value;
+            }
+            else
+            {
+                known.TryAdd(name, value);
+            }
+        }, KnownUtf8);
+        return new EslEvent(json.ToArray(), known, body);
+    }
+
+    /// <summary>
+    /// Reads a JSON event, handing <paramref name="take"/> each header whose name is in <paramref name="wanted"/>
+    /// (every header when null; <c>_body</c> always); the values of the others are passed over without a string.
+    /// </summary>
+    private static void ReadJson(ReadOnlySpan<byte> json, Action<string, string> take, byte[][]? wanted)
+    {
         try
         {
             var reader = new Utf8JsonReader(json);
@@ -121,29 +203,39 @@ public sealed class EslEvent
             }
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                var name = reader.GetString()!;
+                var keep = wanted is null || reader.ValueTextEquals("_body"u8) || IsWanted(ref reader, wanted);
+                var name = keep ? reader.GetString()! : null;
                 reader.Read();
+                if (!keep)
+                {
+                    reader.Skip();
+                    continue;
+                }
                 var value = reader.TokenType switch
                 {
                     JsonTokenType.String => reader.GetString()!,
                     JsonTokenType.StartArray or JsonTokenType.StartObject => RawValue(ref reader, json),
                     _ => Encoding.UTF8.GetString(reader.ValueSpan),
                 };
-                if (name == "_body")
-                {
-                    body = value;
-                }
-                else
-                {
-                    headers.TryAdd(name, value);
-                }
+                take(name!, value);
             }
         }
         catch (JsonException ex)
         {
             throw new EslProtocolException($"malformed text/event-json: {ex.Message}");
         }
-        return new EslEvent(headers, body);
+    }
+
+    private static bool IsWanted(ref Utf8JsonReader reader, byte[][] wanted)
+    {
+        foreach (var name in wanted)
+        {
+            if (reader.ValueTextEquals(name))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>An array or object value (FreeSWITCH sends arrays for repeated headers) kept as its JSON text.</summary>
