@@ -15,9 +15,9 @@ public static class EndpointLifecycle
     private const string PhoneSdp =
         "v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6186 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n";
 
-    public static async Task ServeAsync()
+    public static async Task ServeAsync(LeanPace? pace = null)
     {
-        await using var lean = new LeanMediaServer();
+        await using var lean = new LeanMediaServer(pace);
         Console.WriteLine($"{lean.DrachtioPort} {lean.EventSocketPort}");
         await Console.In.ReadLineAsync(); // runs until the parent closes stdin
         var answerToPlay = lean.AnswerToPlay.Order().ToList();

@@ -48,8 +48,11 @@ public sealed class LeanMediaServer : IAsyncDisposable
     private readonly List<Task> _loops = [];
     private int _calls;
 
-    public LeanMediaServer()
+    private readonly LeanPace _pace;
+
+    public LeanMediaServer(LeanPace? pace = null)
     {
+        _pace = pace ?? LeanPace.Instant;
         _drachtio.Start();
         _eventSocket.Start();
         _loops.Add(AcceptAsync(_drachtio, ServeDrachtioAsync));
@@ -68,6 +71,9 @@ public sealed class LeanMediaServer : IAsyncDisposable
         public Stream Stream { get; } = stream;
 
         public SemaphoreSlim WriteLock { get; } = new(1, 1);
+
+        /// <summary>The client subscribed with <c>event json</c>: events go out as JSON, as FreeSWITCH sends them.</summary>
+        public bool Json { get; set; }
     }
 
     private static async Task AcceptAsync(TcpListener listener, Func<Stream, Task> serve)
@@ -159,7 +165,7 @@ public sealed class LeanMediaServer : IAsyncDisposable
         var ok = $"s|sip|network|483|udp|127.0.0.1|5085|03:16:34.686145|inv-{n}|{dialog}|\r\n" +
             $"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1;rport;branch=z9hG4bK{n}\r\n{to}Contact: <sip:127.0.0.1:5085;transport=UDP>\r\n" +
             $"Content-Type: application/sdp\r\nContent-Length: {PhoneSdp.Length}\r\n\r\n{PhoneSdp}";
-        var ring = int.TryParse(Header(sip, "X-Bench-Ring-Ms"), NumberStyles.None, CultureInfo.InvariantCulture, out var ms) ? ms : 0;
+        var ring = int.TryParse(Header(sip, "X-Bench-Ring-Ms"), NumberStyles.None, CultureInfo.InvariantCulture, out var ms) ? ms : (int)_pace.Ring.TotalMilliseconds;
         if (ring == 0)
         {
             DrachtioFrame.Write(link.Writer, ok);
@@ -288,10 +294,15 @@ public sealed class LeanMediaServer : IAsyncDisposable
     {
         if (command == "connect")
         {
+            var variables = server._pace.RealSize ? string.Concat(LeanPace.ChannelVariables.Select(v => $"{v.Name}: {v.Value}\n")) : string.Empty;
             return WriteAsync(channel,
                 $"Event-Name: CHANNEL_DATA\nUnique-ID: {channel.Uuid}\nChannel-Call-State: ACTIVE\nAnswer-State: answered\n" +
-                $"variable_sip_user_agent: {Uri.EscapeDataString(userAgent)}\nSocket-Mode: async\nControl: full\n" +
+                $"variable_sip_user_agent: {Uri.EscapeDataString(userAgent)}\n{variables}Socket-Mode: async\nControl: full\n" +
                 "Content-Type: command/reply\nReply-Text: %2BOK%0A\n\n");
+        }
+        if (command.StartsWith("event json ", StringComparison.Ordinal))
+        {
+            channel.Json = true;
         }
         if (command.StartsWith("sendmsg ", StringComparison.Ordinal))
         {
@@ -303,10 +314,28 @@ public sealed class LeanMediaServer : IAsyncDisposable
             }
             var eventUuid = Header(command, "Event-UUID", '\n');
             var application = Header(command, "execute-app-name", '\n');
-            var body = $"Event-Name: CHANNEL_EXECUTE_COMPLETE\nUnique-ID: {channel.Uuid}\nApplication: {application}\n" +
-                       $"Application-Response: FILE%20PLAYED\nApplication-UUID: {eventUuid}\n{WireTimestampHeader}: {received}\n\n";
-            return WriteAsync(channel, "Content-Type: command/reply\nReply-Text: +OK\n\n" +
-                $"Content-Length: {body.Length}\nContent-Type: text/event-plain\n\n{body}");
+            var complete = Event(server._pace, channel,
+            [
+                ("Event-Name", "CHANNEL_EXECUTE_COMPLETE"), ("Unique-ID", channel.Uuid), ("Application", application),
+                ("Application-Response", "FILE PLAYED"), ("Application-UUID", eventUuid), (WireTimestampHeader, received.ToString(CultureInfo.InvariantCulture)),
+            ]);
+            if (application == "playback" && server._pace.Playback > TimeSpan.Zero)
+            {
+                // The message plays for as long as it lasts; meanwhile the session goes on (the reply comes at once, in order).
+                _ = Task.Run(async () =>
+                {
+                    await Task.Delay(server._pace.Playback);
+                    try
+                    {
+                        await WriteAsync(channel, complete);
+                    }
+                    catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+                    {
+                    }
+                });
+                return WriteAsync(channel, "Content-Type: command/reply\nReply-Text: +OK\n\n");
+            }
+            return WriteAsync(channel, "Content-Type: command/reply\nReply-Text: +OK\n\n" + complete);
         }
         if (command.StartsWith("api ", StringComparison.Ordinal))
         {
@@ -315,14 +344,24 @@ public sealed class LeanMediaServer : IAsyncDisposable
         return WriteAsync(channel, "Content-Type: command/reply\nReply-Text: +OK\n\n");
     }
 
-    private static async Task HangUpAsync(Channel channel)
+    /// <summary>An event in the session's format (plain, or JSON once subscribed so), with its envelope.</summary>
+    private static string Event(LeanPace pace, Channel channel, (string Name, string Value)[] headers)
     {
-        const string hangup = "Event-Name: CHANNEL_HANGUP\nHangup-Cause: NORMAL_CLEARING\n\n";
+        if (channel.Json)
+        {
+            var json = pace.Json(headers);
+            return $"Content-Length: {Encoding.UTF8.GetByteCount(json)}\nContent-Type: text/event-json\n\n{json}";
+        }
+        var plain = string.Concat(headers.Select(h => $"{h.Name}: {Uri.EscapeDataString(h.Value)}\n")) + "\n";
+        return $"Content-Length: {plain.Length}\nContent-Type: text/event-plain\n\n{plain}";
+    }
+
+    private async Task HangUpAsync(Channel channel)
+    {
+        var hangup = Event(_pace, channel, [("Event-Name", "CHANNEL_HANGUP"), ("Unique-ID", channel.Uuid), ("Hangup-Cause", "NORMAL_CLEARING")]);
         try
         {
-            await WriteAsync(channel,
-                $"Content-Length: {hangup.Length}\nContent-Type: text/event-plain\n\n{hangup}" +
-                "Content-Type: text/disconnect-notice\nContent-Length: 22\n\nDisconnected, goodbye.");
+            await WriteAsync(channel, hangup + "Content-Type: text/disconnect-notice\nContent-Length: 22\n\nDisconnected, goodbye.");
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException)
         {

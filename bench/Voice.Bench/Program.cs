@@ -15,10 +15,12 @@ if (args.Length > 0 && args[0] == "serve")
     return;
 }
 
-// "serve-media" and "endpoint [lifecycles]": the media endpoint lifecycle, measured the same way.
+// "serve-media [--ring-ms N --play-ms N --real-size]" and "endpoint [lifecycles]": the media endpoint lifecycle,
+// measured the same way. The pace options make the stand-in ring, play and talk like real servers (the load tool's
+// --drachtio lean uses them).
 if (args.Length > 0 && args[0] == "serve-media")
 {
-    await EndpointLifecycle.ServeAsync();
+    await EndpointLifecycle.ServeAsync(LeanPace.Parse(args));
     return;
 }
 if (args.Length > 0 && args[0] == "calls")

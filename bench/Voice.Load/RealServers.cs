@@ -21,15 +21,22 @@ internal static class RealServers
     /// <summary>A real alert: about six seconds of speech, rendered once and cached.</summary>
     private const string Message = "This is VoiceBridge. The disk on server web one is ninety five percent full. Please have a look.";
 
+    /// <summary>How long the message plays on real servers (flite's rendering of <see cref="Message"/>): the stand-in plays as long.</summary>
+    private static readonly TimeSpan MessageLength = TimeSpan.FromMilliseconds(5600);
+
     public static async Task<int> RunAsync(Args options)
     {
-        var (drachtioHost, drachtioPort) = HostPort(options.Drachtio!);
-        var (fsHost, fsPort) = HostPort(options.FreeSwitch);
+        using var lean = options.Drachtio == "lean" ? StartStandIn() : null;
+        var (drachtioHost, drachtioPort) = lean is null ? HostPort(options.Drachtio!) : ("127.0.0.1", lean.Value.DrachtioPort);
+        var (fsHost, fsPort) = lean is null ? HostPort(options.FreeSwitch) : ("127.0.0.1", lean.Value.EventSocketPort);
         await using var phone = TestPhone.Start(IPAddress.Loopback);
         phone.Behaviour = PhoneBehaviour.Answering with { RingFor = TimeSpan.FromSeconds(1), SendsRtp = options.PhoneRtp };
         await using var receiver = await Receiver.StartAsync();
-        await using var esl = new EslClient(new EslClientOptions { Host = fsHost, Port = fsPort });
-        await esl.ConnectAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        await using var esl = lean is null ? new EslClient(new EslClientOptions { Host = fsHost, Port = fsPort }) : null;
+        if (esl is not null)
+        {
+            await esl.ConnectAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        }
         await using var host = await HostProcess.StartAsync(new Dictionary<string, string>(options.HostEnvironment)
         {
             ["DRACHTIO_HOST"] = drachtioHost,
@@ -46,11 +53,13 @@ internal static class RealServers
             ["CALLS_PER_SECOND"] = (options.Rate * 2).ToString(CultureInfo.InvariantCulture),
             ["Logging__LogLevel__Default"] = options.LogLevel,
         }, readyPath: "/readyz");
-        var media = FindProcess("freeswitch");
-        var signalling = FindProcess("drachtio");
+        var media = lean is null ? FindProcess("freeswitch") : null;
+        var signalling = lean is null ? FindProcess("drachtio") : null;
         try
         {
-            Console.WriteLine($"real servers: drachtio-server {options.Drachtio} (pid {signalling}), FreeSWITCH {options.FreeSwitch} profile {options.Profile} (pid {media}); " +
+            Console.WriteLine((lean is null
+                ? $"real servers: drachtio-server {options.Drachtio} (pid {signalling}), FreeSWITCH {options.FreeSwitch} profile {options.Profile} (pid {media}); "
+                : $"the lean stand-in for both servers (pid {lean.Value.Process.Id}) at real pace and size: the phone rings 1 s, the message plays {MessageLength.TotalSeconds:0.#} s; ") +
                 $"host pid {host.Id}, log level {options.LogLevel}, webhooks {options.Webhooks}, each call polled once a second; {Environment.ProcessorCount} cores, " +
                 $"load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
             await RunAsync(host, phone, receiver, options, options.Warmup, "warm-up");
@@ -69,12 +78,12 @@ internal static class RealServers
                     $"drachtio-server {(ProcessCpu(signallingPid) - before.Signalling).Total.TotalMilliseconds / calls:F2} ms");
             }
             Console.WriteLine($"POST latency:          p50 {Percentile(result.Posts, 50):F2} ms, p99 {Percentile(result.Posts, 99):F2} ms, max {result.Posts[^1]:F2} ms (target p99 ≤ 20 ms)");
-            Console.WriteLine($"200 OK → speech:       p50 {Percentile(result.Speech, 50):F1} ms, p99 {Percentile(result.Speech, 99):F1} ms, max {(result.Speech.Count > 0 ? result.Speech[^1] : double.NaN):F1} ms " +
+            Console.WriteLine(lean is not null ? "200 OK → speech:       not measured (the stand-in sends no RTP)" : $"200 OK → speech:       p50 {Percentile(result.Speech, 50):F1} ms, p99 {Percentile(result.Speech, 99):F1} ms, max {(result.Speech.Count > 0 ? result.Speech[^1] : double.NaN):F1} ms " +
                 $"over {result.Speech.Count} calls; {result.HeardSpeech} of {result.Answered} answered calls heard plain G.711 speech (target p50 ≤ 80, p99 ≤ 150 ms)");
             Console.WriteLine($"webhooks received:     {result.Webhooks} ({(double)result.Webhooks / calls:F1} per call); GET polls: {result.Polls}");
-            var channels = await ChannelsLeftAsync(esl);
-            Console.WriteLine($"FreeSWITCH channels:   {channels} left after the run");
-            return result.Outcomes.Keys.All(k => k == "completed/announce_complete") && channels == 0 && result.HeardSpeech == result.Answered ? 0 : 2;
+            var channels = esl is null ? 0 : await ChannelsLeftAsync(esl);
+            Console.WriteLine(esl is null ? "FreeSWITCH channels:   (stand-in)" : $"FreeSWITCH channels:   {channels} left after the run");
+            return result.Outcomes.Keys.All(k => k == "completed/announce_complete") && channels == 0 && (lean is not null || result.HeardSpeech == result.Answered) ? 0 : 2;
         }
         catch (Exception ex)
         {
@@ -190,6 +199,32 @@ internal static class RealServers
             await Task.Delay(200);
         }
         return count;
+    }
+
+    /// <summary>The lean stand-in of bench/Voice.Bench as its own process, ringing and playing at real pace, with real-size channel data and events.</summary>
+    private static LeanStandIn? StartStandIn()
+    {
+        var configuration = typeof(RealServers).Assembly.Location.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
+        var dll = Path.Combine(FindRepository(), "bench", "Voice.Bench", "bin", configuration, "net10.0", "Voice.Bench.dll");
+        var process = Process.Start(new ProcessStartInfo("dotnet", [dll, "serve-media", "--ring-ms", "1000", "--play-ms",
+            ((int)MessageLength.TotalMilliseconds).ToString(CultureInfo.InvariantCulture), "--real-size"])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+        })!;
+        var ports = process.StandardOutput.ReadLine()!.Split(' ').Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToArray();
+        return new LeanStandIn(process, ports[0], ports[1]);
+    }
+
+    /// <summary>The stand-in process and its ports; disposing it closes its input, which stops it.</summary>
+    private readonly record struct LeanStandIn(Process Process, int DrachtioPort, int EventSocketPort) : IDisposable
+    {
+        public void Dispose()
+        {
+            Process.StandardInput.Close();
+            Process.WaitForExit(5000);
+            Process.Dispose();
+        }
     }
 
     /// <summary>The pid of a process by its command name, for the servers' own CPU (when they run on this machine).</summary>
