@@ -5,6 +5,8 @@ COPY . .
 RUN dotnet publish src/Voice.Host -c Release -o /app
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
+# flite renders each message while the phone rings, so the callee hears it the moment they answer.
+RUN apt-get update && apt-get install -y --no-install-recommends flite && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app .
 # Calls, history, the webhook outbox, rendered speech and the generated API key and webhook secret.

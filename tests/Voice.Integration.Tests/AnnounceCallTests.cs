@@ -119,4 +119,24 @@ public class AnnounceCallTests
         Assert.That(phone.AnswerToSpeech, Is.LessThanOrEqualTo(SpeechWithin));
         await lab.AssertNoChannelsLeftAsync();
     }
+
+    [Test]
+    [Explicit("Fails on FreeSWITCH 1.11.1: the endpoint's re-INVITE with the phone's key makes it re-key what it sends without saying so " +
+        "(checked with libsrtp on captured packets); SRTP to the phone needs a late offer to the phone instead of the re-INVITE (README, SRTP).")]
+    public async Task With_SRTP_configured_the_phone_gets_SRTP_it_can_decrypt_into_speech()
+    {
+        await using var lab = await Lab.StartAsync(srtp: true);
+        var (call, phone) = await lab.DialAsync("+15551230007", PhoneBehaviour.Answering);
+
+        var ended = await lab.EndedAsync(call.CallId);
+
+        var heard = phone.Media.Report();
+        TestContext.Progress.WriteLine($"SRTP: {heard}");
+        Assert.That(phone.OfferedSdp, Does.Contain("RTP/SAVP").And.Contain("a=crypto:"));
+        Assert.That((ended.State, ended.Reason), Is.EqualTo((CallState.Completed, CallReasons.AnnounceComplete)));
+        Assert.That(heard.Decrypted, Is.EqualTo(heard.Packets), "every packet's tag checks out with the key the phone was offered");
+        Assert.That(heard.PayloadSizes, Is.EqualTo(new[] { 160 }), "decrypted: G.711, 20 ms per packet");
+        Assert.That(heard.HeardSpeech, Is.True, heard.ToString());
+        await lab.AssertNoChannelsLeftAsync();
+    }
 }

@@ -24,6 +24,7 @@ public sealed class RtpEndpoint : IAsyncDisposable
     private long _firstPacket;
     private long _firstAudible;
     private int _packets;
+    private int _decrypted;
     private int _decodable;
     private int _audible;
     private double _zeroCrossings;
@@ -40,6 +41,9 @@ public sealed class RtpEndpoint : IAsyncDisposable
     }
 
     public int Port { get; }
+
+    /// <summary>The keys to decrypt with when the call was offered SRTP (the offer's key is the sender's).</summary>
+    public Srtp? Srtp { get; set; }
 
     /// <summary>
     /// An even port from 10000–16382: the kernel's own picks (32768–60999) overlap the RTP ranges FreeSWITCH uses
@@ -68,7 +72,7 @@ public sealed class RtpEndpoint : IAsyncDisposable
         {
             return new RtpReport(_packets, _decodable, _audible, [.. _sizes], [.. _types], _maxRms,
                 _audible == 0 ? 0 : _zeroCrossings / _audible,
-                _firstPacket == 0 ? null : _firstPacket, _firstAudible == 0 ? null : _firstAudible);
+                _firstPacket == 0 ? null : _firstPacket, _firstAudible == 0 ? null : _firstAudible) { Decrypted = _decrypted };
         }
     }
 
@@ -129,12 +133,19 @@ public sealed class RtpEndpoint : IAsyncDisposable
                 headerLength += 4 + (4 * BinaryPrimitives.ReadUInt16BigEndian(buffer.AsSpan(headerLength + 2)));
             }
             var payloadType = buffer[1] & 0x7F;
+            if (Srtp is { } srtp)
+            {
+                // What a phone does with SRTP: check the tag, decrypt, then decode; a packet that fails is noise to it.
+                var plain = srtp.Decrypt(buffer.AsSpan(0, length), headerLength);
+                Observe(now, payloadType, plain ?? buffer.AsSpan(Math.Min(headerLength, length), Math.Max(0, length - headerLength)), decrypted: plain is not null);
+                continue;
+            }
             var payload = buffer.AsSpan(Math.Min(headerLength, length), Math.Max(0, length - headerLength));
-            Observe(now, payloadType, payload);
+            Observe(now, payloadType, payload, decrypted: false);
         }
     }
 
-    private void Observe(long now, int payloadType, ReadOnlySpan<byte> payload)
+    private void Observe(long now, int payloadType, ReadOnlySpan<byte> payload, bool decrypted)
     {
         var g711 = payloadType is 0 or 8;
         var decodable = g711 && payload.Length % 80 == 0;
@@ -142,6 +153,7 @@ public sealed class RtpEndpoint : IAsyncDisposable
         lock (_lock)
         {
             _packets++;
+            _decrypted += decrypted ? 1 : 0;
             _sizes.Add(payload.Length);
             _types.Add(payloadType);
             if (_firstPacket == 0)
@@ -176,6 +188,7 @@ public sealed class RtpEndpoint : IAsyncDisposable
         _socket.Dispose();
         await _receiving.ConfigureAwait(false);
         await _sending.ConfigureAwait(false);
+        Srtp?.Dispose();
     }
 }
 
@@ -187,10 +200,13 @@ public sealed record RtpReport(
     int Packets, int Decodable, int Audible, IReadOnlyList<int> PayloadSizes, IReadOnlyList<int> PayloadTypes, double MaxRms,
     double MeanZeroCrossingRate, long? FirstPacket, long? FirstAudible)
 {
-    /// <summary>Every packet was plain G.711 and some of it carried speech.</summary>
+    /// <summary>SRTP packets whose tag checked out and were decrypted (payload sizes are then those decrypted).</summary>
+    public int Decrypted { get; init; }
+
+    /// <summary>Every packet was G.711 (plain, or SRTP decrypted) and some of it carried speech.</summary>
     public bool HeardSpeech => Packets > 0 && Decodable == Packets && Audible >= 5 && MeanZeroCrossingRate < 0.3;
 
     public override string ToString() =>
-        $"{Packets} packets ({Decodable} decodable G.711, {Audible} audible), payload sizes [{string.Join(", ", PayloadSizes)}], " +
+        $"{Packets} packets ({(Decrypted > 0 ? $"{Decrypted} SRTP decrypted, " : "")}{Decodable} decodable G.711, {Audible} audible), payload sizes [{string.Join(", ", PayloadSizes)}], " +
         $"types [{string.Join(", ", PayloadTypes)}], max RMS {MaxRms:0}, zero-crossing rate {MeanZeroCrossingRate:0.00}";
 }

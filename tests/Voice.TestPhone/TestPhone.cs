@@ -332,6 +332,8 @@ public sealed partial class TestPhone : IAsyncDisposable
         {
             var fields = crypto.Split(' ');
             sdp.Append($"{fields[0]} {fields[1]} inline:{Convert.ToBase64String(RandomNumberGenerator.GetBytes(30))}\r\n");
+            // The offerer's key is what it sends with (RFC 4568 §5.1.2): the phone decrypts with it.
+            call.Media.Srtp ??= Srtp.FromCryptoLine(crypto);
         }
         return sdp.Append("a=ptime:20\r\na=sendrecv\r\n").ToString();
     }
