@@ -20,9 +20,16 @@ public class RestartTests
         await lab.EndedAsync(first.CallId);
 
         await LabSettings.RunAsync(settings.FreeSwitchStop, "VB_IT_FREESWITCH_STOP");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (lab.Media.Status.Single().Problem is null && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+        Assert.That(lab.Media.Status.Single().Problem, Does.Contain("Event Socket").And.Contain("not connected"), "what /readyz reports while it is down");
         await LabSettings.RunAsync(settings.FreeSwitchStart, "VB_IT_FREESWITCH_START");
         var back = System.Diagnostics.Stopwatch.GetTimestamp();
-        await lab.WaitUntilReadyAsync(TimeSpan.FromSeconds(5));
+        // The start command returns once the Event Socket answers: the link is back within about a second of that.
+        await lab.WaitUntilReadyAsync(TimeSpan.FromSeconds(2));
         TestContext.Progress.WriteLine($"ready again {System.Diagnostics.Stopwatch.GetElapsedTime(back).TotalMilliseconds:0} ms after FreeSWITCH answered");
 
         var (second, phone) = await lab.DialAsync("+15551230012", PhoneBehaviour.Answering);
