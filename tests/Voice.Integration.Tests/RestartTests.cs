@@ -47,7 +47,13 @@ public class RestartTests
         await using var lab = await Lab.StartAsync();
         var (call, phone) = await lab.DialAsync("+15551230013", PhoneBehaviour.Answering, repeat: 3);
         await lab.ReachesAsync(call.CallId, CallState.Playing);
-        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        // As in the run that found it: drachtio-server stopped 1.5 s into the message the phone is hearing.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (phone.Media.Report().Audible < 75)
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the phone hears no speech");
+            await Task.Delay(20);
+        }
 
         try
         {
