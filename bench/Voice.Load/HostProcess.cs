@@ -55,7 +55,10 @@ internal sealed class HostProcess : IAsyncDisposable
     public static async Task<HostProcess> StartAsync(IReadOnlyDictionary<string, string> settings, string readyPath = "/healthz")
     {
         var configuration = typeof(HostProcess).Assembly.Location.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
-        var hostDll = Path.Combine(FindRepository(), "src", "Voice.Host", "bin", configuration, "net10.0", "Voice.Host.dll");
+        // VOICEBRIDGE_HOST_DLL: another build of the host, such as the ReadyToRun output of dotnet publish.
+        var hostDll = Environment.GetEnvironmentVariable("VOICEBRIDGE_HOST_DLL") is { Length: > 0 } other
+            ? Path.GetFullPath(other)
+            : Path.Combine(FindRepository(), "src", "Voice.Host", "bin", configuration, "net10.0", "Voice.Host.dll");
         if (!File.Exists(hostDll))
         {
             throw new FileNotFoundException($"{hostDll} is missing: build with dotnet build -c {configuration} VoiceBridge.sln");
