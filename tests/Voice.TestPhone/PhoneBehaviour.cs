@@ -20,6 +20,9 @@ public sealed record PhoneBehaviour
     /// <summary>The phone hangs up (BYE) this long after its 200 OK.</summary>
     public TimeSpan? HangUpAfter { get; init; }
 
+    /// <summary>To an INVITE without SDP, offer RTP/SAVP (AES_CM_128_HMAC_SHA1_80) rather than RTP/AVP in the 200 OK.</summary>
+    public bool OfferSrtp { get; init; }
+
     /// <summary>Sends silence back, as real phones do.</summary>
     public bool SendsRtp { get; init; } = true;
 }

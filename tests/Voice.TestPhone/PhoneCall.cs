@@ -25,8 +25,11 @@ public sealed class PhoneCall
     /// <summary>The dialled user (the Request-URI's user part).</summary>
     public string User => Invite.RequestUri.Split(':', 2)[1].Split('@')[0];
 
-    /// <summary>The offer VoiceBridge made in the INVITE.</summary>
+    /// <summary>The offer VoiceBridge made in the INVITE; empty for a late offer (the phone offers in its 200 OK).</summary>
     public string OfferedSdp => Invite.Body;
+
+    /// <summary>For a late offer: the answer VoiceBridge gave in the ACK.</summary>
+    public string? AckSdp { get; internal set; }
 
     internal string LocalTag { get; }
 

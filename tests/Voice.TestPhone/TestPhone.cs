@@ -150,7 +150,16 @@ public sealed partial class TestPhone : IAsyncDisposable
                 if (call is not null && call.AnsweredAt is not null && call.AckedAt is null)
                 {
                     call.AckedAt = System.Diagnostics.Stopwatch.GetTimestamp();
-                    if (BehaviourFor(call.User).SendsRtp && RemoteMedia(call.OfferedSdp) is { } remote)
+                    if (packet.Body.Length > 0)
+                    {
+                        // A late offer answered: the answerer's key is what it sends with (RFC 4568 §5.1.2).
+                        call.AckSdp = packet.Body;
+                        if (packet.Body.Split("\r\n").FirstOrDefault(l => l.StartsWith("a=crypto:", StringComparison.Ordinal)) is { } crypto)
+                        {
+                            call.Media.Srtp ??= Srtp.FromCryptoLine(crypto);
+                        }
+                    }
+                    if (BehaviourFor(call.User).SendsRtp && RemoteMedia(call.AckSdp ?? call.OfferedSdp) is { } remote)
                     {
                         call.Media.SendSilenceTo(remote.EndPoint, remote.PayloadType);
                     }
@@ -310,20 +319,33 @@ public sealed partial class TestPhone : IAsyncDisposable
         return SipPacket.Tag(to) is null ? $"{to};tag={tag}" : to;
     }
 
-    /// <summary>Our answer: the first of PCMU/PCMA VoiceBridge offered, telephone-event if offered, in the offered profile.</summary>
+    /// <summary>
+    /// Our answer: the first of PCMU/PCMA VoiceBridge offered, telephone-event if offered, in the offered profile. To
+    /// an INVITE without SDP, our offer: PCMU, PCMA and telephone-event, in RTP/SAVP when the behaviour says so.
+    /// </summary>
     private string Answer(PhoneCall call)
     {
         var offer = call.OfferedSdp;
+        if (offer.Length == 0)
+        {
+            var srtp = BehaviourFor(call.User).OfferSrtp;
+            offer = $"v=0\r\nt=0 0\r\nm=audio 0 {(srtp ? "RTP/SAVP" : "RTP/AVP")} 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n" +
+                (srtp ? "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:x\r\n" : string.Empty);
+        }
         var mline = offer.Split("\r\n").FirstOrDefault(l => l.StartsWith("m=audio ", StringComparison.Ordinal)) ?? "m=audio 0 RTP/AVP 0";
         var parts = mline.Split(' ');
         var formats = parts.Skip(3).ToList();
-        var codec = formats.FirstOrDefault(f => f is "0" or "8") ?? "0";
+        var late = call.OfferedSdp.Length == 0;
+        var codecs = late ? ["0", "8"] : formats.Where(f => f is "0" or "8").Take(1).DefaultIfEmpty("0").ToList();
         var events = formats.Where(f => offer.Contains($"a=rtpmap:{f} telephone-event/8000", StringComparison.Ordinal)).Take(1).ToList();
         var address = EndPoint.Address.ToString();
         var sdp = new StringBuilder()
             .Append("v=0\r\n").Append($"o=phone 1 1 IN IP4 {address}\r\n").Append("s=phone\r\n").Append($"c=IN IP4 {address}\r\n").Append("t=0 0\r\n")
-            .Append($"m=audio {call.Media.Port} {parts[2]} {string.Join(' ', events.Prepend(codec))}\r\n")
-            .Append($"a=rtpmap:{codec} {(codec == "8" ? "PCMA" : "PCMU")}/8000\r\n");
+            .Append($"m=audio {call.Media.Port} {parts[2]} {string.Join(' ', codecs.Concat(events))}\r\n");
+        foreach (var codec in codecs)
+        {
+            sdp.Append($"a=rtpmap:{codec} {(codec == "8" ? "PCMA" : "PCMU")}/8000\r\n");
+        }
         foreach (var e in events)
         {
             sdp.Append($"a=rtpmap:{e} telephone-event/8000\r\na=fmtp:{e} 0-16\r\n");
@@ -332,8 +354,12 @@ public sealed partial class TestPhone : IAsyncDisposable
         {
             var fields = crypto.Split(' ');
             sdp.Append($"{fields[0]} {fields[1]} inline:{Convert.ToBase64String(RandomNumberGenerator.GetBytes(30))}\r\n");
-            // The offerer's key is what it sends with (RFC 4568 §5.1.2): the phone decrypts with it.
-            call.Media.Srtp ??= Srtp.FromCryptoLine(crypto);
+            // The offerer's key is what it sends with (RFC 4568 §5.1.2): the phone decrypts with it. (When the phone
+            // offers, the key to decrypt with comes in the ACK's answer.)
+            if (!late)
+            {
+                call.Media.Srtp ??= Srtp.FromCryptoLine(crypto);
+            }
         }
         return sdp.Append("a=ptime:20\r\na=sendrecv\r\n").ToString();
     }

@@ -11,8 +11,11 @@ public sealed record DialRequest
     /// <summary>The Request-URI the dial plan made of the number.</summary>
     public required string Uri { get; init; }
 
-    /// <summary>Our offer (the media endpoint's SDP).</summary>
-    public required string Sdp { get; init; }
+    /// <summary>Our offer (the media endpoint's SDP); null for a late offer, answered by <see cref="AnswerOffer"/>.</summary>
+    public required string? Sdp { get; init; }
+
+    /// <summary>For a late offer: makes the answer to the callee's offer (creating the media that answers it) for the ACK.</summary>
+    public Func<string, CancellationToken, Task<string>>? AnswerOffer { get; init; }
 
     public string? CallerId { get; init; }
 

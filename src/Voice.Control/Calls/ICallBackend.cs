@@ -16,8 +16,17 @@ public interface ICallBackend
     /// <summary>Whether calls can be placed now (links up, a media server ready); why not otherwise.</summary>
     string? NotReadyReason { get; }
 
+    /// <summary>
+    /// Calls go out without SDP: the callee offers in its 2xx and the media is created to answer it
+    /// (<see cref="CreateMediaAsync(string, CancellationToken)"/>). How SRTP reaches the phone.
+    /// </summary>
+    bool LateOffer { get; }
+
     /// <summary>Creates the media side of a call: its <see cref="ICallMedia.LocalSdp"/> is the offer the INVITE carries.</summary>
     Task<ICallMedia> CreateMediaAsync(CancellationToken ct);
+
+    /// <summary>Creates the media side of a call to answer the callee's offer: its <see cref="ICallMedia.LocalSdp"/> is the answer.</summary>
+    Task<ICallMedia> CreateMediaAsync(string remoteOffer, CancellationToken ct);
 
     /// <summary>
     /// Sends the INVITE and returns once it is answered (and acknowledged). Cancelling <paramref name="ct"/>

@@ -180,9 +180,7 @@ internal sealed class OutboundCall
         }
         var dialingSince = System.Diagnostics.Stopwatch.GetTimestamp();
         using var run = CancellationTokenSource.CreateLinkedTokenSource(stopping, _hangup.Token);
-        ICallMedia? media = null;
-        ICallDialog? dialog = null;
-        var dialingStarted = false;
+        var legs = new Legs();
         try
         {
             if (backend.NotReadyReason is { } notReady)
@@ -195,51 +193,92 @@ internal sealed class OutboundCall
             var audio = RenderAsync(speech, run.Token, renderFailed);
             using var dial = CancellationTokenSource.CreateLinkedTokenSource(run.Token, renderFailed.Token);
 
-            media = await backend.CreateMediaAsync(dial.Token).ConfigureAwait(false);
-            var ready = media;
-            dialingStarted = true;
-            VoiceMeter.DialLatency.Record(VoiceMeter.SecondsSince(dialingSince));
-            string? earlySdp = null;
-            Task earlyMedia = Task.CompletedTask;
-            dialog = await backend.DialAsync(new DialRequest
-            {
-                Number = Number,
-                Uri = DialUri,
-                Sdp = media.LocalSdp,
-                CallerId = Request.CallerId ?? _options.DefaultCallerId,
-                CallerName = Request.CallerName,
-                RingTimeout = Request.RingTimeout ?? _options.DefaultRingTimeout,
-                Headers = Request.Headers,
-                OnProgress = (status, sdp) =>
-                {
-                    TryMove(CallState.Ringing, sipStatus: status);
-                    if (sdp is not null && earlySdp is null)
-                    {
-                        // 183 with SDP: connect early media now, so the endpoint hears the far end (and is ready) before the answer.
-                        earlySdp = sdp;
-                        earlyMedia = ready.ConnectAsync(sdp, dial.Token);
-                    }
-                },
-            }, dial.Token).ConfigureAwait(false);
-            var answeredSince = System.Diagnostics.Stopwatch.GetTimestamp();
-
-            await earlyMedia.ConfigureAwait(false);
-            if (dialog.RemoteSdp != earlySdp || earlySdp is null)
-            {
-                await media.ConnectAsync(dialog.RemoteSdp ?? string.Empty, run.Token).ConfigureAwait(false);
-            }
+            var answeredSince = backend.LateOffer
+                ? await ConnectLateOfferAsync(backend, legs, dial.Token).ConfigureAwait(false)
+                : await ConnectAsync(backend, legs, dialingSince, dial.Token, run.Token).ConfigureAwait(false);
             TryMove(CallState.Playing, sipStatus: 200);
-            await PlayAsync(media, dialog, audio, answeredSince, run.Token).ConfigureAwait(false);
+            await PlayAsync(legs.Media!, legs.Dialog!, audio, answeredSince, run.Token).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
-            OnFailure(ex, dialog is not null, dialingStarted, stopping);
+            OnFailure(ex, legs.Dialog is not null, legs.Dialing, stopping);
         }
         finally
         {
-            await ReleaseAsync(dialog, media).ConfigureAwait(false);
+            await ReleaseAsync(legs.Dialog, legs.Media).ConfigureAwait(false);
             _ended.TrySetResult();
         }
+    }
+
+    /// <summary>
+    /// Early offer: the media endpoint first, its SDP in the INVITE; on the answer (or a 183 with SDP) the endpoint is
+    /// pointed at the callee's SDP. Returns when the callee answered (a <see cref="System.Diagnostics.Stopwatch"/> timestamp).
+    /// </summary>
+    private async Task<long> ConnectAsync(ICallBackend backend, Legs legs, long dialingSince, CancellationToken dial, CancellationToken run)
+    {
+        var media = legs.Media = await backend.CreateMediaAsync(dial).ConfigureAwait(false);
+        legs.Dialing = true;
+        VoiceMeter.DialLatency.Record(VoiceMeter.SecondsSince(dialingSince));
+        string? earlySdp = null;
+        Task earlyMedia = Task.CompletedTask;
+        var dialog = legs.Dialog = await backend.DialAsync(Dial(media.LocalSdp, null, (status, sdp) =>
+        {
+            TryMove(CallState.Ringing, sipStatus: status);
+            if (sdp is not null && earlySdp is null)
+            {
+                // 183 with SDP: connect early media now, so the endpoint hears the far end (and is ready) before the answer.
+                earlySdp = sdp;
+                earlyMedia = media.ConnectAsync(sdp, dial);
+            }
+        }), dial).ConfigureAwait(false);
+        var answeredSince = System.Diagnostics.Stopwatch.GetTimestamp();
+        await earlyMedia.ConfigureAwait(false);
+        if (dialog.RemoteSdp != earlySdp || earlySdp is null)
+        {
+            await media.ConnectAsync(dialog.RemoteSdp ?? string.Empty, run).ConfigureAwait(false);
+        }
+        return answeredSince;
+    }
+
+    /// <summary>
+    /// Late offer (SRTP to the phone): an INVITE without SDP; the callee's 2xx carries its offer, the media endpoint is
+    /// created to answer it, and the answer goes back in the ACK. No re-INVITE of the endpoint, so its keys stay put.
+    /// </summary>
+    private async Task<long> ConnectLateOfferAsync(ICallBackend backend, Legs legs, CancellationToken dial)
+    {
+        legs.Dialing = true;
+        var answeredSince = 0L;
+        legs.Dialog = await backend.DialAsync(Dial(null, async (offer, ct) =>
+        {
+            answeredSince = System.Diagnostics.Stopwatch.GetTimestamp();
+            var media = legs.Media = await backend.CreateMediaAsync(offer, ct).ConfigureAwait(false);
+            return media.LocalSdp;
+        }, (status, _) => TryMove(CallState.Ringing, sipStatus: status)), dial).ConfigureAwait(false);
+        return answeredSince;
+    }
+
+    private DialRequest Dial(string? sdp, Func<string, CancellationToken, Task<string>>? answerOffer, Action<int, string?> onProgress) => new()
+    {
+        Number = Number,
+        Uri = DialUri,
+        Sdp = sdp,
+        AnswerOffer = answerOffer,
+        CallerId = Request.CallerId ?? _options.DefaultCallerId,
+        CallerName = Request.CallerName,
+        RingTimeout = Request.RingTimeout ?? _options.DefaultRingTimeout,
+        Headers = Request.Headers,
+        OnProgress = onProgress,
+    };
+
+    /// <summary>The call's two legs as far as they exist, for the release that every way out ends with.</summary>
+    private sealed class Legs
+    {
+        public ICallMedia? Media { get; set; }
+
+        public ICallDialog? Dialog { get; set; }
+
+        /// <summary>The INVITE went out (or is about to): a lost link now means lost signalling, not a failed start.</summary>
+        public bool Dialing { get; set; }
     }
 
     private async Task<SpeechAudio> RenderAsync(ISpeechSynthesizer speech, CancellationToken ct, CancellationTokenSource failed)

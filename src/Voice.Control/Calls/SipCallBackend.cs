@@ -16,7 +16,13 @@ public sealed class SipCallBackend(DrachtioClient drachtio, MediaServerPool medi
         : !media.Servers.Any(s => s.IsConnected) ? "no FreeSWITCH media server is ready"
         : null;
 
+    /// <summary>With SRTP configured: FreeSWITCH answers the phone's offer once, rather than being re-INVITEd with it.</summary>
+    public bool LateOffer { get; } = media.Servers.Any(s => s.Options.Srtp);
+
     public async Task<ICallMedia> CreateMediaAsync(CancellationToken ct) => new EndpointMedia(await media.CreateEndpointAsync(ct).ConfigureAwait(false));
+
+    public async Task<ICallMedia> CreateMediaAsync(string remoteOffer, CancellationToken ct) =>
+        new EndpointMedia(await media.CreateEndpointAsync(remoteOffer, ct).ConfigureAwait(false));
 
     public async Task<ICallDialog> DialAsync(DialRequest request, CancellationToken ct)
     {
@@ -24,6 +30,7 @@ public sealed class SipCallBackend(DrachtioClient drachtio, MediaServerPool medi
         var dialog = await drachtio.CreateUacAsync(request.Uri, new UacOptions
         {
             LocalSdp = request.Sdp,
+            AnswerOffer = request.AnswerOffer,
             CallerId = request.CallerId,
             CallerName = request.CallerName,
             Proxy = options.OutboundProxy,

@@ -52,7 +52,7 @@ public sealed partial class DrachtioClient
 
                 if (final.StatusCode < 300)
                 {
-                    await ConfirmAsync(connection, dialog!, final, uri, options).ConfigureAwait(false);
+                    await ConfirmAsync(connection, dialog!, final, uri, options, ct).ConfigureAwait(false);
                     confirmed = true;
                     if (cancelSent)
                     {
@@ -180,18 +180,32 @@ public sealed partial class DrachtioClient
     }
 
     /// <summary>ACK the 2xx (with our answer when the INVITE carried no offer) and confirm the dialog.</summary>
-    private async Task ConfirmAsync(DrachtioConnection connection, SipDialog dialog, SipMessage final, string uri, UacOptions options)
+    private async Task ConfirmAsync(DrachtioConnection connection, SipDialog dialog, SipMessage final, string uri, UacOptions options, CancellationToken ct)
     {
         var remoteSdp = final.Sdp;
         string? answer = null;
+        Exception? failed = null;
         if (options.LocalSdp is null && remoteSdp is not null && options.AnswerOffer is not null)
         {
-            answer = options.AnswerOffer(remoteSdp);
-            dialog.LocalSdp = answer;
+            try
+            {
+                answer = await options.AnswerOffer(remoteSdp, ct).ConfigureAwait(false);
+                dialog.LocalSdp = answer;
+            }
+            catch (Exception ex)
+            {
+                failed = ex;
+            }
         }
         dialog.InviteTransactionId = null;
         dialog.Confirm(final, remoteSdp);
         await SendAckAsync(connection, dialog.Id, uri, answer).ConfigureAwait(false);
+        if (failed is not null)
+        {
+            // A 2xx must be acknowledged even without an answer to give; then the call cannot go on.
+            await DestroyDialogAsync(dialog, CancellationToken.None).ConfigureAwait(false);
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failed);
+        }
     }
 
     private static Exception CancelledOutcome(int status, string reason, SipMessage? response, CancellationTokenSource? ringTimer, CancellationToken ct) =>

@@ -10,8 +10,12 @@ public sealed record UacOptions
     /// <summary>Our SDP offer (early offer). Null sends an INVITE without SDP and expects the offer in the 2xx.</summary>
     public string? LocalSdp { get; init; }
 
-    /// <summary>For an INVITE without SDP: builds the answer sent in the ACK from the offer in the 2xx.</summary>
-    public Func<string, string>? AnswerOffer { get; init; }
+    /// <summary>
+    /// For an INVITE without SDP: builds the answer sent in the ACK from the offer in the 2xx. It may take a while
+    /// (creating the media that answers): the far end repeats its 2xx until the ACK comes (RFC 3261 §13.3.1.4). When it
+    /// fails, the 2xx is acknowledged without an answer and the call hung up with BYE before the error is thrown.
+    /// </summary>
+    public Func<string, CancellationToken, Task<string>>? AnswerOffer { get; init; }
 
     /// <summary>
     /// Extra headers for the INVITE (User-Agent, X-…). Names must be SIP tokens, values free of CR/LF; headers the

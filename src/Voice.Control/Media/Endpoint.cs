@@ -60,7 +60,7 @@ public sealed partial class Endpoint : IAsyncDisposable
     public string LocalSdp { get; }
 
     /// <summary>The phone's SDP, once <see cref="ModifyAsync"/> gave it to FreeSWITCH.</summary>
-    public string? RemoteSdp { get; private set; }
+    public string? RemoteSdp { get; internal set; }
 
     public bool IsDestroyed => _destroyed.Task.IsCompleted;
 

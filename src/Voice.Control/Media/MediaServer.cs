@@ -132,7 +132,16 @@ public sealed class MediaServer : IAsyncDisposable
     /// </summary>
     /// <exception cref="MediaServerUnavailableException">This server is not ready.</exception>
     /// <exception cref="MediaException">FreeSWITCH refused, offered no usable media, or never connected back.</exception>
-    public async Task<Endpoint> CreateEndpointAsync(CancellationToken ct = default)
+    public Task<Endpoint> CreateEndpointAsync(CancellationToken ct = default) => CreateEndpointAsync(null, ct);
+
+    /// <inheritdoc cref="CreateEndpointAsync(CancellationToken)"/>
+    /// <remarks>
+    /// With <paramref name="remoteOffer"/> (a phone's offer, from a 2xx to an INVITE without SDP) the INVITE carries it,
+    /// FreeSWITCH answers it, and <see cref="Endpoint.LocalSdp"/> is that answer, for the phone's ACK: the endpoint is
+    /// connected from the start, with no re-INVITE. This is how SRTP reaches the phone: FreeSWITCH re-keys what it
+    /// sends when a re-INVITE brings a new remote key, without telling (seen on 1.11.1).
+    /// </remarks>
+    public async Task<Endpoint> CreateEndpointAsync(string? remoteOffer, CancellationToken ct = default)
     {
         if (!IsConnected)
         {
@@ -150,12 +159,14 @@ public sealed class MediaServer : IAsyncDisposable
                     ["User-Agent"] = MediaSessionBroker.UserAgentPrefix + id,
                     ["X-esl-outbound"] = _broker.AdvertisedAddress,
                 },
-                AnswerOffer = offer => Sdp.AnswerForMediaServer(offer, Options.Codecs, Options.Srtp),
+                LocalSdp = remoteOffer,
+                AnswerOffer = remoteOffer is null ? (offer, _) => Task.FromResult(Sdp.AnswerForMediaServer(offer, Options.Codecs, Options.Srtp)) : null,
                 RingTimeout = Options.EndpointTimeout,
             }, ct).ConfigureAwait(false);
 
             var offer = dialog.RemoteSdp ?? throw new MediaException($"media server {Name} answered the endpoint INVITE without SDP");
-            var localSdp = Sdp.OfferForPhone(offer, Options.Codecs, Options.Srtp);
+            // Its own offer is cut down to what the phone gets; its answer to the phone's offer goes to the phone as it is.
+            var localSdp = remoteOffer is null ? Sdp.OfferForPhone(offer, Options.Codecs, Options.Srtp) : offer;
             EslOutboundSession session;
             try
             {
@@ -169,7 +180,7 @@ public sealed class MediaServer : IAsyncDisposable
                     "and that it can reach that address", ex);
             }
 
-            var endpoint = new Endpoint(this, id, dialog, session, localSdp, _loggers.CreateLogger<Endpoint>(), _time);
+            var endpoint = new Endpoint(this, id, dialog, session, localSdp, _loggers.CreateLogger<Endpoint>(), _time) { RemoteSdp = remoteOffer };
             try
             {
                 await session.SubscribeAsync(Options.ChannelEvents, ct).ConfigureAwait(false);

@@ -35,7 +35,12 @@ public sealed class MediaServerPool : IAsyncDisposable
     /// Creates an endpoint on the next ready server; when that server fails to create it (no answer, no
     /// connection back, a SIP error), tries each other ready server once before giving up with the last error.
     /// </summary>
-    public async Task<Endpoint> CreateEndpointAsync(CancellationToken ct = default)
+    public Task<Endpoint> CreateEndpointAsync(CancellationToken ct = default) => CreateEndpointAsync(null, ct);
+
+    /// <inheritdoc cref="CreateEndpointAsync(CancellationToken)"/>
+    /// <param name="remoteOffer">A phone's offer for the endpoint to answer (<see cref="MediaServer.CreateEndpointAsync(string?, CancellationToken)"/>).</param>
+    /// <param name="ct">Stops the attempts.</param>
+    public async Task<Endpoint> CreateEndpointAsync(string? remoteOffer, CancellationToken ct = default)
     {
         MediaException? last = null;
         foreach (var server in Candidates())
@@ -43,7 +48,7 @@ public sealed class MediaServerPool : IAsyncDisposable
             ct.ThrowIfCancellationRequested();
             try
             {
-                return await server.CreateEndpointAsync(ct).ConfigureAwait(false);
+                return await server.CreateEndpointAsync(remoteOffer, ct).ConfigureAwait(false);
             }
             catch (MediaException ex) when (!ct.IsCancellationRequested)
             {

@@ -38,6 +38,11 @@ public sealed class SimulatedBackend : ICallBackend
 
     public string? NotReadyReason => null;
 
+    /// <summary>The simulation offers first, as the real backend does without SRTP.</summary>
+    public bool LateOffer => false;
+
+    public Task<ICallMedia> CreateMediaAsync(string remoteOffer, CancellationToken ct) => CreateMediaAsync(ct);
+
     public async Task<ICallMedia> CreateMediaAsync(CancellationToken ct)
     {
         await Task.Delay(_options.SignallingDelay, _time, ct).ConfigureAwait(false);
@@ -85,7 +90,7 @@ public sealed class SimulatedBackend : ICallBackend
         {
             _ = LaterAsync(() => dialog.EndedBy("BYE from the far end (simulated)"));
         }
-        else if (number == MagicNumbers.MediaFails && _media.TryGetValue(request.Sdp, out var media))
+        else if (number == MagicNumbers.MediaFails && request.Sdp is { } offered && _media.TryGetValue(offered, out var media))
         {
             _ = LaterAsync(() => media.Lose("MEDIA_TIMEOUT"));
         }

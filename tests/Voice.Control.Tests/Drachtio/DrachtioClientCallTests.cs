@@ -280,7 +280,7 @@ public class DrachtioClientCallTests
                 ["User-Agent"] = "drachtio-fsmrf:d52f5986-e822-4e12-b993-5720c38a1259",
                 ["X-esl-outbound"] = "127.0.0.1:8086",
             },
-            AnswerOffer = offer => { offerSeen = offer; return answerSent; },
+            AnswerOffer = (offer, _) => { offerSeen = offer; return Task.FromResult(answerSent); },
         });
         await replay.PlayAsync(5);
         var endpoint = await call.Within();
