@@ -23,7 +23,13 @@ public sealed record MediaServerOptions
     /// <summary>Codecs offered to phones, in FreeSWITCH's order; 8 kHz telephone-event is always kept for key presses.</summary>
     public IReadOnlyList<string> Codecs { get; init; } = ["PCMU", "PCMA"];
 
-    /// <summary>Offer phones SRTP (RTP/SAVP with the crypto lines) instead of plain RTP/AVP. Only for phones and PBXs set up for SRTP.</summary>
+    /// <summary>
+    /// SRTP with the phone: calls go out without SDP, the phone or PBX offers (RTP/SAVP when it is set up for SRTP) and
+    /// FreeSWITCH answers that offer once, so its key stays the one it announced. (Re-INVITEd with a phone's key,
+    /// FreeSWITCH 1.11.1 changes the key it sends with without saying so: the phone hears noise.) The callee hears
+    /// the message some 30 ms later than with plain RTP, as the endpoint is made after the answer. Off: calls offer
+    /// plain RTP/AVP.
+    /// </summary>
     public bool Srtp { get; init; }
 
     /// <summary>

@@ -298,6 +298,34 @@ public class DrachtioClientCallTests
     }
 
     [Test]
+    public async Task When_no_answer_can_be_made_to_the_offer_in_the_2xx_it_is_still_acknowledged_and_then_hung_up()
+    {
+        var (client, replay) = await ConnectToFlowAsync("mrf-endpoint-play");
+        var call = client.CreateUacAsync("sip:drachtio@127.0.0.1:5090", new UacOptions
+        {
+            Headers = new Dictionary<string, string>
+            {
+                ["User-Agent"] = "drachtio-fsmrf:d52f5986-e822-4e12-b993-5720c38a1259",
+                ["X-esl-outbound"] = "127.0.0.1:8086",
+            },
+            AnswerOffer = async (_, _) =>
+            {
+                await Task.Yield();
+                throw new InvalidOperationException("no media for this offer");
+            },
+        });
+        await replay.PlayAsync(3); // INVITE, echo, 200 OK with the offer
+
+        var ack = await replay.Peer.ReceiveAsync("sip");
+        Assert.That((ack.Sip.Method, ack.Sip.Body), Is.EqualTo(("ACK", "")), "a 2xx is always acknowledged");
+        var bye = await replay.Peer.ReceiveAsync("sip");
+        Assert.That(bye.Sip.Method, Is.EqualTo("BYE"), "and the call it made is hung up");
+        Assert.That(bye.Fields[3], Is.EqualTo(ack.Fields[3]));
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => call.Within());
+        Assert.That(error!.Message, Is.EqualTo("no media for this offer"));
+    }
+
+    [Test]
     public async Task Requests_inside_a_dialog_are_answered_and_unknown_dialogs_get_481()
     {
         var (client, replay) = await ConnectToFlowAsync("uac-answer-bye");

@@ -81,6 +81,23 @@ public class EndpointTests
     }
 
     [Test]
+    public async Task An_endpoint_made_for_a_phones_offer_answers_it_in_its_INVITE_and_is_connected_from_the_start()
+    {
+        await using var rig = await MediaRig.ConnectAsync("mrf-endpoint-play");
+        const string PhoneOffer = "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=phone\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+            "m=audio 14000 RTP/SAVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n" +
+            "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:oCzbYENdXTCHhfuLPV6FGdwlhgpk0IE/mudDbwva\r\n";
+
+        var create = rig.Server.CreateEndpointAsync(PhoneOffer);
+        var (_, answer) = await rig.PlayEndpointAnsweringAsync(PhoneOffer);
+        var endpoint = await create.Within();
+
+        Assert.That(endpoint.LocalSdp, Is.EqualTo(answer), "FreeSWITCH's answer goes to the phone as it is, in the phone's ACK");
+        Assert.That(endpoint.RemoteSdp, Is.EqualTo(PhoneOffer));
+        Assert.That(rig.Server.Endpoints, Does.Contain(endpoint));
+    }
+
+    [Test]
     public async Task Digits_are_collected_with_their_prompt_and_reported_with_the_DTMF_event()
     {
         var rig = await RigAsync("mrf-play-collect");

@@ -108,6 +108,35 @@ public sealed class MediaRig : IAsyncDisposable
         return outbound;
     }
 
+    /// <summary>
+    /// FreeSWITCH's side of an endpoint created to answer <paramref name="phoneOffer"/>: the INVITE carries the offer,
+    /// the captured 200's SDP stands for FreeSWITCH's answer, and the ACK carries nothing. Returns the SDP it answered with.
+    /// </summary>
+    public async Task<(EslReplay Outbound, string Answer)> PlayEndpointAnsweringAsync(string phoneOffer)
+    {
+        string? id = null;
+        await Signalling.ExpectClientAsync((captured, actual) =>
+        {
+            Assert.That(actual.Sip.ToString(), Is.EqualTo("INVITE sip:drachtio@127.0.0.1:5090"));
+            Assert.That(actual.Sip.Body, Is.EqualTo(phoneOffer), "the phone's offer, for FreeSWITCH to answer");
+            id = actual.Sip.GetHeader("User-Agent")!["drachtio-fsmrf:".Length..];
+        });
+        var answer = Signalling.Frames[Signalling.Position + 1].Sip.Body;
+        await Signalling.PlayAsync(2); // echo, 200 OK with FreeSWITCH's SDP
+        await Signalling.ExpectClientAsync((_, actual) =>
+        {
+            Assert.That(actual.Sip.Method, Is.EqualTo("ACK"));
+            Assert.That(actual.Sip.Body, Is.Empty, "the INVITE made the offer: the ACK carries no answer");
+        });
+        await Signalling.PlayAsync(1); // its echo
+        var outbound = await DialInAsync(id!);
+        await outbound.PlayAsync(2); // connect, channel data
+        await outbound.ExpectClientAsync((_, actual) => Assert.That(actual, Does.StartWith("event json ")));
+        await outbound.PlayAsync(3); // +OK, filter, +OK
+        outbound.Skip(4);
+        return (outbound, answer);
+    }
+
     /// <summary>Reads the endpoint INVITE in place of the captured one and returns our endpoint id.</summary>
     public async Task<string> ExpectEndpointInviteAsync()
     {
