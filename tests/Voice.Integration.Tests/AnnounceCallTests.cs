@@ -87,7 +87,7 @@ public class AnnounceCallTests
 
         Assert.That((ended.State, ended.Reason), Is.EqualTo((CallState.Completed, CallReasons.RemoteHangup)));
         Assert.That(await phone.Ended, Is.EqualTo("bye-sent"));
-        Assert.That(phone.Media.Report().HeardSpeech, Is.True, "speech until the hang-up");
+        Assert.That(phone.Media.Report().HeardSpeech, Is.True, $"speech until the hang-up: {phone.Media.Report()}");
         await lab.AssertNoChannelsLeftAsync();
     }
 
@@ -101,7 +101,7 @@ public class AnnounceCallTests
 
         Assert.That((ended.State, ended.Reason), Is.EqualTo((CallState.Completed, CallReasons.AnnounceComplete)));
         Assert.That(phone.AuthorizedInvite?.Header("Proxy-Authorization"), Does.StartWith("Digest "), "the phone took only a correct digest");
-        Assert.That(phone.Media.Report().HeardSpeech, Is.True);
+        Assert.That(phone.Media.Report().HeardSpeech, Is.True, phone.Media.Report().ToString());
         await lab.AssertNoChannelsLeftAsync();
     }
 

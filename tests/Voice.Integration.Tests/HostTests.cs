@@ -182,7 +182,7 @@ public class HostTests
             var ended = await EndedAsync(running.Client, callId);
             Assert.That((ended.GetProperty("state").GetString(), ended.GetProperty("reason").GetString()), Is.EqualTo(("completed", "local_hangup")));
             Assert.That(await phone.Ended.WaitAsync(TimeSpan.FromSeconds(5)), Is.EqualTo("bye-received"));
-            Assert.That(phone.Media.Report().HeardSpeech, Is.True);
+            Assert.That(phone.Media.Report().HeardSpeech, Is.True, phone.Media.Report().ToString());
             await AssertNoChannelsLeftAsync();
         }
         finally

@@ -36,7 +36,7 @@ public class RestartTests
         var ended = await lab.EndedAsync(second.CallId);
 
         Assert.That((ended.State, ended.Reason), Is.EqualTo((CallState.Completed, CallReasons.AnnounceComplete)));
-        Assert.That(phone.Media.Report().HeardSpeech, Is.True);
+        Assert.That(phone.Media.Report().HeardSpeech, Is.True, phone.Media.Report().ToString());
         await lab.AssertNoChannelsLeftAsync();
     }
 

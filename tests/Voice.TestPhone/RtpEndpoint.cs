@@ -195,6 +195,7 @@ public sealed class RtpEndpoint : IAsyncDisposable
 /// <summary>
 /// What a phone heard. <see cref="FirstPacket"/> and <see cref="FirstAudible"/> are <see cref="Stopwatch"/> timestamps.
 /// Speech: audible packets whose mean zero-crossing rate is well below noise's one half (decoded SRTP is noise).
+/// The first quarter second of flite speech, heavy in fricatives, measured 0.31; noise over as many samples stays within 0.5 ± 0.03.
 /// </summary>
 public sealed record RtpReport(
     int Packets, int Decodable, int Audible, IReadOnlyList<int> PayloadSizes, IReadOnlyList<int> PayloadTypes, double MaxRms,
@@ -204,7 +205,7 @@ public sealed record RtpReport(
     public int Decrypted { get; init; }
 
     /// <summary>Every packet was G.711 (plain, or SRTP decrypted) and some of it carried speech.</summary>
-    public bool HeardSpeech => Packets > 0 && Decodable == Packets && Audible >= 5 && MeanZeroCrossingRate < 0.3;
+    public bool HeardSpeech => Packets > 0 && Decodable == Packets && Audible >= 5 && MeanZeroCrossingRate < 0.4;
 
     public override string ToString() =>
         $"{Packets} packets ({(Decrypted > 0 ? $"{Decrypted} SRTP decrypted, " : "")}{Decodable} decodable G.711, {Audible} audible), payload sizes [{string.Join(", ", PayloadSizes)}], " +
