@@ -11,14 +11,18 @@ using Voice.Host.Webhooks;
 // Socket completions run on the socket engine's thread instead of hopping to the thread pool: one wake-up fewer per
 // message on drachtio, Event Socket and webhook connections, which on the lab's virtual machine halved the cost of
 // each (README, Performance). Read by the runtime on the first socket operation, hence before anything else; an
-// operator's own setting wins. Handlers that continue there only parse and hand over; Kestrel still runs requests
-// on the thread pool.
+// operator's own setting wins. Kestrel then runs requests there too instead of handing each to the thread pool
+// twice. What continues on that thread only parses, reads the database and hands over; nothing on it blocks.
 if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
 {
     Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
 }
 
 var builder = WebApplication.CreateBuilder(args);
+if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") == "1")
+{
+    builder.WebHost.UseSockets(options => options.UnsafePreferInlineScheduling = true);
+}
 if (builder.Configuration["HTTP_PORT"] is { Length: > 0 } httpPort)
 {
     builder.WebHost.UseUrls($"http://0.0.0.0:{httpPort}");

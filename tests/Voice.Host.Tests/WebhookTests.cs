@@ -282,4 +282,68 @@ public class WebhookTests
             Assert.That(events.Select(b => b.GetProperty("sequence").GetInt32()), Is.EqualTo(new[] { 1, 2, 3, 4 }), $"{id} in order, each once");
         }
     }
+
+    /// <summary>The outbox row of a webhook as it is on disk, read past the store (whose reads write queued outcomes first).</summary>
+    private static async Task<(string Status, long Attempts)> OnDiskAsync(string database, long id)
+    {
+        await using var connection = new SqliteConnection($"Data Source={database};Mode=ReadOnly;Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT status, attempts FROM webhook_outbox WHERE id = $id";
+        command.Parameters.AddWithValue("$id", id);
+        await using var reader = await command.ExecuteReaderAsync();
+        Assert.That(await reader.ReadAsync(), $"webhook {id} is in the outbox");
+        return (reader.GetString(0), reader.GetInt64(1));
+    }
+
+    [Test]
+    public async Task A_delivery_outcome_is_written_with_the_next_transaction_and_every_read_sees_it()
+    {
+        using var directory = new TemporaryDirectory();
+        using var store = new SqliteCallStore(directory.Database);
+        await store.InitializeAsync();
+        var now = DateTimeOffset.UtcNow;
+        await store.InsertAsync(new CallRecord
+        {
+            CallId = "hooked", To = "+15005550000", Message = "Hello", State = "queued", CreatedAt = now, WebhookUrl = "http://127.0.0.1:9/hook",
+            RequestJson = """{"to":"+15005550000","message":"Hello"}""",
+        }, null, null);
+        var queued = await store.WriteAsync([], [new CallStateChange("hooked", 1, null, CallState.Queued, now)], []);
+        var first = queued.Single();
+
+        store.QueueAttempt("hooked", new WebhookAttempt(first.Id, "delivered", 200, null, now, null));
+        Assert.That(await OnDiskAsync(directory.Database, first.Id), Is.EqualTo(("pending", 0L)), "queued, not yet written");
+        var commits = store.Commits;
+        var next = (await store.WriteAsync([], [new CallStateChange("hooked", 2, CallState.Queued, CallState.Dialing, now)], [])).Single();
+
+        Assert.That(store.Commits - commits, Is.EqualTo(1), "the outcome rode along with the recorder's transaction");
+        Assert.That(await OnDiskAsync(directory.Database, first.Id), Is.EqualTo(("delivered", 1L)));
+
+        // A read of the call's webhooks never shows an outcome that is only queued.
+        store.QueueAttempt("hooked", new WebhookAttempt(next.Id, "pending", 503, "the receiver answered 503", now, now.AddSeconds(1)));
+        var states = await store.WebhooksAsync("hooked");
+        Assert.That(states.Select(w => (w.Status, w.Attempts, w.LastHttpStatus)), Is.EqualTo(new[] { ("delivered", 1, (int?)200), ("pending", 1, (int?)503) }));
+        Assert.That(await OnDiskAsync(directory.Database, next.Id), Is.EqualTo(("pending", 1L)));
+    }
+
+    [Test]
+    public async Task A_delivery_is_written_back_soon_even_when_nothing_else_is_written()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        using var directory = new TemporaryDirectory();
+        await using var factory = new HostFactory(FastRetries, dataDirectory: directory.Path);
+        using var client = factory.CreateClient();
+        var callId = await PlaceAsync(client, $$"""{"to":"+15005550001","message":"Busy.","webhookUrl":"{{receiver.Url}}","webhookEvents":["failed"]}""");
+        await HostFactory.WaitForEndAsync(client, callId);
+        await HostFactory.Eventually(async () => receiver.Accepted.Count == 1, "the final webhook is delivered");
+
+        // The call has ended: no later write of the recorder can carry the outcome, so the sender writes it itself.
+        await using var connection = new SqliteConnection($"Data Source={directory.Database};Mode=ReadOnly;Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT id FROM webhook_outbox WHERE call_id = $call";
+        command.Parameters.AddWithValue("$call", callId);
+        var id = (long)(await command.ExecuteScalarAsync())!;
+        await HostFactory.Eventually(async () => await OnDiskAsync(directory.Database, id) == ("delivered", 1L), "the delivery is on disk");
+    }
 }

@@ -11,7 +11,7 @@ namespace Voice.Control.Drachtio;
 internal sealed class ClientTransaction(string method)
 {
     private readonly Channel<DrachtioMessage> _messages =
-        Channel.CreateUnbounded<DrachtioMessage>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
+        Channel.CreateUnbounded<DrachtioMessage>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = true });
 
     public string Method { get; } = method;
 

@@ -11,6 +11,11 @@ namespace Voice.Control.Drachtio;
 /// re-established with exponential back-off and jitter; outgoing calls (<see cref="CreateUacAsync"/>), their
 /// dialogs, and registrations with a PBX (<see cref="RegisterAsync"/>).
 /// </summary>
+/// <remarks>
+/// Replies and SIP responses complete the tasks awaiting them on the connection's read loop, without a hand-off
+/// to the thread pool: code that continues after awaiting this client runs there until its next await, so it must
+/// not block (move blocking work to <see cref="Task.Run(Action)"/>). This saves a thread wake-up per message.
+/// </remarks>
 public sealed partial class DrachtioClient : IAsyncDisposable
 {
     private readonly DrachtioClientOptions _options;

@@ -76,7 +76,7 @@ internal sealed class DrachtioConnection : FramedConnection
     /// <exception cref="DrachtioConnectionLostException">The connection closed before the reply came.</exception>
     public async Task<DrachtioResponse> SendRequestAsync(string message, CancellationToken ct = default)
     {
-        var pending = new PendingRequest { Reply = new(TaskCreationOptions.RunContinuationsAsynchronously) };
+        var pending = new PendingRequest { Reply = new() };
         var id = await SendAsync(message, pending).ConfigureAwait(false);
         try
         {

@@ -10,6 +10,10 @@ namespace Voice.Control.FreeSwitch;
 /// <c>bgapi</c>, event subscriptions and filters delivered as a bounded stream, HEARTBEAT-based liveness, and
 /// reconnection with back-off after FreeSWITCH restarts — subscriptions and filters are restored each time.
 /// </summary>
+/// <remarks>
+/// Replies complete the tasks awaiting them on the connection's read loop, without a hand-off to the thread pool:
+/// code that continues after awaiting this client must not block (see <see cref="Drachtio.DrachtioClient"/>).
+/// </remarks>
 public sealed class EslClient : IAsyncDisposable
 {
     private static readonly string[] AlwaysSubscribed = ["HEARTBEAT", "BACKGROUND_JOB"];

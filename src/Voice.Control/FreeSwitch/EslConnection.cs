@@ -163,6 +163,6 @@ internal sealed class EslConnection : FramedConnection
     {
         public string Command { get; } = command;
 
-        public TaskCompletionSource<EslMessage> Reply { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<EslMessage> Reply { get; } = new();
     }
 }

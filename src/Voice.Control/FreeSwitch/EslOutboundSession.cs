@@ -10,6 +10,10 @@ namespace Voice.Control.FreeSwitch;
 /// <c>connect</c>, the call's own events (<c>event json</c> + <c>filter Unique-ID</c>), applications run with
 /// <c>sendmsg</c> and awaited to their CHANNEL_EXECUTE_COMPLETE, hangup, and the disconnect notice.
 /// </summary>
+/// <remarks>
+/// Replies and completions finish the tasks awaiting them on the connection's read loop: code that continues
+/// after awaiting a session must not block. <see cref="EventReceived"/> handlers run on a loop of their own.
+/// </remarks>
 public sealed class EslOutboundSession : IAsyncDisposable
 {
     /// <summary>
@@ -153,7 +157,7 @@ public sealed class EslOutboundSession : IAsyncDisposable
         ct.ThrowIfCancellationRequested();
         var eventUuid = Guid.NewGuid().ToString();
         var command = EslCommands.Execute(UniqueId, application, argument, eventUuid);
-        var completion = new TaskCompletionSource<EslEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var completion = new TaskCompletionSource<EslEvent>();
         _executing[eventUuid] = completion;
         try
         {

@@ -77,8 +77,10 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        // Subscribed before anything else runs, so no change is missed; the host stopping ends the stream.
-        var pump = PumpAsync(calls.WatchAsync(CancellationToken.None), _pending.Writer);
+        // Subscribed before anything else runs, so no change is missed. The handler runs on the library's delivery
+        // loop and only queues the change: no hand-off through a stream of its own. StopAsync ends the queue, once
+        // the calls have ended (the library stops first).
+        calls.StateChanged += OnStateChanged;
         foreach (var call in Requeue)
         {
             PlaceAgain(call);
@@ -107,7 +109,6 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
             await WriteAsync(batch);
             batch.Clear();
         }
-        await pump;
         await purge;
         await checkpoint;
     }
@@ -151,13 +152,14 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
         }
     }
 
-    private static async Task PumpAsync(IAsyncEnumerable<CallStateChange> changes, ChannelWriter<Pending> writer)
+    private void OnStateChanged(object? sender, CallStateChange change) => _pending.Writer.TryWrite(new Pending(null, change, null, null));
+
+    /// <summary>Runs after the library has stopped (the recorder is registered first): every change is queued by then.</summary>
+    public override Task StopAsync(CancellationToken cancellationToken)
     {
-        await foreach (var change in changes)
-        {
-            writer.TryWrite(new Pending(null, change, null, null));
-        }
-        writer.TryComplete();
+        calls.StateChanged -= OnStateChanged;
+        _pending.Writer.TryComplete();
+        return base.StopAsync(cancellationToken);
     }
 
     private void PlaceAgain(CallRecord call)

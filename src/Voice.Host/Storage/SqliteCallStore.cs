@@ -32,6 +32,8 @@ public sealed class SqliteCallStore : IDisposable
     private readonly SemaphoreSlim _write = new(1, 1);
     private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, KeyReservation> _keys = new(StringComparer.Ordinal);
+    private readonly Lock _attemptsLock = new();
+    private List<(string CallId, WebhookAttempt Attempt)> _attempts = [];
     private SqliteConnection? _writer;
     private long _commits;
     private readonly SqliteReaders _readers;
@@ -179,6 +181,10 @@ public sealed class SqliteCallStore : IDisposable
                 await InsertRowAsync(transaction, call);
             }
             var queued = changes.Count == 0 ? [] : await ApplyAsync(transaction, changes);
+            if (TakeAttempts() is { } attempts)
+            {
+                await UpdateAttemptsAsync(transaction, attempts);
+            }
             foreach (var callId in withdrawn)
             {
                 var delete = Command(transaction, "DELETE FROM idempotency_keys WHERE call_id = $call; DELETE FROM calls WHERE call_id = $call");
@@ -508,6 +514,7 @@ public sealed class SqliteCallStore : IDisposable
     /// </summary>
     public async Task<IReadOnlyList<(WebhookDelivery Delivery, DateTimeOffset NextAttemptAt)>> PendingWebhooksAsync(int limit)
     {
+        await FlushAttemptsOfAsync(null);
         await using var connection = await OpenAsync();
         var rows = await connection.QueryAsync<(long Id, string CallId, long Sequence, string Event, string Url, string Body, long Attempts, long CreatedAt, long NextAttemptAt)>("""
             SELECT id, call_id, sequence, event, url, body, attempts, created_at, next_attempt_at
@@ -519,26 +526,33 @@ public sealed class SqliteCallStore : IDisposable
         }, DateTimeOffset.FromUnixTimeMilliseconds(r.NextAttemptAt)))];
     }
 
-    /// <summary>Records delivery attempts in one transaction: each delivered, failed for good, or pending again until its retry time.</summary>
-    public async Task WebhookAttemptsAsync(IReadOnlyList<WebhookAttempt> attempts)
+    /// <summary>
+    /// Queues how a webhook delivery attempt went. It is written with the next transaction, normally the
+    /// recorder's within milliseconds, or by <see cref="FlushAttemptsAsync"/>: a delivery costs no commit of its
+    /// own. Reads of the outbox write them first, so they never see a queued attempt missing; a crash before they
+    /// are written sends those webhooks again (delivery is at least once, and a call's webhooks go again in order).
+    /// </summary>
+    public void QueueAttempt(string callId, WebhookAttempt attempt)
+    {
+        lock (_attemptsLock)
+        {
+            _attempts.Add((callId, attempt));
+        }
+    }
+
+    /// <summary>Writes the queued attempts, if any are still waiting.</summary>
+    public async Task FlushAttemptsAsync()
     {
         await _write.WaitAsync();
         try
         {
+            if (TakeAttempts() is not { } attempts)
+            {
+                return;
+            }
             var connection = await WriterAsync();
             await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
-            var update = Command(transaction, """
-                UPDATE webhook_outbox SET status = $status, attempts = attempts + 1, last_status = $http, last_error = $error,
-                    next_attempt_at = COALESCE($retry, next_attempt_at),
-                    delivered_at = CASE WHEN $status = 'delivered' THEN $at ELSE delivered_at END
-                WHERE id = $id
-                """);
-            foreach (var attempt in attempts)
-            {
-                Bind(update, ("$id", attempt.Id), ("$status", attempt.Status), ("$http", attempt.HttpStatus), ("$error", attempt.Error),
-                    ("$at", attempt.At.ToUnixTimeMilliseconds()), ("$retry", attempt.RetryAt?.ToUnixTimeMilliseconds()));
-                await update.ExecuteNonQueryAsync();
-            }
+            await UpdateAttemptsAsync(transaction, attempts);
             await transaction.CommitAsync();
             Interlocked.Increment(ref _commits);
         }
@@ -548,18 +562,68 @@ public sealed class SqliteCallStore : IDisposable
         }
     }
 
-    /// <summary>The webhooks of one call, in order, with how their delivery went.</summary>
-    public async Task<IReadOnlyList<WebhookState>> WebhooksAsync(string callId) => await _readers.QueryAsync(
-        "SELECT sequence, event, status, attempts, last_status, last_error, next_attempt_at, delivered_at FROM webhook_outbox WHERE call_id = $call ORDER BY sequence",
-        parameters => parameters.AddWithValue("$call", callId),
-        row =>
+    /// <summary>
+    /// Writes the queued attempts first when one of them is of <paramref name="callId"/> (null: of any call), on
+    /// the thread pool: a read may come from a request running on the socket thread, which must not wait for the disk.
+    /// </summary>
+    private Task FlushAttemptsOfAsync(string? callId)
+    {
+        lock (_attemptsLock)
         {
-            var status = row.GetString(2);
-            return new WebhookState(
-                row.GetInt32(0), row.GetString(1), status, row.GetInt32(3), row.IsDBNull(4) ? null : row.GetInt32(4), row.IsDBNull(5) ? null : row.GetString(5),
-                status == "pending" ? DateTimeOffset.FromUnixTimeMilliseconds(row.GetInt64(6)) : null,
-                row.IsDBNull(7) ? null : DateTimeOffset.FromUnixTimeMilliseconds(row.GetInt64(7)));
-        });
+            if (_attempts.Count == 0 || (callId is not null && !_attempts.Exists(a => a.CallId == callId)))
+            {
+                return Task.CompletedTask;
+            }
+        }
+        return Task.Run(FlushAttemptsAsync);
+    }
+
+    private List<(string CallId, WebhookAttempt Attempt)>? TakeAttempts()
+    {
+        lock (_attemptsLock)
+        {
+            if (_attempts.Count == 0)
+            {
+                return null;
+            }
+            var taken = _attempts;
+            _attempts = [];
+            return taken;
+        }
+    }
+
+    private async Task UpdateAttemptsAsync(SqliteTransaction transaction, List<(string CallId, WebhookAttempt Attempt)> attempts)
+    {
+        var update = Command(transaction, """
+            UPDATE webhook_outbox SET status = $status, attempts = attempts + 1, last_status = $http, last_error = $error,
+                next_attempt_at = COALESCE($retry, next_attempt_at),
+                delivered_at = CASE WHEN $status = 'delivered' THEN $at ELSE delivered_at END
+            WHERE id = $id
+            """);
+        foreach (var (_, attempt) in attempts)
+        {
+            Bind(update, ("$id", attempt.Id), ("$status", attempt.Status), ("$http", attempt.HttpStatus), ("$error", attempt.Error),
+                ("$at", attempt.At.ToUnixTimeMilliseconds()), ("$retry", attempt.RetryAt?.ToUnixTimeMilliseconds()));
+            await update.ExecuteNonQueryAsync();
+        }
+    }
+
+    /// <summary>The webhooks of one call, in order, with how their delivery went.</summary>
+    public async Task<IReadOnlyList<WebhookState>> WebhooksAsync(string callId)
+    {
+        await FlushAttemptsOfAsync(callId);
+        return await _readers.QueryAsync(
+            "SELECT sequence, event, status, attempts, last_status, last_error, next_attempt_at, delivered_at FROM webhook_outbox WHERE call_id = $call ORDER BY sequence",
+            parameters => parameters.AddWithValue("$call", callId),
+            row =>
+            {
+                var status = row.GetString(2);
+                return new WebhookState(
+                    row.GetInt32(0), row.GetString(1), status, row.GetInt32(3), row.IsDBNull(4) ? null : row.GetInt32(4), row.IsDBNull(5) ? null : row.GetString(5),
+                    status == "pending" ? DateTimeOffset.FromUnixTimeMilliseconds(row.GetInt64(6)) : null,
+                    row.IsDBNull(7) ? null : DateTimeOffset.FromUnixTimeMilliseconds(row.GetInt64(7)));
+            });
+    }
 
     /// <summary>
     /// Copies the write-ahead log into the database file. The copy and its fsyncs run on a connection of their

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text;
-using System.Threading.Channels;
 using Voice.Host.Storage;
 
 namespace Voice.Host.Webhooks;
@@ -16,8 +15,10 @@ namespace Voice.Host.Webhooks;
 /// The outbox in the database is the truth; the schedule is kept in memory. The recorder hands over each webhook
 /// it wrote (<see cref="Enqueue"/>), and the pending ones are read back only at start-up, or after more were
 /// pending than <see cref="WebhookOptions.MaxInMemory"/> and the excess was left to the database. Nothing runs
-/// in between: a webhook goes out from the thread that wrote it, the next one of its call from the thread that
-/// wrote the outcome of the one before, and a timer is set only for a retry. A quiet host does no work at all.
+/// in between: a webhook goes out from the thread that wrote it, and the next one of its call from the thread
+/// that read the answer to the one before. Outcomes ride along with the recorder's next transaction
+/// (<see cref="SqliteCallStore.QueueAttempt"/>), or are written by a timer within <see cref="FlushDelay"/>; a
+/// timer is otherwise set only for a retry. A quiet host does no work at all.
 /// </remarks>
 internal sealed class WebhookSender : BackgroundService
 {
@@ -26,15 +27,20 @@ internal sealed class WebhookSender : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger<WebhookSender> _logger;
     private readonly HttpClient _http;
-    private readonly Channel<(WebhookAttempt Attempt, string CallId, DateTimeOffset? RetryAt)> _outcomes =
-        Channel.CreateUnbounded<(WebhookAttempt, string, DateTimeOffset?)>(new UnboundedChannelOptions { SingleReader = true });
+    /// <summary>How long an attempt's outcome may wait for a transaction to ride along with before it gets its own.</summary>
+    public static readonly TimeSpan FlushDelay = TimeSpan.FromMilliseconds(250);
+
     private readonly Lock _lock = new();
     private readonly WebhookSchedule _schedule;
     private readonly List<Task> _deliveries = [];
     private readonly CancellationTokenSource _stopping = new();
     private ITimer? _retryTimer;
+    private ITimer? _flushTimer;
     private bool _started;
     private int _reloading;
+    private int _flushArmed;
+    private int _starting;
+    private int _startAgain;
 
     public WebhookSender(SqliteCallStore store, WebhookOptions options, TimeProvider time, ILogger<WebhookSender> logger, HttpMessageHandler? handler = null)
     {
@@ -68,7 +74,6 @@ internal sealed class WebhookSender : BackgroundService
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         _logger.LogInformation("Webhooks are signed (X-VoiceBridge-Signature) with the secret from {Source}", _options.SecretSource);
-        var writer = WriteOutcomesAsync();
         using (stoppingToken.Register(() => _stopping.Cancel()))
         {
             await LoadPendingAsync();
@@ -86,8 +91,8 @@ internal sealed class WebhookSender : BackgroundService
             running = [.. _deliveries];
         }
         await Task.WhenAll(running);
-        _outcomes.Writer.TryComplete();
-        await writer;
+        _flushTimer?.Dispose();
+        await FlushAsync();
     }
 
     /// <summary>The outbox's pending webhooks into the schedule (at start-up, and after an overflow has drained).</summary>
@@ -121,8 +126,31 @@ internal sealed class WebhookSender : BackgroundService
         }
     }
 
-    /// <summary>Starts every webhook that is due, as far as the concurrency allows, and sets the timer for the next retry.</summary>
+    /// <summary>
+    /// Starts every webhook that is due, as far as the concurrency allows, and sets the timer for the next retry.
+    /// One thread at a time: a delivery that finishes at once (a refused address) asks again, and the thread
+    /// already starting looks again instead of going deeper.
+    /// </summary>
     private void StartDue()
+    {
+        Volatile.Write(ref _startAgain, 1);
+        while (Volatile.Read(ref _startAgain) == 1 && Interlocked.CompareExchange(ref _starting, 1, 0) == 0)
+        {
+            try
+            {
+                while (Interlocked.Exchange(ref _startAgain, 0) == 1)
+                {
+                    StartDueOnce();
+                }
+            }
+            finally
+            {
+                Volatile.Write(ref _starting, 0);
+            }
+        }
+    }
+
+    private void StartDueOnce()
     {
         List<WebhookDelivery> due;
         var reload = false;
@@ -165,39 +193,16 @@ internal sealed class WebhookSender : BackgroundService
         StartDue();
     }
 
-    /// <summary>
-    /// Writes attempt outcomes in batches, one transaction each, and only then lets each call go on: a delivery
-    /// counts as finished (and its call's next event may go) once its outcome is written, so an event is never
-    /// sent twice for want of a write.
-    /// </summary>
-    private async Task WriteOutcomesAsync()
+    /// <summary>Writes the outcomes still queued; a failure loses them, not the webhooks, which stay pending and are sent again.</summary>
+    private async Task FlushAsync()
     {
-        var batch = new List<(WebhookAttempt Attempt, string CallId, DateTimeOffset? RetryAt)>(64);
-        await foreach (var first in _outcomes.Reader.ReadAllAsync())
+        try
         {
-            batch.Add(first);
-            while (batch.Count < CallRecorder.MaxBatch && _outcomes.Reader.TryRead(out var more))
-            {
-                batch.Add(more);
-            }
-            try
-            {
-                await _store.WebhookAttemptsAsync([.. batch.Select(b => b.Attempt)]);
-            }
-            catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
-            {
-                // The outcomes are lost, not the webhooks: they stay pending and are sent again.
-                _logger.LogError(ex, "Could not record {Count} webhook deliveries", batch.Count);
-            }
-            lock (_lock)
-            {
-                foreach (var (_, callId, retryAt) in batch)
-                {
-                    _schedule.Finish(callId, retryAt);
-                }
-            }
-            batch.Clear();
-            StartDue();
+            await _store.FlushAttemptsAsync();
+        }
+        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
+        {
+            _logger.LogError(ex, "Could not record webhook deliveries");
         }
     }
 
@@ -245,7 +250,7 @@ internal sealed class WebhookSender : BackgroundService
         Record(delivery, status, error, retryAfter);
     }
 
-    /// <summary>Hands the attempt's outcome to the writer, with when to try again (null: the call's next webhook may go once it is written).</summary>
+    /// <summary>Queues the attempt's outcome for writing and moves the call on: its next webhook, or this one again at the retry time.</summary>
     private void Record(WebhookDelivery delivery, int? status, string? error, TimeSpan? retryAfter)
     {
         var now = _time.GetUtcNow();
@@ -271,7 +276,21 @@ internal sealed class WebhookSender : BackgroundService
             _logger.LogError("Webhook {Event} of call {CallId} to {Url} given up after {Attempts} attempts: {Error}",
                 delivery.Event, delivery.CallId, delivery.Url, delivery.Attempts + 1, error);
         }
-        _outcomes.Writer.TryWrite((attempt, delivery.CallId, retryAt));
+        _store.QueueAttempt(delivery.CallId, attempt);
+        lock (_lock)
+        {
+            _schedule.Finish(delivery.CallId, retryAt);
+        }
+        if (Interlocked.Exchange(ref _flushArmed, 1) == 0)
+        {
+            _flushTimer ??= _time.CreateTimer(_ =>
+            {
+                Volatile.Write(ref _flushArmed, 0);
+                _ = FlushAsync();
+            }, null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            _flushTimer.Change(FlushDelay, Timeout.InfiniteTimeSpan);
+        }
+        StartDue();
     }
 
     /// <summary>Worth another attempt: no answer at all, 408, 429 or a server error.</summary>
