@@ -296,34 +296,94 @@ public class WebhookTests
         return (reader.GetString(0), reader.GetInt64(1));
     }
 
-    [Test]
-    public async Task A_delivery_outcome_is_written_with_the_next_transaction_and_every_read_sees_it()
+    private static async Task<SqliteCallStore> StoreWithCallAsync(string database, string callId, DateTimeOffset now)
     {
-        using var directory = new TemporaryDirectory();
-        using var store = new SqliteCallStore(directory.Database);
+        var store = new SqliteCallStore(database);
         await store.InitializeAsync();
-        var now = DateTimeOffset.UtcNow;
         await store.InsertAsync(new CallRecord
         {
-            CallId = "hooked", To = "+15005550000", Message = "Hello", State = "queued", CreatedAt = now, WebhookUrl = "http://127.0.0.1:9/hook",
+            CallId = callId, To = "+15005550000", Message = "Hello", State = "queued", CreatedAt = now, WebhookUrl = "http://127.0.0.1:9/hook",
             RequestJson = """{"to":"+15005550000","message":"Hello"}""",
         }, null, null);
-        var queued = await store.WriteAsync([], [new CallStateChange("hooked", 1, null, CallState.Queued, now)], []);
-        var first = queued.Single();
+        return store;
+    }
+
+    [Test]
+    public async Task A_delivery_outcome_is_written_with_the_next_transaction()
+    {
+        using var directory = new TemporaryDirectory();
+        var now = DateTimeOffset.UtcNow;
+        using var store = await StoreWithCallAsync(directory.Database, "hooked", now);
+        var first = (await store.WriteAsync([], [new CallStateChange("hooked", 1, null, CallState.Queued, now)], [])).Single();
 
         store.QueueAttempt("hooked", new WebhookAttempt(first.Id, "delivered", 200, null, now, null));
         Assert.That(await OnDiskAsync(directory.Database, first.Id), Is.EqualTo(("pending", 0L)), "queued, not yet written");
         var commits = store.Commits;
-        var next = (await store.WriteAsync([], [new CallStateChange("hooked", 2, CallState.Queued, CallState.Dialing, now)], [])).Single();
+        await store.WriteAsync([], [new CallStateChange("hooked", 2, CallState.Queued, CallState.Dialing, now)], []);
 
         Assert.That(store.Commits - commits, Is.EqualTo(1), "the outcome rode along with the recorder's transaction");
         Assert.That(await OnDiskAsync(directory.Database, first.Id), Is.EqualTo(("delivered", 1L)));
+    }
 
-        // A read of the call's webhooks never shows an outcome that is only queued.
-        store.QueueAttempt("hooked", new WebhookAttempt(next.Id, "pending", 503, "the receiver answered 503", now, now.AddSeconds(1)));
+    [Test]
+    public async Task A_running_call_s_webhooks_read_from_memory_are_what_the_outbox_holds_once_written()
+    {
+        using var directory = new TemporaryDirectory();
+        var now = DateTimeOffset.UtcNow;
+        using var store = await StoreWithCallAsync(directory.Database, "hooked", now);
+        var queued = await store.WriteAsync([], [
+            new CallStateChange("hooked", 1, null, CallState.Queued, now),
+            new CallStateChange("hooked", 2, CallState.Queued, CallState.Dialing, now.AddMilliseconds(10)),
+            new CallStateChange("hooked", 3, CallState.Dialing, CallState.Ringing, now.AddMilliseconds(20))], []);
+        var (queuedHook, dialing, ringing) = (queued[0], queued[1], queued[2]);
+        var at = now.AddTicks(12_345); // not whole milliseconds, as the outbox stores times
+        store.QueueAttempt("hooked", new WebhookAttempt(queuedHook.Id, "delivered", 204, null, at, null));
+        store.QueueAttempt("hooked", new WebhookAttempt(dialing.Id, "pending", 503, "the receiver answered 503", at, at.AddSeconds(2)));
+        store.QueueAttempt("hooked", new WebhookAttempt(ringing.Id, "failed", 400, "the receiver answered 400", at, null));
+
+        var held = await store.WebhooksAsync("hooked");
+        Assert.That(held.Select(w => (w.Sequence, w.Status, w.Attempts, w.LastHttpStatus)),
+            Is.EqualTo(new[] { (1, "delivered", 1, (int?)204), (2, "pending", 1, (int?)503), (3, "failed", 1, (int?)400) }), "outcomes show at once");
+        Assert.That(await OnDiskAsync(directory.Database, dialing.Id), Is.EqualTo(("pending", 0L)), "the read cost no write");
+
+        await store.FlushAttemptsAsync();
+        using var reopened = new SqliteCallStore(directory.Database);
+        Assert.That(await reopened.WebhooksAsync("hooked"), Is.EqualTo(held), "a store that does not hold the call reads the same from the outbox");
+    }
+
+    [Test]
+    public async Task A_call_not_held_in_memory_is_read_from_the_outbox_with_its_queued_outcomes_written_first()
+    {
+        using var directory = new TemporaryDirectory();
+        var now = DateTimeOffset.UtcNow;
+        long id;
+        using (var before = await StoreWithCallAsync(directory.Database, "hooked", now))
+        {
+            id = (await before.WriteAsync([], [new CallStateChange("hooked", 1, null, CallState.Queued, now)], [])).Single().Id;
+        }
+
+        // As after a restart: the outbox's pending webhook is retried by a store that never held the call.
+        using var store = new SqliteCallStore(directory.Database);
+        await store.InitializeAsync();
+        store.QueueAttempt("hooked", new WebhookAttempt(id, "pending", 503, "the receiver answered 503", now, now.AddSeconds(1)));
         var states = await store.WebhooksAsync("hooked");
-        Assert.That(states.Select(w => (w.Status, w.Attempts, w.LastHttpStatus)), Is.EqualTo(new[] { ("delivered", 1, (int?)200), ("pending", 1, (int?)503) }));
-        Assert.That(await OnDiskAsync(directory.Database, next.Id), Is.EqualTo(("pending", 1L)));
+        Assert.That(states.Select(w => (w.Status, w.Attempts, w.LastHttpStatus)), Is.EqualTo(new[] { ("pending", 1, (int?)503) }));
+        Assert.That(await OnDiskAsync(directory.Database, id), Is.EqualTo(("pending", 1L)), "written before the read");
+    }
+
+    [Test]
+    public async Task A_call_is_read_from_the_outbox_once_it_has_ended_and_its_webhooks_are_settled()
+    {
+        using var directory = new TemporaryDirectory();
+        var now = DateTimeOffset.UtcNow;
+        using var store = await StoreWithCallAsync(directory.Database, "hooked", now);
+        var final = (await store.WriteAsync([], [new CallStateChange("hooked", 1, null, CallState.Failed, now, "busy")], [])).Single();
+        store.QueueAttempt("hooked", new WebhookAttempt(final.Id, "delivered", 200, null, now, null));
+
+        // Released from memory: this read goes to the outbox, so the queued outcome is written first.
+        var states = await store.WebhooksAsync("hooked");
+        Assert.That(states.Select(w => w.Status), Is.EqualTo(new[] { "delivered" }));
+        Assert.That(await OnDiskAsync(directory.Database, final.Id), Is.EqualTo(("delivered", 1L)));
     }
 
     [Test]

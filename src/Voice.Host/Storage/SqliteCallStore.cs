@@ -37,6 +37,7 @@ public sealed class SqliteCallStore : IDisposable
     private SqliteConnection? _writer;
     private long _commits;
     private readonly SqliteReaders _readers;
+    private readonly HeldWebhooks _held = new();
 
     public SqliteCallStore(string path)
     {
@@ -180,7 +181,7 @@ public sealed class SqliteCallStore : IDisposable
             {
                 await InsertRowAsync(transaction, call);
             }
-            var queued = changes.Count == 0 ? [] : await ApplyAsync(transaction, changes);
+            List<WebhookDelivery> queued = changes.Count == 0 ? [] : await ApplyAsync(transaction, changes);
             if (TakeAttempts() is { } attempts)
             {
                 await UpdateAttemptsAsync(transaction, attempts);
@@ -193,6 +194,7 @@ public sealed class SqliteCallStore : IDisposable
             }
             await transaction.CommitAsync();
             Interlocked.Increment(ref _commits);
+            Hold(calls, queued, changes, withdrawn);
             return queued;
         }
         finally
@@ -208,6 +210,30 @@ public sealed class SqliteCallStore : IDisposable
                     ReleaseKey(key, call.Call.CallId);
                 }
             }
+        }
+    }
+
+    /// <summary>What a committed write changed, in the webhooks held in memory (see <see cref="HeldWebhooks"/>).</summary>
+    private void Hold(IReadOnlyList<NewCall> calls, List<WebhookDelivery> queued, IReadOnlyList<CallStateChange> changes, IReadOnlyList<string> withdrawn)
+    {
+        foreach (var call in calls)
+        {
+            _held.Hold(call.Call.CallId);
+        }
+        foreach (var delivery in queued)
+        {
+            _held.Written(delivery);
+        }
+        foreach (var change in changes)
+        {
+            if (CallStateMachine.IsFinal(change.To))
+            {
+                _held.Ended(change.CallId);
+            }
+        }
+        foreach (var callId in withdrawn)
+        {
+            _held.Release(callId);
         }
     }
 
@@ -538,6 +564,7 @@ public sealed class SqliteCallStore : IDisposable
         {
             _attempts.Add((callId, attempt));
         }
+        _held.Attempted(callId, attempt);
     }
 
     /// <summary>Writes the queued attempts, if any are still waiting.</summary>
@@ -608,9 +635,16 @@ public sealed class SqliteCallStore : IDisposable
         }
     }
 
-    /// <summary>The webhooks of one call, in order, with how their delivery went.</summary>
+    /// <summary>
+    /// The webhooks of one call, in order, with how their delivery went: from memory while the call is held (see
+    /// <see cref="HeldWebhooks"/>), otherwise from the outbox, with the outcomes queued for it written first.
+    /// </summary>
     public async Task<IReadOnlyList<WebhookState>> WebhooksAsync(string callId)
     {
+        if (_held.Get(callId) is { } held)
+        {
+            return held;
+        }
         await FlushAttemptsOfAsync(callId);
         return await _readers.QueryAsync(
             "SELECT sequence, event, status, attempts, last_status, last_error, next_attempt_at, delivered_at FROM webhook_outbox WHERE call_id = $call ORDER BY sequence",

@@ -1,0 +1,185 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Voice.Control.Calls;
+using Voice.Host.Storage;
+using Voice.Host.Webhooks;
+
+namespace Voice.Host.Tests;
+
+/// <summary>The recorder's group commit: writes that come close together share a transaction; a waiting reader does not wait for more.</summary>
+public class RecorderTests
+{
+    private sealed class Recording : IAsyncDisposable
+    {
+        private readonly TemporaryDirectory _directory = new();
+
+        public Recording()
+        {
+            Store = new SqliteCallStore(_directory.Database);
+            Sender = new WebhookSender(Store, new WebhookOptions { Secret = [1, 2, 3] }, Time, NullLogger<WebhookSender>.Instance);
+            Recorder = new CallRecorder(Calls, Store, new StorageOptions(_directory.Database, TimeSpan.FromDays(1)), Sender, Time, NullLogger<CallRecorder>.Instance);
+        }
+
+        public HeldTimers Time { get; } = new();
+
+        public RaisedCalls Calls { get; } = new();
+
+        public SqliteCallStore Store { get; }
+
+        public WebhookSender Sender { get; }
+
+        public CallRecorder Recorder { get; }
+
+        public async Task StartAsync()
+        {
+            await Store.InitializeAsync();
+            await Recorder.StartAsync(CancellationToken.None);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Time.Fire(CallRecorder.BatchWindow); // a test that failed may have left the writer waiting
+            await Recorder.StopAsync(CancellationToken.None);
+            Recorder.Dispose();
+            Sender.Dispose();
+            Store.Dispose();
+            _directory.Dispose();
+        }
+    }
+
+    private static NewCall Call(string callId) => new(new CallRecord
+    {
+        CallId = callId, To = "+15005550000", Message = "Hello", State = "queued", CreatedAt = DateTimeOffset.UtcNow,
+        RequestJson = """{"to":"+15005550000","message":"Hello"}""",
+    });
+
+    [Test]
+    public async Task Writes_that_arrive_while_the_writer_waits_share_one_commit()
+    {
+        await using var recording = new Recording();
+        await recording.StartAsync();
+        var commits = recording.Store.Commits;
+
+        Assert.That(recording.Recorder.Accept(Call("grouped")));
+        var window = await recording.Time.SetAsync(CallRecorder.BatchWindow);
+        var now = DateTimeOffset.UtcNow;
+        recording.Calls.Raise(new CallStateChange("grouped", 1, null, CallState.Queued, now));
+        recording.Calls.Raise(new CallStateChange("grouped", 2, CallState.Queued, CallState.Dialing, now));
+        Assert.That(recording.Store.Commits, Is.EqualTo(commits), "nothing is written while the window is open");
+        window.Fire();
+
+        await HostFactory.Eventually(async () => (await recording.Store.GetAsync("grouped"))?.State == "dialing", "the call and both changes are written");
+        Assert.That(recording.Store.Commits - commits, Is.EqualTo(1), "one commit for the call and its two changes");
+    }
+
+    [Test]
+    public async Task A_reader_waiting_for_the_writes_ends_the_wait_for_more()
+    {
+        await using var recording = new Recording();
+        await recording.StartAsync();
+
+        Assert.That(recording.Recorder.Accept(Call("read-soon")));
+        await recording.Time.SetAsync(CallRecorder.BatchWindow);
+        // The window's timer never fires in this test: only the reader can end the wait.
+        await recording.Recorder.WrittenAsync().WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.That((await recording.Store.GetAsync("read-soon"))?.State, Is.EqualTo("queued"));
+    }
+
+    /// <summary>The library's calls, reduced to the event the recorder listens to.</summary>
+    private sealed class RaisedCalls : IOutboundCalls
+    {
+        public bool IsSimulated => true;
+
+        public IReadOnlyList<CallSnapshot> Active => [];
+
+        public event EventHandler<CallStateChange>? StateChanged;
+
+        public void Raise(CallStateChange change) => StateChanged?.Invoke(this, change);
+
+        public CallSnapshot Place(CallRequest request, string? callId = null) => throw new NotSupportedException();
+
+        public CallSnapshot? Get(string callId) => null;
+
+        public Task<bool> HangupAsync(string callId, CancellationToken ct = default) => Task.FromResult(false);
+
+        public IAsyncEnumerable<CallStateChange> WatchAsync(CancellationToken ct = default) => throw new NotSupportedException();
+    }
+
+    /// <summary>Real clock, but timers fire only when the test says so; a test can wait for one of a given due time to be set.</summary>
+    private sealed class HeldTimers : TimeProvider
+    {
+        private readonly Lock _lock = new();
+        private readonly List<Held> _timers = [];
+        private readonly List<(TimeSpan Due, TaskCompletionSource<Held> Set)> _waiting = [];
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            var timer = new Held(callback, state, dueTime);
+            lock (_lock)
+            {
+                _timers.Add(timer);
+                foreach (var waiter in _waiting.Where(w => w.Due == dueTime).ToList())
+                {
+                    _waiting.Remove(waiter);
+                    waiter.Set.TrySetResult(timer);
+                }
+            }
+            return timer;
+        }
+
+        /// <summary>Completes once a timer due after <paramref name="due"/> is set (from now on).</summary>
+        public Task<Held> SetAsync(TimeSpan due)
+        {
+            var set = new TaskCompletionSource<Held>(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (_lock)
+            {
+                if (_timers.FirstOrDefault(t => t.Due == due && !t.Fired) is { } already)
+                {
+                    return Task.FromResult(already);
+                }
+                _waiting.Add((due, set));
+            }
+            return set.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+
+        public void Fire(TimeSpan due)
+        {
+            List<Held> timers;
+            lock (_lock)
+            {
+                timers = [.. _timers.Where(t => t.Due == due)];
+            }
+            foreach (var timer in timers)
+            {
+                timer.Fire();
+            }
+        }
+
+        public sealed class Held(TimerCallback callback, object? state, TimeSpan due) : ITimer
+        {
+            private int _fired;
+
+            public TimeSpan Due => due;
+
+            public bool Fired => Volatile.Read(ref _fired) == 1;
+
+            public void Fire()
+            {
+                if (Interlocked.Exchange(ref _fired, 1) == 0)
+                {
+                    callback(state);
+                }
+            }
+
+            public bool Change(TimeSpan dueTime, TimeSpan period) => true;
+
+            public void Dispose() => Interlocked.Exchange(ref _fired, 1);
+
+            public ValueTask DisposeAsync()
+            {
+                Dispose();
+                return ValueTask.CompletedTask;
+            }
+        }
+    }
+}
