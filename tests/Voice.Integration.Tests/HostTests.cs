@@ -115,17 +115,6 @@ public class HostTests
         }
     }
 
-    /// <summary>Until the phone has heard a quarter second of speech (bounded).</summary>
-    private static async Task HearingAsync(PhoneCall phone)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (phone.Media.Report().Audible < 12)
-        {
-            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the phone hears no speech");
-            await Task.Delay(20);
-        }
-    }
-
     private static async Task AssertNoChannelsLeftAsync()
     {
         var settings = LabSettings.Require();
@@ -174,7 +163,7 @@ public class HostTests
             var callId = await PostAsync(running.Client, "+15551230022");
             var phone = await running.Phone.NextCallAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(15));
             await StateAsync(running.Client, callId, "playing");
-            await HearingAsync(phone); // the callee hears the start of it
+            await phone.HeardAsync(audiblePackets: 12, TimeSpan.FromSeconds(10)); // the callee hears the start of it
 
             var hangup = await running.Client.PostAsync($"/api/call/{callId}/hangup", null);
 

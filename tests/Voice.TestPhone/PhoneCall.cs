@@ -62,6 +62,23 @@ public sealed class PhoneCall
     /// <summary>The time from the 200 OK to the first RTP packet of any kind.</summary>
     public TimeSpan? AnswerToFirstPacket => AnsweredAt is { } answered && Media.Report().FirstPacket is { } first ? Stopwatch.GetElapsedTime(answered, first) : null;
 
+    /// <summary>
+    /// Completes once the phone has heard <paramref name="audiblePackets"/> packets of speech (20 ms each); throws
+    /// <see cref="TimeoutException"/>, with what it heard, when that takes longer than <paramref name="within"/>.
+    /// </summary>
+    public async Task HeardAsync(int audiblePackets, TimeSpan within)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(within.TotalSeconds * Stopwatch.Frequency);
+        while (Media.Report().Audible < audiblePackets)
+        {
+            if (Stopwatch.GetTimestamp() > deadline)
+            {
+                throw new TimeoutException($"the phone heard fewer than {audiblePackets} packets of speech in {within.TotalSeconds:0.#} s: {Media.Report()}");
+            }
+            await Task.Delay(20);
+        }
+    }
+
     internal SipPacket? LastResponse { get; set; }
 
     internal byte[]? LastResponseBytes { get; set; }

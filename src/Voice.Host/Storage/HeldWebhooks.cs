@@ -20,7 +20,7 @@ internal sealed class HeldWebhooks
     public const int MaxCalls = 10_000;
 
     private readonly ConcurrentDictionary<string, Call> _calls = new(StringComparer.Ordinal);
-    private int _count;
+    private int _count; // kept apart: ConcurrentDictionary.Count takes every lock of the dictionary
 
     /// <summary>Starts holding a call that was just written (it has no webhook yet).</summary>
     public void Hold(string callId)
