@@ -9,12 +9,12 @@ internal static class HealthApi
 {
     public static IEndpointRouteBuilder MapHealthApi(this IEndpointRouteBuilder routes)
     {
-        routes.MapGet("/healthz", () => Results.Ok(new { status = "alive" }));
+        routes.MapGet("/healthz", () => Api.JsonBody.Ok(new { status = "alive" }));
         routes.MapGet("/readyz", (VoiceControlOptions options, IServiceProvider services) =>
         {
             if (options.IsSimulated)
             {
-                return Results.Ok(new { ready = true, backend = "simulated", simulated = true, drachtio = "not configured" });
+                return Api.JsonBody.Ok(new { ready = true, backend = "simulated", simulated = true, drachtio = "not configured" });
             }
             var drachtio = services.GetRequiredService<DrachtioClient>();
             var media = services.GetRequiredService<MediaServerPool>().Status;
@@ -40,7 +40,7 @@ internal static class HealthApi
                 mediaServers = media.Select(m => new { name = m.Name, connected = m.IsConnected, problem = m.Problem, endpoints = m.Endpoints, sessions = m.Load?.SessionCount, idleCpu = m.Load?.IdleCpu }),
                 problem = problems.Count == 0 ? null : string.Join("; ", problems),
             };
-            return ready ? Results.Ok(body) : Results.Json(body, statusCode: StatusCodes.Status503ServiceUnavailable);
+            return ready ? Api.JsonBody.Ok(body) : new Api.JsonBody(body, StatusCodes.Status503ServiceUnavailable, Api.JsonBody.Json);
         });
         return routes;
     }

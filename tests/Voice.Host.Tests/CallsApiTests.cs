@@ -150,6 +150,29 @@ public class CallsApiTests
     }
 
     [Test]
+    public async Task Answers_carry_their_length_so_a_client_reads_them_in_one_piece()
+    {
+        var placed = await PostJsonAsync("""{"to":"+15551234567","message":"Backup finished."}""");
+        var callId = (await placed.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("callId").GetString()!;
+        var call = await _client.GetAsync($"/api/call/{callId}");
+        var missing = await _client.GetAsync("/api/call/no-such-call");
+        var refused = await PostJsonAsync("""{"to":"","message":"Backup finished."}""");
+
+        foreach (var (what, response, type) in new[] { ("POST", placed, "application/json"), ("GET", call, "application/json"), ("404", missing, "application/problem+json"), ("400", refused, "application/problem+json") })
+        {
+            // Read as sent: the ContentLength property would compute a length from the buffered body.
+            Assert.That(response.Content.Headers.NonValidated.TryGetValues("Content-Length", out var length), Is.True, what);
+            var body = await response.Content.ReadAsByteArrayAsync();
+            Assert.That(length.ToString(), Is.EqualTo(body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture)), what);
+            Assert.That(response.Headers.TransferEncodingChunked, Is.Not.True, what);
+            Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo(type), what);
+            Assert.That(JsonDocument.Parse(body).RootElement.ValueKind, Is.EqualTo(JsonValueKind.Object), what);
+        }
+        Assert.That(missing.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+    }
+
+    [Test]
     public async Task A_body_that_is_too_large_or_not_JSON_is_refused()
     {
         var huge = await PostJsonAsync($$"""{"to":"+15551234567","message":"{{new string('a', 70_000)}}"}""");

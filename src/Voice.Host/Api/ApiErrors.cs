@@ -27,7 +27,7 @@ internal static class ApiErrors
         {
             body["errors"] = errors;
         }
-        return Results.Json(body, statusCode: status, contentType: "application/problem+json");
+        return new JsonBody(body, status, "application/problem+json");
     }
 
     public static IResult Validation(IDictionary<string, string[]> errors)

@@ -41,7 +41,7 @@ internal static class CallsApi
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         api.MapGet("/call/{callId}", async (string callId, IOutboundCalls calls, SqliteCallStore store) =>
             (calls.Get(callId) is { } call ? CallResponses.Call(call) : await store.GetAsync(callId) is { } stored ? CallResponses.Call(stored) : null) is { } found
-                ? Results.Ok(CallResponses.WithWebhooks(found, await store.WebhooksAsync(callId)))
+                ? JsonBody.Ok(CallResponses.WithWebhooks(found, await store.WebhooksAsync(callId)))
                 : ApiErrors.NotFound(callId))
             .WithSummary("A call: its state, timestamps, duration and webhook deliveries")
             .Produces<CallView>().ProducesProblem(StatusCodes.Status404NotFound);
@@ -62,7 +62,7 @@ internal static class CallsApi
             // The answer does not wait for the far end: CANCEL or BYE goes out and the call ends in the background.
             _ = calls.HangupAsync(callId);
             await Task.Yield();
-            return Results.Ok(new { success = true, message = "Call hangup initiated", callId });
+            return JsonBody.Ok(new { success = true, message = "Call hangup initiated", callId });
         })
             .WithSummary("Hang a call up: CANCEL while it rings, BYE once answered")
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
@@ -125,7 +125,7 @@ internal static class CallsApi
             }
             context.Response.Headers["Idempotent-Replayed"] = "true";
             var state = calls.Get(earlier.CallId) is { } live ? CallResponses.State(live.State) : (await store.GetAsync(earlier.CallId))?.State ?? "queued";
-            return Results.Ok(new PlacedView(earlier.CallId, state, calls.IsSimulated));
+            return JsonBody.Ok(new PlacedView(earlier.CallId, state, calls.IsSimulated));
         }
         // Written by the recorder's next batch, before the call's first state change: the answer does not wait for the disk.
         if (!recorder.Accept(new NewCall(new CallRecord
@@ -152,7 +152,7 @@ internal static class CallsApi
         try
         {
             var call = calls.Place(request.ToCallRequest(), callId);
-            return Results.Ok(new PlacedView(call.CallId, "queued", call.Simulated));
+            return JsonBody.Ok(new PlacedView(call.CallId, "queued", call.Simulated));
         }
         catch (Exception ex) when (ex is CallRequestException or CallQueueFullException)
         {
@@ -187,7 +187,7 @@ internal static class CallsApi
         if (query.Count == 0)
         {
             var active = calls.Active;
-            return Results.Ok(new CallListView([.. active.Select(CallResponses.Call)]));
+            return JsonBody.Ok(new CallListView([.. active.Select(CallResponses.Call)]));
         }
         var limit = 50;
         if (query.TryGetValue("limit", out var limitText) && (!int.TryParse(limitText, out limit) || limit is < 1 or > 500))
@@ -225,7 +225,7 @@ internal static class CallsApi
         {
             await recorder.WrittenAsync();
             var page = await store.QueryAsync(new CallQuery { State = state.Length > 0 ? state : null, To = to, From = from, Until = until, Cursor = cursor.Length > 0 ? cursor : null, Limit = limit });
-            return Results.Ok(new CallHistoryView([.. page.Calls.Select(CallResponses.Call)], page.Next));
+            return JsonBody.Ok(new CallHistoryView([.. page.Calls.Select(CallResponses.Call)], page.Next));
         }
         catch (FormatException ex)
         {

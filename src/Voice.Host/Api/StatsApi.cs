@@ -26,7 +26,7 @@ internal static class StatsApi
             var periods = Periods(time.GetUtcNow(), zone);
             await recorder.WrittenAsync();
             var counts = await store.CountAsync(periods.Today, periods.Week, periods.Month, periods.Year, options.Calls.DefaultCallerId);
-            return Results.Ok(new
+            return JsonBody.Ok(new
             {
                 success = true,
                 timeZone = zone.Id,

@@ -30,6 +30,7 @@ public sealed class SqliteCallStore : IDisposable
 
     private readonly string _connectionString;
     private readonly SemaphoreSlim _write = new(1, 1);
+    private readonly WriteThread _thread = new("SQLite writer");
     private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, KeyReservation> _keys = new(StringComparer.Ordinal);
     private readonly Lock _attemptsLock = new();
@@ -172,34 +173,12 @@ public sealed class SqliteCallStore : IDisposable
     /// </summary>
     public async Task<IReadOnlyList<WebhookDelivery>> WriteAsync(IReadOnlyList<NewCall> calls, IReadOnlyList<CallStateChange> changes, IReadOnlyList<string> withdrawn)
     {
-        await _write.WaitAsync();
         try
         {
-            var connection = await WriterAsync();
-            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
-            foreach (var call in calls)
-            {
-                await InsertRowAsync(transaction, call);
-            }
-            List<WebhookDelivery> queued = changes.Count == 0 ? [] : await ApplyAsync(transaction, changes);
-            if (TakeAttempts() is { } attempts)
-            {
-                await UpdateAttemptsAsync(transaction, attempts);
-            }
-            foreach (var callId in withdrawn)
-            {
-                var delete = Command(transaction, "DELETE FROM idempotency_keys WHERE call_id = $call; DELETE FROM calls WHERE call_id = $call");
-                Bind(delete, ("$call", callId));
-                await delete.ExecuteNonQueryAsync();
-            }
-            await transaction.CommitAsync();
-            Interlocked.Increment(ref _commits);
-            Hold(calls, queued, changes, withdrawn);
-            return queued;
+            return await OnWriteThreadAsync(connection => WriteCoreAsync(connection, calls, changes, withdrawn));
         }
         finally
         {
-            _write.Release();
             // Written or failed, these keys no longer need holding in memory: a written key is found in the
             // database, a failed one is free again. (A withdrawal always comes after its call's insert, whose
             // write released the key already.)
@@ -211,6 +190,30 @@ public sealed class SqliteCallStore : IDisposable
                 }
             }
         }
+    }
+
+    private async Task<IReadOnlyList<WebhookDelivery>> WriteCoreAsync(SqliteConnection connection, IReadOnlyList<NewCall> calls, IReadOnlyList<CallStateChange> changes, IReadOnlyList<string> withdrawn)
+    {
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
+        foreach (var call in calls)
+        {
+            await InsertRowAsync(transaction, call);
+        }
+        List<WebhookDelivery> queued = changes.Count == 0 ? [] : await ApplyAsync(transaction, changes);
+        if (TakeAttempts() is { } attempts)
+        {
+            await UpdateAttemptsAsync(transaction, attempts);
+        }
+        foreach (var callId in withdrawn)
+        {
+            var delete = Command(transaction, "DELETE FROM idempotency_keys WHERE call_id = $call; DELETE FROM calls WHERE call_id = $call");
+            Bind(delete, ("$call", callId));
+            await delete.ExecuteNonQueryAsync();
+        }
+        await transaction.CommitAsync();
+        Interlocked.Increment(ref _commits);
+        Hold(calls, queued, changes, withdrawn);
+        return queued;
     }
 
     /// <summary>What a committed write changed, in the webhooks held in memory (see <see cref="HeldWebhooks"/>).</summary>
@@ -416,67 +419,49 @@ public sealed class SqliteCallStore : IDisposable
     /// After a restart: calls that were in progress end as failed with <c>host_restart</c> (their SIP legs died
     /// with the process); calls still queued are returned so they can be placed again.
     /// </summary>
-    public async Task<(int Closed, IReadOnlyList<CallRecord> Queued)> RecoverAsync(DateTimeOffset now)
+    public Task<(int Closed, IReadOnlyList<CallRecord> Queued)> RecoverAsync(DateTimeOffset now) => OnWriteThreadAsync(async connection =>
     {
-        await _write.WaitAsync();
-        try
-        {
-            var connection = await WriterAsync();
-            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
-            var interrupted = (await connection.QueryAsync<CallRow>(
-                "SELECT * FROM calls WHERE state IN ('dialing', 'ringing', 'playing')", transaction: transaction)).ToList();
-            // Recorded as any other change: history, the call's row and its webhook.
-            await ApplyAsync(transaction, interrupted.Select(call => new CallStateChange(
-                call.call_id, (int)call.last_sequence + 1, null, CallState.Failed, now, HostRestart, Detail: RestartDetail, Simulated: call.simulated != 0)));
-            var queued = (await connection.QueryAsync<CallRow>(
-                "SELECT * FROM calls WHERE state = 'queued' ORDER BY created_at, call_id", transaction: transaction)).Select(r => r.ToRecord()).ToList();
-            await transaction.CommitAsync();
-            Interlocked.Increment(ref _commits);
-            return (interrupted.Count, queued);
-        }
-        finally
-        {
-            _write.Release();
-        }
-    }
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
+        var interrupted = (await connection.QueryAsync<CallRow>(
+            "SELECT * FROM calls WHERE state IN ('dialing', 'ringing', 'playing')", transaction: transaction)).ToList();
+        // Recorded as any other change: history, the call's row and its webhook.
+        await ApplyAsync(transaction, interrupted.Select(call => new CallStateChange(
+            call.call_id, (int)call.last_sequence + 1, null, CallState.Failed, now, HostRestart, Detail: RestartDetail, Simulated: call.simulated != 0)));
+        var queued = (await connection.QueryAsync<CallRow>(
+            "SELECT * FROM calls WHERE state = 'queued' ORDER BY created_at, call_id", transaction: transaction)).Select(r => r.ToRecord()).ToList();
+        await transaction.CommitAsync();
+        Interlocked.Increment(ref _commits);
+        return (interrupted.Count, (IReadOnlyList<CallRecord>)queued);
+    });
 
     /// <summary>
     /// Deletes ended calls older than <paramref name="before"/>, with their history and webhooks; returns how many.
     /// Their daily counts are kept, so <see cref="CountAsync"/> still covers the whole year.
     /// </summary>
-    public async Task<int> PurgeAsync(DateTimeOffset before)
+    public Task<int> PurgeAsync(DateTimeOffset before) => OnWriteThreadAsync(async connection =>
     {
-        await _write.WaitAsync();
-        try
+        await using var transaction = await connection.BeginTransactionAsync();
+        var cutoff = before.ToUnixTimeMilliseconds();
+        var purged = await connection.ExecuteScalarAsync<int>(
+            "SELECT COUNT(*) FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff", new { cutoff }, transaction);
+        if (purged == 0)
         {
-            var connection = await WriterAsync();
-            await using var transaction = await connection.BeginTransactionAsync();
-            var cutoff = before.ToUnixTimeMilliseconds();
-            var purged = await connection.ExecuteScalarAsync<int>(
-                "SELECT COUNT(*) FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff", new { cutoff }, transaction);
-            if (purged == 0)
-            {
-                return 0;
-            }
-            await connection.ExecuteAsync("""
-                INSERT INTO call_counts_archive (day, caller_id, to_number, calls)
-                    SELECT date(created_at / 1000, 'unixepoch'), COALESCE(caller_id, ''), to_number, COUNT(*) FROM calls
-                    WHERE ended_at IS NOT NULL AND ended_at < @cutoff GROUP BY 1, 2, 3
-                    ON CONFLICT (day, caller_id, to_number) DO UPDATE SET calls = calls + excluded.calls;
-                DELETE FROM call_events WHERE call_id IN (SELECT call_id FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff);
-                DELETE FROM webhook_outbox WHERE call_id IN (SELECT call_id FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff);
-                DELETE FROM idempotency_keys WHERE call_id IN (SELECT call_id FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff);
-                DELETE FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff;
-                """, new { cutoff }, transaction);
-            await transaction.CommitAsync();
-            Interlocked.Increment(ref _commits);
-            return purged;
+            return 0;
         }
-        finally
-        {
-            _write.Release();
-        }
-    }
+        await connection.ExecuteAsync("""
+            INSERT INTO call_counts_archive (day, caller_id, to_number, calls)
+                SELECT date(created_at / 1000, 'unixepoch'), COALESCE(caller_id, ''), to_number, COUNT(*) FROM calls
+                WHERE ended_at IS NOT NULL AND ended_at < @cutoff GROUP BY 1, 2, 3
+                ON CONFLICT (day, caller_id, to_number) DO UPDATE SET calls = calls + excluded.calls;
+            DELETE FROM call_events WHERE call_id IN (SELECT call_id FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff);
+            DELETE FROM webhook_outbox WHERE call_id IN (SELECT call_id FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff);
+            DELETE FROM idempotency_keys WHERE call_id IN (SELECT call_id FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff);
+            DELETE FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff;
+            """, new { cutoff }, transaction);
+        await transaction.CommitAsync();
+        Interlocked.Increment(ref _commits);
+        return purged;
+    });
 
     /// <summary>
     /// Calls per caller ID and per destination since each of the four period starts (today, this week, this
@@ -568,30 +553,22 @@ public sealed class SqliteCallStore : IDisposable
     }
 
     /// <summary>Writes the queued attempts, if any are still waiting.</summary>
-    public async Task FlushAttemptsAsync()
+    public Task FlushAttemptsAsync() => OnWriteThreadAsync(async connection =>
     {
-        await _write.WaitAsync();
-        try
+        if (TakeAttempts() is not { } attempts)
         {
-            if (TakeAttempts() is not { } attempts)
-            {
-                return;
-            }
-            var connection = await WriterAsync();
-            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
-            await UpdateAttemptsAsync(transaction, attempts);
-            await transaction.CommitAsync();
-            Interlocked.Increment(ref _commits);
+            return false;
         }
-        finally
-        {
-            _write.Release();
-        }
-    }
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
+        await UpdateAttemptsAsync(transaction, attempts);
+        await transaction.CommitAsync();
+        Interlocked.Increment(ref _commits);
+        return true;
+    });
 
     /// <summary>
     /// Writes the queued attempts first when one of them is of <paramref name="callId"/> (null: of any call), on
-    /// the thread pool: a read may come from a request running on the socket thread, which must not wait for the disk.
+    /// the write thread: a read may come from a request running on the socket thread, which must not wait for the disk.
     /// </summary>
     private Task FlushAttemptsOfAsync(string? callId)
     {
@@ -602,7 +579,7 @@ public sealed class SqliteCallStore : IDisposable
                 return Task.CompletedTask;
             }
         }
-        return Task.Run(FlushAttemptsAsync);
+        return FlushAttemptsAsync();
     }
 
     private List<(string CallId, WebhookAttempt Attempt)>? TakeAttempts()
@@ -698,7 +675,25 @@ public sealed class SqliteCallStore : IDisposable
     }
 
     /// <summary>
-    /// The one connection that writes, kept open (callers hold <see cref="_write"/>). Its <c>synchronous = NORMAL</c>
+    /// Runs a write transaction on <see cref="_thread"/>, under the write lock (which the checkpoint takes to start
+    /// the log over). Microsoft.Data.Sqlite completes its asynchronous methods synchronously, so the thread waits
+    /// for nothing but the database.
+    /// </summary>
+    private Task<T> OnWriteThreadAsync<T>(Func<SqliteConnection, Task<T>> write) => _thread.RunAsync(() =>
+    {
+        _write.Wait();
+        try
+        {
+            return write(Writer()).GetAwaiter().GetResult();
+        }
+        finally
+        {
+            _write.Release();
+        }
+    });
+
+    /// <summary>
+    /// The one connection that writes, kept open (used on the write thread, under <see cref="_write"/>). Its <c>synchronous = NORMAL</c>
     /// is a per-connection setting: on pooled connections it would fall back to FULL, an fsync of the WAL at every
     /// commit. In WAL mode NORMAL loses no committed transaction on a process crash, only on a power cut since
     /// the last checkpoint. It does not checkpoint at commit as SQLite's default does (then the fsyncs of the
@@ -706,13 +701,13 @@ public sealed class SqliteCallStore : IDisposable
     /// writer falls back to it only when the log has grown far past <see cref="ResetFrames"/> (nobody calls
     /// <see cref="Checkpoint"/>, or a reader keeps the log from starting over).
     /// </summary>
-    private async Task<SqliteConnection> WriterAsync()
+    private SqliteConnection Writer()
     {
         if (_writer is null)
         {
             var connection = new SqliteConnection(_connectionString);
-            await connection.OpenAsync();
-            await connection.ExecuteAsync($"PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = {ResetFrames * 16}; PRAGMA journal_size_limit = {ResetFrames * 4096 * 4};");
+            connection.Open();
+            connection.Execute($"PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = {ResetFrames * 16}; PRAGMA journal_size_limit = {ResetFrames * 4096 * 4};");
             _writer = connection;
         }
         return _writer;
@@ -720,6 +715,7 @@ public sealed class SqliteCallStore : IDisposable
 
     public void Dispose()
     {
+        _thread.Dispose();
         _readers.Dispose();
         foreach (var command in _commands.Values)
         {
