@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Threading.Channels;
 using Voice.Control.Calls;
 using Voice.Host.Api;
 
@@ -42,10 +41,16 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    private readonly Channel<Pending> _pending = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Lock _lock = new();
+    private readonly List<Pending> _queue = [];
 
-    /// <summary>Set while the writer waits for a batch to fill; completing it ends the wait.</summary>
-    private TaskCompletionSource? _hurry;
+    /// <summary>A write of the queue is posted to the store's write thread and has not taken the queue yet.</summary>
+    private bool _posted;
+
+    private bool _closed;
+
+    /// <summary>Completes once the last writes are done, after <see cref="StopAsync"/>.</summary>
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Calls found queued at start-up, placed again once the recorder listens.</summary>
     public IReadOnlyList<CallRecord> Requeue { get; set; } = [];
@@ -54,7 +59,7 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
     /// Queues a new call for writing; call it before the call is placed, so the call is written before its
     /// state changes. False once the host is stopping and nothing more is written.
     /// </summary>
-    public bool Accept(NewCall call) => _pending.Writer.TryWrite(new Pending(call, null, null, null));
+    public bool Accept(NewCall call) => Queue(new Pending(call, null, null, null));
 
     /// <summary>Removes an accepted call that could not be placed; completes once that is written (or failed, and was logged).</summary>
     public async Task WithdrawAsync(string callId)
@@ -66,7 +71,7 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
             return;
         }
         // Stopping: the call's insert may still be queued, so the delete goes after the last batch.
-        await (ExecuteTask ?? Task.CompletedTask).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _drained.Task;
         await store.DeleteAsync(callId);
     }
 
@@ -83,8 +88,7 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         // Subscribed before anything else runs, so no change is missed. The handler runs on the library's delivery
-        // loop and only queues the change: no hand-off through a stream of its own. StopAsync ends the queue, once
-        // the calls have ended (the library stops first).
+        // loop and only queues the change. StopAsync ends the queue, once the calls have ended (the library stops first).
         calls.StateChanged += OnStateChanged;
         foreach (var call in Requeue)
         {
@@ -94,49 +98,78 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
         // Its fsyncs block a thread for as long as the disk takes: a thread of its own, not the pool's.
         var checkpoint = Task.Factory.StartNew(() => CheckpointLoop(stoppingToken), CancellationToken.None,
             TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        var batch = new List<Pending>(MaxBatch);
-        await foreach (var first in _pending.Reader.ReadAllAsync(CancellationToken.None))
-        {
-            batch.Add(first);
-            // A moment for more to arrive: a batch then holds several writes, which saves commits and the pages
-            // that each commit writes again (the calls' indexes). Not when someone waits for the write: a read of
-            // the history, a refused POST. One arriving during the wait cuts it short (see Hurry).
-            var hurry = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            Volatile.Write(ref _hurry, hurry);
-            Drain(batch);
-            if (batch.Count < MaxBatch && !batch.Exists(p => p.Written is not null))
-            {
-                await Task.WhenAny(Task.Delay(BatchWindow, time, CancellationToken.None), hurry.Task);
-            }
-            Volatile.Write(ref _hurry, null);
-            Drain(batch);
-            await WriteAsync(batch);
-            batch.Clear();
-        }
+        await _drained.Task;
         await purge;
         await checkpoint;
     }
 
-    private void Drain(List<Pending> batch)
+    /// <summary>
+    /// Queues a write. The first of a batch posts the batch's write to the store's write thread, which waits
+    /// <see cref="BatchWindow"/> for more to join it (group commit) before it takes the queue: several writes then
+    /// share one commit, which saves the pages each commit writes again (the calls' indexes).
+    /// </summary>
+    private bool Queue(Pending pending)
     {
-        while (batch.Count < MaxBatch && _pending.Reader.TryRead(out var more))
+        lock (_lock)
         {
-            batch.Add(more);
+            if (_closed)
+            {
+                return false;
+            }
+            _queue.Add(pending);
+            if (_posted)
+            {
+                return true;
+            }
+            _posted = true;
         }
-    }
-
-    /// <summary>Queues a write someone waits for, and ends the writer's wait for more (after the write is queued, so the writer finds it).</summary>
-    private bool QueueWaited(Pending pending)
-    {
-        if (!_pending.Writer.TryWrite(pending))
+        if (!store.Later(WriteQueued, BatchWindow))
         {
+            // The store is closed: nothing more can be written, and whoever waits must not wait for good.
+            lock (_lock)
+            {
+                _closed = true;
+            }
+            _drained.TrySetResult();
+            pending.Written?.TrySetResult();
             return false;
         }
-        Volatile.Read(ref _hurry)?.TrySetResult();
         return true;
     }
 
-    private async Task WriteAsync(List<Pending> batch)
+    /// <summary>Queues a write someone waits for, and ends the write thread's window (after the write is queued, so the batch holds it).</summary>
+    private bool QueueWaited(Pending pending)
+    {
+        if (!Queue(pending))
+        {
+            return false;
+        }
+        store.Hurry();
+        return true;
+    }
+
+    /// <summary>On the write thread: writes the queue, a batch of at most <see cref="MaxBatch"/> at a time.</summary>
+    private void WriteQueued()
+    {
+        while (true)
+        {
+            List<Pending> batch;
+            lock (_lock)
+            {
+                if (_queue.Count == 0)
+                {
+                    _posted = false;
+                    return;
+                }
+                var count = Math.Min(_queue.Count, MaxBatch);
+                batch = _queue.GetRange(0, count);
+                _queue.RemoveRange(0, count);
+            }
+            Write(batch);
+        }
+    }
+
+    private void Write(List<Pending> batch)
     {
         List<NewCall> accepted = [];
         List<CallStateChange> changes = [];
@@ -158,13 +191,15 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
         }
         try
         {
-            if (await store.WriteAsync(accepted, changes, withdrawn) is { Count: > 0 } queued)
+            if (store.WriteHere(accepted, changes, withdrawn) is { Count: > 0 } queued)
             {
                 webhooks.Enqueue(queued);
             }
         }
-        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
+        catch (Exception ex)
         {
+            // Nothing may escape the write thread. A database error is the usual cause; anything else is logged
+            // the same way, and the recorder goes on with the next batch.
             logger.LogError(ex, "Could not write {Calls} new calls, {Changes} state changes and {Withdrawn} withdrawals",
                 accepted.Count, changes.Count, withdrawn.Count);
         }
@@ -175,13 +210,29 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
         }
     }
 
-    private void OnStateChanged(object? sender, CallStateChange change) => _pending.Writer.TryWrite(new Pending(null, change, null, null));
+    private void OnStateChanged(object? sender, CallStateChange change) => Queue(new Pending(null, change, null, null));
 
     /// <summary>Runs after the library has stopped (the recorder is registered first): every change is queued by then.</summary>
     public override Task StopAsync(CancellationToken cancellationToken)
     {
         calls.StateChanged -= OnStateChanged;
-        _pending.Writer.TryComplete();
+        lock (_lock)
+        {
+            _closed = true;
+        }
+        // Behind any batch already posted, whose window ends now: the writes still queued, then the end.
+        if (store.Later(() =>
+        {
+            WriteQueued();
+            _drained.TrySetResult();
+        }, TimeSpan.Zero))
+        {
+            store.Hurry();
+        }
+        else
+        {
+            _drained.TrySetResult();
+        }
         return base.StopAsync(cancellationToken);
     }
 

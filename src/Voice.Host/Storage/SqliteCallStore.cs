@@ -30,7 +30,7 @@ public sealed class SqliteCallStore : IDisposable
 
     private readonly string _connectionString;
     private readonly SemaphoreSlim _write = new(1, 1);
-    private readonly WriteThread _thread = new("SQLite writer");
+    private readonly WriteThread _thread;
     private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, KeyReservation> _keys = new(StringComparer.Ordinal);
     private readonly Lock _attemptsLock = new();
@@ -40,8 +40,11 @@ public sealed class SqliteCallStore : IDisposable
     private readonly SqliteReaders _readers;
     private readonly HeldWebhooks _held = new();
 
-    public SqliteCallStore(string path)
+    /// <param name="path">The database file.</param>
+    /// <param name="time">The clock of the write thread's windows (see <see cref="Later"/>); the system's by default.</param>
+    public SqliteCallStore(string path, TimeProvider? time = null)
     {
+        _thread = new WriteThread("SQLite writer", time);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 10 }.ToString();
         _readers = new SqliteReaders(new SqliteConnectionStringBuilder(_connectionString) { Mode = SqliteOpenMode.ReadOnly }.ToString());
@@ -179,16 +182,48 @@ public sealed class SqliteCallStore : IDisposable
         }
         finally
         {
-            // Written or failed, these keys no longer need holding in memory: a written key is found in the
-            // database, a failed one is free again. (A withdrawal always comes after its call's insert, whose
-            // write released the key already.)
-            foreach (var call in calls)
+            ReleaseKeys(calls);
+        }
+    }
+
+    /// <summary>
+    /// Written or failed, these keys no longer need holding in memory: a written key is found in the database, a
+    /// failed one is free again. (A withdrawal always comes after its call's insert, whose write released the key already.)
+    /// </summary>
+    private void ReleaseKeys(IReadOnlyList<NewCall> calls)
+    {
+        foreach (var call in calls)
+        {
+            if (call.IdempotencyKey is { } key)
             {
-                if (call.IdempotencyKey is { } key)
-                {
-                    ReleaseKey(key, call.Call.CallId);
-                }
+                ReleaseKey(key, call.Call.CallId);
             }
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="job"/> on the write thread after a window of up to <paramref name="window"/> for more
+    /// writes to arrive (the recorder's group commit); <see cref="Hurry"/> ends the window. False once the store is closed.
+    /// </summary>
+    internal bool Later(Action job, TimeSpan window) => _thread.Post(job, window);
+
+    /// <summary>Ends the write thread's window now: someone waits for what it would write.</summary>
+    internal void Hurry() => _thread.Hurry();
+
+    /// <summary><see cref="WriteAsync"/> from a job already on the write thread (see <see cref="Later"/>).</summary>
+    internal IReadOnlyList<WebhookDelivery> WriteHere(IReadOnlyList<NewCall> calls, IReadOnlyList<CallStateChange> changes, IReadOnlyList<string> withdrawn)
+    {
+        if (!_thread.IsCurrent)
+        {
+            throw new InvalidOperationException("WriteHere runs on the store's write thread only");
+        }
+        try
+        {
+            return Locked(connection => WriteCoreAsync(connection, calls, changes, withdrawn));
+        }
+        finally
+        {
+            ReleaseKeys(calls);
         }
     }
 
@@ -679,7 +714,9 @@ public sealed class SqliteCallStore : IDisposable
     /// the log over). Microsoft.Data.Sqlite completes its asynchronous methods synchronously, so the thread waits
     /// for nothing but the database.
     /// </summary>
-    private Task<T> OnWriteThreadAsync<T>(Func<SqliteConnection, Task<T>> write) => _thread.RunAsync(() =>
+    private Task<T> OnWriteThreadAsync<T>(Func<SqliteConnection, Task<T>> write) => _thread.RunAsync(() => Locked(write));
+
+    private T Locked<T>(Func<SqliteConnection, Task<T>> write)
     {
         _write.Wait();
         try
@@ -690,7 +727,7 @@ public sealed class SqliteCallStore : IDisposable
         {
             _write.Release();
         }
-    });
+    }
 
     /// <summary>
     /// The one connection that writes, kept open (used on the write thread, under <see cref="_write"/>). Its <c>synchronous = NORMAL</c>

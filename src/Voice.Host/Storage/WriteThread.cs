@@ -7,18 +7,29 @@ namespace Voice.Host.Storage;
 /// thread once it is done, unless the awaiter asked otherwise; what follows a write is short (hand the webhooks
 /// over, complete a waiter), and running it here saves a hand-off per write.
 /// </summary>
+/// <remarks>
+/// A job may ask for a window first (<see cref="Post"/>): the thread waits that long for more work to join it
+/// (group commit), unless <see cref="Hurry"/> ends the wait. On the system clock that is a timed wait of this
+/// thread, which needs no timer thread and no hand-off; another clock (tests) drives it with its own timer.
+/// </remarks>
 internal sealed class WriteThread : IDisposable
 {
     private readonly object _lock = new(); // Monitor.Wait and Pulse need a monitor, which System.Threading.Lock is not
-    private readonly Queue<Action> _jobs = new();
+    private readonly Queue<(Action Job, TimeSpan Window)> _jobs = new();
+    private readonly TimeProvider _time;
     private readonly Thread _thread;
+    private bool _hurry;
     private bool _stopping;
 
-    public WriteThread(string name)
+    public WriteThread(string name, TimeProvider? time = null)
     {
+        _time = time ?? TimeProvider.System;
         _thread = new Thread(Run) { IsBackground = true, Name = name };
         _thread.Start();
     }
+
+    /// <summary>True on the thread itself.</summary>
+    public bool IsCurrent => Thread.CurrentThread == _thread;
 
     /// <summary>Runs <paramref name="write"/> on the thread; its result or exception is the task's (disposed: <see cref="ObjectDisposedException"/>).</summary>
     public Task<T> RunAsync<T>(Func<T> write)
@@ -37,11 +48,15 @@ internal sealed class WriteThread : IDisposable
                 return;
             }
             done.SetResult(result);
-        });
+        }, TimeSpan.Zero);
         return posted ? done.Task : Task.FromException<T>(new ObjectDisposedException(nameof(WriteThread), "The store is closed"));
     }
 
-    private bool Post(Action job)
+    /// <summary>
+    /// Queues <paramref name="job"/>, which must not throw; once it is next, the thread first waits up to
+    /// <paramref name="window"/> (or until <see cref="Hurry"/>). False once the thread is stopping.
+    /// </summary>
+    public bool Post(Action job, TimeSpan window)
     {
         lock (_lock)
         {
@@ -49,12 +64,22 @@ internal sealed class WriteThread : IDisposable
             {
                 return false;
             }
-            _jobs.Enqueue(job);
+            _jobs.Enqueue((job, window));
             if (_jobs.Count == 1)
             {
                 Monitor.Pulse(_lock);
             }
             return true;
+        }
+    }
+
+    /// <summary>Ends the window the thread waits in, or the next one: someone waits for the write.</summary>
+    public void Hurry()
+    {
+        lock (_lock)
+        {
+            _hurry = true;
+            Monitor.Pulse(_lock);
         }
     }
 
@@ -73,13 +98,37 @@ internal sealed class WriteThread : IDisposable
                     }
                     Monitor.Wait(_lock);
                 }
-                job = _jobs.Dequeue();
+                (job, var window) = _jobs.Dequeue();
+                if (window > TimeSpan.Zero)
+                {
+                    WaitWindow(window);
+                }
+                _hurry = false;
             }
             job();
         }
     }
 
-    /// <summary>Runs the writes already queued, then ends the thread.</summary>
+    /// <summary>Waits, holding the lock (which the wait releases), until the window passes, <see cref="Hurry"/>, or the thread stops.</summary>
+    private void WaitWindow(TimeSpan window)
+    {
+        if (_time == TimeProvider.System)
+        {
+            var until = Environment.TickCount64 + (long)Math.Ceiling(window.TotalMilliseconds);
+            while (!_hurry && !_stopping && until - Environment.TickCount64 is > 0 and var left)
+            {
+                Monitor.Wait(_lock, (int)left);
+            }
+            return;
+        }
+        using var timer = _time.CreateTimer(_ => Hurry(), null, window, Timeout.InfiniteTimeSpan);
+        while (!_hurry && !_stopping)
+        {
+            Monitor.Wait(_lock);
+        }
+    }
+
+    /// <summary>Runs the writes already queued (without their windows), then ends the thread.</summary>
     public void Dispose()
     {
         lock (_lock)
