@@ -192,6 +192,53 @@ public class StorageTests
     }
 
     [Test]
+    public async Task A_database_of_an_earlier_version_drops_the_outbox_indexes_nothing_reads_and_keeps_its_pending_webhooks()
+    {
+        using var directory = new TemporaryDirectory();
+        var now = DateTimeOffset.UtcNow;
+        using (var earlier = new SqliteCallStore(directory.Database))
+        {
+            await earlier.InitializeAsync();
+            await earlier.InsertAsync(new CallRecord
+            {
+                CallId = "hooked", To = "+15005550000", Message = "Disk full", State = "queued", CreatedAt = now, WebhookUrl = "http://127.0.0.1:9/hook",
+                RequestJson = """{"to":"+15005550000","message":"Disk full"}""",
+            });
+            await earlier.RecordAsync([new CallStateChange("hooked", 1, null, CallState.Queued, now), new CallStateChange("hooked", 2, CallState.Queued, CallState.Dialing, now)]);
+            // The indexes an earlier version created.
+            await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={directory.Database}");
+            await connection.OpenAsync();
+            using var create = connection.CreateCommand();
+            create.CommandText = """
+                CREATE INDEX outbox_pending ON webhook_outbox (call_id, id) WHERE status = 'pending';
+                CREATE INDEX outbox_due ON webhook_outbox (next_attempt_at) WHERE status = 'pending';
+                """;
+            await create.ExecuteNonQueryAsync();
+        }
+
+        using var store = new SqliteCallStore(directory.Database);
+        await store.InitializeAsync();
+
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={directory.Database}"))
+        {
+            await connection.OpenAsync();
+            using var indexes = connection.CreateCommand();
+            indexes.CommandText = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'webhook_outbox' AND sql IS NOT NULL ORDER BY name";
+            var names = new List<string>();
+            await using (var reader = await indexes.ExecuteReaderAsync())
+            {
+                while (await reader.ReadAsync())
+                {
+                    names.Add(reader.GetString(0));
+                }
+            }
+            Assert.That(names, Is.EqualTo(new[] { "outbox_pending_by_id" }));
+        }
+        var pending = await store.PendingWebhooksAsync(10);
+        Assert.That(pending.Select(p => (p.Delivery.CallId, p.Delivery.Sequence)), Is.EqualTo(new[] { ("hooked", 1L), ("hooked", 2L) }));
+    }
+
+    [Test]
     public async Task Checkpoints_keep_the_write_ahead_log_short_while_calls_keep_coming()
     {
         using var directory = new TemporaryDirectory();
