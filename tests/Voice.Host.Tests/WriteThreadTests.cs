@@ -22,6 +22,7 @@ public class WriteThreadTests
         var failed = thread.RunAsync<int>(() => throw new IOException("disk full"));
 
         Assert.That(await Task.WhenAll(writes), Is.EqualTo(Enumerable.Range(0, 50).Select(i => i * 2)));
+        Assert.That(Thread.CurrentThread.Name, Is.Not.EqualTo("test writer"), "whoever awaits a write goes on off the write thread");
         Assert.That(order, Is.EqualTo(Enumerable.Range(0, 50)), "in the order they were asked for");
         Assert.That(threads, Has.Count.EqualTo(1), "one thread");
         Assert.That(threads, Does.Not.Contain(Environment.CurrentManagedThreadId));

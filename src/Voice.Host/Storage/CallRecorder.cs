@@ -85,11 +85,19 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
         return QueueWaited(new Pending(null, null, null, written)) ? written.Task : Task.CompletedTask;
     }
 
+    /// <summary>
+    /// Subscribes before anything else runs, so no change is missed: here, not in <see cref="ExecuteAsync"/>, which
+    /// may run on the thread pool while start-up goes on (a test raced it). The handler runs on the library's delivery loop and only
+    /// queues the change. <see cref="StopAsync"/> ends the queue, once the calls have ended (the library stops first).
+    /// </summary>
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        calls.StateChanged += OnStateChanged;
+        return base.StartAsync(cancellationToken);
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        // Subscribed before anything else runs, so no change is missed. The handler runs on the library's delivery
-        // loop and only queues the change. StopAsync ends the queue, once the calls have ended (the library stops first).
-        calls.StateChanged += OnStateChanged;
         foreach (var call in Requeue)
         {
             PlaceAgain(call);

@@ -3,9 +3,8 @@ namespace Voice.Host.Storage;
 /// <summary>
 /// A thread of the store's own that runs its write transactions one after another. A commit blocks for as long as
 /// the disk takes (now and then hundreds of milliseconds), and the host runs with a small thread pool (see
-/// Voice.Host.csproj): a write must never hold one of its threads. Whoever awaits a write continues on this
-/// thread once it is done, unless the awaiter asked otherwise; what follows a write is short (hand the webhooks
-/// over, complete a waiter), and running it here saves a hand-off per write.
+/// Voice.Host.csproj): a write must never hold one of its threads. Whoever awaits a write continues on the pool,
+/// never on this thread; the recorder's writes, the frequent ones, run as jobs here and need no awaiting.
 /// </summary>
 /// <remarks>
 /// A job may ask for a window first (<see cref="Post"/>): the thread waits that long for more work to join it
@@ -34,7 +33,7 @@ internal sealed class WriteThread : IDisposable
     /// <summary>Runs <paramref name="write"/> on the thread; its result or exception is the task's (disposed: <see cref="ObjectDisposedException"/>).</summary>
     public Task<T> RunAsync<T>(Func<T> write)
     {
-        var done = new TaskCompletionSource<T>();
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
         var posted = Post(() =>
         {
             T result;
@@ -101,9 +100,10 @@ internal sealed class WriteThread : IDisposable
                 (job, var window) = _jobs.Dequeue();
                 if (window > TimeSpan.Zero)
                 {
+                    // A hurry that came while other jobs ran is for this window: it ends it, and is used up.
                     WaitWindow(window);
+                    _hurry = false;
                 }
-                _hurry = false;
             }
             job();
         }
