@@ -81,14 +81,19 @@ internal static class LoadKit
             TimeSpan.FromMilliseconds(long.Parse(fields[12], CultureInfo.InvariantCulture) * 10));
     }
 
-    /// <summary>Context switches of every thread of a process so far (voluntary + involuntary, from /proc/&lt;pid&gt;/task/*/status).</summary>
-    public static long ContextSwitches(int pid)
+    /// <summary>
+    /// Context switches of each thread of a process so far (voluntary + involuntary, from /proc/&lt;pid&gt;/task/*/status),
+    /// by thread id. Compare two of these with <see cref="SwitchesBetween"/>: a plain sum would drop the whole count of
+    /// a thread that ends between the two (the thread pool retires idle workers), and undercount by that much.
+    /// </summary>
+    public static Dictionary<int, long> ContextSwitches(int pid)
     {
-        long total = 0;
+        var threads = new Dictionary<int, long>();
         foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
         {
             try
             {
+                long total = 0;
                 foreach (var line in File.ReadLines(Path.Combine(task, "status")))
                 {
                     if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal) || line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
@@ -96,14 +101,22 @@ internal static class LoadKit
                         total += long.Parse(line[(line.IndexOf(':') + 1)..].Trim(), CultureInfo.InvariantCulture);
                     }
                 }
+                threads[int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture)] = total;
             }
             catch (IOException)
             {
                 // The thread ended while we read.
             }
         }
-        return total;
+        return threads;
     }
+
+    /// <summary>
+    /// Switches between two snapshots: each thread's growth, and the whole count of threads started since. A thread
+    /// that ended in between is missed (its last count is gone with it), so this is a lower bound.
+    /// </summary>
+    public static long SwitchesBetween(Dictionary<int, long> before, Dictionary<int, long> after) =>
+        after.Sum(thread => thread.Value - before.GetValueOrDefault(thread.Key));
 
     public static long ResidentBytes(int pid)
     {

@@ -68,7 +68,7 @@ internal static class RealServers
             var before = (Host: ProcessCpu(host.Id), Media: media is { } m ? ProcessCpu(m) : default, Signalling: signalling is { } s ? ProcessCpu(s) : default);
             var result = await RunAsync(host, phone, receiver, options, options.Calls, "measured");
             var hostCpu = result.HostCpuAtEnd - before.Host;
-            var switches = result.SwitchesAtEnd - switchesBefore;
+            var switches = SwitchesBetween(switchesBefore, result.SwitchesAtEnd);
             var calls = result.Calls;
             Console.WriteLine($"calls:                 {calls} at {options.Rate}/s: {string.Join(", ", result.Outcomes.OrderByDescending(o => o.Value).Select(o => $"{o.Value} {o.Key}"))}");
             Console.WriteLine($"host CPU per call:     {hostCpu.Total.TotalMilliseconds / calls:F2} ms ({hostCpu.User.TotalMilliseconds / calls:F2} user, {hostCpu.Kernel.TotalMilliseconds / calls:F2} kernel; target ≤ 5 ms), {(double)switches / calls:F0} context switches per call");
@@ -249,4 +249,4 @@ internal static class RealServers
 }
 
 internal sealed record RealResult(
-    int Calls, double[] Posts, List<double> Speech, IReadOnlyDictionary<string, int> Outcomes, int Answered, int HeardSpeech, int Webhooks, int Polls, Cpu HostCpuAtEnd, long SwitchesAtEnd);
+    int Calls, double[] Posts, List<double> Speech, IReadOnlyDictionary<string, int> Outcomes, int Answered, int HeardSpeech, int Webhooks, int Polls, Cpu HostCpuAtEnd, Dictionary<int, long> SwitchesAtEnd);

@@ -134,12 +134,19 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
         if (!store.Later(WriteQueued, BatchWindow))
         {
             // The store is closed: nothing more can be written, and whoever waits must not wait for good.
+            List<Pending> lost;
             lock (_lock)
             {
                 _closed = true;
+                lost = [.. _queue];
+                _queue.Clear();
+            }
+            logger.LogError("The store is closed: {Count} writes were not made", lost.Count);
+            foreach (var item in lost)
+            {
+                item.Written?.TrySetResult();
             }
             _drained.TrySetResult();
-            pending.Written?.TrySetResult();
             return false;
         }
         return true;
