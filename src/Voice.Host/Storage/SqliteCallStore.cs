@@ -178,17 +178,8 @@ public sealed class SqliteCallStore : IDisposable
     /// <see cref="RecordAsync"/>), then calls withdrawn because they could not be placed. Returns how many
     /// webhooks were queued: what the sender needs to deliver them without reading them back.
     /// </summary>
-    public async Task<IReadOnlyList<WebhookDelivery>> WriteAsync(IReadOnlyList<NewCall> calls, IReadOnlyList<CallStateChange> changes, IReadOnlyList<string> withdrawn)
-    {
-        try
-        {
-            return await OnWriteThreadAsync(connection => WriteCoreAsync(connection, calls, changes, withdrawn));
-        }
-        finally
-        {
-            ReleaseKeys(calls);
-        }
-    }
+    public Task<IReadOnlyList<WebhookDelivery>> WriteAsync(IReadOnlyList<NewCall> calls, IReadOnlyList<CallStateChange> changes, IReadOnlyList<string> withdrawn) =>
+        _thread.RunAsync(() => WriteHere(calls, changes, withdrawn));
 
     /// <summary>
     /// Written or failed, these keys no longer need holding in memory: a written key is found in the database, a
@@ -214,7 +205,7 @@ public sealed class SqliteCallStore : IDisposable
     /// <summary>Ends the write thread's window now: someone waits for what it would write.</summary>
     internal void Hurry() => _thread.Hurry();
 
-    /// <summary><see cref="WriteAsync"/> from a job already on the write thread (see <see cref="Later"/>).</summary>
+    /// <summary><see cref="WriteAsync"/> from a job already on the write thread (see <see cref="Later"/>), which is where <see cref="WriteAsync"/> runs it too.</summary>
     internal IReadOnlyList<WebhookDelivery> WriteHere(IReadOnlyList<NewCall> calls, IReadOnlyList<CallStateChange> changes, IReadOnlyList<string> withdrawn)
     {
         if (!_thread.IsCurrent)
