@@ -9,6 +9,9 @@ namespace Voice.Control.Tts;
 /// text, so the same message in the same voice is rendered once. Files are written to a temporary name and
 /// moved into place, so FreeSWITCH never plays a half-written file. Leading silence is cut before a file is
 /// stored, so playback starts with speech. Size and age are capped; the least recently used files go first.
+/// A file this cache has stored or found is remembered with its length in time, so a hit costs one look at the
+/// disk (is it still there?) instead of opening the file; its write time, which marks it used, is moved forward
+/// at most once per <see cref="TouchInterval"/>.
 /// </summary>
 public sealed class SpeechCache
 {
@@ -16,6 +19,10 @@ public sealed class SpeechCache
     private readonly TimeProvider _time;
     private readonly Lock _trimLock = new();
     private readonly ConcurrentDictionary<string, Lazy<Task<string>>> _rendering = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Known> _known = new(StringComparer.Ordinal);
+
+    /// <summary>How stale a used file's write time may get: the least-recently-used order is kept to this precision.</summary>
+    public static readonly TimeSpan TouchInterval = TimeSpan.FromMinutes(1);
 
     public SpeechCache(SpeechCacheOptions options, TimeProvider? timeProvider = null)
     {
@@ -33,26 +40,65 @@ public sealed class SpeechCache
     }
 
     /// <summary>The cached file for <paramref name="key"/>, marked as used now; null when absent or too old.</summary>
-    public string? TryGet(string key)
+    public string? TryGet(string key) => Lookup(key)?.Path;
+
+    private CachedSpeech? Lookup(string key)
     {
         var path = PathOf(key);
+        var now = _time.GetUtcNow().UtcDateTime;
+        // Past the age limit by this cache's own marks: the disk decides (another host sharing the directory may have used it).
+        if (_known.TryGetValue(key, out var known) && now - known.Touched <= _options.MaxAge)
+        {
+            if (!File.Exists(path))
+            {
+                // Deleted behind the cache's back (by hand, or by another host's trim).
+                _known.TryRemove(key, out _);
+                return Miss();
+            }
+            if (now - known.Touched >= TouchInterval)
+            {
+                Touch(path, now);
+                _known[key] = known with { Touched = now };
+            }
+            VoiceMeter.SpeechCacheLookups.Add(1, new KeyValuePair<string, object?>("result", "hit"));
+            return new CachedSpeech(path, known.Duration, FromCache: true);
+        }
         var info = new FileInfo(path);
         if (!info.Exists)
         {
-            VoiceMeter.SpeechCacheLookups.Add(1, new KeyValuePair<string, object?>("result", "miss"));
-            return null;
+            _known.TryRemove(key, out _);
+            return Miss();
         }
-        var now = _time.GetUtcNow().UtcDateTime;
         if (now - info.LastWriteTimeUtc > _options.MaxAge)
         {
+            _known.TryRemove(key, out _);
             TryDelete(path);
-            VoiceMeter.SpeechCacheLookups.Add(1, new KeyValuePair<string, object?>("result", "miss"));
-            return null;
+            return Miss();
         }
         VoiceMeter.SpeechCacheLookups.Add(1, new KeyValuePair<string, object?>("result", "hit"));
         // The write time doubles as "last used", for the least-recently-used trim (access times are often off).
-        File.SetLastWriteTimeUtc(path, now);
-        return path;
+        Touch(path, now);
+        var speech = CachedSpeech.Of(path, fromCache: true);
+        _known[key] = new Known(speech.Duration, now);
+        return speech;
+    }
+
+    private static CachedSpeech? Miss()
+    {
+        VoiceMeter.SpeechCacheLookups.Add(1, new KeyValuePair<string, object?>("result", "miss"));
+        return null;
+    }
+
+    private static void Touch(string path, DateTime now)
+    {
+        try
+        {
+            File.SetLastWriteTimeUtc(path, now);
+        }
+        catch (IOException)
+        {
+            // Gone since the look a moment ago: playing it fails and is reported; the next lookup misses.
+        }
     }
 
     /// <summary>
@@ -62,9 +108,9 @@ public sealed class SpeechCache
     /// </summary>
     internal async Task<CachedSpeech> GetOrRenderAsync(string key, Func<Task<(ReadOnlyMemory<byte> Pcm, int SampleRate)>> render, CancellationToken ct)
     {
-        if (TryGet(key) is { } cached)
+        if (Lookup(key) is { } cached)
         {
-            return CachedSpeech.Of(cached, fromCache: true);
+            return cached;
         }
         var rendering = _rendering.GetOrAdd(key, k => new Lazy<Task<string>>(() => RenderAsync(k, render)));
         return CachedSpeech.Of(await rendering.Value.WaitAsync(ct).ConfigureAwait(false), fromCache: false);
@@ -97,8 +143,10 @@ public sealed class SpeechCache
                 await file.WriteAsync(Wav.Header(speech.Length, sampleRate), ct).ConfigureAwait(false);
                 await file.WriteAsync(speech, ct).ConfigureAwait(false);
             }
-            File.SetLastWriteTimeUtc(temporary, _time.GetUtcNow().UtcDateTime);
+            var now = _time.GetUtcNow().UtcDateTime;
+            File.SetLastWriteTimeUtc(temporary, now);
             File.Move(temporary, path, overwrite: true);
+            _known[key] = new Known(Wav.Duration(Wav.HeaderLength + speech.Length, sampleRate), now);
         }
         finally
         {
@@ -125,6 +173,7 @@ public sealed class SpeechCache
                 if (now - file.LastWriteTimeUtc > _options.MaxAge || total > _options.MaxBytes)
                 {
                     total -= file.Length;
+                    _known.TryRemove(Path.GetFileNameWithoutExtension(file.Name), out _);
                     TryDelete(file.FullName);
                 }
             }
@@ -144,4 +193,7 @@ public sealed class SpeechCache
             // In use (FreeSWITCH playing it) or already gone: the next trim tries again.
         }
     }
+
+    /// <summary>A file this cache stored or found: how long it plays, and when the cache last marked it used.</summary>
+    private sealed record Known(TimeSpan Duration, DateTime Touched);
 }

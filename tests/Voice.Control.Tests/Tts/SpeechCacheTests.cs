@@ -60,6 +60,44 @@ public class SpeechCacheTests
     }
 
     [Test]
+    public async Task A_file_deleted_behind_the_caches_back_is_rendered_again_not_handed_to_FreeSWITCH()
+    {
+        var cache = new SpeechCache(new SpeechCacheOptions { Directory = _directory });
+        var renders = 0;
+        Task<(ReadOnlyMemory<byte>, int)> Render()
+        {
+            renders++;
+            return Task.FromResult<(ReadOnlyMemory<byte>, int)>((WavTests.QuietThenSpeech(8000, quietMs: 0, speechMs: 500), 8000));
+        }
+
+        var first = await cache.GetOrRenderAsync("k", Render, CancellationToken.None);
+        var hit = await cache.GetOrRenderAsync("k", Render, CancellationToken.None);
+        Assert.That((renders, hit.FromCache, hit.Duration), Is.EqualTo((1, true, first.Duration)), "the second ask is a hit of the same length");
+
+        File.Delete(first.Path);
+        var again = await cache.GetOrRenderAsync("k", Render, CancellationToken.None);
+
+        Assert.That((renders, again.FromCache, File.Exists(again.Path)), Is.EqualTo((2, false, true)));
+    }
+
+    [Test]
+    public async Task A_file_in_steady_use_has_its_use_marked_once_a_minute_not_on_every_call()
+    {
+        var time = new ManualTimeProvider();
+        var cache = new SpeechCache(new SpeechCacheOptions { Directory = _directory }, time);
+        var path = await cache.StoreWavAsync("k", new byte[1000], 8000, CancellationToken.None);
+        var stored = File.GetLastWriteTimeUtc(path);
+
+        time.Advance(TimeSpan.FromSeconds(30));
+        Assert.That(cache.TryGet("k"), Is.EqualTo(path));
+        Assert.That(File.GetLastWriteTimeUtc(path), Is.EqualTo(stored), "used again within the minute: the disk is not written");
+
+        time.Advance(TimeSpan.FromSeconds(31));
+        Assert.That(cache.TryGet("k"), Is.EqualTo(path));
+        Assert.That(File.GetLastWriteTimeUtc(path), Is.EqualTo(time.GetUtcNow().UtcDateTime), "a minute on: marked used for the trim");
+    }
+
+    [Test]
     public void With_an_HTTP_base_FreeSWITCH_is_given_a_URL()
     {
         var cache = new SpeechCache(new SpeechCacheOptions { Directory = _directory, HttpBase = new Uri("http://voicebridge:3000/tts/") });
