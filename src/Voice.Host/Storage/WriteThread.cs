@@ -140,7 +140,7 @@ internal sealed class WriteThread : IDisposable
             _stopping = true;
             Monitor.Pulse(_lock);
         }
-        if (Thread.CurrentThread != _thread)
+        if (!IsCurrent)
         {
             _thread.Join();
         }
