@@ -27,6 +27,7 @@ if (options.Drachtio is not null)
 await using var receiver = await Receiver.StartAsync();
 await using var host = await HostProcess.StartAsync(new Dictionary<string, string>
 {
+    ["WEBHOOK_ALLOWED_NETWORKS"] = "loopback", // the webhook receiver runs on this machine
     ["MAX_CONCURRENT_CALLS"] = "10000",
     ["CALLS_PER_SECOND"] = "10000",
     ["Calls__MaxQueuedCalls"] = "20000",

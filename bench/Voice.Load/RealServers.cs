@@ -49,6 +49,7 @@ internal static class RealServers
             ["FreeSwitch__OutboundPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
             ["SIP_TRUNK_HOST"] = phone.EndPoint.ToString(),
             ["SIP_DIAL_RULE"] = "E164",
+            ["WEBHOOK_ALLOWED_NETWORKS"] = "loopback", // the webhook receiver runs on this machine
             ["MAX_CONCURRENT_CALLS"] = "1000",
             ["CALLS_PER_SECOND"] = (options.Rate * 2).ToString(CultureInfo.InvariantCulture),
             ["Logging__LogLevel__Default"] = options.LogLevel,

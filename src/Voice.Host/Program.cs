@@ -1,4 +1,6 @@
+using System.Reflection;
 using FluentValidation;
+using Microsoft.AspNetCore.Hosting.Server;
 using Voice.Control;
 using Voice.Host;
 using Voice.Host.Api;
@@ -18,80 +20,112 @@ if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLET
     Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
 }
 
-var builder = WebApplication.CreateBuilder(args);
-if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") == "1")
+try
 {
-    builder.WebHost.UseSockets(options => options.UnsafePreferInlineScheduling = true);
+    var builder = WebApplication.CreateBuilder(args);
+    if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") == "1")
+    {
+        builder.WebHost.UseSockets(options => options.UnsafePreferInlineScheduling = true);
+    }
+    if (builder.Configuration["HTTP_PORT"] is { Length: > 0 } httpPort)
+    {
+        builder.WebHost.UseUrls($"http://0.0.0.0:{httpPort}");
+    }
+
+    // The data directory: the database, rendered speech, and the generated API key and webhook secret.
+    // A relative path is taken from the content root (src/Voice.Host under `dotnet run`, the app directory when published).
+    var dataDirectory = Path.GetFullPath(
+        VoiceBridgeConfiguration.Value(builder.Configuration, "DATA_DIR", "DataDirectory") ?? "data", builder.Environment.ContentRootPath);
+    var voice = VoiceBridgeConfiguration.From(builder.Configuration, dataDirectory);
+    builder.Services.AddVoiceControl(voice);
+
+    var storage = new StorageOptions(
+        Path.Combine(dataDirectory, "voicebridge.db"),
+        TimeSpan.FromDays(int.TryParse(VoiceBridgeConfiguration.Value(builder.Configuration, "RETENTION_DAYS", "Storage:RetentionDays"), out var days) ? days : 90));
+    var store = new SqliteCallStore(storage.DatabasePath);
+    builder.Services.AddSingleton(storage);
+    builder.Services.AddSingleton(store);
+    // The recorder is registered first so it stops last: the calls end (and say so) before it stops listening.
+    builder.Services.AddSingleton<CallRecorder>();
+    builder.Services.AddHostedService(sp => sp.GetRequiredService<CallRecorder>());
+    var webhooks = VoiceBridgeConfiguration.Webhooks(builder.Configuration, dataDirectory);
+    builder.Services.AddSingleton(webhooks);
+    builder.Services.AddSingleton<IValidator<OutboundCallRequest>>(new OutboundCallValidator(voice.Calls, webhooks.Destinations));
+    builder.Services.AddSingleton(sp => new WebhookSender(
+        sp.GetRequiredService<SqliteCallStore>(), sp.GetRequiredService<WebhookOptions>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<WebhookSender>>()));
+    builder.Services.AddHostedService(sp => sp.GetRequiredService<WebhookSender>());
+    builder.Services.AddHostedService<VoiceControlService>();
+
+    var apiKeys = builder.AddApiSecurity(dataDirectory);
+    builder.Services.AddPrometheusMetrics();
+    builder.Services.AddOpenApi(options => options.AddDocumentTransformer<ApiDocument>());
+    // A stored tag (at most 32 levels, TagRules) sits inside a call inside a list; 128 leaves room for calls kept
+    // from before that limit.
+    builder.Services.ConfigureHttpJsonOptions(options => options.SerializerOptions.MaxDepth = 128);
+    builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestLineSize = HttpErrors.MaxRequestLine);
+
+    var app = builder.Build();
+
+    // Before any request: the schema, then what the last run left behind.
+    await store.InitializeAsync();
+    var (closed, queued) = await store.RecoverAsync(TimeProvider.System.GetUtcNow());
+    if (closed > 0)
+    {
+        app.Logger.LogWarning("{Count} calls were in progress when VoiceBridge last stopped; they are recorded as failed (host_restart)", closed);
+    }
+    app.Services.GetRequiredService<CallRecorder>().Requeue = queued;
+    app.Lifetime.ApplicationStopped.Register(store.Dispose);
+    if (voice.IsSimulated)
+    {
+        app.Logger.LogWarning(
+            "No drachtio-server configured (set DRACHTIO_HOST, DRACHTIO_PORT, DRACHTIO_SECRET and FREESWITCH_HOST): " +
+            "VoiceBridge runs on the SIMULATED backend. Nothing really rings; every call reports simulated=true. " +
+            "Try +15005550000 (answers), +15005550001 (busy), +15005550002 (never answers).");
+    }
+
+    app.Logger.LogInformation(apiKeys.Disabled ? "API authentication is OFF ({Source})" : "API keys from {Source}: send Authorization: Bearer <key> or X-API-Key: <key>", apiKeys.Source);
+
+    app.UseApiErrorPages();
+    app.UseApiSecurity();
+    // Rendered speech for a FreeSWITCH on another machine (Tts:HttpBase = http://<this host>:<port>/tts/). The names are
+    // SHA-256 digests, so they cannot be guessed; files being written start with a dot and are never served.
+    var speechDirectory = Directory.CreateDirectory(voice.SpeechCache!.Directory).FullName;
+    app.UseStaticFiles(new StaticFileOptions
+    {
+        FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(speechDirectory),
+        RequestPath = "/tts",
+        ServeUnknownFileTypes = false,
+    });
+    app.MapHealthApi();
+    app.MapCallsApi();
+    app.MapStatsApi();
+    app.MapMetrics();
+    app.MapOpenApi();
+
+    await app.StartAsync();
+    // API_AUTH=off is allowed on loopback alone: checked on the addresses Kestrel really bound (whatever setting
+    // chose them), before the API serves anything. Until then /api answers 503.
+    if (apiKeys.Disabled && ApiSecurity.NonLoopback(app.Services.GetRequiredService<IServer>()) is { Count: > 0 } exposed)
+    {
+        await app.StopAsync();
+        throw new InvalidOperationException(
+            $"API_AUTH=off is allowed only when VoiceBridge listens on loopback alone, but it listens on {string.Join(", ", exposed)}. Configure API_KEYS, or bind to 127.0.0.1.");
+    }
+    apiKeys.BindingChecked = true;
+    await app.WaitForShutdownAsync();
+    return 0;
 }
-if (builder.Configuration["HTTP_PORT"] is { Length: > 0 } httpPort)
+catch (Exception ex) when (ex is not HostAbortedException && Assembly.GetEntryAssembly() == typeof(Program).Assembly)
 {
-    builder.WebHost.UseUrls($"http://0.0.0.0:{httpPort}");
+    // A setting that does not parse, a short API key, an address taken: one clear line and exit code 1, not a crash.
+    // (When the tests' factory runs this entry point, the exception is theirs to see.)
+    Console.Error.WriteLine($"VoiceBridge cannot start: {ex.Message}");
+    if (ex is not InvalidOperationException and not FormatException and not UriFormatException and not IOException)
+    {
+        Console.Error.WriteLine(ex);
+    }
+    return 1;
 }
-
-// The data directory: the database, rendered speech, and the generated API key and webhook secret.
-// A relative path is taken from the content root (src/Voice.Host under `dotnet run`, the app directory when published).
-var dataDirectory = Path.GetFullPath(
-    VoiceBridgeConfiguration.Value(builder.Configuration, "DATA_DIR", "DataDirectory") ?? "data", builder.Environment.ContentRootPath);
-var voice = VoiceBridgeConfiguration.From(builder.Configuration, dataDirectory);
-builder.Services.AddVoiceControl(voice);
-builder.Services.AddSingleton<IValidator<OutboundCallRequest>>(new OutboundCallValidator(voice.Calls));
-var storage = new StorageOptions(
-    Path.Combine(dataDirectory, "voicebridge.db"),
-    TimeSpan.FromDays(int.TryParse(VoiceBridgeConfiguration.Value(builder.Configuration, "RETENTION_DAYS", "Storage:RetentionDays"), out var days) ? days : 90));
-var store = new SqliteCallStore(storage.DatabasePath);
-builder.Services.AddSingleton(storage);
-builder.Services.AddSingleton(store);
-// The recorder is registered first so it stops last: the calls end (and say so) before it stops listening.
-builder.Services.AddSingleton<CallRecorder>();
-builder.Services.AddHostedService(sp => sp.GetRequiredService<CallRecorder>());
-builder.Services.AddSingleton(VoiceBridgeConfiguration.Webhooks(builder.Configuration, dataDirectory));
-builder.Services.AddSingleton(sp => new WebhookSender(
-    sp.GetRequiredService<SqliteCallStore>(), sp.GetRequiredService<WebhookOptions>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<WebhookSender>>()));
-builder.Services.AddHostedService(sp => sp.GetRequiredService<WebhookSender>());
-builder.Services.AddHostedService<VoiceControlService>();
-
-var apiKeys = builder.AddApiSecurity(dataDirectory);
-builder.Services.AddPrometheusMetrics();
-builder.Services.AddOpenApi(options => options.AddDocumentTransformer<ApiDocument>());
-
-var app = builder.Build();
-
-// Before any request: the schema, then what the last run left behind.
-await store.InitializeAsync();
-var (closed, queued) = await store.RecoverAsync(TimeProvider.System.GetUtcNow());
-if (closed > 0)
-{
-    app.Logger.LogWarning("{Count} calls were in progress when VoiceBridge last stopped; they are recorded as failed (host_restart)", closed);
-}
-app.Services.GetRequiredService<CallRecorder>().Requeue = queued;
-app.Lifetime.ApplicationStopped.Register(store.Dispose);
-if (voice.IsSimulated)
-{
-    app.Logger.LogWarning(
-        "No drachtio-server configured (set DRACHTIO_HOST, DRACHTIO_PORT, DRACHTIO_SECRET and FREESWITCH_HOST): " +
-        "VoiceBridge runs on the SIMULATED backend. Nothing really rings; every call reports simulated=true. " +
-        "Try +15005550000 (answers), +15005550001 (busy), +15005550002 (never answers).");
-}
-
-app.Logger.LogInformation(apiKeys.Disabled ? "API authentication is OFF ({Source})" : "API keys from {Source}: send Authorization: Bearer <key> or X-API-Key: <key>", apiKeys.Source);
-
-app.UseApiSecurity();
-// Rendered speech for a FreeSWITCH on another machine (Tts:HttpBase = http://<this host>:<port>/tts/). The names are
-// SHA-256 digests, so they cannot be guessed; files being written start with a dot and are never served.
-var speechDirectory = Directory.CreateDirectory(voice.SpeechCache!.Directory).FullName;
-app.UseStaticFiles(new StaticFileOptions
-{
-    FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(speechDirectory),
-    RequestPath = "/tts",
-    ServeUnknownFileTypes = false,
-});
-app.MapHealthApi();
-app.MapCallsApi();
-app.MapStatsApi();
-app.MapMetrics();
-app.MapOpenApi();
-
-await app.RunAsync();
 
 /// <summary>Entry point, visible to the host tests.</summary>
 public partial class Program;

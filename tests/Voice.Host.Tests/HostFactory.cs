@@ -19,6 +19,8 @@ public sealed class HostFactory : WebApplicationFactory<Program>
             ["DataDirectory"] = DataDirectory,
             ["API_KEYS"] = $"tests={ApiKey}",
             ["RateLimit:PerSecond"] = "1000",
+            // The tests' webhook receivers listen on 127.0.0.1, as an n8n on the same machine would.
+            ["WEBHOOK_ALLOWED_NETWORKS"] = "loopback",
             ["Simulation:RingTimeMs"] = "30",
             ["Simulation:SignallingDelayMs"] = "2",
             ["Simulation:HangupAfterMs"] = "30",

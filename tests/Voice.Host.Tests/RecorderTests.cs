@@ -15,7 +15,7 @@ public class RecorderTests
         public Recording()
         {
             Store = new SqliteCallStore(_directory.Database, Time);
-            Sender = new WebhookSender(Store, new WebhookOptions { Secret = [1, 2, 3] }, Time, NullLogger<WebhookSender>.Instance);
+            Sender = new WebhookSender(Store, new WebhookOptions { Secret = [1, 2, 3], Destinations = new(["loopback"]) }, Time, NullLogger<WebhookSender>.Instance);
             Recorder = new CallRecorder(Calls, Store, new StorageOptions(_directory.Database, TimeSpan.FromDays(1)), Sender, Time, NullLogger<CallRecorder>.Instance);
         }
 

@@ -38,6 +38,7 @@ public class HostTests
         var host = new RealHost(new()
         {
             ["DataDirectory"] = data,
+            ["WEBHOOK_ALLOWED_NETWORKS"] = "loopback", // the webhook receiver runs on this machine
             ["API_KEYS"] = "it=" + Key,
             ["DRACHTIO_HOST"] = settings.DrachtioHost,
             ["DRACHTIO_PORT"] = settings.DrachtioPort.ToString(System.Globalization.CultureInfo.InvariantCulture),

@@ -170,6 +170,10 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         {
             throw new CallRequestException("voice", "must be a voice name or id (letters, digits, _ - .)");
         }
+        if (request.Voice is { } named && _speech.VoiceProblem(named) is { } unknown)
+        {
+            throw new CallRequestException("voice", unknown);
+        }
         if (request.Tag is { Length: > 4096 })
         {
             throw new CallRequestException("tag", "must be at most 4096 characters");

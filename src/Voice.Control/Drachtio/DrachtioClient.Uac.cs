@@ -24,7 +24,7 @@ public sealed partial class DrachtioClient
         var target = SipUri.Parse(uri);
         var from = options.CallerId is null
             ? null
-            : SipAddress.Format(options.CallerName, $"sip:{options.CallerId}@{options.FromHost ?? target.Host}");
+            : SipAddress.Format(options.CallerName, $"sip:{SipUri.EscapeUser(options.CallerId)}@{options.FromHost ?? target.Host}");
 
         using var ringTimer = options.RingTimeout is { } ring ? new CancellationTokenSource(ring, _time) : null;
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(ct, ringTimer?.Token ?? CancellationToken.None);

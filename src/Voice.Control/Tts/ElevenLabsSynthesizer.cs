@@ -34,6 +34,10 @@ public sealed partial class ElevenLabsSynthesizer : ISpeechSynthesizer, IDisposa
         _client = new RestClient(new RestClientOptions(options.BaseUrl) { Timeout = options.Timeout, ThrowOnAnyError = false });
     }
 
+    /// <summary>ElevenLabs names voices by id, letters and digits; whether the account has it shows only when it speaks.</summary>
+    public string? VoiceProblem(string voice) =>
+        voice.Length is > 0 and <= 64 && voice.All(char.IsAsciiLetterOrDigit) ? null : $"'{voice}' is not an ElevenLabs voice id (letters and digits, e.g. {_options.VoiceId})";
+
     public async Task<SpeechAudio> SynthesizeAsync(string text, string? voice, CancellationToken ct)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(text);

@@ -11,6 +11,9 @@ public sealed class FallbackSynthesizer(ISpeechSynthesizer primary, ISpeechSynth
 {
     private readonly ILogger _logger = logger ?? NullLogger<FallbackSynthesizer>.Instance;
 
+    /// <summary>The voice is the primary's: the fallback speaks in its own default voice.</summary>
+    public string? VoiceProblem(string voice) => primary.VoiceProblem(voice);
+
     public async Task<SpeechAudio> SynthesizeAsync(string text, string? voice, CancellationToken ct)
     {
         try

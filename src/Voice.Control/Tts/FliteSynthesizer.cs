@@ -147,11 +147,13 @@ public sealed class FliteSynthesizer : ISpeechSynthesizer
         return null;
     }
 
-    private static void RequireVoice(string voice, string name)
+    public string? VoiceProblem(string voice) => Voices.Contains(voice) ? null : $"flite has no voice '{voice}'; it has {string.Join(", ", Voices)}";
+
+    private void RequireVoice(string voice, string name)
     {
-        if (!Voices.Contains(voice))
+        if (VoiceProblem(voice) is { } problem)
         {
-            throw new ArgumentException($"flite has no voice '{voice}'; it has {string.Join(", ", Voices)}", name);
+            throw new ArgumentException(problem, name);
         }
     }
 }

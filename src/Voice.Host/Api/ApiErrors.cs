@@ -37,7 +37,7 @@ internal static class ApiErrors
     }
 
     public static IResult NotFound(string callId) =>
-        Problem(StatusCodes.Status404NotFound, "not_found", $"Call not found: {callId}", "callId");
+        Problem(StatusCodes.Status404NotFound, "not_found", $"Call not found: {HttpErrors.Preview(callId)}", "callId");
 
     private static string Title(int status) => status switch
     {
@@ -45,10 +45,14 @@ internal static class ApiErrors
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
         409 => "Conflict",
         413 => "Payload Too Large",
+        414 => "URI Too Long",
         415 => "Unsupported Media Type",
         429 => "Too Many Requests",
+        500 => "Internal Server Error",
         503 => "Service Unavailable",
         _ => "Error",
     };

@@ -14,7 +14,7 @@ internal static class CallsApi
     /// <summary>The largest request body accepted; a 1000-character message with every option fits many times over.</summary>
     public const int MaxBodyBytes = 64 * 1024;
 
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private static readonly JsonSerializerOptions Json = RequestBody.Json;
 
     public static IEndpointRouteBuilder MapCallsApi(this IEndpointRouteBuilder routes)
     {
@@ -75,27 +75,14 @@ internal static class CallsApi
         {
             return ApiErrors.Problem(StatusCodes.Status413PayloadTooLarge, "body_too_large", $"The request body is larger than {MaxBodyBytes / 1024} KB");
         }
-        if (context.Request.ContentType?.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) != true)
+        if (RequestBody.ContentTypeProblem(context.Request.ContentType) is { } unsupported)
         {
-            return ApiErrors.Problem(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", "Send the request as application/json");
+            return ApiErrors.Problem(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", unsupported);
         }
-        OutboundCallRequest? request;
-        try
+        var (read, problem) = await RequestBody.ReadAsync<OutboundCallRequest>(context, MaxBodyBytes);
+        if (read is not { } request)
         {
-            using var body = new LimitedStream(context.Request.Body, MaxBodyBytes);
-            request = await JsonSerializer.DeserializeAsync<OutboundCallRequest>(body, Json, context.RequestAborted);
-        }
-        catch (JsonException ex)
-        {
-            return ApiErrors.Problem(StatusCodes.Status400BadRequest, "malformed_json", $"The body is not valid JSON for this request: {ex.Message}", ex.Path?.TrimStart('$', '.'));
-        }
-        catch (LimitedStream.TooLargeException)
-        {
-            return ApiErrors.Problem(StatusCodes.Status413PayloadTooLarge, "body_too_large", $"The request body is larger than {MaxBodyBytes / 1024} KB");
-        }
-        if (request is null)
-        {
-            return ApiErrors.Problem(StatusCodes.Status400BadRequest, "malformed_json", "The body must be a JSON object");
+            return problem!;
         }
         var validation = await validator.ValidateAsync(request, context.RequestAborted);
         if (!validation.IsValid)

@@ -1,6 +1,7 @@
 using FluentValidation;
 using Voice.Control.Calls;
 using Voice.Control.Phone;
+using Voice.Host.Webhooks;
 
 namespace Voice.Host.Api;
 
@@ -10,12 +11,11 @@ namespace Voice.Host.Api;
 /// </summary>
 public sealed class OutboundCallValidator : AbstractValidator<OutboundCallRequest>
 {
-    private const int MaxTagLength = 4096;
-
     private static readonly string[] States = ["queued", "dialing", "ringing", "playing", "completed", "failed"];
 
-    public OutboundCallValidator(CallOptions options)
+    public OutboundCallValidator(CallOptions options, WebhookDestinations? webhooks = null)
     {
+        webhooks ??= WebhookDestinations.Default;
         RuleFor(r => r.To).Cascade(CascadeMode.Stop)
             .NotEmpty().WithMessage("is required")
             .Must(NoControlCharacters).WithMessage("must not contain control characters")
@@ -36,9 +36,16 @@ public sealed class OutboundCallValidator : AbstractValidator<OutboundCallReques
         RuleFor(r => r.CallerId)
             .Must(c => c is null || CallFieldRules.IsCallerId(c)).WithMessage("must be a phone number or SIP user (letters, digits, + - . _ * #), at most 64 characters");
         RuleFor(r => r.TimeoutSeconds).InclusiveBetween(5, 120).WithMessage("must be between 5 and 120");
-        RuleFor(r => r.WebhookUrl)
-            .Must(u => u is null || Uri.TryCreate(u, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && NoControlCharacters(u))
-            .WithMessage("must be an absolute http or https URL");
+        RuleFor(r => r.WebhookUrl).Cascade(CascadeMode.Stop)
+            .Must(NoControlCharacters).WithMessage("must be an absolute http or https URL")
+            .MaximumLength(2048).WithMessage("must be at most 2048 characters")
+            .Custom((url, context) =>
+            {
+                if (url is not null && webhooks.CheckUrl(url) is { } refused)
+                {
+                    context.AddFailure(refused);
+                }
+            });
         RuleFor(r => r.Voice)
             .Must(v => v is null || CallFieldRules.IsVoiceName(v))
             .WithMessage("must be a voice name or id (letters, digits, _ - .)");
@@ -52,8 +59,13 @@ public sealed class OutboundCallValidator : AbstractValidator<OutboundCallReques
             .WithMessage("only X- headers may be added, with names of letters, digits and - _ .")
             .Must(h => h is null || h.Values.All(v => v is not null && v.Length <= 256 && NoControlCharacters(v)))
             .WithMessage("header values must be at most 256 characters without control characters");
-        RuleFor(r => r.Tag)
-            .Must(t => t is null || t.Value.GetRawText().Length <= MaxTagLength).WithMessage($"must be at most {MaxTagLength} characters of JSON");
+        RuleFor(r => r.Tag).Custom((tag, context) =>
+        {
+            if (tag is { } value && TagRules.Check(value) is { } error)
+            {
+                context.AddFailure(error);
+            }
+        });
         RuleFor(r => r.WebhookEvents)
             .Must(e => e is null || e.All(s => States.Contains(s))).WithMessage($"must name states: {string.Join(", ", States)}");
         RuleFor(r => r.WebhookEvents)

@@ -70,6 +70,8 @@ internal static class VoiceBridgeConfiguration
             GiveUpAfter = Int(configuration, null, "Webhooks:GiveUpAfterHours") is { } hours ? TimeSpan.FromHours(hours) : defaults.GiveUpAfter,
             Concurrency = Int(configuration, null, "Webhooks:Concurrency") ?? defaults.Concurrency,
             MaxInMemory = Int(configuration, null, "Webhooks:MaxInMemory") ?? defaults.MaxInMemory,
+            Destinations = List(configuration, "WEBHOOK_ALLOWED_NETWORKS", "Webhooks:AllowedNetworks") is { } allowed
+                ? new WebhookDestinations(allowed) : defaults.Destinations,
         };
     }
 

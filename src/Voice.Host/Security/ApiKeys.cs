@@ -26,6 +26,18 @@ public sealed class ApiKeys
     /// <summary>Authentication is off (allowed only when every address the host listens on is loopback).</summary>
     public bool Disabled { get; }
 
+    /// <summary>
+    /// With authentication off: the addresses the server bound have been checked and are all loopback. Until
+    /// then <c>/api</c> answers 503, so nothing is served without a key on an address nobody checked.
+    /// </summary>
+    public bool BindingChecked
+    {
+        get => Volatile.Read(ref _bindingChecked);
+        set => Volatile.Write(ref _bindingChecked, value);
+    }
+
+    private bool _bindingChecked;
+
     /// <summary>Where the keys came from, for the log.</summary>
     public string Source { get; }
 

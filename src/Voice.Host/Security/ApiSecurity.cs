@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Net;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Voice.Host.Api;
 using Voice.Host.Configuration;
 
@@ -48,6 +50,7 @@ internal static class ApiSecurity
             throw new InvalidOperationException("RATE_LIMIT_PER_SECOND and RateLimit:Burst must be at least 1.");
         }
         builder.Services.AddSingleton(sp => new KeyRateLimits(perSecond, burst, sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(sp => new FailedKeyLimits(sp.GetRequiredService<TimeProvider>()));
         return keys;
     }
 
@@ -56,6 +59,7 @@ internal static class ApiSecurity
     {
         var keys = app.Services.GetRequiredService<ApiKeys>();
         var limits = app.Services.GetRequiredService<KeyRateLimits>();
+        var guesses = app.Services.GetRequiredService<FailedKeyLimits>();
         app.Use(async (context, next) =>
         {
             if (!context.Request.Path.StartsWithSegments("/api"))
@@ -63,10 +67,30 @@ internal static class ApiSecurity
                 await next(context);
                 return;
             }
+            if (keys.Disabled && !keys.BindingChecked)
+            {
+                await ApiErrors.Problem(StatusCodes.Status503ServiceUnavailable, "starting",
+                    "VoiceBridge is checking that it listens on loopback alone (API_AUTH=off); try again in a moment").ExecuteAsync(context);
+                return;
+            }
             var presented = keys.Disabled ? null : Presented(context.Request);
+            var client = context.Connection.RemoteIpAddress;
+            if (presented is not null && guesses.IsBlocked(client, out var wait))
+            {
+                var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
+                context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+                HostMeter.RateLimited.Add(1);
+                await ApiErrors.Problem(StatusCodes.Status429TooManyRequests, "too_many_wrong_keys",
+                    $"Too many wrong API keys from this address; retry after {seconds} s").ExecuteAsync(context);
+                return;
+            }
             var name = keys.Disabled ? "local" : presented is null ? null : keys.Match(presented);
             if (name is null)
             {
+                if (presented is not null)
+                {
+                    guesses.Failed(client);
+                }
                 context.Response.Headers.WWWAuthenticate = "Bearer";
                 await ApiErrors.Problem(StatusCodes.Status401Unauthorized, presented is null ? "missing_api_key" : "invalid_api_key",
                     presented is null ? "Send an API key: Authorization: Bearer <key> or X-API-Key: <key>" : "The API key is not valid").ExecuteAsync(context);
@@ -95,6 +119,10 @@ internal static class ApiSecurity
         }
         return request.Headers["X-API-Key"].ToString() is { Length: > 0 } key ? key.Trim() : null;
     }
+
+    /// <summary>The addresses the server really bound that are not loopback (none for the tests' in-process server).</summary>
+    public static IReadOnlyList<string> NonLoopback(IServer server) =>
+        [.. (server.Features.Get<IServerAddressesFeature>()?.Addresses ?? []).Where(address => !IsLoopbackOnly(address))];
 
     /// <summary>True when every URL binds a loopback address (no URL: Kestrel's default, localhost).</summary>
     public static bool IsLoopbackOnly(string? urls)

@@ -22,6 +22,9 @@ public sealed record WebhookOptions
     /// <summary>A webhook still undelivered this long after its event is given up (status failed).</summary>
     public TimeSpan GiveUpAfter { get; init; } = TimeSpan.FromHours(24);
 
+    /// <summary>Where webhooks may go (checked on the URL when a call is placed, and on the address at every connection).</summary>
+    public WebhookDestinations Destinations { get; init; } = WebhookDestinations.Default;
+
     /// <summary>Webhooks in flight at once (each to a different call: one call's events go one at a time).</summary>
     public int Concurrency { get; init; } = 32;
 

@@ -54,6 +54,7 @@ internal sealed class WebhookSender : BackgroundService
             PooledConnectionLifetime = TimeSpan.FromMinutes(2),
             ConnectTimeout = options.Timeout,
             AllowAutoRedirect = false,
+            ConnectCallback = options.Destinations.ConnectAsync,
         })
         { Timeout = Timeout.InfiniteTimeSpan };
     }
@@ -231,6 +232,12 @@ internal sealed class WebhookSender : BackgroundService
                 error = $"the receiver answered {status} {response.ReasonPhrase}";
             }
         }
+        catch (HttpRequestException ex) when (ex.InnerException is WebhookDestinationException refused)
+        {
+            // Not a receiver that is down: the address is one webhooks never go to. Asking again changes nothing.
+            Record(delivery, null, refused.Message, null, final: true);
+            return;
+        }
         catch (HttpRequestException ex)
         {
             error = ex.Message;
@@ -251,7 +258,7 @@ internal sealed class WebhookSender : BackgroundService
     }
 
     /// <summary>Queues the attempt's outcome for writing and moves the call on: its next webhook, or this one again at the retry time.</summary>
-    private void Record(WebhookDelivery delivery, int? status, string? error, TimeSpan? retryAfter)
+    private void Record(WebhookDelivery delivery, int? status, string? error, TimeSpan? retryAfter, bool final = false)
     {
         var now = _time.GetUtcNow();
         WebhookAttempt attempt;
@@ -261,7 +268,7 @@ internal sealed class WebhookSender : BackgroundService
             attempt = new WebhookAttempt(delivery.Id, "delivered", status, null, now, null);
             HostMeter.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("result", "delivered"));
         }
-        else if (IsTransient(status) && now - DateTimeOffset.FromUnixTimeMilliseconds(delivery.CreatedAtMs) < _options.GiveUpAfter)
+        else if (!final && IsTransient(status) && now - DateTimeOffset.FromUnixTimeMilliseconds(delivery.CreatedAtMs) < _options.GiveUpAfter)
         {
             retryAt = now + Backoff(delivery.Attempts + 1, retryAfter);
             attempt = new WebhookAttempt(delivery.Id, "pending", status, error, now, retryAt);

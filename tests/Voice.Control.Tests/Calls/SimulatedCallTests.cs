@@ -168,7 +168,8 @@ public class SimulatedCallTests
     [Test]
     public async Task A_message_that_cannot_be_rendered_stops_the_call_before_anyone_answers()
     {
-        var (manager, changes) = Manager(speech: new FliteSynthesizer());
+        // The spy lets any voice through when the call is placed; flite refuses it when it renders.
+        var (manager, changes) = Manager(speech: new SpySynthesizer());
         var placed = manager.Place(Call(MagicNumbers.NeverAnswers) with { Voice = "no-such-voice" });
         var ended = await changes.FinalAsync(placed.CallId);
         Assert.That((ended.To, ended.Reason), Is.EqualTo((CallState.Failed, "media_error")));
@@ -187,6 +188,7 @@ public class SimulatedCallTests
     [TestCase("headers", "Via", "only X- headers")]
     [TestCase("headers", "X-Alert\nvalue", "'X-Alert'")]
     [TestCase("voice", "kal|evil", "voice name")]
+    [TestCase("voice", "no-such-voice", "flite has no voice 'no-such-voice'; it has kal")]
     public void Invalid_requests_are_refused_by_field_before_anything_is_queued(string field, string value, string reason)
     {
         var (manager, changes) = Manager();
