@@ -14,7 +14,7 @@ namespace Voice.Control.FreeSwitch;
 internal sealed class EslConnection : FramedConnection
 {
     private readonly ILogger _logger;
-    private readonly EslLimits _limits;
+    private EslLimits _limits;
     private readonly Action<EslMessage> _onMessage;
     private readonly Queue<PendingReply> _replies = new();
 
@@ -25,6 +25,13 @@ internal sealed class EslConnection : FramedConnection
         _limits = limits;
         _logger = logger;
         _onMessage = onMessage;
+    }
+
+    /// <summary>What one message may hold; changed when a connection moves from its handshake to its work.</summary>
+    public EslLimits Limits
+    {
+        get => Volatile.Read(ref _limits);
+        set => Volatile.Write(ref _limits, value);
     }
 
     /// <summary>For logs: where the connection goes or comes from.</summary>
@@ -97,7 +104,7 @@ internal sealed class EslConnection : FramedConnection
 
     protected override bool TryReadMessage(ref ReadOnlySequence<byte> buffer)
     {
-        if (!EslFrame.TryRead(ref buffer, _limits, out var message))
+        if (!EslFrame.TryRead(ref buffer, Limits, out var message))
         {
             return false;
         }

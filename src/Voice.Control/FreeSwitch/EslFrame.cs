@@ -116,7 +116,7 @@ public static class EslFrame
                 var colon = line.IndexOf((byte)':');
                 if (colon <= 0)
                 {
-                    throw Malformed(whole, $"header line '{WireText.Printable(line)}' has no name before ':'");
+                    throw Malformed(whole, $"header line '{WireText.Printable(line[..Math.Min(line.Length, 64)])}{(line.Length > 64 ? "…" : string.Empty)}' has no name before ':'");
                 }
                 var valueStart = colon + 1;
                 if (valueStart < line.Length && line[valueStart] == (byte)' ')
@@ -129,7 +129,7 @@ public static class EslFrame
                 {
                     if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out contentLength))
                     {
-                        throw Malformed(whole, $"Content-Length '{value}' is not a byte count");
+                        throw Malformed(whole, $"Content-Length '{WireText.Preview(value, 32)}' is not a byte count");
                     }
                 }
                 headers[count++] = new(name, value);

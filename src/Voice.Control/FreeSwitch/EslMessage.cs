@@ -57,20 +57,27 @@ public sealed class EslMessage
         ReplyText is { } reply ? reply.StartsWith("-ERR", StringComparison.Ordinal)
         : ContentType == EslContentTypes.ApiResponse && Body.Span.StartsWith("-ERR"u8);
 
-    /// <summary>What a reply says, for logs and errors: the Reply-Text, or the first line of an api body.</summary>
+    /// <summary>
+    /// What a reply says, for logs and errors: the Reply-Text, or the first line of an api body; at most
+    /// <see cref="MaxSummary"/> characters, printable, whatever the peer sent.
+    /// </summary>
     public string Summary
     {
         get
         {
             if (ReplyText is { } reply)
             {
-                return reply;
+                return WireText.Preview(reply, MaxSummary);
             }
-            var text = BodyText;
-            var newline = text.IndexOf('\n');
-            return (newline < 0 ? text : text[..newline]).Trim();
+            var first = Body.Span;
+            var newline = first.IndexOf((byte)'\n');
+            first = (newline < 0 ? first : first[..newline]).Trim(" \t\r"u8);
+            return WireText.Preview(new System.Buffers.ReadOnlySequence<byte>(first[..Math.Min(first.Length, MaxSummary + 1)].ToArray()), MaxSummary);
         }
     }
+
+    /// <summary>The longest <see cref="Summary"/>.</summary>
+    public const int MaxSummary = 200;
 
     public override string ToString() => $"{ContentType ?? "(no Content-Type)"} {Summary}";
 }

@@ -20,7 +20,17 @@ public sealed record EslOutboundOptions
     /// <summary>Sessions accepted but not yet taken from <see cref="EslOutboundListener.Sessions"/>.</summary>
     public int Backlog { get; init; } = 256;
 
+    /// <summary>What a session may receive once its owner has taken it (<see cref="EslOutboundSession.SubscribeAsync"/>).</summary>
     public EslLimits Limits { get; init; } = EslLimits.Default;
+
+    /// <summary>
+    /// What a connection may send before its owner has taken it: the <c>connect</c> reply (the channel data,
+    /// a few KB) and nothing large. Anyone who can reach the port can connect, so until then it is a stranger.
+    /// </summary>
+    public EslLimits HandshakeLimits { get; init; } = new() { MaxHeaderBytes = 64 * 1024, MaxBodyBytes = 64 * 1024 };
+
+    /// <summary>Connections still in their handshake; more are closed as they arrive.</summary>
+    public int MaxPendingConnections { get; init; } = 128;
 
     /// <summary>
     /// The <c>host:port</c> FreeSWITCH connects to, when it differs from the bound address: behind NAT, in a
@@ -43,6 +53,8 @@ public sealed class EslOutboundListener : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Channel<EslOutboundSession> _sessions;
     private Task? _accept;
+    private int _pending;
+    private long _lastRefusalLogged;
 
     public EslOutboundListener(EslOutboundOptions options, ILogger<EslOutboundListener>? logger = null, TimeProvider? timeProvider = null)
     {
@@ -83,6 +95,13 @@ public sealed class EslOutboundListener : IAsyncDisposable
             {
                 break;
             }
+            if (Interlocked.Increment(ref _pending) > _options.MaxPendingConnections)
+            {
+                Interlocked.Decrement(ref _pending);
+                accepted.Dispose();
+                LogRefusal();
+                continue;
+            }
             _ = HandshakeAsync(accepted, ct);
         }
         _sessions.Writer.TryComplete();
@@ -92,7 +111,7 @@ public sealed class EslOutboundListener : IAsyncDisposable
     {
         try
         {
-            var session = await EslOutboundSession.AcceptAsync(accepted, _options.Limits, _logger, _time, _options.CommandTimeout, ct).ConfigureAwait(false);
+            var session = await EslOutboundSession.AcceptAsync(accepted, _options.HandshakeLimits, _options.Limits, _logger, _time, _options.CommandTimeout, ct).ConfigureAwait(false);
             if (!_sessions.Writer.TryWrite(session))
             {
                 _logger.LogWarning("Outbound Event Socket backlog full; dropping call {Uuid}", session.UniqueId);
@@ -101,7 +120,22 @@ public sealed class EslOutboundListener : IAsyncDisposable
         }
         catch (Exception ex) when (ex is EslException or TimeoutException or OperationCanceledException or IOException or SocketException)
         {
-            _logger.LogWarning("An outbound Event Socket connection failed before its channel data arrived: {Error}", ex.Message);
+            _logger.LogWarning("An outbound Event Socket connection failed before its channel data arrived: {Error}", WireText.Preview(ex.Message, 300));
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _pending);
+        }
+    }
+
+    /// <summary>A flood is logged once a second at most, not once per connection.</summary>
+    private void LogRefusal()
+    {
+        var now = _time.GetTimestamp();
+        var last = Interlocked.Read(ref _lastRefusalLogged);
+        if ((last == 0 || _time.GetElapsedTime(last, now) >= TimeSpan.FromSeconds(1)) && Interlocked.CompareExchange(ref _lastRefusalLogged, now, last) == last)
+        {
+            _logger.LogWarning("More than {Max} outbound Event Socket connections are waiting for their channel data; closing new ones", _options.MaxPendingConnections);
         }
     }
 

@@ -24,6 +24,7 @@ public sealed class EslOutboundSession : IAsyncDisposable
     public static readonly IReadOnlyList<string> DefaultEvents = ["CHANNEL_EXECUTE_COMPLETE", "DTMF", "CHANNEL_HANGUP"];
 
     private readonly EslConnection _connection;
+    private readonly EslLimits _limits;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly TimeSpan _commandTimeout;
@@ -33,11 +34,14 @@ public sealed class EslOutboundSession : IAsyncDisposable
     private readonly Task _pump;
     private int _disposed;
 
-    private EslOutboundSession(EslConnection connection, EslEvent channel, ILogger logger, TimeProvider time, TimeSpan commandTimeout)
+    private EslOutboundSession(EslConnection connection, EslEvent channel, EslLimits limits, ILogger logger, TimeProvider time, TimeSpan commandTimeout)
     {
         _connection = connection;
+        _limits = limits;
         ChannelData = channel;
-        UniqueId = channel.UniqueId ?? throw new EslProtocolException("the connect reply carries no Unique-ID");
+        UniqueId = channel.UniqueId is { } id && IsChannelId(id)
+            ? id
+            : throw new EslProtocolException($"the connect reply's Unique-ID '{WireText.Preview(channel.UniqueId ?? string.Empty, 64)}' is not a channel id");
         _logger = logger;
         _time = time;
         _commandTimeout = commandTimeout;
@@ -72,13 +76,17 @@ public sealed class EslOutboundSession : IAsyncDisposable
     /// Answers FreeSWITCH's new connection: sends <c>connect</c> and reads the channel data. The caller then
     /// subscribes (<see cref="SubscribeAsync"/>).
     /// </summary>
+    /// <remarks>
+    /// Until <see cref="SubscribeAsync"/> the connection is held to <paramref name="handshakeLimits"/>: a peer that
+    /// is not FreeSWITCH cannot make the listener buffer more than that while its session waits to be paired.
+    /// </remarks>
     internal static async Task<EslOutboundSession> AcceptAsync(
-        System.Net.Sockets.Socket socket, EslLimits limits, ILogger logger, TimeProvider time, TimeSpan commandTimeout, CancellationToken ct)
+        System.Net.Sockets.Socket socket, EslLimits handshakeLimits, EslLimits limits, ILogger logger, TimeProvider time, TimeSpan commandTimeout, CancellationToken ct)
     {
         EslOutboundSession? session = null;
         var early = new Queue<EslMessage>();
         var connection = EslConnection.Start(
-            socket, socket.RemoteEndPoint?.ToString() ?? "FreeSWITCH", limits, logger,
+            socket, socket.RemoteEndPoint?.ToString() ?? "FreeSWITCH", handshakeLimits, logger,
             message =>
             {
                 // Until the session exists, messages wait in order; the gate keeps them ahead of later ones.
@@ -101,7 +109,7 @@ public sealed class EslOutboundSession : IAsyncDisposable
             {
                 throw new EslProtocolException($"the connect reply carries no channel data: {reply}");
             }
-            var created = new EslOutboundSession(connection, EslEvent.Parse(reply), logger, time, commandTimeout);
+            var created = new EslOutboundSession(connection, EslEvent.Parse(reply), limits, logger, time, commandTimeout);
             lock (early)
             {
                 while (early.TryDequeue(out var message))
@@ -130,6 +138,8 @@ public sealed class EslOutboundSession : IAsyncDisposable
         {
             EslCommands.RequireToken(name, nameof(eventNames));
         }
+        // Taken by its owner: from now on events of any size the call may have are read.
+        _connection.Limits = _limits;
         // Both at once: replies come back in order, and one round trip is one wake-up fewer per call.
         var subscribe = CommandAsync("event json " + string.Join(' ', names), ct);
         var filter = CommandAsync("filter Unique-ID " + UniqueId, ct);
@@ -216,6 +226,10 @@ public sealed class EslOutboundSession : IAsyncDisposable
             throw new EslCommandException(command.Split('\n')[0], reply.Summary);
         }
     }
+
+    /// <summary>A UUID as FreeSWITCH writes it, or at least a token that cannot break a command line.</summary>
+    private static bool IsChannelId(string id) =>
+        id.Length is > 0 and <= 64 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
 
     /// <summary>Runs on the read loop.</summary>
     private void OnMessage(EslMessage message)

@@ -85,16 +85,20 @@ public sealed class MediaSessionBroker : IAsyncDisposable
         }
     }
 
+    /// <summary>Hangs a session nobody wants up, and always closes its socket, whatever the hangup does.</summary>
     internal static async Task RefuseAsync(EslOutboundSession session)
     {
         try
         {
             await session.HangupAsync().WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is EslException or TimeoutException)
+        catch (Exception ex) when (ex is EslException or TimeoutException or ArgumentException or ObjectDisposedException)
         {
         }
-        await session.DisposeAsync().ConfigureAwait(false);
+        finally
+        {
+            await session.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     public async ValueTask DisposeAsync()
