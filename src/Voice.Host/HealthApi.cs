@@ -27,7 +27,8 @@ internal static class HealthApi
             }
             if (!drachtio.IsConnected)
             {
-                problems.Add($"drachtio-server at {drachtio.Options.Host}:{drachtio.Options.Port} is not connected");
+                problems.Add($"drachtio-server at {drachtio.Options.Host}:{drachtio.Options.Port} is not connected"
+                    + (drachtio.LastFailure is { } lost ? ": " + lost : string.Empty));
             }
             problems.AddRange(media.Where(m => m.Problem is not null).Select(m => $"media server {m.Name}: {m.Problem}"));
             var body = new

@@ -120,7 +120,7 @@ catch (Exception ex) when (ex is not HostAbortedException && Assembly.GetEntryAs
     // A setting that does not parse, a short API key, an address taken: one clear line and exit code 1, not a crash.
     // (When the tests' factory runs this entry point, the exception is theirs to see.)
     Console.Error.WriteLine($"VoiceBridge cannot start: {ex.Message}");
-    if (ex is not InvalidOperationException and not FormatException and not UriFormatException and not IOException)
+    if (ex is not InvalidOperationException and not ArgumentException and not FormatException and not IOException)
     {
         Console.Error.WriteLine(ex);
     }

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.Http;
 using Voice.Host.Security;
 
 namespace Voice.Host.Tests;
@@ -131,6 +132,38 @@ public class AuthTests
         Assert.That(accepted, Is.InRange(1, 3));
         var stored = await client.GetFromJsonAsync<JsonElement>("/api/calls?limit=10");
         Assert.That(stored.GetProperty("count").GetInt32(), Is.EqualTo(accepted), "a refused call is not in the history");
+    }
+
+    [Test]
+    public async Task Guessing_keys_is_slowed_to_one_guess_every_six_seconds_after_ten_and_the_right_key_works_from_elsewhere()
+    {
+        await using var factory = new HostFactory();
+        using var guesser = Anonymous(factory);
+        var answers = new List<HttpStatusCode>();
+        for (var i = 0; i < 30; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/api/calls");
+            request.Headers.Add("X-API-Key", $"wrong-key-{i:D4}-0123456789");
+            using var response = await guesser.SendAsync(request);
+            answers.Add(response.StatusCode);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                Assert.That(int.Parse(response.Headers.GetValues("Retry-After").Single()), Is.InRange(1, 6));
+                Assert.That((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString(), Is.EqualTo("too_many_wrong_keys"));
+            }
+        }
+        Assert.That(answers.Take(10), Is.All.EqualTo(HttpStatusCode.Unauthorized), "ten wrong keys are answered 401");
+        Assert.That(answers.Skip(10), Is.All.EqualTo(HttpStatusCode.TooManyRequests), "then the address must wait, whatever it sends");
+
+        // The limit is per address, not per key: the real client on another address is not locked out.
+        var other = await factory.Server.SendAsync(context =>
+        {
+            context.Connection.RemoteIpAddress = IPAddress.Parse("192.0.2.7");
+            context.Request.Method = "GET";
+            context.Request.Path = "/api/calls";
+            context.Request.Headers["X-API-Key"] = HostFactory.ApiKey;
+        });
+        Assert.That(other.Response.StatusCode, Is.EqualTo(StatusCodes.Status200OK));
     }
 
     [TestCase(null, true)]

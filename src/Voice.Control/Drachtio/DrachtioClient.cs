@@ -51,6 +51,9 @@ public sealed partial class DrachtioClient : IAsyncDisposable
 
     public bool IsConnected => _connection is { IsClosed: false };
 
+    /// <summary>Why the last link was lost or the last attempt to connect failed (a bounded preview); null while connected.</summary>
+    public string? LastFailure { get; private set; }
+
     /// <summary>What the server reported at the last authentication; null before the first.</summary>
     public DrachtioServerInfo? Server { get; private set; }
 
@@ -102,6 +105,7 @@ public sealed partial class DrachtioClient : IAsyncDisposable
                 using var closeOnStop = stopping.Register(() => current.Abort(new DrachtioConnectionLostException("drachtio client disposed")));
                 failures = 0;
                 _connection = connection;
+                LastFailure = null;
                 DrachtioLog.Connected(_logger, Server!.Version, string.Join(",", Server.SipAddresses));
                 _firstConnection.TrySetResult();
                 Raise(Connected, new DrachtioConnectedEventArgs(Server, connectedBefore));
@@ -142,6 +146,7 @@ public sealed partial class DrachtioClient : IAsyncDisposable
             if (connection is not null && ReferenceEquals(_connection, connection))
             {
                 _connection = null;
+                LastFailure = WireText.Preview(failure?.Message ?? "closed", 300);
                 var lost = DrachtioConnectionLostException.Lost(failure);
                 if (!stopping.IsCancellationRequested)
                 {
@@ -158,6 +163,7 @@ public sealed partial class DrachtioClient : IAsyncDisposable
             }
 
             var delay = NextReconnectDelay(failures);
+            LastFailure = WireText.Preview(failure?.Message ?? "unknown error", 300);
             DrachtioLog.ConnectFailed(_logger, Backoff.LogLevelFor(failures++), _options.ToString(), failure?.Message ?? "unknown error", delay);
             try
             {

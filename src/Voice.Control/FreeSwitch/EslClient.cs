@@ -55,6 +55,9 @@ public sealed class EslClient : IAsyncDisposable
 
     public bool IsConnected => _connection is { IsClosed: false };
 
+    /// <summary>Why the last link was lost or the last attempt to connect failed (a bounded preview); null while connected.</summary>
+    public string? LastFailure { get; private set; }
+
     /// <summary>The events subscribed with <see cref="SubscribeAsync"/>, oldest first. Bounded: see <see cref="EslClientOptions.EventBufferCapacity"/>.</summary>
     public ChannelReader<EslEvent> Events => _events.Reader;
 
@@ -184,6 +187,7 @@ public sealed class EslClient : IAsyncDisposable
                 failures = 0;
                 established = true;
                 _connection = connection;
+                LastFailure = null;
                 EslLog.Connected(_logger, _options.ToString());
                 _firstConnection.TrySetResult();
                 Connected?.Invoke(this, EventArgs.Empty);
@@ -219,6 +223,7 @@ public sealed class EslClient : IAsyncDisposable
             if (established)
             {
                 _connection = null;
+                LastFailure = WireText.Preview(failure?.Message ?? "closed", 300);
                 var lost = EslConnectionLostException.Lost(failure);
                 FailJobs(lost);
                 if (Volatile.Read(ref _disposed) == 0)
@@ -230,6 +235,7 @@ public sealed class EslClient : IAsyncDisposable
             }
 
             var delay = Backoff.Next(_options.ReconnectMinDelay, _options.ReconnectMaxDelay, failures);
+            LastFailure = WireText.Preview(failure?.Message ?? "unknown error", 300);
             EslLog.ConnectFailed(_logger, Backoff.LogLevelFor(failures++), _options.ToString(), failure?.Message ?? "unknown error", delay);
             try
             {

@@ -61,7 +61,7 @@ public sealed class MediaServer : IAsyncDisposable
 
     /// <summary>Why the server cannot take endpoints now, in words for an operator; null when it can.</summary>
     public string? Problem =>
-        !EventSocket.IsConnected ? $"the Event Socket at {Options.EventSocket} is not connected"
+        !EventSocket.IsConnected ? $"the Event Socket at {Options.EventSocket} is not connected{(EventSocket.LastFailure is { } failure ? ": " + failure : string.Empty)}"
         : !_profileRunning ? $"SIP profile '{Options.Profile}' is not running"
         : !_drachtio.IsConnected ? "drachtio-server is not connected"
         : null;

@@ -51,7 +51,10 @@ internal static class VoiceBridgeConfiguration
             SpeechCache = new SpeechCacheOptions
             {
                 Directory = Path.Combine(dataDirectory, "tts"),
-                HttpBase = Value(configuration, null, "Tts:HttpBase") is { } http ? new Uri(http) : null,
+                HttpBase = Value(configuration, null, "Tts:HttpBase") is { } http
+                    ? Uri.TryCreate(http, UriKind.Absolute, out var httpBase) && httpBase.Scheme is "http" or "https" ? httpBase
+                        : throw new InvalidOperationException($"Tts:HttpBase '{http}' is not an absolute http or https URL (e.g. http://voicebridge:3000/tts/).")
+                    : null,
             },
         };
     }

@@ -33,12 +33,15 @@ public sealed class WebhookDestinations
     private static readonly Network[] Loopback = [Network.Parse("127.0.0.0/8"), Network.Parse("::1/128")];
 
     private readonly Network[] _allowed;
+    private readonly Func<string, CancellationToken, Task<IPAddress[]>> _resolve;
 
     /// <param name="allowedNetworks">CIDR blocks (<c>192.168.1.0/24</c>), single addresses, or the words
     /// <c>loopback</c> and <c>private</c>.</param>
+    /// <param name="resolve">Resolves a host name when a webhook connects (the system's resolver by default).</param>
     /// <exception cref="FormatException">An entry is none of those.</exception>
-    public WebhookDestinations(IEnumerable<string>? allowedNetworks = null)
+    public WebhookDestinations(IEnumerable<string>? allowedNetworks = null, Func<string, CancellationToken, Task<IPAddress[]>>? resolve = null)
     {
+        _resolve = resolve ?? Dns.GetHostAddressesAsync;
         var allowed = new List<Network>();
         foreach (var entry in allowedNetworks ?? [])
         {
@@ -76,7 +79,8 @@ public sealed class WebhookDestinations
         {
             return CheckAddress(address) is { } refused ? $"must not point at {address}: {refused}" : null;
         }
-        if (uri.IdnHost.Equals("localhost", StringComparison.OrdinalIgnoreCase) || uri.IdnHost.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase))
+        var name = uri.IdnHost.TrimEnd('.');
+        if (name.Equals("localhost", StringComparison.OrdinalIgnoreCase) || name.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase))
         {
             return CheckAddress(IPAddress.Loopback) is { } refused ? $"must not point at localhost: {refused}" : null;
         }
@@ -151,7 +155,7 @@ public sealed class WebhookDestinations
     public async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken ct)
     {
         var host = context.DnsEndPoint.Host;
-        var addresses = IPAddress.TryParse(host.Trim('[', ']'), out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, ct).ConfigureAwait(false);
+        var addresses = IPAddress.TryParse(host.Trim('[', ']'), out var literal) ? [literal] : await _resolve(host, ct).ConfigureAwait(false);
         var allowed = addresses.Where(a => CheckAddress(a) is null).ToArray();
         if (allowed.Length == 0)
         {

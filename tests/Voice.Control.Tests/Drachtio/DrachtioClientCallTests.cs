@@ -400,6 +400,31 @@ public class DrachtioClientCallTests
         Assert.That(invite.Sip.GetHeader("Content-Length"), Is.EqualTo("0"));
     }
 
+    [TestCase("123#", "sip:123%23@pbx.example.com")]
+    [TestCase("*97", "sip:*97@pbx.example.com")]
+    [TestCase("+15559876543", "sip:+15559876543@pbx.example.com")]
+    public async Task A_caller_id_with_characters_a_SIP_user_part_cannot_hold_is_escaped(string callerId, string from)
+    {
+        var client = NewClient();
+        var connect = client.ConnectAsync();
+        var peer = await _server.AcceptAuthenticatedAsync();
+        await connect.Within();
+
+        _ = client.CreateUacAsync("sip:+15551234567@pbx.example.com", new UacOptions { CallerId = callerId });
+        var invite = await peer.ReceiveAsync("sip");
+
+        Assert.That(invite.Sip.From, Is.EqualTo($"<{from}>"));
+    }
+
+    [Test]
+    public void User_parts_are_escaped_as_RFC_3261_allows()
+    {
+        Assert.That(SipUri.EscapeUser("alice.smith-1_(x)!~*'"), Is.EqualTo("alice.smith-1_(x)!~*'"));
+        Assert.That(SipUri.EscapeUser("&=+$,;?/"), Is.EqualTo("&=+$,;?/"));
+        Assert.That(SipUri.EscapeUser("a#b%c d"), Is.EqualTo("a%23b%25c%20d"));
+        Assert.That(SipUri.EscapeUser("é"), Is.EqualTo("%C3%A9"));
+    }
+
     private async Task<(DrachtioClient Client, CaptureReplay Replay)> ConnectToFlowAsync(string scenario)
     {
         var client = NewClient();
