@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
 using Voice.Host.Webhooks;
 
 namespace Voice.Host.Tests;
@@ -98,6 +100,40 @@ public class WebhookDestinationTests
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         }
         Assert.That(receiver.Requests, Has.Count.EqualTo(1));
+    }
+
+    [Test]
+    public async Task A_webhook_whose_name_resolves_to_a_refused_address_fails_at_once_and_is_not_retried()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var port = new Uri(receiver.Url).Port;
+        Task<IPAddress[]> Resolve(string host, CancellationToken ct) => Task.FromResult(new[] { IPAddress.Loopback });
+        await using var factory = new HostFactory();
+        using var host = factory.WithWebHostBuilder(builder => builder.ConfigureTestServices(services => services.AddSingleton(
+            new WebhookOptions { Secret = [1, 2, 3], InitialBackoff = TimeSpan.FromMilliseconds(20), Destinations = new WebhookDestinations(null, Resolve) })));
+        using var client = host.CreateClient();
+
+        var placed = await client.PostAsync("/api/outbound-call", new StringContent(
+            JsonSerializer.Serialize(new { to = "+15005550000", message = "Hi", webhookUrl = $"http://rebind.test:{port}/hook", webhookEvents = new[] { "completed" } }),
+            Encoding.UTF8, "application/json"));
+        Assert.That(placed.StatusCode, Is.EqualTo(HttpStatusCode.OK), "a name passes when the call is placed");
+        var callId = (await placed.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("callId").GetString()!;
+        await HostFactory.WaitForEndAsync(client, callId);
+
+        JsonElement delivery = default;
+        await HostFactory.Eventually(async () =>
+        {
+            var call = await client.GetFromJsonAsync<JsonElement>($"/api/call/{callId}");
+            if (!call.TryGetProperty("webhooks", out var webhooks) || webhooks.GetProperty("failed").GetInt32() != 1)
+            {
+                return false;
+            }
+            delivery = webhooks.GetProperty("deliveries")[0];
+            return true;
+        }, "the webhook is failed");
+        Assert.That(delivery.GetProperty("attempts").GetInt32(), Is.EqualTo(1), "not retried");
+        Assert.That(delivery.GetProperty("lastError").GetString(), Does.Contain("rebind.test resolves to 127.0.0.1"));
+        Assert.That(receiver.Requests, Is.Empty);
     }
 
     [Test]
