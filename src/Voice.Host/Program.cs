@@ -41,7 +41,8 @@ try
 
     var storage = new StorageOptions(
         Path.Combine(dataDirectory, "voicebridge.db"),
-        TimeSpan.FromDays(int.TryParse(VoiceBridgeConfiguration.Value(builder.Configuration, "RETENTION_DAYS", "Storage:RetentionDays"), out var days) ? days : 90));
+        TimeSpan.FromDays(VoiceBridgeConfiguration.Int(builder.Configuration, "RETENTION_DAYS", "Storage:RetentionDays") is not { } days ? 90
+            : days >= 1 ? days : throw new InvalidOperationException($"RETENTION_DAYS {days} must be at least 1.")));
     var store = new SqliteCallStore(storage.DatabasePath);
     builder.Services.AddSingleton(storage);
     builder.Services.AddSingleton(store);
