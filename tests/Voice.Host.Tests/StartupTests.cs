@@ -50,6 +50,7 @@ public class StartupTests
     [TestCase("WEBHOOK_ALLOWED_NETWORKS", "lan", "WEBHOOK_ALLOWED_NETWORKS: 'lan' is not a network")]
     [TestCase("Tts__HttpBase", "not a url", "Tts:HttpBase 'not a url' is not an absolute http or https URL")]
     [TestCase("DRACHTIO_SECRET", "", "Secret is required")]
+    [TestCase("Calls__DeniedNumberTypes__0", "premium", "Calls:DeniedNumberTypes 'premium' is not a number type")]
     [TestCase("RETENTION_DAYS", "ninety", "RETENTION_DAYS 'ninety' is not a whole number")]
     [TestCase("RETENTION_DAYS", "0", "RETENTION_DAYS 0 must be at least 1")]
     public async Task A_setting_that_cannot_be_used_ends_the_start_with_one_clear_line_and_exit_code_1(string name, string value, string said)

@@ -32,6 +32,13 @@ public sealed record DestinationPolicy
     /// <summary>E.164 prefixes that are never called, even when allowed above.</summary>
     public IReadOnlyList<string> DeniedPrefixes { get; init; } = PremiumRatePrefixes;
 
+    /// <summary>
+    /// Kinds of line that are never called, by the numbering plan of the number's country (libphonenumber): premium
+    /// rate by default, on top of <see cref="DeniedPrefixes"/>. Add <see cref="NumberType.SharedCost"/>,
+    /// <see cref="NumberType.Uan"/>, <see cref="NumberType.PersonalNumber"/>… to deny those too.
+    /// </summary>
+    public IReadOnlyList<NumberType> DeniedNumberTypes { get; init; } = [NumberType.PremiumRate];
+
     /// <summary>Whether PBX extensions may be called.</summary>
     public bool AllowExtensions { get; init; } = true;
 
@@ -47,6 +54,10 @@ public sealed record DestinationPolicy
         {
             return $"{number.Value}: numbers starting with {denied} are denied (premium-rate or special services)";
         }
+        if (DeniedNumberTypes.Count > 0 && DeniedNumberTypes.Contains(number.Type))
+        {
+            return $"{number.Value}: {Describe(number.Type)} numbers are denied";
+        }
         if (AllowedCountryCodes.Count > 0 && !AllowedCountryCodes.Contains(number.CountryCode))
         {
             return $"{number.Value}: country code +{number.CountryCode} is not among the allowed ({string.Join(", ", AllowedCountryCodes.Select(c => "+" + c))})";
@@ -57,4 +68,22 @@ public sealed record DestinationPolicy
         }
         return null;
     }
+
+    private static string Describe(NumberType type) => type switch
+    {
+        NumberType.PremiumRate => "premium-rate",
+        NumberType.SharedCost => "shared-cost",
+        NumberType.Uan => "universal access (UAN)",
+        NumberType.PersonalNumber => "personal",
+        NumberType.TollFree => "toll-free",
+        NumberType.FixedLineOrMobile => "fixed-line or mobile",
+        NumberType.FixedLine => "fixed-line",
+        NumberType.Voip => "VoIP",
+        _ => type.ToString().ToLowerInvariant(),
+    };
+
+    /// <summary>Reads a number type as a setting writes it: <c>PremiumRate</c>, <c>premium_rate</c> or <c>premium-rate</c>.</summary>
+    public static bool TryParseNumberType(string text, out NumberType type) =>
+        Enum.TryParse(text.Replace("_", string.Empty, StringComparison.Ordinal).Replace("-", string.Empty, StringComparison.Ordinal), ignoreCase: true, out type)
+        && Enum.IsDefined(type) && !int.TryParse(text, out _);
 }

@@ -1,5 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
 using System.Text;
+using PhoneNumbers;
 
 namespace Voice.Control.Phone;
 
@@ -11,11 +13,17 @@ public enum PhoneNumberKind
 }
 
 /// <summary>
-/// A validated destination: an E.164 number (<c>+</c>, country calling code, national number; at most 15
-/// digits) or a PBX extension (a short digit string, kept as written).
+/// A validated destination: an E.164 number (<c>+</c>, country calling code, national number) or a PBX extension
+/// (a short digit string, kept as written). Numbers are read, checked and formatted with libphonenumber's
+/// metadata: a number must have a length its country's numbering plan allows (<c>+441234</c> does not), but
+/// need not be assigned, so the fictional <c>+1 555 …</c> numbers of examples and tests are accepted.
 /// </summary>
 public sealed record PhoneNumber
 {
+    private static readonly PhoneNumberUtil Util = PhoneNumberUtil.GetInstance();
+
+    private NumberType? _type;
+
     private PhoneNumber(PhoneNumberKind kind, string value, string countryCode, string nationalNumber)
     {
         Kind = kind;
@@ -32,10 +40,13 @@ public sealed record PhoneNumber
     /// <summary>The country calling code without '+' (<c>1</c>, <c>44</c>); empty for an extension.</summary>
     public string CountryCode { get; }
 
-    /// <summary>The digits after the country code; the extension itself for an extension.</summary>
+    /// <summary>The digits after the country code (an Italian fixed line's leading 0 included); the extension itself for an extension.</summary>
     public string NationalNumber { get; }
 
     public bool IsExtension => Kind == PhoneNumberKind.Extension;
+
+    /// <summary>The kind of line by the country's numbering plan (premium rate, mobile…); <see cref="NumberType.Unknown"/> for an extension.</summary>
+    public NumberType Type => _type ??= IsExtension ? NumberType.Unknown : TypeOf(Util.GetNumberType(Parsed()));
 
     /// <summary>Parses a number as people write it, by <paramref name="rules"/>.</summary>
     /// <exception cref="FormatException">It is not a number we can dial; the message says why.</exception>
@@ -44,8 +55,8 @@ public sealed record PhoneNumber
 
     /// <summary>
     /// Accepts <c>+</c> or <c>00</c> international form with spaces, dots, dashes and parentheses; the
-    /// original's US rules (10 digits → +1, 11 digits starting with 1 → +1); national numbers with the trunk
-    /// prefix 0 when <see cref="PhoneNumberRules.DefaultCountryCode"/> is set; and extensions of up to
+    /// original's US rules (10 digits → +1, 11 digits starting with 1 → +1); national numbers of
+    /// <see cref="PhoneNumberRules.DefaultCountryCode"/> as people there write them; and extensions of up to
     /// <see cref="PhoneNumberRules.MaxExtensionLength"/> digits.
     /// </summary>
     public static bool TryParse(string? input, PhoneNumberRules? rules, [NotNullWhen(true)] out PhoneNumber? number, [NotNullWhen(false)] out string? error)
@@ -98,9 +109,9 @@ public sealed record PhoneNumber
             {
                 // already 1 + ten digits
             }
-            else if (rules.DefaultCountryCode is { } home && d.StartsWith('0') && !d.StartsWith("00", StringComparison.Ordinal))
+            else if (rules.DefaultCountryCode is { } home)
             {
-                d = home + d[1..];
+                return TryNational(input, d, home, out number, out error);
             }
             else
             {
@@ -108,52 +119,105 @@ public sealed record PhoneNumber
                 return false;
             }
         }
-        return TryE164(input, d, out number, out error);
+        if (d.Length > 15)
+        {
+            error = $"'{input}' has {d.Length} digits; an international number has at most 15 (E.164)";
+            return false;
+        }
+        try
+        {
+            return TryCheck(input, Util.Parse("+" + d, "ZZ"), out number, out error);
+        }
+        catch (NumberParseException ex)
+        {
+            error = ex.ErrorType == ErrorType.INVALID_COUNTRY_CODE
+                ? $"'{input}' does not start with a country calling code in service"
+                : $"'{input}' is too short for an international number";
+            return false;
+        }
     }
 
-    private static bool TryE164(string input, string digits, [NotNullWhen(true)] out PhoneNumber? number, [NotNullWhen(false)] out string? error)
+    /// <summary>A number as dialled within <paramref name="home"/>: with its trunk prefix (030… in Germany, 8… in Russia), or without where the country has none.</summary>
+    private static bool TryNational(string input, string digits, string home, [NotNullWhen(true)] out PhoneNumber? number, [NotNullWhen(false)] out string? error)
     {
         number = null;
-        if (digits.Length > 15)
+        var region = int.TryParse(home, NumberStyles.None, CultureInfo.InvariantCulture, out var code) ? Util.GetRegionCodeForCountryCode(code) : "ZZ";
+        // Where the country dials national numbers with a trunk prefix (0 in Germany, 8 in Russia, 06 in Hungary),
+        // a number without it is not a national number: it is a local one, or a foreign one missing its code.
+        var trunk = region == "ZZ" ? null : Util.GetNddPrefixForRegion(region, true);
+        try
         {
-            error = $"'{input}' has {digits.Length} digits; an international number has at most 15 (E.164)";
-            return false;
-        }
-        var country = CountryCallingCodes.Match(digits);
-        if (country is null)
-        {
-            error = $"'{input}' does not start with a country calling code in service";
-            return false;
-        }
-        var national = digits[country.Length..];
-        if (country == "1")
-        {
-            // North American Numbering Plan: ten digits, area code not starting with 0 or 1.
-            if (national.Length != 10 || national[0] is '0' or '1')
+            if (region != "ZZ" && (string.IsNullOrEmpty(trunk) || digits.StartsWith(trunk, StringComparison.Ordinal))
+                && TryCheck(input, Util.Parse(digits, region), out number, out error))
             {
-                error = $"'{input}' is not a North American number: +1 is followed by ten digits, the area code starting with 2-9";
-                return false;
+                return true;
             }
         }
-        else if (national.Length < 4)
+        catch (NumberParseException)
         {
-            error = $"'{input}' is too short for a number in country code +{country}";
+        }
+        error = $"'{input}' has no country code and is not a national number of +{home}; write it as +<country code><number>, e.g. +4930123456";
+        return false;
+    }
+
+    private static bool TryCheck(string input, PhoneNumbers.PhoneNumber parsed, [NotNullWhen(true)] out PhoneNumber? number, [NotNullWhen(false)] out string? error)
+    {
+        number = null;
+        var country = parsed.CountryCode.ToString(CultureInfo.InvariantCulture);
+        var national = Util.GetNationalSignificantNumber(parsed);
+        if (country == "1" && (national.Length != 10 || national[0] is '0' or '1'))
+        {
+            // North American Numbering Plan: ten digits, area code not starting with 0 or 1.
+            error = $"'{input}' is not a North American number: +1 is followed by ten digits, the area code starting with 2-9";
             return false;
         }
-        number = new PhoneNumber(PhoneNumberKind.E164, "+" + digits, country, national);
-        error = null;
+        error = Util.IsPossibleNumberWithReason(parsed) switch
+        {
+            PhoneNumberUtil.ValidationResult.IS_POSSIBLE => null,
+            PhoneNumberUtil.ValidationResult.TOO_SHORT or PhoneNumberUtil.ValidationResult.IS_POSSIBLE_LOCAL_ONLY =>
+                $"'{input}' is too short for a number in country code +{country}",
+            PhoneNumberUtil.ValidationResult.TOO_LONG => $"'{input}' is too long for a number in country code +{country}",
+            PhoneNumberUtil.ValidationResult.INVALID_LENGTH => $"'{input}' has {national.Length} digits after +{country}, a length no number there has",
+            _ => $"'{input}' does not start with a country calling code in service",
+        };
+        if (error is not null)
+        {
+            return false;
+        }
+        number = new PhoneNumber(PhoneNumberKind.E164, "+" + country + national, country, national);
         return true;
     }
 
-    /// <summary>For people: <c>+1 (555) 123-4567</c> for North America, <c>+44 2079460000</c> elsewhere, an extension as is.</summary>
-    public string ToDisplayString() => Kind switch
-    {
-        PhoneNumberKind.Extension => Value,
-        _ when CountryCode == "1" => $"+1 ({NationalNumber[..3]}) {NationalNumber[3..6]}-{NationalNumber[6..]}",
-        _ => $"+{CountryCode} {NationalNumber}",
-    };
+    /// <summary>For people, in the international style: <c>+1 555-123-4567</c>, <c>+44 20 7946 0000</c>; an extension as is.</summary>
+    public string ToDisplayString() => IsExtension ? Value : Util.Format(Parsed(), PhoneNumberFormat.INTERNATIONAL);
+
+    /// <summary>As dialled within its own country: <c>(555) 123-4567</c>, <c>020 7946 0000</c>; an extension as is.</summary>
+    public string ToNationalString() => IsExtension ? Value : Util.Format(Parsed(), PhoneNumberFormat.NATIONAL);
 
     public override string ToString() => Value;
+
+    /// <summary>Two numbers are equal when they dial the same: the same kind and value.</summary>
+    public bool Equals(PhoneNumber? other) => other is not null && Kind == other.Kind && Value == other.Value;
+
+    public override int GetHashCode() => HashCode.Combine(Kind, Value);
+
+    private PhoneNumbers.PhoneNumber Parsed() => Util.Parse(Value, "ZZ");
+
+    private static NumberType TypeOf(PhoneNumberType type) => type switch
+    {
+        PhoneNumberType.FIXED_LINE => NumberType.FixedLine,
+        PhoneNumberType.MOBILE => NumberType.Mobile,
+        PhoneNumberType.FIXED_LINE_OR_MOBILE => NumberType.FixedLineOrMobile,
+        PhoneNumberType.TOLL_FREE => NumberType.TollFree,
+        PhoneNumberType.PREMIUM_RATE => NumberType.PremiumRate,
+        PhoneNumberType.SHARED_COST => NumberType.SharedCost,
+        PhoneNumberType.VOIP => NumberType.Voip,
+        PhoneNumberType.PERSONAL_NUMBER => NumberType.PersonalNumber,
+        PhoneNumberType.PAGER => NumberType.Pager,
+        PhoneNumberType.UAN => NumberType.Uan,
+        PhoneNumberType.VOICEMAIL => NumberType.Voicemail,
+        _ => NumberType.Unknown,
+    };
 
     private static string Printable(char c) => char.IsControl(c) ? $"\\u{(int)c:X4}" : c.ToString();
 }

@@ -69,7 +69,8 @@ internal static class CallsApi
         return routes;
     }
 
-    private static async Task<IResult> PlaceAsync(HttpContext context, IOutboundCalls calls, IValidator<OutboundCallRequest> validator, SqliteCallStore store, CallRecorder recorder)
+    private static async Task<IResult> PlaceAsync(
+        HttpContext context, IOutboundCalls calls, IValidator<OutboundCallRequest> validator, SqliteCallStore store, CallRecorder recorder, Voice.Control.VoiceControlOptions options)
     {
         if (context.Request.ContentLength > MaxBodyBytes)
         {
@@ -118,7 +119,8 @@ internal static class CallsApi
         if (!recorder.Accept(new NewCall(new CallRecord
         {
             CallId = callId,
-            To = request.To!,
+            // Stored as dialled (E.164), as the live call shows it, so the history's `to` filter finds it.
+            To = Voice.Control.Phone.PhoneNumber.Parse(request.To!, options.Calls.Numbers).Value,
             CallerId = request.CallerId,
             Message = request.Message!,
             State = "queued",
@@ -168,7 +170,7 @@ internal static class CallsApi
     /// Without query parameters, the active calls as in the original. With any of state, to, from, until,
     /// cursor or limit: the history, newest first, one page at a time.
     /// </summary>
-    private static async Task<IResult> ListAsync(HttpContext context, IOutboundCalls calls, SqliteCallStore store, CallRecorder recorder)
+    private static async Task<IResult> ListAsync(HttpContext context, IOutboundCalls calls, SqliteCallStore store, CallRecorder recorder, Voice.Control.VoiceControlOptions options)
     {
         var query = context.Request.Query;
         if (query.Count == 0)
@@ -201,7 +203,7 @@ internal static class CallsApi
         string? to = null;
         if (query["to"].ToString() is { Length: > 0 } toText)
         {
-            if (!Voice.Control.Phone.PhoneNumber.TryParse(toText, null, out var number, out var error))
+            if (!Voice.Control.Phone.PhoneNumber.TryParse(toText, options.Calls.Numbers, out var number, out var error))
             {
                 return ApiErrors.Problem(StatusCodes.Status400BadRequest, "validation_error", $"to: {error}", "to");
             }

@@ -147,6 +147,8 @@ internal static class VoiceBridgeConfiguration
                 HomeCountryCode = Value(configuration, null, "Sip:HomeCountryCode") ?? "1",
                 OutsideLinePrefix = Value(configuration, null, "Sip:OutsideLinePrefix") ?? "9",
             },
+            // National numbers of the home country, as people there write them (030 1234567 with Sip:HomeCountryCode 49).
+            Numbers = new PhoneNumberRules { DefaultCountryCode = Value(configuration, null, "Sip:HomeCountryCode") ?? "1" },
             DefaultCallerId = Value(configuration, "DEFAULT_CALLER_ID", "Calls:DefaultCallerId"),
             OutboundProxy = proxy is null ? null : proxy.StartsWith("sip:", StringComparison.OrdinalIgnoreCase) || proxy.StartsWith("sips:", StringComparison.OrdinalIgnoreCase) ? proxy : "sip:" + proxy,
             Credentials = user is not null && password is not null ? new SipCredentials(user, password) : null,
@@ -159,6 +161,10 @@ internal static class VoiceBridgeConfiguration
                 AllowedCountryCodes = List(configuration, "ALLOWED_COUNTRY_CODES", "Calls:AllowedCountryCodes") ?? [],
                 AllowedPrefixes = List(configuration, null, "Calls:AllowedPrefixes") ?? [],
                 DeniedPrefixes = List(configuration, null, "Calls:DeniedPrefixes") ?? DestinationPolicy.PremiumRatePrefixes,
+                DeniedNumberTypes = List(configuration, null, "Calls:DeniedNumberTypes") is { } types
+                    ? [.. types.Select(t => DestinationPolicy.TryParseNumberType(t, out var type) ? type
+                        : throw new InvalidOperationException($"Calls:DeniedNumberTypes '{t}' is not a number type ({string.Join(", ", Enum.GetNames<NumberType>())}).")) ]
+                    : new DestinationPolicy().DeniedNumberTypes,
             },
         };
     }

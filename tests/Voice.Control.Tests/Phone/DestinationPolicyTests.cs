@@ -12,6 +12,9 @@ public class DestinationPolicyTests
     [TestCase("+4990012345678", "starting with +49900")]
     [TestCase("+881612345678", "starting with +881")]
     [TestCase("+8801712345678", null)] // Bangladesh is not a satellite service
+    [TestCase("+31900123456", "premium-rate numbers are denied")] // by the Dutch numbering plan, not by a listed prefix
+    [TestCase("+499001234567", "starting with +49900")]
+    [TestCase("+491801234567", null)] // shared cost: allowed unless the deployment denies it
     public void The_default_policy_denies_premium_rate_and_satellite_numbers(string number, string? reason) =>
         Assert.That(DestinationPolicy.Default.Check(PhoneNumber.Parse(number)), reason is null ? Is.Null : Does.Contain(reason));
 
@@ -31,4 +34,31 @@ public class DestinationPolicyTests
         };
         Assert.That(policy.Check(PhoneNumber.Parse(number)), reason is null ? Is.Null : Does.Contain(reason));
     }
+
+    [TestCase("+491801234567", "shared-cost numbers are denied")]
+    [TestCase("+445512345678", "universal access (UAN) numbers are denied")]
+    [TestCase("+447012345678", "personal numbers are denied")]
+    [TestCase("+31900123456", null)] // premium rate, but this deployment lists its own types and prefixes
+    [TestCase("+442079460000", null)]
+    public void A_deployment_can_deny_kinds_of_line(string number, string? reason)
+    {
+        var policy = new DestinationPolicy { DeniedPrefixes = [], DeniedNumberTypes = [NumberType.SharedCost, NumberType.Uan, NumberType.PersonalNumber] };
+        Assert.That(policy.Check(PhoneNumber.Parse(number)), reason is null ? Is.Null : Does.Contain(reason));
+    }
+
+    [TestCase("PremiumRate", NumberType.PremiumRate)]
+    [TestCase("premium_rate", NumberType.PremiumRate)]
+    [TestCase("shared-cost", NumberType.SharedCost)]
+    [TestCase("UAN", NumberType.Uan)]
+    public void Number_types_are_read_as_settings_write_them(string text, NumberType type)
+    {
+        Assert.That(DestinationPolicy.TryParseNumberType(text, out var parsed), Is.True);
+        Assert.That(parsed, Is.EqualTo(type));
+    }
+
+    [TestCase("premium")]
+    [TestCase("4")]
+    [TestCase("")]
+    public void An_unknown_number_type_is_refused(string text) =>
+        Assert.That(DestinationPolicy.TryParseNumberType(text, out _), Is.False);
 }

@@ -72,8 +72,49 @@ public class PhoneNumberTests
         Assert.That(error, Does.Contain("no country code"));
     }
 
-    [TestCase("+15551234567", "+1 (555) 123-4567")]
-    [TestCase("+442079460000", "+44 2079460000")]
-    public void Numbers_are_displayed_for_people(string input, string display) =>
-        Assert.That(PhoneNumber.Parse(input).ToDisplayString(), Is.EqualTo(display));
+    [TestCase("+15551234567", "+1 555-123-4567", "(555) 123-4567")]
+    [TestCase("+442079460000", "+44 20 7946 0000", "020 7946 0000")]
+    [TestCase("+49301234567", "+49 30 1234567", "030 1234567")]
+    [TestCase("+390612345678", "+39 06 1234 5678", "06 1234 5678")]
+    [TestCase("101", "101", "101")]
+    public void Numbers_are_displayed_for_people_in_the_international_and_the_national_style(string input, string international, string national)
+    {
+        var number = PhoneNumber.Parse(input);
+        Assert.That(number.ToDisplayString(), Is.EqualTo(international));
+        Assert.That(number.ToNationalString(), Is.EqualTo(national));
+    }
+
+    [TestCase("+441234", "too short")] // a UK number has 9 or 10 digits after +44
+    [TestCase("+8881234", "too short")] // +888 numbers have 11 digits
+    [TestCase("+4420794600001", "too long")]
+    [TestCase("+3531", "too short")]
+    public void A_number_must_have_a_length_its_country_allows(string input, string reason)
+    {
+        Assert.That(PhoneNumber.TryParse(input, null, out _, out var error), Is.False, input);
+        Assert.That(error, Does.Contain(reason));
+    }
+
+    [TestCase("49", "030 1234567", "+49301234567")]
+    [TestCase("49", "0171 1234567", "+491711234567")]
+    [TestCase("44", "020 7946 0000", "+442079460000")]
+    [TestCase("7", "8 495 123-45-67", "+74951234567")] // trunk prefix 8
+    [TestCase("36", "06 1 234 5678", "+3612345678")] // trunk prefix 06
+    [TestCase("39", "06 1234 5678", "+390612345678")] // no trunk prefix: the 0 is part of the number
+    [TestCase("33", "01 23 45 67 89", "+33123456789")]
+    public void National_numbers_of_the_home_country_are_read_as_people_there_write_them(string home, string input, string e164) =>
+        Assert.That(PhoneNumber.Parse(input, new PhoneNumberRules { DefaultCountryCode = home, UsTenDigitRule = false }).Value, Is.EqualTo(e164));
+
+    [TestCase("+19005551234", NumberType.PremiumRate)]
+    [TestCase("+499001234567", NumberType.PremiumRate)]
+    [TestCase("+31900123456", NumberType.PremiumRate)]
+    [TestCase("+491801234567", NumberType.SharedCost)]
+    [TestCase("+447012345678", NumberType.PersonalNumber)]
+    [TestCase("+445512345678", NumberType.Uan)]
+    [TestCase("+442079460000", NumberType.FixedLine)]
+    [TestCase("+447912345678", NumberType.Mobile)]
+    [TestCase("+18005551234", NumberType.TollFree)]
+    [TestCase("+15551234567", NumberType.Unknown)] // fictional: possible, not assigned; still accepted
+    [TestCase("101", NumberType.Unknown)]
+    public void A_number_knows_its_kind_of_line(string input, NumberType type) =>
+        Assert.That(PhoneNumber.Parse(input).Type, Is.EqualTo(type));
 }
