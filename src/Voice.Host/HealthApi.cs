@@ -10,7 +10,7 @@ internal static class HealthApi
     public static IEndpointRouteBuilder MapHealthApi(this IEndpointRouteBuilder routes)
     {
         routes.MapGet("/healthz", () => Api.JsonBody.Ok(new { status = "alive" }));
-        routes.MapGet("/readyz", (VoiceControlOptions options, IServiceProvider services) =>
+        routes.MapGet("/readyz", (VoiceControlOptions options, VoiceControlService links, IServiceProvider services) =>
         {
             if (options.IsSimulated)
             {
@@ -18,10 +18,10 @@ internal static class HealthApi
             }
             var drachtio = services.GetRequiredService<DrachtioClient>();
             var media = services.GetRequiredService<MediaServerPool>().Status;
-            var ready = drachtio.IsConnected && media.Any(m => m.IsConnected) && VoiceControlService.StartFailure is null;
+            var ready = drachtio.IsConnected && media.Any(m => m.IsConnected) && links.StartFailure is null;
             // Everything that is down, so an operator reads the cause in the 503 itself.
             var problems = new List<string>();
-            if (VoiceControlService.StartFailure is { } failure)
+            if (links.StartFailure is { } failure)
             {
                 problems.Add(failure);
             }

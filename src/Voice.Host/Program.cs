@@ -55,7 +55,8 @@ try
     builder.Services.AddSingleton(sp => new WebhookSender(
         sp.GetRequiredService<SqliteCallStore>(), sp.GetRequiredService<WebhookOptions>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<WebhookSender>>()));
     builder.Services.AddHostedService(sp => sp.GetRequiredService<WebhookSender>());
-    builder.Services.AddHostedService<VoiceControlService>();
+    builder.Services.AddSingleton<VoiceControlService>();
+    builder.Services.AddHostedService(sp => sp.GetRequiredService<VoiceControlService>());
 
     var apiKeys = builder.AddApiSecurity(dataDirectory);
     builder.Services.AddPrometheusMetrics();

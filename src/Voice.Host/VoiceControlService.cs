@@ -6,8 +6,8 @@ namespace Voice.Host;
 /// <summary>Opens the library's links when the host starts (in the background: links retry until up) and ends calls and links when it stops.</summary>
 internal sealed class VoiceControlService(VoiceControlRuntime runtime, ILogger<VoiceControlService> logger) : BackgroundService
 {
-    /// <summary>Why the links could not be opened at all (a refused secret, a port in use), for /readyz.</summary>
-    public static string? StartFailure { get; private set; }
+    /// <summary>Why this host's links could not be opened at all (a refused secret, a port in use), for /readyz.</summary>
+    public string? StartFailure { get; private set; }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -25,6 +25,7 @@ public class HostilePeerTests
         EndlessHeaders,
         ByteAtATime,
         CloseAtOnce,
+        RefuseSecret,
     }
 
     [TestCase(Mode.Garbage, "malformed drachtio frame")]
@@ -40,6 +41,25 @@ public class HostilePeerTests
     [TestCase(Mode.CloseAtOnce, "not connected")]
     public async Task A_hostile_Event_Socket_is_reported_and_the_link_recovers_when_it_behaves(Mode mode, string reported) =>
         await HostileLinkAsync(drachtioMode: Mode.Behave, eslMode: mode, "the Event Socket at 127.0.0.1", reported);
+
+    [Test]
+    public async Task A_refused_secret_stops_one_host_and_is_not_another_hosts_problem()
+    {
+        await using var refusing = new ScriptedPeer(Mode.RefuseSecret, DrachtioAsync);
+        await using var drachtio = new ScriptedPeer(Mode.Behave, DrachtioAsync);
+        await using var esl = new ScriptedPeer(Mode.Behave, EventSocketAsync);
+        await using var refused = Host(refusing, esl, FreePort());
+        await using var fine = Host(drachtio, esl, FreePort());
+        using var refusedClient = refused.CreateClient();
+        using var fineClient = fine.CreateClient();
+        await HostFactory.Eventually(async () =>
+        {
+            using var response = await refusedClient.GetAsync("/readyz");
+            var problem = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("problem").GetString();
+            return response.StatusCode == HttpStatusCode.ServiceUnavailable && problem?.Contains("incorrect secret", StringComparison.Ordinal) == true;
+        }, "the refused host says why");
+        await WaitForReadyAsync(fineClient, TimeSpan.FromSeconds(10));
+    }
 
     [Test]
     public async Task Peers_that_send_one_byte_at_a_time_are_slow_but_fine()
@@ -218,6 +238,7 @@ public class HostilePeerTests
                     var fields = frame.Split('|');
                     var reply = fields[1] switch
                     {
+                        "authenticate" when peer.Mode == Mode.RefuseSecret => $"{Guid.NewGuid()}|response|{fields[0]}|NO|incorrect secret",
                         "authenticate" => $"{Guid.NewGuid()}|response|{fields[0]}|OK|tcp/127.0.0.1:5060,udp/127.0.0.1:5060|v0.9.10-1-g9c2dd4cb6a|tcp/127.0.0.1:5060,udp/127.0.0.1:5060",
                         "ping" => $"{Guid.NewGuid()}|response|{fields[0]}|OK|pong",
                         _ => $"{Guid.NewGuid()}|response|{fields[0]}|OK",

@@ -41,10 +41,16 @@ public partial class MetricsTests
 
         using var anonymous = factory.CreateClient();
         anonymous.DefaultRequestHeaders.Remove("X-API-Key");
-        var response2 = await anonymous.GetAsync("/metrics");
-        Assert.That(response2.StatusCode, Is.EqualTo(HttpStatusCode.OK), "Prometheus scrapes without a key");
-        Assert.That(response2.Content.Headers.ContentType!.ToString(), Does.StartWith("text/plain; version=0.0.4"));
-        var scrape = await response2.Content.ReadAsStringAsync();
+        var scrape = string.Empty;
+        // The sender counts a delivery when it has read the receiver's answer, a moment after the receiver has it.
+        await HostFactory.Eventually(async () =>
+        {
+            using var response2 = await anonymous.GetAsync("/metrics");
+            Assert.That(response2.StatusCode, Is.EqualTo(HttpStatusCode.OK), "Prometheus scrapes without a key");
+            Assert.That(response2.Content.Headers.ContentType!.ToString(), Does.StartWith("text/plain; version=0.0.4"));
+            scrape = await response2.Content.ReadAsStringAsync();
+            return scrape.Contains("voicebridge_webhook_attempts_total{result=\"delivered\"} 2\n", StringComparison.Ordinal);
+        }, "both deliveries counted");
 
         foreach (var line in scrape.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith('#')))
         {

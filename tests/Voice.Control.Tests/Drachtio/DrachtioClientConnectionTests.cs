@@ -73,9 +73,7 @@ public class DrachtioClientConnectionTests
         var peer = await _server.AcceptAuthenticatedAsync();
         await connect.Within();
 
-        await Task.Delay(400);
-
-        Assert.That(peer.PingsReceived, Is.GreaterThanOrEqualTo(3));
+        await Poll.UntilAsync(() => peer.PingsReceived >= 3);
         Assert.That(client.IsConnected, Is.True);
         Assert.That(_server.Connections, Is.EqualTo(1));
     }
