@@ -2,6 +2,7 @@ using System.Reflection;
 using FluentValidation;
 using Microsoft.AspNetCore.Hosting.Server;
 using Voice.Control;
+using Voice.Control.Calls;
 using Voice.Host;
 using Voice.Host.Api;
 using Voice.Host.Configuration;
@@ -47,7 +48,9 @@ try
     builder.Services.AddSingleton(storage);
     builder.Services.AddSingleton(store);
     // The recorder is registered first so it stops last: the calls end (and say so) before it stops listening.
-    builder.Services.AddSingleton<CallRecorder>();
+    builder.Services.AddSingleton(sp => new CallRecorder(
+        sp.GetRequiredService<IOutboundCalls>(), store, storage, sp.GetRequiredService<WebhookSender>(), sp.GetRequiredService<TimeProvider>(),
+        sp.GetRequiredService<ILogger<CallRecorder>>(), sp.GetRequiredService<CallManager>().Place));
     builder.Services.AddHostedService(sp => sp.GetRequiredService<CallRecorder>());
     var webhooks = VoiceBridgeConfiguration.Webhooks(builder.Configuration, dataDirectory);
     builder.Services.AddSingleton(webhooks);

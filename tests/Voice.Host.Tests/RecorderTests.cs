@@ -96,7 +96,11 @@ public class RecorderTests
 
         public void Raise(CallStateChange change) => StateChanged?.Invoke(this, change);
 
-        public CallSnapshot Place(CallRequest request, string? callId = null) => throw new NotSupportedException();
+        public CallSnapshot Place(CallRequest request) => throw new NotSupportedException();
+
+        public Task<CallSnapshot> WaitForEndAsync(string callId, CancellationToken ct = default) => throw new NotSupportedException();
+
+        public IAsyncEnumerable<CallStateChange> WatchAsync(string callId, CancellationToken ct = default) => throw new NotSupportedException();
 
         public CallSnapshot? Get(string callId) => null;
 

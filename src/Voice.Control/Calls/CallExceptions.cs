@@ -22,3 +22,10 @@ public sealed class CallQueueFullException(int capacity, TimeSpan retryAfter)
     /// <summary>A fair guess at when a place frees up, from the start rate.</summary>
     public TimeSpan RetryAfter { get; } = retryAfter;
 }
+
+/// <summary>A <see cref="IOutboundCalls.WatchAsync(CancellationToken)"/> reader fell too far behind and was ended; it missed changes from here on.</summary>
+public sealed class CallWatchOverflowException(int capacity)
+    : Exception($"The watcher fell {capacity} state changes behind and was ended; read the calls with Get or watch again.")
+{
+    public int Capacity { get; } = capacity;
+}

@@ -25,4 +25,7 @@ internal static partial class CallLog
 
     [LoggerMessage(306, LogLevel.Error, "A StateChanged handler failed on {Change}")]
     public static partial void HandlerFailed(ILogger logger, Exception exception, CallStateChange change);
+
+    [LoggerMessage(307, LogLevel.Warning, "The last state changes were not all delivered within {Timeout}: a StateChanged handler is still running")]
+    public static partial void DeliveryNotDrained(ILogger logger, TimeSpan timeout);
 }

@@ -12,7 +12,7 @@ namespace Voice.Control.Calls;
 /// <summary>
 /// Places announce calls: validates requests, queues them, and a dispatcher starts them in order within the
 /// limits on concurrent calls and calls per second. State changes are delivered in order per call, off the
-/// calls' own flow, to <see cref="StateChanged"/> and to every <see cref="WatchAsync"/> reader.
+/// calls' own flow, to <see cref="StateChanged"/> and to every <see cref="WatchAsync(CancellationToken)"/> reader.
 /// </summary>
 public sealed class CallManager : IOutboundCalls, IAsyncDisposable
 {
@@ -27,7 +27,7 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
     private readonly ConcurrentDictionary<string, OutboundCall> _calls = new(StringComparer.Ordinal);
     private readonly Channel<OutboundCall> _queue = Channel.CreateUnbounded<OutboundCall>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Channel<CallStateChange> _changes = Channel.CreateUnbounded<CallStateChange>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly ConcurrentDictionary<Channel<CallStateChange>, byte> _watchers = new();
+    private readonly ConcurrentDictionary<Watcher, byte> _watchers = new();
     private readonly SemaphoreSlim _slots;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<Task, byte> _running = new();
@@ -36,6 +36,7 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
     private int _queued;
     private long _lastForget;
     private int _disposed;
+    private int _inHandler;
 
     public CallManager(CallOptions options, ICallBackend backend, ISpeechSynthesizer speech, ILoggerFactory? loggers = null, TimeProvider? timeProvider = null)
     {
@@ -72,7 +73,10 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         return _calls.TryGetValue(callId, out var call) ? call.Snapshot() : null;
     }
 
-    public CallSnapshot Place(CallRequest request, string? callId = null)
+    public CallSnapshot Place(CallRequest request) => Place(request, null);
+
+    /// <summary>Places a call under an id the caller chose (the host's, written to its store before the call starts).</summary>
+    internal CallSnapshot Place(CallRequest request, string? callId)
     {
         ArgumentNullException.ThrowIfNull(request);
         ObjectDisposedException.ThrowIf(_disposed == 1, this);
@@ -107,20 +111,72 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         return true;
     }
 
-    public async IAsyncEnumerable<CallStateChange> WatchAsync([EnumeratorCancellation] CancellationToken ct = default)
+    public async Task<CallSnapshot> WaitForEndAsync(string callId, CancellationToken ct = default)
     {
-        var channel = Channel.CreateUnbounded<CallStateChange>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        _watchers[channel] = 0;
+        ArgumentNullException.ThrowIfNull(callId);
+        if (!_calls.TryGetValue(callId, out var call))
+        {
+            throw new KeyNotFoundException($"No call {callId} is active or ended recently.");
+        }
+        await call.Ended.WaitAsync(ct).ConfigureAwait(false);
+        return call.Snapshot();
+    }
+
+    public IAsyncEnumerable<CallStateChange> WatchAsync(CancellationToken ct = default)
+    {
+        // Registered now, not when enumeration starts: a call placed after this is watched from its first change.
+        var watcher = new Watcher(null, _options.WatchCapacity);
+        _watchers[watcher] = 0;
+        return ReadAsync(watcher, null, ct);
+    }
+
+    public IAsyncEnumerable<CallStateChange> WatchAsync(string callId, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(callId);
+        if (!_calls.TryGetValue(callId, out var call))
+        {
+            throw new KeyNotFoundException($"No call {callId} is active or ended recently.");
+        }
+        // Registered before the changes so far are read: whatever is published in between reaches the watcher, and
+        // what it already read is skipped by sequence number.
+        var watcher = new Watcher(callId, _options.WatchCapacity);
+        _watchers[watcher] = 0;
+        return ReadAsync(watcher, call, ct);
+    }
+
+    private async IAsyncEnumerable<CallStateChange> ReadAsync(Watcher watcher, OutboundCall? call, [EnumeratorCancellation] CancellationToken ct)
+    {
         try
         {
-            await foreach (var change in channel.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+            var last = 0;
+            if (call is not null)
             {
+                foreach (var change in call.ChangesSoFar())
+                {
+                    last = change.Sequence;
+                    yield return change;
+                    if (CallStateMachine.IsFinal(change.To))
+                    {
+                        yield break;
+                    }
+                }
+            }
+            await foreach (var change in watcher.Changes.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+            {
+                if (call is not null && change.Sequence <= last)
+                {
+                    continue;
+                }
                 yield return change;
+                if (call is not null && CallStateMachine.IsFinal(change.To))
+                {
+                    yield break;
+                }
             }
         }
         finally
         {
-            _watchers.TryRemove(channel, out _);
+            _watchers.TryRemove(watcher, out _);
         }
     }
 
@@ -263,6 +319,21 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
     {
         await foreach (var change in _changes.Reader.ReadAllAsync().ConfigureAwait(false))
         {
+            // Watchers first: they only queue the change, while a handler may run the code that awaited it.
+            foreach (var watcher in _watchers.Keys)
+            {
+                if (watcher.CallId is { } id && id != change.CallId)
+                {
+                    continue;
+                }
+                if (!watcher.Changes.Writer.TryWrite(change))
+                {
+                    // A watcher that stopped reading is ended, with an error that says so, never silently thinned out.
+                    _watchers.TryRemove(watcher, out _);
+                    watcher.Changes.Writer.TryComplete(new CallWatchOverflowException(_options.WatchCapacity));
+                }
+            }
+            Volatile.Write(ref _inHandler, 1);
             try
             {
                 StateChanged?.Invoke(this, change);
@@ -271,14 +342,14 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
             {
                 CallLog.HandlerFailed(_logger, ex, change);
             }
-            foreach (var watcher in _watchers.Keys)
+            finally
             {
-                watcher.Writer.TryWrite(change);
+                Volatile.Write(ref _inHandler, 0);
             }
         }
         foreach (var watcher in _watchers.Keys)
         {
-            watcher.Writer.TryComplete();
+            watcher.Changes.Writer.TryComplete();
         }
     }
 
@@ -318,7 +389,32 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         }
         await Task.WhenAll(_running.Keys).ConfigureAwait(false);
         _changes.Writer.TryComplete();
-        await _delivery.ConfigureAwait(false);
+        // Disposed from inside a StateChanged handler (code that awaited a change and continued on the delivery loop,
+        // then stopped the host): waiting for the loop would wait for ourselves. The loop ends by itself once the
+        // handler returns. Otherwise the last changes are delivered first, within a bound a stuck handler cannot stretch.
+        if (Volatile.Read(ref _inHandler) == 0)
+        {
+            try
+            {
+                await _delivery.WaitAsync(DeliveryDrainTimeout).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                CallLog.DeliveryNotDrained(_logger, DeliveryDrainTimeout);
+            }
+        }
         _stopping.Dispose();
+    }
+
+    /// <summary>How long disposal waits for the last state changes to reach handlers and watchers.</summary>
+    internal static readonly TimeSpan DeliveryDrainTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>One <see cref="WatchAsync(CancellationToken)"/> reader: a bounded queue, for one call or all.</summary>
+    private sealed class Watcher(string? callId, int capacity)
+    {
+        public string? CallId { get; } = callId;
+
+        public Channel<CallStateChange> Changes { get; } = Channel.CreateBounded<CallStateChange>(
+            new BoundedChannelOptions(capacity) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
     }
 }

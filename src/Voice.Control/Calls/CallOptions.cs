@@ -38,6 +38,9 @@ public sealed record CallOptions
     /// <summary>Calls waiting to start; beyond this a request is refused with <see cref="CallQueueFullException"/>.</summary>
     public int MaxQueuedCalls { get; init; } = 1000;
 
+    /// <summary>State changes a <see cref="IOutboundCalls.WatchAsync(CancellationToken)"/> reader may fall behind before it is ended.</summary>
+    public int WatchCapacity { get; init; } = 1000;
+
     /// <summary>How long an ended call stays readable through <see cref="IOutboundCalls.Get"/> (the host keeps history for longer).</summary>
     public TimeSpan EndedCallRetention { get; init; } = TimeSpan.FromMinutes(10);
 
@@ -60,6 +63,10 @@ public sealed record CallOptions
         if (MaxCallDuration <= TimeSpan.Zero || RepeatPause < TimeSpan.Zero || EndedCallRetention < TimeSpan.Zero)
         {
             throw new ArgumentException("MaxCallDuration must be positive; RepeatPause and EndedCallRetention not negative.");
+        }
+        if (WatchCapacity < 1)
+        {
+            throw new ArgumentException("WatchCapacity must be at least 1.");
         }
         if (MaxConcurrentCalls < 1 || MaxQueuedCalls < 0 || !(CallsPerSecond > 0))
         {

@@ -19,6 +19,7 @@ internal sealed class OutboundCall
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
+    private readonly List<CallStateChange> _published = new(6);
     private readonly CancellationTokenSource _hangup = new();
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private CallState _state = CallState.Queued;
@@ -104,12 +105,28 @@ internal sealed class OutboundCall
         }
     }
 
+    /// <summary>Every change of this call so far, in order (a watcher that starts late reads these first).</summary>
+    public IReadOnlyList<CallStateChange> ChangesSoFar()
+    {
+        lock (_lock)
+        {
+            return [.. _published];
+        }
+    }
+
+    /// <summary>Under the call's lock: kept for late watchers, then handed to the manager's delivery in order.</summary>
+    private void Publish(CallStateChange change)
+    {
+        _published.Add(change);
+        _manager.Publish(change);
+    }
+
     /// <summary>The first change: queued.</summary>
     public void Announce()
     {
         lock (_lock)
         {
-            _manager.Publish(new CallStateChange(Id, ++_sequence, null, CallState.Queued, CreatedAt, Tag: Request.Tag, Simulated: _manager.IsSimulated));
+            Publish(new CallStateChange(Id, ++_sequence, null, CallState.Queued, CreatedAt, Tag: Request.Tag, Simulated: _manager.IsSimulated));
         }
     }
 
@@ -158,7 +175,7 @@ internal sealed class OutboundCall
                     _ended.TrySetResult();
                 }
             }
-            _manager.Publish(new CallStateChange(Id, ++_sequence, from, to, now, reason, sipStatus, detail, Request.Tag, _manager.IsSimulated));
+            Publish(new CallStateChange(Id, ++_sequence, from, to, now, reason, sipStatus, detail, Request.Tag, _manager.IsSimulated));
             return true;
         }
     }

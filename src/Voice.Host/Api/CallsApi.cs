@@ -70,7 +70,7 @@ internal static class CallsApi
     }
 
     private static async Task<IResult> PlaceAsync(
-        HttpContext context, IOutboundCalls calls, IValidator<OutboundCallRequest> validator, SqliteCallStore store, CallRecorder recorder, Voice.Control.VoiceControlOptions options)
+        HttpContext context, CallManager calls, IValidator<OutboundCallRequest> validator, SqliteCallStore store, CallRecorder recorder, Voice.Control.VoiceControlOptions options)
     {
         if (context.Request.ContentLength > MaxBodyBytes)
         {

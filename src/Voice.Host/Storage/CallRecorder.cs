@@ -14,7 +14,9 @@ namespace Voice.Host.Storage;
 /// writes stall now and then for hundreds of milliseconds. A call is written with the batch after it (within
 /// <see cref="BatchWindow"/>), always before its first state change, which comes through the same queue.
 /// </remarks>
-internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, StorageOptions options, Webhooks.WebhookSender webhooks, TimeProvider time, ILogger<CallRecorder> logger)
+internal sealed class CallRecorder(
+    IOutboundCalls calls, SqliteCallStore store, StorageOptions options, Webhooks.WebhookSender webhooks, TimeProvider time, ILogger<CallRecorder> logger,
+    Func<CallRequest, string, CallSnapshot>? placeAgain = null)
     : BackgroundService
 {
     /// <summary>
@@ -256,7 +258,7 @@ internal sealed class CallRecorder(IOutboundCalls calls, SqliteCallStore store, 
         try
         {
             var request = JsonSerializer.Deserialize<OutboundCallRequest>(call.RequestJson, Json)!;
-            calls.Place(request.ToCallRequest(), call.CallId);
+            (placeAgain ?? throw new InvalidOperationException("this recorder cannot place calls again"))(request.ToCallRequest(), call.CallId);
             logger.LogInformation("Call {CallId} was queued when the host stopped; queued again", call.CallId);
         }
         catch (Exception ex) when (ex is JsonException or CallRequestException or CallQueueFullException)
