@@ -7,39 +7,39 @@ using Voice.Control.Tts;
 
 namespace Voice.Control;
 
-/// <summary>Everything the library needs, for <see cref="VoiceControlServiceCollectionExtensions.AddVoiceControl"/>.</summary>
+/// <summary>Everything the library needs, for <c>AddVoiceControl</c> (<see cref="VoiceControlServiceCollectionExtensions"/>): bound from configuration, set in code, or built beforehand.</summary>
 public sealed record VoiceControlOptions
 {
-    public CallOptions Calls { get; init; } = new();
+    public CallOptions Calls { get; set; } = new();
 
     /// <summary>drachtio-server; null runs every call on the simulated backend (and says so).</summary>
-    public DrachtioClientOptions? Drachtio { get; init; }
+    public DrachtioClientOptions? Drachtio { get; set; }
 
     /// <summary>The FreeSWITCH media servers; at least one when <see cref="Drachtio"/> is set.</summary>
-    public IReadOnlyList<MediaServerOptions> MediaServers { get; init; } = [];
+    public IReadOnlyList<MediaServerOptions> MediaServers { get; set; } = [];
 
     /// <summary>Where FreeSWITCH's dialplan <c>socket</c> app connects back to us.</summary>
-    public EslOutboundOptions EventSocketListener { get; init; } = new();
+    public EslOutboundOptions EventSocketListener { get; set; } = new();
 
-    public SimulationOptions Simulation { get; init; } = new();
+    public SimulationOptions Simulation { get; set; } = new();
 
     /// <summary>The flite voice when a request names none (and the voice flite falls back to).</summary>
-    public string DefaultVoice { get; init; } = "kal";
+    public string DefaultVoice { get; set; } = "kal";
 
     /// <summary>
     /// The flite program that renders messages while the phone rings (Debian's <c>flite</c> package). Null or
     /// empty: FreeSWITCH's <c>speak</c> synthesizes each message at answer, and the callee waits for it.
     /// </summary>
-    public string? FliteProgram { get; init; } = "flite";
+    public string? FliteProgram { get; set; } = "flite";
 
     /// <summary>ElevenLabs for messages; null speaks every message with flite.</summary>
-    public ElevenLabsOptions? ElevenLabs { get; init; }
+    public ElevenLabsOptions? ElevenLabs { get; set; }
 
     /// <summary>When ElevenLabs fails, speak the message with flite rather than fail the call.</summary>
-    public bool FallBackToFlite { get; init; } = true;
+    public bool FallBackToFlite { get; set; } = true;
 
     /// <summary>Where rendered audio is kept; null: a voicebridge-tts directory under the system's temporary directory.</summary>
-    public SpeechCacheOptions? SpeechCache { get; init; }
+    public SpeechCacheOptions? SpeechCache { get; set; }
 
     public bool IsSimulated => Drachtio is null;
 

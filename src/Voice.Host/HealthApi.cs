@@ -10,7 +10,7 @@ internal static class HealthApi
     public static IEndpointRouteBuilder MapHealthApi(this IEndpointRouteBuilder routes)
     {
         routes.MapGet("/healthz", () => Api.JsonBody.Ok(new { status = "alive" }));
-        routes.MapGet("/readyz", (VoiceControlOptions options, VoiceControlService links, IServiceProvider services) =>
+        routes.MapGet("/readyz", (VoiceControlOptions options, VoiceControlHostedService links, IServiceProvider services) =>
         {
             if (options.IsSimulated)
             {

@@ -38,7 +38,6 @@ try
     var dataDirectory = Path.GetFullPath(
         VoiceBridgeConfiguration.Value(builder.Configuration, "DATA_DIR", "DataDirectory") ?? "data", builder.Environment.ContentRootPath);
     var voice = VoiceBridgeConfiguration.From(builder.Configuration, dataDirectory);
-    builder.Services.AddVoiceControl(voice);
 
     var storage = new StorageOptions(
         Path.Combine(dataDirectory, "voicebridge.db"),
@@ -58,8 +57,9 @@ try
     builder.Services.AddSingleton(sp => new WebhookSender(
         sp.GetRequiredService<SqliteCallStore>(), sp.GetRequiredService<WebhookOptions>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<WebhookSender>>()));
     builder.Services.AddHostedService(sp => sp.GetRequiredService<WebhookSender>());
-    builder.Services.AddSingleton<VoiceControlService>();
-    builder.Services.AddHostedService(sp => sp.GetRequiredService<VoiceControlService>());
+    // After the recorder and the webhook sender: hosted services stop in reverse order, so the calls end (and say
+    // so) before those stop listening. AddVoiceControl registers the service that opens and closes the links.
+    builder.Services.AddVoiceControl(voice);
 
     var apiKeys = builder.AddApiSecurity(dataDirectory);
     builder.Services.AddPrometheusMetrics();

@@ -31,8 +31,9 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
     private readonly SemaphoreSlim _slots;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<Task, byte> _running = new();
-    private readonly Task _dispatcher;
-    private readonly Task _delivery;
+    private Task _dispatcher = Task.CompletedTask;
+    private Task _delivery = Task.CompletedTask;
+    private int _started;
     private int _queued;
     private long _lastForget;
     private int _disposed;
@@ -56,8 +57,23 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         {
             CallLog.SimulatedBackend(_logger);
         }
-        _dispatcher = DispatchAsync(_stopping.Token);
-        _delivery = DeliverAsync();
+    }
+
+    /// <summary>The dispatcher and the delivery loop start with the first call, not in the constructor.</summary>
+    private void EnsureStarted()
+    {
+        if (Volatile.Read(ref _started) == 0)
+        {
+            lock (_stopping)
+            {
+                if (_started == 0)
+                {
+                    _dispatcher = DispatchAsync(_stopping.Token);
+                    _delivery = DeliverAsync();
+                    Volatile.Write(ref _started, 1);
+                }
+            }
+        }
     }
 
     public bool IsSimulated => _backend.IsSimulated;
@@ -81,6 +97,7 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(request);
         ObjectDisposedException.ThrowIf(_disposed == 1, this);
         var number = Validate(request);
+        EnsureStarted();
         Forget();
         if (Interlocked.Increment(ref _queued) > _options.MaxQueuedCalls)
         {
@@ -382,6 +399,10 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         }
         _queue.Writer.TryComplete();
         await _stopping.CancelAsync().ConfigureAwait(false);
+        lock (_stopping)
+        {
+            _started = 1; // no loop starts after this
+        }
         await _dispatcher.ConfigureAwait(false);
         foreach (var call in _calls.Values.Where(c => !c.IsFinal))
         {
@@ -402,6 +423,10 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
             {
                 CallLog.DeliveryNotDrained(_logger, DeliveryDrainTimeout);
             }
+        }
+        foreach (var watcher in _watchers.Keys)
+        {
+            watcher.Changes.Writer.TryComplete(); // also those of a manager that never placed a call
         }
         _stopping.Dispose();
     }

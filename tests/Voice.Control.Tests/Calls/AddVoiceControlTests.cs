@@ -1,5 +1,8 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Voice.Control.Calls;
 using Voice.Control.Drachtio;
 using Voice.Control.Simulation;
@@ -45,5 +48,88 @@ public class AddVoiceControlTests
             Calls = new CallOptions { DefaultRingTimeout = TimeSpan.FromSeconds(300) },
         }));
         Assert.That(ring!.ParamName, Is.EqualTo("DefaultRingTimeout"));
+    }
+
+    private static HostApplicationBuilder Builder()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["VoiceControl:Simulation:RingTime"] = "00:00:00.020",
+            ["VoiceControl:Simulation:SignallingDelay"] = "00:00:00.001",
+            ["VoiceControl:Simulation:PlaybackSpeed"] = "50",
+            ["VoiceControl:Calls:MaxConcurrentCalls"] = "7",
+        });
+        return builder;
+    }
+
+    [Test]
+    public async Task In_a_generic_host_two_lines_place_a_call_and_the_host_starts_and_stops_the_library()
+    {
+        var builder = Builder();
+        builder.Services.AddVoiceControl(builder.Configuration.GetSection("VoiceControl"));
+        using var host = builder.Build();
+        await host.StartAsync().Within();
+
+        Assert.That(host.Services.GetRequiredService<VoiceControlOptions>().Calls.MaxConcurrentCalls, Is.EqualTo(7), "bound from configuration");
+        var calls = host.Services.GetRequiredService<IOutboundCalls>();
+        var placed = calls.Place(new CallRequest { To = "+15551234567", Message = "Disk full on nas-01" });
+        var ended = await calls.WaitForEndAsync(placed.CallId).Within();
+        Assert.That((ended.State, ended.Reason), Is.EqualTo((CallState.Completed, "announce_complete")));
+
+        await host.StopAsync().Within();
+        Assert.Throws<ObjectDisposedException>(() => calls.Place(new CallRequest { To = "+15551234567", Message = "Too late" }), "stopping the host ended the library");
+    }
+
+    [Test]
+    public async Task Options_set_in_code_are_validated_when_the_host_starts_with_the_setting_named()
+    {
+        var builder = Builder();
+        builder.Services.AddVoiceControl(o => o.Drachtio = new DrachtioClientOptions { Host = "127.0.0.1", Secret = "cymru" });
+        using var host = builder.Build();
+        var refused = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+        Assert.That(refused!.Message, Does.Contain("at least one FreeSWITCH media server"));
+    }
+
+    [Test]
+    public void Services_the_application_registered_are_kept()
+    {
+        var builder = Builder();
+        var clock = new ManualTimeProvider();
+        builder.Services.AddSingleton<TimeProvider>(clock);
+        builder.Services.AddVoiceControl(_ => { });
+        using var host = builder.Build();
+        Assert.That(host.Services.GetRequiredService<TimeProvider>(), Is.SameAs(clock));
+        Assert.That(host.Services.GetServices<IHostedService>().OfType<VoiceControlHostedService>().Count(), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task A_program_that_stops_its_host_from_a_StateChanged_handler_exits()
+    {
+        // As the README's console program was written: the handler completes a TaskCompletionSource, and the code
+        // that awaited it stops and disposes the host, running on the library's delivery loop. It hung for good.
+        var builder = Builder();
+        builder.Services.AddVoiceControl(builder.Configuration.GetSection("VoiceControl"));
+        var host = builder.Build();
+        await host.StartAsync().Within();
+        var calls = host.Services.GetRequiredService<IOutboundCalls>();
+        var ended = new TaskCompletionSource();
+        calls.StateChanged += (_, change) =>
+        {
+            if (change.To is CallState.Completed or CallState.Failed)
+            {
+                ended.TrySetResult();
+            }
+        };
+        var program = Task.Run(async () =>
+        {
+            calls.Place(new CallRequest { To = "+15551234567", Message = "Disk full on nas-01" });
+            await ended.Task;
+            host.StopAsync().GetAwaiter().GetResult();
+            host.Dispose();
+        });
+        await program.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.That(program.IsCompletedSuccessfully, Is.True);
     }
 }
