@@ -115,14 +115,8 @@ public class WebhookTests
     public async Task A_receiver_that_fails_then_recovers_gets_every_event_once_in_order()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
-        // Down: dropped connections and 503s for the first six attempts; then up.
-        var attempts = 0;
-        receiver.Answer = _ => Interlocked.Increment(ref attempts) switch
-        {
-            <= 3 => 0,
-            <= 6 => 503,
-            _ => 200,
-        };
+        // Down: 503s and 429s for the first six attempts; then up.
+        receiver.AnswerInTurn((503, 3), (429, 3));
         await using var factory = new HostFactory(FastRetries);
         using var client = factory.CreateClient();
 
@@ -142,19 +136,84 @@ public class WebhookTests
     }
 
     [Test]
+    public async Task A_receiver_that_drops_the_connection_is_tried_again()
+    {
+        await using var receiver = new DroppingReceiver(drops: 2);
+        await using var factory = new HostFactory(FastRetries);
+        using var client = factory.CreateClient();
+        var callId = await PlaceAsync(client, $$"""{"to":"+15005550001","message":"Busy.","webhookUrl":"{{receiver.Url}}","webhookEvents":["failed"]}""");
+        var delivery = (await SettledWebhooksAsync(client, callId)).GetProperty("deliveries")[0];
+        Assert.That((delivery.GetProperty("status").GetString(), delivery.GetProperty("attempts").GetInt32()), Is.EqualTo(("delivered", 3)));
+        Assert.That(receiver.Connections, Is.EqualTo(3));
+    }
+
+    /// <summary>
+    /// A receiver that closes its first connections without a word, then answers 200: what WireMock.Net cannot do
+    /// (its faults still send a status line).
+    /// </summary>
+    private sealed class DroppingReceiver : IAsyncDisposable
+    {
+        private readonly System.Net.Sockets.TcpListener _listener = new(System.Net.IPAddress.Loopback, 0);
+        private readonly Task _serving;
+        private int _connections;
+
+        public DroppingReceiver(int drops)
+        {
+            _listener.Start();
+            _serving = Task.Run(async () =>
+            {
+                while (true)
+                {
+                    System.Net.Sockets.Socket socket;
+                    try
+                    {
+                        socket = await _listener.AcceptSocketAsync();
+                    }
+                    catch (Exception ex) when (ex is System.Net.Sockets.SocketException or ObjectDisposedException)
+                    {
+                        return;
+                    }
+                    using (socket)
+                    {
+                        if (Interlocked.Increment(ref _connections) <= drops)
+                        {
+                            continue;
+                        }
+                        var buffer = new byte[65536];
+                        var text = string.Empty;
+                        while (!text.Contains("\r\n\r\n", StringComparison.Ordinal) || !text.TrimEnd().EndsWith('}'))
+                        {
+                            var n = await socket.ReceiveAsync(buffer);
+                            if (n == 0)
+                            {
+                                break;
+                            }
+                            text += Encoding.UTF8.GetString(buffer, 0, n);
+                        }
+                        await socket.SendAsync("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8.ToArray());
+                    }
+                }
+            });
+        }
+
+        public string Url => $"http://127.0.0.1:{((System.Net.IPEndPoint)_listener.LocalEndpoint).Port}/hook";
+
+        public int Connections => Volatile.Read(ref _connections);
+
+        public async ValueTask DisposeAsync()
+        {
+            _listener.Stop();
+            await _serving;
+        }
+    }
+
+    [Test]
     public async Task A_receiver_that_does_not_answer_in_time_is_tried_again()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
-        var slow = 1;
-        receiver.Answer = _ =>
-        {
-            if (Interlocked.Exchange(ref slow, 0) == 1)
-            {
-                Thread.Sleep(1500); // longer than the one-second attempt limit below
-            }
-            return 200;
-        };
-        await using var factory = new HostFactory(new(FastRetries) { ["Webhooks:TimeoutSeconds"] = "1" });
+        receiver.DelayFirst(TimeSpan.FromSeconds(1.5)); // longer than the one-second attempt limit below
+        // The retry comes after the slow answer has finished (1 s limit + at least 0.8 s back-off > 1.5 s).
+        await using var factory = new HostFactory(new(FastRetries) { ["Webhooks:TimeoutSeconds"] = "1", ["Webhooks:InitialBackoffMs"] = "1000" });
         using var client = factory.CreateClient();
 
         var callId = await PlaceAsync(client, $$"""{"to":"+15005550001","message":"Busy.","webhookUrl":"{{receiver.Url}}","webhookEvents":["failed"]}""");
@@ -170,7 +229,7 @@ public class WebhookTests
     public async Task A_receiver_that_rejects_a_webhook_is_not_retried_and_later_events_still_go()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
-        receiver.Answer = hook => Json(hook).GetProperty("event").GetString() == "dialing" ? 410 : 200;
+        receiver.AnswerEvent("dialing", 410);
         await using var factory = new HostFactory(FastRetries);
         using var client = factory.CreateClient();
 
@@ -224,7 +283,7 @@ public class WebhookTests
     public async Task A_webhook_pending_when_the_host_stops_is_sent_by_the_next_start()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
-        receiver.Answer = _ => 503;
+        receiver.AnswerAll(503);
         using var directory = new TemporaryDirectory();
         string callId;
         await using (var first = new HostFactory(FastRetries, dataDirectory: directory.Path))
@@ -239,7 +298,7 @@ public class WebhookTests
         }
         SqliteConnection.ClearAllPools();
 
-        receiver.Answer = _ => 200;
+        receiver.AnswerAll(200);
         await using var second = new HostFactory(FastRetries, dataDirectory: directory.Path);
         using var again = second.CreateClient();
         await HostFactory.Eventually(async () => receiver.Accepted.Count == 1);
