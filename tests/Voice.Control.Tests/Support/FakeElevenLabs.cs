@@ -1,11 +1,6 @@
-using System.Collections.Concurrent;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
+using WireMock.RequestBuilders;
+using WireMock.ResponseBuilders;
+using WireMock.Server;
 
 namespace Voice.Control.Tests.Support;
 
@@ -13,79 +8,86 @@ namespace Voice.Control.Tests.Support;
 public sealed record ElevenLabsRequest(string Voice, string? OutputFormat, string? ApiKey, string Body);
 
 /// <summary>
-/// ElevenLabs' text-to-speech endpoint as an in-process Kestrel server: answers each request with the next
-/// scripted reply (a status and body, or a delay), and 200 with PCM audio once the script is used up.
+/// ElevenLabs' text-to-speech endpoint as a WireMock.Net server: each request gets the next scripted reply (a
+/// status and body, or a delay) in turn (a scenario), and 200 with PCM audio once the script is used up. The
+/// requests are read back from WireMock's request log.
 /// </summary>
 public sealed class FakeElevenLabs : IAsyncDisposable
 {
-    private readonly WebApplication _app;
-    private readonly ConcurrentQueue<Func<HttpContext, Task>> _script = new();
-    private readonly ConcurrentQueue<ElevenLabsRequest> _requests = new();
+    private const string Path = "/v1/text-to-speech/*";
+    private static readonly Guid AudioReply = Guid.Parse("0b5e8d4e-8a0c-4c7e-9d51-1e2f3a4b5c6d");
 
-    private FakeElevenLabs(WebApplication app) => _app = app;
+    private readonly WireMockServer _server;
+    private int _steps;
+    private int _audioBytes = 16_000;
 
-    public Uri BaseUrl { get; private set; } = null!;
+    private FakeElevenLabs(WireMockServer server)
+    {
+        _server = server;
+        MapAudio();
+    }
 
-    public IReadOnlyList<ElevenLabsRequest> Requests => [.. _requests];
+    public Uri BaseUrl => new($"http://127.0.0.1:{_server.Port}/");
+
+    public IReadOnlyList<ElevenLabsRequest> Requests =>
+    [
+        .. _server.LogEntries.OrderBy(e => e.RequestMessage.DateTime).Select(e => e.RequestMessage).Select(r => new ElevenLabsRequest(
+            r.Path["/v1/text-to-speech/".Length..],
+            r.Query is { } query && query.TryGetValue("output_format", out var format) ? format.ToString() : null,
+            r.Headers is { } headers && headers.TryGetValue("xi-api-key", out var key) ? key.ToString() : null,
+            r.Body ?? string.Empty)),
+    ];
 
     /// <summary>Bytes of 16 kHz 16-bit PCM the default reply carries: half a second.</summary>
-    public int AudioBytes { get; set; } = 16_000;
-
-    public static async Task<FakeElevenLabs> StartAsync()
+    public int AudioBytes
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        var fake = new FakeElevenLabs(app);
-        app.MapPost("/v1/text-to-speech/{voice}", fake.HandleAsync);
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        fake.BaseUrl = new Uri(address + "/");
-        return fake;
+        get => _audioBytes;
+        set
+        {
+            _audioBytes = value;
+            MapAudio();
+        }
     }
+
+    public static Task<FakeElevenLabs> StartAsync() => Task.FromResult(new FakeElevenLabs(WireMockServer.Start()));
 
     /// <summary>The next request gets this status and JSON body.</summary>
-    public void Reply(int status, string json = "") => _script.Enqueue(async context =>
-    {
-        context.Response.StatusCode = status;
-        context.Response.ContentType = "application/json";
-        await context.Response.WriteAsync(json);
-    });
+    public void Reply(int status, string json = "") =>
+        Next(Response.Create().WithStatusCode(status).WithHeader("Content-Type", "application/json").WithBody(json));
 
     /// <summary>The next request waits this long before the default audio reply (a stalled service).</summary>
-    public void Stall(TimeSpan delay) => _script.Enqueue(async context =>
-    {
-        await Task.Delay(delay, context.RequestAborted);
-        await WriteAudioAsync(context);
-    });
+    public void Stall(TimeSpan delay) => Next(Audio().WithDelay(delay));
 
-    private async Task HandleAsync(HttpContext context, string voice)
+    public ValueTask DisposeAsync()
     {
-        using var reader = new StreamReader(context.Request.Body);
-        _requests.Enqueue(new ElevenLabsRequest(voice, context.Request.Query["output_format"], context.Request.Headers["xi-api-key"], await reader.ReadToEndAsync()));
-        if (_script.TryDequeue(out var reply))
-        {
-            await reply(context);
-            return;
-        }
-        await WriteAudioAsync(context);
+        _server.Stop();
+        _server.Dispose();
+        return ValueTask.CompletedTask;
     }
 
-    private Task WriteAudioAsync(HttpContext context)
+    private static IRequestBuilder Speech() => Request.Create().WithPath(new WireMock.Matchers.WildcardMatcher(Path)).UsingPost();
+
+    /// <summary>One more step of the script: the request after the ones already scripted gets <paramref name="reply"/>.</summary>
+    private void Next(IResponseBuilder reply)
     {
-        context.Response.ContentType = "audio/pcm";
-        var pcm = new byte[AudioBytes];
+        var step = _steps++;
+        var mapping = _server.Given(Speech()).AtPriority(1).InScenario("script");
+        if (step > 0)
+        {
+            mapping = mapping.WhenStateIs($"step {step}");
+        }
+        mapping.WillSetStateTo($"step {step + 1}").RespondWith(reply);
+    }
+
+    private void MapAudio() => _server.Given(Speech()).WithGuid(AudioReply).AtPriority(100).RespondWith(Audio());
+
+    private IResponseBuilder Audio()
+    {
+        var pcm = new byte[_audioBytes];
         for (var i = 0; i < pcm.Length; i++)
         {
             pcm[i] = (byte)(i * 7);
         }
-        return context.Response.Body.WriteAsync(pcm).AsTask();
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        return Response.Create().WithStatusCode(200).WithHeader("Content-Type", "audio/pcm").WithBody(pcm);
     }
 }
