@@ -73,6 +73,7 @@ public static class VoiceControlServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<VoiceControlOptions>, VoiceControlOptionsValidator>());
         services.AddLogging();
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp => new VoiceMeter(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<VoiceControlOptions>>().Value);
         services.TryAddSingleton<ISpeechSynthesizer>(sp => Speech(sp, sp.GetRequiredService<VoiceControlOptions>()));
         services.TryAddSingleton(sp => new DrachtioClient(
@@ -91,7 +92,7 @@ public static class VoiceControlServiceCollectionExtensions
         });
         services.TryAddSingleton(sp => new CallManager(
             sp.GetRequiredService<VoiceControlOptions>().Calls, sp.GetRequiredService<ICallBackend>(), sp.GetRequiredService<ISpeechSynthesizer>(),
-            sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<VoiceMeter>()));
         services.TryAddSingleton<IOutboundCalls>(sp => sp.GetRequiredService<CallManager>());
         services.TryAddSingleton<VoiceControlRuntime>();
         services.TryAddSingleton<VoiceControlHostedService>();
@@ -116,7 +117,7 @@ public static class VoiceControlServiceCollectionExtensions
     private static ISpeechSynthesizer Speech(IServiceProvider services, VoiceControlOptions options)
     {
         var time = services.GetRequiredService<TimeProvider>();
-        var cache = new SpeechCache(options.SpeechCache ?? new SpeechCacheOptions { Directory = Path.Combine(Path.GetTempPath(), "voicebridge-tts") }, time);
+        var cache = new SpeechCache(options.SpeechCache ?? new SpeechCacheOptions { Directory = Path.Combine(Path.GetTempPath(), "voicebridge-tts") }, time, services.GetRequiredService<VoiceMeter>());
         // The simulated backend plays nothing, so it needs no audio files: flite's text and estimated length serve it.
         var flite = options.IsSimulated || string.IsNullOrEmpty(options.FliteProgram)
             ? new FliteSynthesizer(options.DefaultVoice)

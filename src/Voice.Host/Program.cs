@@ -51,11 +51,13 @@ try
         sp.GetRequiredService<IOutboundCalls>(), store, storage, sp.GetRequiredService<WebhookSender>(), sp.GetRequiredService<TimeProvider>(),
         sp.GetRequiredService<ILogger<CallRecorder>>(), sp.GetRequiredService<CallManager>().Place));
     builder.Services.AddHostedService(sp => sp.GetRequiredService<CallRecorder>());
+    builder.Services.AddSingleton<HostMeter>();
     var webhooks = VoiceBridgeConfiguration.Webhooks(builder.Configuration, dataDirectory);
     builder.Services.AddSingleton(webhooks);
     builder.Services.AddSingleton<IValidator<OutboundCallRequest>>(new OutboundCallValidator(voice.Calls, webhooks.Destinations));
     builder.Services.AddSingleton(sp => new WebhookSender(
-        sp.GetRequiredService<SqliteCallStore>(), sp.GetRequiredService<WebhookOptions>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<WebhookSender>>()));
+        sp.GetRequiredService<SqliteCallStore>(), sp.GetRequiredService<WebhookOptions>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<WebhookSender>>(),
+        sp.GetRequiredService<HostMeter>()));
     builder.Services.AddHostedService(sp => sp.GetRequiredService<WebhookSender>());
     // After the recorder and the webhook sender: hosted services stop in reverse order, so the calls end (and say
     // so) before those stop listening. AddVoiceControl registers the service that opens and closes the links.

@@ -3,6 +3,8 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Microsoft.Extensions.DependencyInjection;
+using Voice.Control;
 using Voice.Control.Tts;
 
 namespace Voice.Host.Tests;
@@ -34,7 +36,7 @@ public partial class MetricsTests
         }
         await HostFactory.Eventually(async () => receiver.Accepted.Count == 2);
         // The speech cache in this process: one miss, then one hit.
-        var cache = new SpeechCache(new SpeechCacheOptions { Directory = Path.Combine(factory.DataDirectory, "cache-test") });
+        var cache = new SpeechCache(new SpeechCacheOptions { Directory = Path.Combine(factory.DataDirectory, "cache-test") }, meter: factory.Services.GetRequiredService<VoiceMeter>());
         Assert.That(cache.TryGet("absent"), Is.Null);
         await cache.StoreWavAsync("present", new byte[320], 16000, CancellationToken.None);
         Assert.That(cache.TryGet("present"), Is.Not.Null);
@@ -74,5 +76,23 @@ public partial class MetricsTests
             .Select(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture)).ToList();
         Assert.That(buckets, Is.Ordered.Ascending);
         Assert.That(buckets[^1], Is.EqualTo(2));
+    }
+
+    [Test]
+    public async Task Two_hosts_in_one_process_count_their_own_calls()
+    {
+        await using var busy = new HostFactory();
+        await using var quiet = new HostFactory();
+        using var busyClient = busy.CreateClient();
+        using var quietClient = quiet.CreateClient();
+        _ = await quietClient.GetStringAsync("/metrics"); // both collecting before the call
+        var response = await busyClient.PostAsync("/api/outbound-call", new StringContent("""{"to":"+15005550000","message":"Metrics."}""", Encoding.UTF8, "application/json"));
+        await HostFactory.WaitForEndAsync(busyClient, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("callId").GetString()!);
+
+        var busyScrape = await busyClient.GetStringAsync("/metrics");
+        var quietScrape = await quietClient.GetStringAsync("/metrics");
+        Assert.That(Value(busyScrape, "voicebridge_call_dial_latency_seconds_count"), Is.EqualTo(1));
+        Assert.That(quietScrape, Does.Not.Contain("voicebridge_call_dial_latency_seconds_count 1"), "the other host's call is not counted here");
+        Assert.That(quietScrape, Does.Not.Contain("voicebridge_calls_ended_total{"));
     }
 }

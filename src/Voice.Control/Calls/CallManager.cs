@@ -39,8 +39,9 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
     private int _disposed;
     private int _inHandler;
 
-    public CallManager(CallOptions options, ICallBackend backend, ISpeechSynthesizer speech, ILoggerFactory? loggers = null, TimeProvider? timeProvider = null)
+    public CallManager(CallOptions options, ICallBackend backend, ISpeechSynthesizer speech, ILoggerFactory? loggers = null, TimeProvider? timeProvider = null, VoiceMeter? meter = null)
     {
+        Meter = meter ?? new VoiceMeter();
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(speech);
@@ -77,6 +78,9 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
     }
 
     public bool IsSimulated => _backend.IsSimulated;
+
+    /// <summary>Where the calls' latencies are recorded.</summary>
+    internal VoiceMeter Meter { get; }
 
     public event EventHandler<CallStateChange>? StateChanged;
 

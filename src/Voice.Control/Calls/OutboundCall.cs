@@ -235,7 +235,7 @@ internal sealed class OutboundCall
     {
         var media = legs.Media = await backend.CreateMediaAsync(dial).ConfigureAwait(false);
         legs.Dialing = true;
-        VoiceMeter.DialLatency.Record(VoiceMeter.SecondsSince(dialingSince));
+        _manager.Meter.DialLatency.Record(VoiceMeter.SecondsSince(dialingSince));
         string? earlySdp = null;
         Task earlyMedia = Task.CompletedTask;
         var dialog = legs.Dialog = await backend.DialAsync(Dial(media.LocalSdp, null, (status, sdp) =>
@@ -331,7 +331,7 @@ internal sealed class OutboundCall
         try
         {
             var audio = await rendering.WaitAsync(stop.Token).ConfigureAwait(false);
-            VoiceMeter.AnswerToAudio.Record(VoiceMeter.SecondsSince(answeredSince));
+            _manager.Meter.AnswerToAudio.Record(VoiceMeter.SecondsSince(answeredSince));
             for (var i = 1; i <= Request.Repeat; i++)
             {
                 await media.PlayAsync(audio, stop.Token).ConfigureAwait(false);

@@ -24,8 +24,11 @@ public sealed class SpeechCache
     /// <summary>How stale a used file's write time may get: the least-recently-used order is kept to this precision.</summary>
     public static readonly TimeSpan TouchInterval = TimeSpan.FromMinutes(1);
 
-    public SpeechCache(SpeechCacheOptions options, TimeProvider? timeProvider = null)
+    private readonly VoiceMeter _meter;
+
+    public SpeechCache(SpeechCacheOptions options, TimeProvider? timeProvider = null, VoiceMeter? meter = null)
     {
+        _meter = meter ?? new VoiceMeter();
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
         _time = timeProvider ?? TimeProvider.System;
@@ -60,7 +63,7 @@ public sealed class SpeechCache
                 Touch(path, now);
                 _known[key] = known with { Touched = now };
             }
-            VoiceMeter.SpeechCacheLookups.Add(1, new KeyValuePair<string, object?>("result", "hit"));
+            _meter.SpeechCacheLookups.Add(1, new KeyValuePair<string, object?>("result", "hit"));
             return new CachedSpeech(path, known.Duration, FromCache: true);
         }
         var info = new FileInfo(path);
@@ -75,7 +78,7 @@ public sealed class SpeechCache
             TryDelete(path);
             return Miss();
         }
-        VoiceMeter.SpeechCacheLookups.Add(1, new KeyValuePair<string, object?>("result", "hit"));
+        _meter.SpeechCacheLookups.Add(1, new KeyValuePair<string, object?>("result", "hit"));
         // The write time doubles as "last used", for the least-recently-used trim (access times are often off).
         Touch(path, now);
         var speech = CachedSpeech.Of(path, fromCache: true);
@@ -83,9 +86,9 @@ public sealed class SpeechCache
         return speech;
     }
 
-    private static CachedSpeech? Miss()
+    private CachedSpeech? Miss()
     {
-        VoiceMeter.SpeechCacheLookups.Add(1, new KeyValuePair<string, object?>("result", "miss"));
+        _meter.SpeechCacheLookups.Add(1, new KeyValuePair<string, object?>("result", "miss"));
         return null;
     }
 

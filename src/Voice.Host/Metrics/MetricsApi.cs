@@ -11,7 +11,8 @@ internal static class MetricsApi
     public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
 
     public static IServiceCollection AddPrometheusMetrics(this IServiceCollection services) =>
-        services.AddSingleton(sp => new PrometheusMetrics(sp.GetRequiredService<IOutboundCalls>(), () => Links(sp)));
+        services.AddSingleton(sp => new PrometheusMetrics(
+            sp.GetRequiredService<IOutboundCalls>(), () => Links(sp), [sp.GetRequiredService<VoiceMeter>().Meter, sp.GetRequiredService<HostMeter>().Meter]));
 
     public static IEndpointRouteBuilder MapMetrics(this IEndpointRouteBuilder routes)
     {

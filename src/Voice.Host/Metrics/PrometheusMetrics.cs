@@ -1,7 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Text;
-using Voice.Control;
 using Voice.Control.Calls;
 using Voice.Host.Api;
 
@@ -24,13 +23,16 @@ internal sealed class PrometheusMetrics : IDisposable
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Family> _families = new(StringComparer.Ordinal);
 
-    public PrometheusMetrics(IOutboundCalls calls, Func<IEnumerable<(string Link, string Name, bool Up)>> links)
+    /// <param name="calls">The calls, whose state changes and endings are counted.</param>
+    /// <param name="links">The links' state, read at scrape time.</param>
+    /// <param name="meters">This host's meters: another host in the same process has meters of the same names, not counted here.</param>
+    public PrometheusMetrics(IOutboundCalls calls, Func<IEnumerable<(string Link, string Name, bool Up)>> links, IReadOnlyCollection<Meter> meters)
     {
         _calls = calls;
         _links = links;
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (instrument.Meter.Name is VoiceMeter.Name or HostMeter.Name)
+            if (meters.Contains(instrument.Meter))
             {
                 listener.EnableMeasurementEvents(instrument);
             }

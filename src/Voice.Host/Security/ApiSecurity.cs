@@ -60,6 +60,7 @@ internal static class ApiSecurity
         var keys = app.Services.GetRequiredService<ApiKeys>();
         var limits = app.Services.GetRequiredService<KeyRateLimits>();
         var guesses = app.Services.GetRequiredService<FailedKeyLimits>();
+        var meter = app.Services.GetRequiredService<HostMeter>();
         app.Use(async (context, next) =>
         {
             if (!context.Request.Path.StartsWithSegments("/api"))
@@ -79,7 +80,7 @@ internal static class ApiSecurity
             {
                 var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
                 context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-                HostMeter.RateLimited.Add(1);
+                meter.RateLimited.Add(1);
                 await ApiErrors.Problem(StatusCodes.Status429TooManyRequests, "too_many_wrong_keys",
                     $"Too many wrong API keys from this address; retry after {seconds} s").ExecuteAsync(context);
                 return;
@@ -100,7 +101,7 @@ internal static class ApiSecurity
             {
                 var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
                 context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-                HostMeter.RateLimited.Add(1);
+                meter.RateLimited.Add(1);
                 await ApiErrors.Problem(StatusCodes.Status429TooManyRequests, "rate_limited",
                     $"This API key may make {limits.PerSecond} requests per second (bursts of {limits.Burst}); retry after {seconds} s").ExecuteAsync(context);
                 return;

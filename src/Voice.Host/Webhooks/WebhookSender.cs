@@ -27,6 +27,7 @@ internal sealed class WebhookSender : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger<WebhookSender> _logger;
     private readonly HttpClient _http;
+    private readonly HostMeter? _meter;
     /// <summary>How long an attempt's outcome may wait for a transaction to ride along with before it gets its own.</summary>
     public static readonly TimeSpan FlushDelay = TimeSpan.FromMilliseconds(250);
 
@@ -42,8 +43,9 @@ internal sealed class WebhookSender : BackgroundService
     private int _starting;
     private int _startAgain;
 
-    public WebhookSender(SqliteCallStore store, WebhookOptions options, TimeProvider time, ILogger<WebhookSender> logger, HttpMessageHandler? handler = null)
+    public WebhookSender(SqliteCallStore store, WebhookOptions options, TimeProvider time, ILogger<WebhookSender> logger, HostMeter? meter = null, HttpMessageHandler? handler = null)
     {
+        _meter = meter;
         _store = store;
         _options = options;
         _time = time;
@@ -266,20 +268,20 @@ internal sealed class WebhookSender : BackgroundService
         if (error is null)
         {
             attempt = new WebhookAttempt(delivery.Id, "delivered", status, null, now, null);
-            HostMeter.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("result", "delivered"));
+            _meter?.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("result", "delivered"));
         }
         else if (!final && IsTransient(status) && now - DateTimeOffset.FromUnixTimeMilliseconds(delivery.CreatedAtMs) < _options.GiveUpAfter)
         {
             retryAt = now + Backoff(delivery.Attempts + 1, retryAfter);
             attempt = new WebhookAttempt(delivery.Id, "pending", status, error, now, retryAt);
-            HostMeter.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("result", "retry"));
+            _meter?.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("result", "retry"));
             _logger.LogWarning("Webhook {Event} of call {CallId} to {Url} failed ({Error}); attempt {Attempt}, retrying at {RetryAt:O}",
                 delivery.Event, delivery.CallId, delivery.Url, error, delivery.Attempts + 1, retryAt);
         }
         else
         {
             attempt = new WebhookAttempt(delivery.Id, "failed", status, error, now, null);
-            HostMeter.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("result", "failed"));
+            _meter?.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("result", "failed"));
             _logger.LogError("Webhook {Event} of call {CallId} to {Url} given up after {Attempts} attempts: {Error}",
                 delivery.Event, delivery.CallId, delivery.Url, delivery.Attempts + 1, error);
         }
