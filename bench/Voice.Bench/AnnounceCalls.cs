@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Voice.Control.Backends;
 using Voice.Control.Calls;
 using Voice.Control.Media;
 using Voice.Control.Phone;

@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Voice.Control.Backends;
 using Voice.Control.Calls;
 using Voice.Control.Drachtio;
 using Voice.Control.Media;

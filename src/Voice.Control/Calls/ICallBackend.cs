@@ -32,8 +32,10 @@ public interface ICallBackend
     /// Sends the INVITE and returns once it is answered (and acknowledged). Cancelling <paramref name="ct"/>
     /// before the answer sends CANCEL.
     /// </summary>
-    /// <exception cref="Sip.SipFailureException">A final non-2xx response, or the ring timeout (IsRingTimeout).</exception>
-    /// <exception cref="OperationCanceledException"><paramref name="ct"/> was cancelled; CANCEL went out.</exception>
+    /// <exception cref="CallBackendException">A final non-2xx response (<see cref="CallFailure.Rejected"/>), the ring timeout
+    /// (<see cref="CallFailure.NoAnswer"/>), or the signalling link failed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="ct"/> was cancelled; CANCEL went out
+    /// (<see cref="CallCanceledException"/> with the INVITE's final status when it got one).</exception>
     Task<ICallDialog> DialAsync(DialRequest request, CancellationToken ct);
 }
 

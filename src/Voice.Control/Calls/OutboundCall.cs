@@ -1,8 +1,5 @@
 using Microsoft.Extensions.Logging;
-using Voice.Control.Drachtio;
-using Voice.Control.Media;
 using Voice.Control.Phone;
-using Voice.Control.Sip;
 using Voice.Control.Tts;
 
 namespace Voice.Control.Calls;
@@ -218,7 +215,7 @@ internal sealed class OutboundCall
         }
         catch (Exception ex)
         {
-            OnFailure(ex, legs.Dialog is not null, legs.Dialing, stopping);
+            OnFailure(ex, legs.Dialog is not null, stopping);
         }
         finally
         {
@@ -234,7 +231,6 @@ internal sealed class OutboundCall
     private async Task<long> ConnectAsync(ICallBackend backend, Legs legs, long dialingSince, CancellationToken dial, CancellationToken run)
     {
         var media = legs.Media = await backend.CreateMediaAsync(dial).ConfigureAwait(false);
-        legs.Dialing = true;
         _manager.Meter.DialLatency.Record(VoiceMeter.SecondsSince(dialingSince));
         string? earlySdp = null;
         Task earlyMedia = Task.CompletedTask;
@@ -263,7 +259,6 @@ internal sealed class OutboundCall
     /// </summary>
     private async Task<long> ConnectLateOfferAsync(ICallBackend backend, Legs legs, CancellationToken dial)
     {
-        legs.Dialing = true;
         var answeredSince = 0L;
         legs.Dialog = await backend.DialAsync(Dial(null, async (offer, ct) =>
         {
@@ -293,9 +288,6 @@ internal sealed class OutboundCall
         public ICallMedia? Media { get; set; }
 
         public ICallDialog? Dialog { get; set; }
-
-        /// <summary>The INVITE went out (or is about to): a lost link now means lost signalling, not a failed start.</summary>
-        public bool Dialing { get; set; }
     }
 
     private async Task<SpeechAudio> RenderAsync(ISpeechSynthesizer speech, CancellationToken ct, CancellationTokenSource failed)
@@ -342,7 +334,7 @@ internal sealed class OutboundCall
             }
             Complete(CallReasons.AnnounceComplete);
         }
-        catch (Exception ex) when (ex is OperationCanceledException or MediaException or EndpointDestroyedException)
+        catch (Exception ex) when (ex is OperationCanceledException or CallBackendException)
         {
             if (dialog.Ended.IsCompleted && dialog.Ended.Result.SignallingLost)
             {
@@ -393,43 +385,14 @@ internal sealed class OutboundCall
         }
     }
 
-    private void OnFailure(Exception ex, bool answered, bool dialing, CancellationToken stopping)
+    private void OnFailure(Exception ex, bool answered, CancellationToken stopping)
     {
-        switch (ex)
+        var outcome = CallOutcomes.ForFailure(ex, answered, _hangup.IsCancellationRequested, stopping.IsCancellationRequested);
+        if (outcome.Unexpected)
         {
-            case SipFailureException { IsRingTimeout: true } timeout:
-                Fail(CallReasons.NoAnswer, timeout.StatusCode, "no answer within the ring timeout");
-                break;
-            case SipFailureException sip:
-                Fail(CallReasons.ForSipStatus(sip.StatusCode), sip.StatusCode, $"{sip.StatusCode} {sip.ReasonPhrase}");
-                break;
-            case OperationCanceledException when _hangup.IsCancellationRequested:
-                Fail(CallReasons.Canceled, (ex as UacCanceledException)?.StatusCode, "hung up through the API before answer");
-                break;
-            case OperationCanceledException when stopping.IsCancellationRequested:
-                Fail(CallReasons.Canceled, null, "VoiceBridge is shutting down");
-                break;
-            case OperationCanceledException:
-                // The rendering failed and stopped the dialling; its message is in the detail already.
-                Fail(CallReasons.MediaError);
-                break;
-            case MediaServerUnavailableException unavailable:
-                Fail(CallReasons.ServiceUnavailable, detail: unavailable.Message);
-                break;
-            case DrachtioConnectionLostException lost when dialing:
-                Fail(CallReasons.SignallingLost, detail: "the link to drachtio-server was lost while dialling: " + lost.Message);
-                break;
-            case DrachtioException link:
-                Fail(CallReasons.ServiceUnavailable, detail: "drachtio-server: " + link.Message);
-                break;
-            case MediaException media:
-                Fail(CallReasons.MediaError, detail: media.Message);
-                break;
-            default:
-                CallLog.Unexpected(_logger, ex, Id);
-                Fail(answered ? CallReasons.MediaError : CallReasons.Error, detail: ex.Message);
-                break;
+            CallLog.Unexpected(_logger, ex, Id);
         }
+        Fail(outcome.Reason, outcome.SipStatus, outcome.Detail);
     }
 
     /// <summary>Hangs up and destroys whatever exists, each step on its own so one failing does not skip the other.</summary>

@@ -1,8 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Voice.Control.Calls;
-using Voice.Control.Media;
-using Voice.Control.Sip;
 using Voice.Control.Tts;
 
 namespace Voice.Control.Simulation;
@@ -62,15 +60,15 @@ public sealed class SimulatedBackend : ICallBackend
         switch (number)
         {
             case MagicNumbers.Busy:
-                throw new SipFailureException(486, "Busy Here");
+                throw CallBackendException.Rejected(486, "Busy Here");
             case MagicNumbers.NotFound:
-                throw new SipFailureException(404, "Not Found");
+                throw CallBackendException.Rejected(404, "Not Found");
             case MagicNumbers.Rejected:
-                throw new SipFailureException(603, "Decline");
+                throw CallBackendException.Rejected(603, "Decline");
             case MagicNumbers.Unavailable:
-                throw new SipFailureException(503, "Service Unavailable");
+                throw CallBackendException.Rejected(503, "Service Unavailable");
             case MagicNumbers.AuthFails:
-                throw new SipFailureException(407, "Proxy Authentication Required");
+                throw CallBackendException.Rejected(407, "Proxy Authentication Required");
         }
         request.OnProgress?.Invoke(number == MagicNumbers.EarlyMedia ? 183 : 180, number == MagicNumbers.EarlyMedia ? Sdp : null);
         var ring = number switch
@@ -82,7 +80,7 @@ public sealed class SimulatedBackend : ICallBackend
         if (ring == Timeout.InfiniteTimeSpan || ring >= request.RingTimeout)
         {
             await Task.Delay(request.RingTimeout, _time, ct).ConfigureAwait(false);
-            throw new SipFailureException(487, "Request Terminated", ringTimeout: true);
+            throw CallBackendException.NoAnswer(487);
         }
         await Task.Delay(ring, _time, ct).ConfigureAwait(false);
         var dialog = new SimulatedDialog();
@@ -141,7 +139,7 @@ public sealed class SimulatedBackend : ICallBackend
         {
             if (_remoteSdp is null)
             {
-                throw new MediaException("simulated endpoint played before it was connected to the callee");
+                throw new CallBackendException(CallFailure.MediaFailed, "simulated endpoint played before it was connected to the callee");
             }
             await Task.Delay(TimeSpan.FromTicks((long)(audio.Duration.Ticks / options.PlaybackSpeed)), time, ct).ConfigureAwait(false);
         }

@@ -1,4 +1,5 @@
 using System.Text;
+using Voice.Control.Backends;
 using Voice.Control.Calls;
 using Voice.Control.Media;
 using Voice.Control.Phone;

@@ -75,7 +75,7 @@ public class LateOfferCallTests
         {
             _events.Enqueue($"media for {remoteOffer}");
             return MediaFails
-                ? Task.FromException<ICallMedia>(new Voice.Control.Media.MediaException("FreeSWITCH offered no usable media"))
+                ? Task.FromException<ICallMedia>(new CallBackendException(CallFailure.MediaFailed, "FreeSWITCH offered no usable media"))
                 : Task.FromResult<ICallMedia>(new RecordedMedia(this));
         }
 

@@ -1,0 +1,118 @@
+using Voice.Control.Calls;
+using Voice.Control.Drachtio;
+using Voice.Control.Media;
+using Voice.Control.Sip;
+using Voice.Control.Tts;
+
+namespace Voice.Control.Backends;
+
+/// <summary>
+/// The real backend: INVITEs through drachtio-server, media on the FreeSWITCH pool. The adapter between the
+/// orchestrator and the protocols: drachtio, SIP and media failures leave it as <see cref="CallBackendException"/>
+/// (and cancellations as <see cref="CallCanceledException"/>), so the orchestrator knows no protocol types.
+/// </summary>
+public sealed class SipCallBackend(DrachtioClient drachtio, MediaServerPool media, CallOptions options) : ICallBackend
+{
+    public string Name => "drachtio+freeswitch";
+
+    public bool IsSimulated => false;
+
+    public string? NotReadyReason =>
+        !drachtio.IsConnected ? "drachtio-server is not connected"
+        : !media.Servers.Any(s => s.IsConnected) ? "no FreeSWITCH media server is ready"
+        : null;
+
+    /// <summary>With SRTP configured: FreeSWITCH answers the phone's offer once, rather than being re-INVITEd with it.</summary>
+    public bool LateOffer { get; } = media.Servers.Any(s => s.Options.Srtp);
+
+    public Task<ICallMedia> CreateMediaAsync(CancellationToken ct) =>
+        Translated<ICallMedia>(async () => new EndpointMedia(await media.CreateEndpointAsync(ct).ConfigureAwait(false)));
+
+    public Task<ICallMedia> CreateMediaAsync(string remoteOffer, CancellationToken ct) =>
+        Translated<ICallMedia>(async () => new EndpointMedia(await media.CreateEndpointAsync(remoteOffer, ct).ConfigureAwait(false)));
+
+    public Task<ICallDialog> DialAsync(DialRequest request, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return Translated<ICallDialog>(async () => new DialogLeg(await drachtio.CreateUacAsync(request.Uri, new UacOptions
+        {
+            LocalSdp = request.Sdp,
+            AnswerOffer = request.AnswerOffer,
+            CallerId = request.CallerId,
+            CallerName = request.CallerName,
+            Proxy = options.OutboundProxy,
+            Credentials = options.Credentials,
+            RingTimeout = request.RingTimeout,
+            Headers = request.Headers,
+            OnProvisional = response => request.OnProgress?.Invoke(response.StatusCode, response.Sdp),
+        }, ct).ConfigureAwait(false)), dialling: true);
+    }
+
+    /// <summary>Runs a step and says what failed in the seam's words.</summary>
+    private static async Task<T> Translated<T>(Func<Task<T>> step, bool dialling = false)
+    {
+        try
+        {
+            return await step().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (Translate(ex, dialling) is { } translated)
+        {
+            throw translated;
+        }
+    }
+
+    private static async Task Translated(Func<Task> step)
+    {
+        try
+        {
+            await step().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (Translate(ex, dialling: false) is { } translated)
+        {
+            throw translated;
+        }
+    }
+
+    /// <summary>The seam's exception for a protocol's, or null to let it through as it is (a plain cancellation, a bug).</summary>
+    internal static Exception? Translate(Exception ex, bool dialling) => ex switch
+    {
+        SipFailureException { IsRingTimeout: true } timeout => CallBackendException.NoAnswer(timeout.StatusCode, timeout),
+        SipFailureException sip => CallBackendException.Rejected(sip.StatusCode, sip.ReasonPhrase, sip),
+        UacCanceledException canceled => new CallCanceledException(canceled.StatusCode, canceled, canceled.CancellationToken),
+        MediaServerUnavailableException unavailable => new CallBackendException(CallFailure.MediaUnavailable, unavailable.Message, inner: unavailable),
+        DrachtioConnectionLostException lost when dialling => new CallBackendException(CallFailure.SignallingLost, lost.Message, inner: lost),
+        DrachtioException link => new CallBackendException(CallFailure.SignallingUnavailable, link.Message, inner: link),
+        MediaException or EndpointDestroyedException => new CallBackendException(CallFailure.MediaFailed, ex.Message, inner: ex),
+        _ => null,
+    };
+
+    private sealed class DialogLeg(SipDialog dialog) : ICallDialog
+    {
+        public string? RemoteSdp => dialog.RemoteSdp;
+
+        public Task<CallLegEnd> Ended { get; } = dialog.Terminated.ContinueWith(
+            t => new CallLegEnd(t.Result.Reason, t.Result.By == DialogTerminatedBy.ConnectionLost),
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+        public Task HangupAsync(CancellationToken ct) => Translated(() => dialog.DestroyAsync(ct));
+    }
+
+    private sealed class EndpointMedia(Endpoint endpoint) : ICallMedia
+    {
+        public string LocalSdp => endpoint.LocalSdp;
+
+        public Task<string> Lost { get; } = endpoint.Terminated.ContinueWith(
+            t => t.Result.Cause, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+        public Task ConnectAsync(string remoteSdp, CancellationToken ct) => Translated(() => endpoint.ModifyAsync(remoteSdp, ct));
+
+        public Task PlayAsync(SpeechAudio audio, CancellationToken ct) => Translated(() => audio.Source is { } source
+            ? endpoint.PlayAsync(source, ct)
+            : endpoint.SpeakAsync(audio.Text ?? string.Empty, new SpeakOptions { Voice = audio.Voice ?? SpeakOptions.Default.Voice }, ct));
+
+        public Task PauseAsync(TimeSpan duration, CancellationToken ct) =>
+            Translated(() => endpoint.PlayAsync($"silence_stream://{(long)duration.TotalMilliseconds}", ct));
+
+        public Task DestroyAsync(CancellationToken ct) => Translated(() => endpoint.DestroyAsync(ct));
+    }
+}
