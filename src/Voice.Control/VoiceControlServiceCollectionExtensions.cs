@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Voice.Control.Backends;
 using Voice.Control.Calls;
+using Voice.Control.Diagnostics;
 using Voice.Control.Drachtio;
 using Voice.Control.Media;
 using Voice.Control.Simulation;

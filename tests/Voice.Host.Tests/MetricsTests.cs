@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
-using Voice.Control;
+using Voice.Control.Diagnostics;
 using Voice.Control.Tts;
 
 namespace Voice.Host.Tests;

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Voice.Control.Diagnostics;
 using Voice.Control.Phone;
 using Voice.Control.Sip;
 using Voice.Control.Tts;

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Voice.Control.Diagnostics;
 using Voice.Control.Phone;
 using Voice.Control.Tts;
 

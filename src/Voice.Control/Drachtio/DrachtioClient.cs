@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Voice.Control.Net;
 using Voice.Control.Sip;
 
 namespace Voice.Control.Drachtio;

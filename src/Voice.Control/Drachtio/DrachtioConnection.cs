@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net.Security;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using Voice.Control.Net;
 
 namespace Voice.Control.Drachtio;
 

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using System.Text;
+using Voice.Control.Net;
 
 namespace Voice.Control.Drachtio;
 

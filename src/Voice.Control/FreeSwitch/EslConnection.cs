@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using Voice.Control.Net;
 
 namespace Voice.Control.FreeSwitch;
 

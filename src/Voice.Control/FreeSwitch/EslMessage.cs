@@ -1,4 +1,5 @@
 using System.Text;
+using Voice.Control.Net;
 
 namespace Voice.Control.FreeSwitch;
 

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using Voice.Control.Net;
 
 namespace Voice.Control.FreeSwitch;
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
+using Voice.Control.Diagnostics;
 
 namespace Voice.Control.Tts;
 

@@ -1,5 +1,6 @@
 using Voice.Control;
 using Voice.Control.Calls;
+using Voice.Control.Diagnostics;
 using Voice.Control.Drachtio;
 using Voice.Control.Media;
 

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Text;
 
-namespace Voice.Control;
+namespace Voice.Control.Net;
 
 /// <summary>Protocol bytes made printable for error messages and logs.</summary>
 internal static class WireText

@@ -1,4 +1,4 @@
-namespace Voice.Control;
+namespace Voice.Control.Net;
 
 /// <summary>Reconnect delays shared by the protocol clients.</summary>
 internal static class Backoff

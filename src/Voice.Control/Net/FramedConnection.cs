@@ -2,7 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 
-namespace Voice.Control;
+namespace Voice.Control.Net;
 
 /// <summary>
 /// The transport half of a protocol connection (drachtio control, Event Socket): one read loop that frames and

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
-namespace Voice.Control;
+namespace Voice.Control.Diagnostics;
 
 /// <summary>
 /// The library's measurements, on a <see cref="Meter"/> named <see cref="Name"/> that comes from the
