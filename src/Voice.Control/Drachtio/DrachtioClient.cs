@@ -17,7 +17,7 @@ namespace Voice.Control.Drachtio;
 /// to the thread pool: code that continues after awaiting this client runs there until its next await, so it must
 /// not block (move blocking work to <see cref="Task.Run(Action)"/>). This saves a thread wake-up per message.
 /// </remarks>
-public sealed partial class DrachtioClient : IAsyncDisposable
+public sealed partial class DrachtioClient : IAsyncDisposable, IReconnectingLink<DrachtioConnection>
 {
     private readonly DrachtioClientOptions _options;
     private readonly ILogger _logger;
@@ -55,6 +55,8 @@ public sealed partial class DrachtioClient : IAsyncDisposable
     /// <summary>Why the last link was lost or the last attempt to connect failed (a bounded preview); null while connected.</summary>
     public string? LastFailure { get; private set; }
 
+    private bool _connectedBefore;
+
     /// <summary>What the server reported at the last authentication; null before the first.</summary>
     public DrachtioServerInfo? Server { get; private set; }
 
@@ -89,93 +91,57 @@ public sealed partial class DrachtioClient : IAsyncDisposable
         return _connection is { IsClosed: false } connection ? connection : throw DrachtioConnectionLostException.NotConnected();
     }
 
-    private async Task RunAsync(CancellationToken stopping)
+    private Task RunAsync(CancellationToken stopping) => ReconnectLoop.RunAsync(this, stopping);
+
+    TimeProvider IReconnectingLink<DrachtioConnection>.Time => _time;
+
+    Task<DrachtioConnection> IReconnectingLink<DrachtioConnection>.OpenAsync(CancellationToken stopping) => OpenAndAuthenticateAsync(stopping);
+
+    bool IReconnectingLink<DrachtioConnection>.IsFatal(Exception error) => error is DrachtioAuthenticationException;
+
+    void IReconnectingLink<DrachtioConnection>.OnFatal(Exception error)
     {
-        var failures = 0;
-        var connectedBefore = false;
-        while (!stopping.IsCancellationRequested)
-        {
-            DrachtioConnection? connection = null;
-            Exception? failure = null;
-            try
-            {
-                connection = await OpenAndAuthenticateAsync(stopping).ConfigureAwait(false);
-                // Stopping closes whichever connection is current, however late it was established: DisposeAsync
-                // can run while authentication completes, before _connection is set, and must not wait forever.
-                var current = connection;
-                using var closeOnStop = stopping.Register(() => current.Abort(new DrachtioConnectionLostException("drachtio client disposed")));
-                failures = 0;
-                _connection = connection;
-                LastFailure = null;
-                DrachtioLog.Connected(_logger, Server!.Version, string.Join(",", Server.SipAddresses));
-                _firstConnection.TrySetResult();
-                Raise(Connected, new DrachtioConnectedEventArgs(Server, connectedBefore));
-                connectedBefore = true;
-                _ = HangUpOrphansAsync(connection);
-                ResumeRegistrations();
-
-                using var pinging = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-                var pings = PingLoopAsync(connection, pinging.Token);
-                var reason = await connection.Closed.ConfigureAwait(false);
-                await pinging.CancelAsync().ConfigureAwait(false);
-                await pings.ConfigureAwait(false);
-                failure = reason;
-            }
-            catch (DrachtioAuthenticationException ex)
-            {
-                DrachtioLog.AuthenticationFailed(_logger, _options.ToString(), ex.Message);
-                _firstConnection.TrySetException(ex);
-                Raise(Disconnected, new DrachtioDisconnectedEventArgs(ex, willReconnect: false));
-                return;
-            }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (Exception ex)
-            {
-                failure = ex;
-            }
-            finally
-            {
-                if (connection is not null)
-                {
-                    await connection.DisposeAsync().ConfigureAwait(false);
-                }
-            }
-
-            if (connection is not null && ReferenceEquals(_connection, connection))
-            {
-                _connection = null;
-                LastFailure = WireText.Preview(failure?.Message ?? "closed", 300);
-                var lost = DrachtioConnectionLostException.Lost(failure);
-                if (!stopping.IsCancellationRequested)
-                {
-                    DrachtioLog.ConnectionLost(_logger, failure?.Message ?? "closed");
-                }
-                OrphanDialogs(connection);
-                Raise(Disconnected, new DrachtioDisconnectedEventArgs(lost, willReconnect: !stopping.IsCancellationRequested));
-                if (stopping.IsCancellationRequested)
-                {
-                    break;
-                }
-                // Reconnect at once after a link that worked; back off only when connecting itself fails.
-                continue;
-            }
-
-            var delay = NextReconnectDelay(failures);
-            LastFailure = WireText.Preview(failure?.Message ?? "unknown error", 300);
-            DrachtioLog.ConnectFailed(_logger, Backoff.LogLevelFor(failures++), _options.ToString(), failure?.Message ?? "unknown error", delay);
-            try
-            {
-                await Task.Delay(delay, _time, stopping).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-        }
+        DrachtioLog.AuthenticationFailed(_logger, _options.ToString(), error.Message);
+        _firstConnection.TrySetException(error);
+        Raise(Disconnected, new DrachtioDisconnectedEventArgs(error, willReconnect: false));
     }
+
+    void IReconnectingLink<DrachtioConnection>.OnUp(DrachtioConnection connection)
+    {
+        _connection = connection;
+        LastFailure = null;
+        DrachtioLog.Connected(_logger, Server!.Version, string.Join(",", Server.SipAddresses));
+        _firstConnection.TrySetResult();
+        Raise(Connected, new DrachtioConnectedEventArgs(Server, _connectedBefore));
+        _connectedBefore = true;
+        _ = HangUpOrphansAsync(connection);
+        ResumeRegistrations();
+    }
+
+    Task IReconnectingLink<DrachtioConnection>.WhileUpAsync(DrachtioConnection connection, CancellationToken ct) => PingLoopAsync(connection, ct);
+
+    void IReconnectingLink<DrachtioConnection>.OnDown(DrachtioConnection connection, Exception? failure, bool stopping)
+    {
+        _connection = null;
+        LastFailure = WireText.Preview(failure?.Message ?? "closed", 300);
+        var lost = DrachtioConnectionLostException.Lost(failure);
+        if (!stopping)
+        {
+            DrachtioLog.ConnectionLost(_logger, failure?.Message ?? "closed");
+        }
+        OrphanDialogs(connection);
+        Raise(Disconnected, new DrachtioDisconnectedEventArgs(lost, willReconnect: !stopping));
+    }
+
+    void IReconnectingLink<DrachtioConnection>.OnConnectFailed(Exception? failure, int failures, TimeSpan delay)
+    {
+        LastFailure = WireText.Preview(failure?.Message ?? "unknown error", 300);
+        DrachtioLog.ConnectFailed(_logger, Backoff.LogLevelFor(failures), _options.ToString(), failure?.Message ?? "unknown error", delay);
+    }
+
+    TimeSpan IReconnectingLink<DrachtioConnection>.NextDelay(int failures) => NextReconnectDelay(failures);
+
+    Exception IReconnectingLink<DrachtioConnection>.Disposed() => new DrachtioConnectionLostException("drachtio client disposed");
 
     private async Task<DrachtioConnection> OpenAndAuthenticateAsync(CancellationToken stopping)
     {

@@ -36,12 +36,10 @@ internal sealed class DrachtioConnection : FramedConnection
     public static async Task<DrachtioConnection> OpenAsync(
         DrachtioClientOptions options, string id, ILogger logger, Action<DrachtioConnection, DrachtioMessage> onMessage, CancellationToken ct)
     {
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        var socket = await ReconnectLoop.ConnectSocketAsync(options.Host, options.Port, ct).ConfigureAwait(false);
         Stream? stream = null;
         try
         {
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
-            await socket.ConnectAsync(options.Host, options.Port, ct).ConfigureAwait(false);
             stream = new NetworkStream(socket, ownsSocket: true);
             if (options.Tls is { } tls)
             {

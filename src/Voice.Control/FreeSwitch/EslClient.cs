@@ -15,7 +15,7 @@ namespace Voice.Control.FreeSwitch;
 /// Replies complete the tasks awaiting them on the connection's read loop, without a hand-off to the thread pool:
 /// code that continues after awaiting this client must not block (see <see cref="Drachtio.DrachtioClient"/>).
 /// </remarks>
-public sealed class EslClient : IAsyncDisposable
+public sealed class EslClient : IAsyncDisposable, IReconnectingLink<EslConnection>
 {
     private static readonly string[] AlwaysSubscribed = ["HEARTBEAT", "BACKGROUND_JOB"];
     private readonly EslClientOptions _options;
@@ -172,82 +172,53 @@ public sealed class EslClient : IAsyncDisposable
         }
     }
 
-    private async Task RunAsync(CancellationToken stopping)
+    private Task RunAsync(CancellationToken stopping) => ReconnectLoop.RunAsync(this, stopping);
+
+    TimeProvider IReconnectingLink<EslConnection>.Time => _time;
+
+    Task<EslConnection> IReconnectingLink<EslConnection>.OpenAsync(CancellationToken stopping) => OpenAsync(stopping);
+
+    bool IReconnectingLink<EslConnection>.IsFatal(Exception error) => error is EslAuthenticationException or EslAccessDeniedException;
+
+    void IReconnectingLink<EslConnection>.OnFatal(Exception error)
     {
-        var failures = 0;
-        while (!stopping.IsCancellationRequested)
-        {
-            EslConnection? connection = null;
-            Exception? failure = null;
-            var established = false;
-            try
-            {
-                connection = await OpenAsync(stopping).ConfigureAwait(false);
-                var current = connection;
-                using var closeOnStop = stopping.Register(() => current.Abort(new EslConnectionLostException("Event Socket client disposed")));
-                failures = 0;
-                established = true;
-                _connection = connection;
-                LastFailure = null;
-                EslLog.Connected(_logger, _options.ToString());
-                _firstConnection.TrySetResult();
-                Connected?.Invoke(this, EventArgs.Empty);
-
-                using var watching = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-                var watchdog = WatchHeartbeatsAsync(connection, watching.Token);
-                failure = await connection.Closed.ConfigureAwait(false);
-                await watching.CancelAsync().ConfigureAwait(false);
-                await watchdog.ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is EslAuthenticationException or EslAccessDeniedException)
-            {
-                EslLog.Refused(_logger, _options.ToString(), ex.Message);
-                _firstConnection.TrySetException(ex);
-                return;
-            }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (Exception ex)
-            {
-                failure = ex;
-            }
-            finally
-            {
-                if (connection is not null)
-                {
-                    await connection.DisposeAsync().ConfigureAwait(false);
-                }
-            }
-
-            if (established)
-            {
-                _connection = null;
-                LastFailure = WireText.Preview(failure?.Message ?? "closed", 300);
-                var lost = EslConnectionLostException.Lost(failure);
-                FailJobs(lost);
-                if (Volatile.Read(ref _disposed) == 0)
-                {
-                    EslLog.ConnectionLost(_logger, _options.ToString(), failure?.Message ?? "closed");
-                }
-                Disconnected?.Invoke(this, lost);
-                continue; // at once after a link that worked; back off only when connecting fails
-            }
-
-            var delay = Backoff.Next(_options.ReconnectMinDelay, _options.ReconnectMaxDelay, failures);
-            LastFailure = WireText.Preview(failure?.Message ?? "unknown error", 300);
-            EslLog.ConnectFailed(_logger, Backoff.LogLevelFor(failures++), _options.ToString(), failure?.Message ?? "unknown error", delay);
-            try
-            {
-                await Task.Delay(delay, _time, stopping).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-        }
+        EslLog.Refused(_logger, _options.ToString(), error.Message);
+        _firstConnection.TrySetException(error);
     }
+
+    void IReconnectingLink<EslConnection>.OnUp(EslConnection connection)
+    {
+        _connection = connection;
+        LastFailure = null;
+        EslLog.Connected(_logger, _options.ToString());
+        _firstConnection.TrySetResult();
+        Connected?.Invoke(this, EventArgs.Empty);
+    }
+
+    Task IReconnectingLink<EslConnection>.WhileUpAsync(EslConnection connection, CancellationToken ct) => WatchHeartbeatsAsync(connection, ct);
+
+    void IReconnectingLink<EslConnection>.OnDown(EslConnection connection, Exception? failure, bool stopping)
+    {
+        _connection = null;
+        LastFailure = WireText.Preview(failure?.Message ?? "closed", 300);
+        var lost = EslConnectionLostException.Lost(failure);
+        FailJobs(lost);
+        if (Volatile.Read(ref _disposed) == 0)
+        {
+            EslLog.ConnectionLost(_logger, _options.ToString(), failure?.Message ?? "closed");
+        }
+        Disconnected?.Invoke(this, lost);
+    }
+
+    void IReconnectingLink<EslConnection>.OnConnectFailed(Exception? failure, int failures, TimeSpan delay)
+    {
+        LastFailure = WireText.Preview(failure?.Message ?? "unknown error", 300);
+        EslLog.ConnectFailed(_logger, Backoff.LogLevelFor(failures), _options.ToString(), failure?.Message ?? "unknown error", delay);
+    }
+
+    TimeSpan IReconnectingLink<EslConnection>.NextDelay(int failures) => Backoff.Next(_options.ReconnectMinDelay, _options.ReconnectMaxDelay, failures);
+
+    Exception IReconnectingLink<EslConnection>.Disposed() => new EslConnectionLostException("Event Socket client disposed");
 
     /// <summary>Connects, waits for auth/request, authenticates, and restores subscriptions and filters.</summary>
     private async Task<EslConnection> OpenAsync(CancellationToken stopping)

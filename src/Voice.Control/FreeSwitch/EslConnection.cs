@@ -42,17 +42,7 @@ internal sealed class EslConnection : FramedConnection
     public static async Task<EslConnection> ConnectAsync(
         string host, int port, EslLimits limits, ILogger logger, Action<EslMessage> onMessage, CancellationToken ct)
     {
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        try
-        {
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
-            await socket.ConnectAsync(host, port, ct).ConfigureAwait(false);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
+        var socket = await ReconnectLoop.ConnectSocketAsync(host, port, ct).ConfigureAwait(false);
         return Start(socket, $"{host}:{port}", limits, logger, onMessage);
     }
 
