@@ -80,6 +80,9 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
 
     public bool IsSimulated => _backend.IsSimulated;
 
+    /// <summary>Watchers registered now (for tests: a watch that ended holds nothing).</summary>
+    internal int WatcherCount => _watchers.Count;
+
     /// <summary>Where the calls' latencies are recorded.</summary>
     internal VoiceMeter Meter { get; }
 
@@ -159,14 +162,18 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         {
             throw new KeyNotFoundException($"No call {callId} is active or ended recently.");
         }
+        if (call.IsFinal)
+        {
+            return ReadAsync(null, call, ct); // all of it is known: nothing to register
+        }
         // Registered before the changes so far are read: whatever is published in between reaches the watcher, and
-        // what it already read is skipped by sequence number.
+        // what it already read is skipped by sequence number. The delivery ends it with the call's final change.
         var watcher = new Watcher(callId, _options.WatchCapacity);
         _watchers[watcher] = 0;
         return ReadAsync(watcher, call, ct);
     }
 
-    private async IAsyncEnumerable<CallStateChange> ReadAsync(Watcher watcher, OutboundCall? call, [EnumeratorCancellation] CancellationToken ct)
+    private async IAsyncEnumerable<CallStateChange> ReadAsync(Watcher? watcher, OutboundCall? call, [EnumeratorCancellation] CancellationToken ct)
     {
         try
         {
@@ -183,6 +190,10 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
                     }
                 }
             }
+            if (watcher is null)
+            {
+                yield break;
+            }
             await foreach (var change in watcher.Changes.Reader.ReadAllAsync(ct).ConfigureAwait(false))
             {
                 if (call is not null && change.Sequence <= last)
@@ -198,7 +209,10 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         }
         finally
         {
-            _watchers.TryRemove(watcher, out _);
+            if (watcher is not null)
+            {
+                _watchers.TryRemove(watcher, out _);
+            }
         }
     }
 
@@ -353,6 +367,12 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
                     // A watcher that stopped reading is ended, with an error that says so, never silently thinned out.
                     _watchers.TryRemove(watcher, out _);
                     watcher.Changes.Writer.TryComplete(new CallWatchOverflowException(_options.WatchCapacity));
+                }
+                else if (watcher.CallId is not null && CallStateMachine.IsFinal(change.To))
+                {
+                    // One call's watch ends with its final change, read or not: nothing is held for it after that.
+                    _watchers.TryRemove(watcher, out _);
+                    watcher.Changes.Writer.TryComplete();
                 }
             }
             Volatile.Write(ref _inHandler, 1);

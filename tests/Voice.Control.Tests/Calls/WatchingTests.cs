@@ -54,6 +54,18 @@ public class WatchingTests
     }
 
     [Test]
+    public async Task A_watch_that_is_never_read_holds_nothing_once_its_call_has_ended()
+    {
+        await using var manager = Manager();
+        var placed = manager.Place(Call());
+        _ = manager.WatchAsync(placed.CallId); // asked for, never enumerated
+        await manager.WaitForEndAsync(placed.CallId).Within();
+        await Poll.UntilAsync(() => manager.WatcherCount == 0);
+        _ = manager.WatchAsync(placed.CallId); // after the end: nothing to register
+        Assert.That(manager.WatcherCount, Is.Zero);
+    }
+
+    [Test]
     public async Task Watching_every_call_starts_when_asked_not_when_enumerated()
     {
         await using var manager = Manager();
