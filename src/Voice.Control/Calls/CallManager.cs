@@ -70,8 +70,12 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
             {
                 if (_started == 0)
                 {
-                    _dispatcher = DispatchAsync(_stopping.Token);
-                    _delivery = DeliverAsync();
+                    // Not in the first caller's context: its request's trace and log scopes are not the loops'.
+                    using (ExecutionContext.SuppressFlow())
+                    {
+                        _dispatcher = Task.Run(() => DispatchAsync(_stopping.Token));
+                        _delivery = Task.Run(DeliverAsync);
+                    }
                     Volatile.Write(ref _started, 1);
                 }
             }

@@ -18,6 +18,9 @@ internal sealed class OutboundCall
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private readonly List<CallStateChange> _published = new(6);
+
+    /// <summary>The trace of whatever placed the call (the REST request), so the call's own span is its child.</summary>
+    private readonly System.Diagnostics.ActivityContext _placedBy = System.Diagnostics.Activity.Current?.Context ?? default;
     private readonly CancellationTokenSource _hangup = new();
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private CallState _state = CallState.Queued;
@@ -194,6 +197,7 @@ internal sealed class OutboundCall
             return; // hung up while queued
         }
         var dialingSince = System.Diagnostics.Stopwatch.GetTimestamp();
+        using var trace = StartTrace();
         using var run = CancellationTokenSource.CreateLinkedTokenSource(stopping, _hangup.Token);
         var legs = new Legs();
         try
@@ -221,7 +225,70 @@ internal sealed class OutboundCall
         finally
         {
             await ReleaseAsync(legs.Dialog, legs.Media).ConfigureAwait(false);
+            EndTrace(trace);
             _ended.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// The call's span, from when it was queued, a child of whatever placed it; with its time in the queue as a
+    /// span of its own.
+    /// </summary>
+    private System.Diagnostics.Activity? StartTrace()
+    {
+        var outer = System.Diagnostics.Activity.Current;
+        System.Diagnostics.Activity.Current = null;
+        var trace = VoiceActivities.Source.StartActivity("call", System.Diagnostics.ActivityKind.Internal, _placedBy, startTime: CreatedAt);
+        if (trace is not null)
+        {
+            trace.SetTag("voicebridge.call.id", Id).SetTag("voicebridge.call.to", Number.Value).SetTag("voicebridge.simulated", _manager.IsSimulated);
+            using var queue = VoiceActivities.Source.StartActivity("call.queue", System.Diagnostics.ActivityKind.Internal, trace.Context, startTime: CreatedAt);
+            queue?.SetEndTime(_time.GetUtcNow().UtcDateTime);
+            System.Diagnostics.Activity.Current = trace;
+        }
+        else
+        {
+            System.Diagnostics.Activity.Current = outer;
+        }
+        return trace;
+    }
+
+    private void EndTrace(System.Diagnostics.Activity? trace)
+    {
+        if (trace is null)
+        {
+            return;
+        }
+        var snapshot = Snapshot();
+        trace.SetTag("voicebridge.call.state", snapshot.State.ToString().ToLowerInvariant()).SetTag("voicebridge.call.reason", snapshot.Reason);
+        if (snapshot.SipStatus is { } status)
+        {
+            trace.SetTag("sip.status_code", status);
+        }
+        trace.SetStatus(snapshot.State == CallState.Completed ? System.Diagnostics.ActivityStatusCode.Ok : System.Diagnostics.ActivityStatusCode.Error, snapshot.Detail);
+    }
+
+    /// <summary>A span for one step of the call, ended with the step; failed when the step throws.</summary>
+    private static async Task<T> Traced<T>(string name, Func<Task<T>> step, Action<System.Diagnostics.Activity, T>? onResult = null)
+    {
+        using var span = VoiceActivities.Source.StartActivity(name);
+        try
+        {
+            var result = await step().ConfigureAwait(false);
+            if (span is not null)
+            {
+                onResult?.Invoke(span, result);
+            }
+            return result;
+        }
+        catch (Exception ex)
+        {
+            span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, ex.Message);
+            if (ex is CallBackendException { SipStatus: { } status })
+            {
+                span?.SetTag("sip.status_code", status);
+            }
+            throw;
         }
     }
 
@@ -231,11 +298,11 @@ internal sealed class OutboundCall
     /// </summary>
     private async Task<long> ConnectAsync(ICallBackend backend, Legs legs, long dialingSince, CancellationToken dial, CancellationToken run)
     {
-        var media = legs.Media = await backend.CreateMediaAsync(dial).ConfigureAwait(false);
+        var media = legs.Media = await Traced("call.media", () => backend.CreateMediaAsync(dial)).ConfigureAwait(false);
         _manager.Meter.DialLatency.Record(VoiceMeter.SecondsSince(dialingSince));
         string? earlySdp = null;
         Task earlyMedia = Task.CompletedTask;
-        var dialog = legs.Dialog = await backend.DialAsync(Dial(media.LocalSdp, null, (status, sdp) =>
+        var dialog = legs.Dialog = await Traced("call.invite", () => backend.DialAsync(Dial(media.LocalSdp, null, (status, sdp) =>
         {
             TryMove(CallState.Ringing, sipStatus: status);
             if (sdp is not null && earlySdp is null)
@@ -244,7 +311,7 @@ internal sealed class OutboundCall
                 earlySdp = sdp;
                 earlyMedia = media.ConnectAsync(sdp, dial);
             }
-        }), dial).ConfigureAwait(false);
+        }), dial), (span, _) => span.SetTag("sip.status_code", 200)).ConfigureAwait(false);
         var answeredSince = System.Diagnostics.Stopwatch.GetTimestamp();
         await earlyMedia.ConfigureAwait(false);
         if (dialog.RemoteSdp != earlySdp || earlySdp is null)
@@ -261,12 +328,12 @@ internal sealed class OutboundCall
     private async Task<long> ConnectLateOfferAsync(ICallBackend backend, Legs legs, CancellationToken dial)
     {
         var answeredSince = 0L;
-        legs.Dialog = await backend.DialAsync(Dial(null, async (offer, ct) =>
+        legs.Dialog = await Traced("call.invite", () => backend.DialAsync(Dial(null, async (offer, ct) =>
         {
             answeredSince = System.Diagnostics.Stopwatch.GetTimestamp();
-            var media = legs.Media = await backend.CreateMediaAsync(offer, ct).ConfigureAwait(false);
+            var media = legs.Media = await Traced("call.media", () => backend.CreateMediaAsync(offer, ct)).ConfigureAwait(false);
             return media.LocalSdp;
-        }, (status, _) => TryMove(CallState.Ringing, sipStatus: status)), dial).ConfigureAwait(false);
+        }, (status, _) => TryMove(CallState.Ringing, sipStatus: status)), dial), (span, _) => span.SetTag("sip.status_code", 200)).ConfigureAwait(false);
         return answeredSince;
     }
 
@@ -327,7 +394,11 @@ internal sealed class OutboundCall
             _manager.Meter.AnswerToAudio.Record(VoiceMeter.SecondsSince(answeredSince));
             for (var i = 1; i <= Request.Repeat; i++)
             {
-                await media.PlayAsync(audio, stop.Token).ConfigureAwait(false);
+                using (var play = VoiceActivities.Source.StartActivity("call.play"))
+                {
+                    play?.SetTag("voicebridge.play.repeat", i);
+                    await media.PlayAsync(audio, stop.Token).ConfigureAwait(false);
+                }
                 if (i < Request.Repeat)
                 {
                     await media.PauseAsync(_options.RepeatPause, stop.Token).ConfigureAwait(false);
