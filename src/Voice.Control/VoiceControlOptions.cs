@@ -43,6 +43,21 @@ public sealed record VoiceControlOptions
 
     public bool IsSimulated => Drachtio is null;
 
+    /// <summary>Sets every setting of <paramref name="target"/> to this one's (the options pattern configures an instance it made).</summary>
+    internal void CopyTo(VoiceControlOptions target)
+    {
+        target.Calls = Calls;
+        target.Drachtio = Drachtio;
+        target.MediaServers = MediaServers;
+        target.EventSocketListener = EventSocketListener;
+        target.Simulation = Simulation;
+        target.DefaultVoice = DefaultVoice;
+        target.FliteProgram = FliteProgram;
+        target.ElevenLabs = ElevenLabs;
+        target.FallBackToFlite = FallBackToFlite;
+        target.SpeechCache = SpeechCache;
+    }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {

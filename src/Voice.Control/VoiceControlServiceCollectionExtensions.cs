@@ -60,7 +60,7 @@ public static class VoiceControlServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        services.AddSingleton<IConfigureOptions<VoiceControlOptions>>(new ConfigureOptions<VoiceControlOptions>(target => Copy(options, target)));
+        services.AddSingleton<IConfigureOptions<VoiceControlOptions>>(new ConfigureOptions<VoiceControlOptions>(options.CopyTo));
         return services.AddVoiceControlServices();
     }
 
@@ -100,20 +100,6 @@ public static class VoiceControlServiceCollectionExtensions
         services.TryAddSingleton<VoiceControlHostedService>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, VoiceControlHostedService>(sp => sp.GetRequiredService<VoiceControlHostedService>()));
         return services;
-    }
-
-    private static void Copy(VoiceControlOptions from, VoiceControlOptions to)
-    {
-        to.Calls = from.Calls;
-        to.Drachtio = from.Drachtio;
-        to.MediaServers = from.MediaServers;
-        to.EventSocketListener = from.EventSocketListener;
-        to.Simulation = from.Simulation;
-        to.DefaultVoice = from.DefaultVoice;
-        to.FliteProgram = from.FliteProgram;
-        to.ElevenLabs = from.ElevenLabs;
-        to.FallBackToFlite = from.FallBackToFlite;
-        to.SpeechCache = from.SpeechCache;
     }
 
     private static ISpeechSynthesizer Speech(IServiceProvider services, VoiceControlOptions options)

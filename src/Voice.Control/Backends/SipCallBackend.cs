@@ -61,17 +61,11 @@ public sealed class SipCallBackend(DrachtioClient drachtio, MediaServerPool medi
         }
     }
 
-    private static async Task Translated(Func<Task> step)
+    private static Task Translated(Func<Task> step) => Translated(async () =>
     {
-        try
-        {
-            await step().ConfigureAwait(false);
-        }
-        catch (Exception ex) when (Translate(ex, dialling: false) is { } translated)
-        {
-            throw translated;
-        }
-    }
+        await step().ConfigureAwait(false);
+        return true;
+    });
 
     /// <summary>The seam's exception for a protocol's, or null to let it through as it is (a plain cancellation, a bug).</summary>
     internal static Exception? Translate(Exception ex, bool dialling) => ex switch

@@ -36,6 +36,14 @@ internal static class ApiErrors
         return Problem(StatusCodes.Status400BadRequest, "validation_error", $"{field}: {messages[0]}", field, errors);
     }
 
+    /// <summary>A 429 with <c>Retry-After</c> in whole seconds (at least 1), which the message may quote.</summary>
+    public static IResult TooManyRequests(HttpContext context, TimeSpan retryAfter, string code, Func<int, string> message)
+    {
+        var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
+        context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Problem(StatusCodes.Status429TooManyRequests, code, message(seconds));
+    }
+
     public static IResult NotFound(string callId) =>
         Problem(StatusCodes.Status404NotFound, "not_found", $"Call not found: {HttpErrors.Preview(callId)}", "callId");
 

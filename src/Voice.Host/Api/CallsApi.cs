@@ -161,8 +161,7 @@ internal static class CallsApi
                 return ApiErrors.Problem(StatusCodes.Status400BadRequest, "validation_error", $"{invalid.Field}: {invalid.Reason}", invalid.Field);
             default:
                 var full = (CallQueueFullException)exception;
-                context.Response.Headers.RetryAfter = ((int)Math.Ceiling(full.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-                return ApiErrors.Problem(StatusCodes.Status429TooManyRequests, "queue_full", full.Message);
+                return ApiErrors.TooManyRequests(context, full.RetryAfter, "queue_full", _ => full.Message);
         }
     }
 

@@ -30,62 +30,63 @@ internal static class TagRules
         {
             return $"must be at most {MaxLength} characters of JSON";
         }
-        return Walk(tag, 1, "tag");
+        return Walk(tag, 1);
     }
 
-    private static string? Walk(JsonElement element, int depth, string path)
+    private static string? Walk(JsonElement element, int depth)
     {
         if (depth > MaxDepth && element.ValueKind is JsonValueKind.Object or JsonValueKind.Array)
         {
             return $"must be nested at most {MaxDepth} levels deep";
         }
-        switch (element.ValueKind)
-        {
-            case JsonValueKind.Object:
-                foreach (var property in element.EnumerateObject())
-                {
-                    if (!IsText(() => property.Name))
-                    {
-                        return $"holds a property name that is not valid Unicode text (invalid UTF-8 or a lone surrogate) in {path}";
-                    }
-                    if (Walk(property.Value, depth + 1, $"{path}.{property.Name}") is { } error)
-                    {
-                        return error;
-                    }
-                }
-                return null;
-            case JsonValueKind.Array:
-                var index = 0;
-                foreach (var item in element.EnumerateArray())
-                {
-                    if (Walk(item, depth + 1, $"{path}[{index++}]") is { } error)
-                    {
-                        return error;
-                    }
-                }
-                return null;
-            case JsonValueKind.String:
-                return IsText(() => element.GetString()) ? null : $"{path} is not valid Unicode text (invalid UTF-8 or a lone surrogate)";
-            default:
-                return null;
-        }
-    }
-
-    private static bool IsText(Func<string?> read)
-    {
         try
         {
-            // Escapes are decoded without checking that the result pairs its surrogates.
-            return read() is not { } text || HasNoLoneSurrogate(text);
+            switch (element.ValueKind)
+            {
+                case JsonValueKind.Object:
+                    foreach (var property in element.EnumerateObject())
+                    {
+                        if (!IsText(property.Name))
+                        {
+                            return NotText;
+                        }
+                        if (Walk(property.Value, depth + 1) is { } error)
+                        {
+                            return error;
+                        }
+                    }
+                    return null;
+                case JsonValueKind.Array:
+                    foreach (var item in element.EnumerateArray())
+                    {
+                        if (Walk(item, depth + 1) is { } error)
+                        {
+                            return error;
+                        }
+                    }
+                    return null;
+                case JsonValueKind.String:
+                    return IsText(element.GetString()) ? null : NotText;
+                default:
+                    return null;
+            }
         }
         catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
         {
-            return false;
+            // Escapes or bytes that do not decode at all.
+            return NotText;
         }
     }
 
-    private static bool HasNoLoneSurrogate(string text)
+    private const string NotText = "holds text that is not valid Unicode (invalid UTF-8 or a lone surrogate)";
+
+    /// <summary>Escapes are decoded without checking that the result pairs its surrogates.</summary>
+    private static bool IsText(string? text)
     {
+        if (text is null)
+        {
+            return true;
+        }
         for (var i = 0; i < text.Length; i++)
         {
             if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))

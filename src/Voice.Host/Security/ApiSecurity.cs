@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -78,11 +77,9 @@ internal static class ApiSecurity
             var client = context.Connection.RemoteIpAddress;
             if (presented is not null && guesses.IsBlocked(client, out var wait))
             {
-                var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
-                context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
                 meter.RateLimited.Add(1);
-                await ApiErrors.Problem(StatusCodes.Status429TooManyRequests, "too_many_wrong_keys",
-                    $"Too many wrong API keys from this address; retry after {seconds} s").ExecuteAsync(context);
+                await ApiErrors.TooManyRequests(context, wait, "too_many_wrong_keys",
+                    seconds => $"Too many wrong API keys from this address; retry after {seconds} s").ExecuteAsync(context);
                 return;
             }
             var name = keys.Disabled ? "local" : presented is null ? null : keys.Match(presented);
@@ -99,11 +96,9 @@ internal static class ApiSecurity
             }
             if (!limits.TryTake(name, out var retryAfter))
             {
-                var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
-                context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
                 meter.RateLimited.Add(1);
-                await ApiErrors.Problem(StatusCodes.Status429TooManyRequests, "rate_limited",
-                    $"This API key may make {limits.PerSecond} requests per second (bursts of {limits.Burst}); retry after {seconds} s").ExecuteAsync(context);
+                await ApiErrors.TooManyRequests(context, retryAfter, "rate_limited",
+                    seconds => $"This API key may make {limits.PerSecond} requests per second (bursts of {limits.Burst}); retry after {seconds} s").ExecuteAsync(context);
                 return;
             }
             await next(context);

@@ -93,6 +93,24 @@ public class AddVoiceControlTests
     }
 
     [Test]
+    public void Options_built_beforehand_reach_the_services_whole()
+    {
+        var options = new VoiceControlOptions
+        {
+            Calls = new CallOptions { MaxConcurrentCalls = 3 },
+            DefaultVoice = "slt",
+            FliteProgram = null,
+            FallBackToFlite = false,
+            Simulation = new SimulationOptions { PlaybackSpeed = 7 },
+            SpeechCache = new Voice.Control.Tts.SpeechCacheOptions { Directory = "/tmp/vb-options-test" },
+        };
+        var builder = Builder();
+        builder.Services.AddVoiceControl(options);
+        using var host = builder.Build();
+        Assert.That(host.Services.GetRequiredService<VoiceControlOptions>(), Is.EqualTo(options), "every setting copied (a record compares them all)");
+    }
+
+    [Test]
     public void Services_the_application_registered_are_kept()
     {
         var builder = Builder();
