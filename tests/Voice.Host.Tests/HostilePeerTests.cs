@@ -52,12 +52,8 @@ public class HostilePeerTests
         await using var fine = Host(drachtio, esl, FreePort());
         using var refusedClient = refused.CreateClient();
         using var fineClient = fine.CreateClient();
-        await HostFactory.Eventually(async () =>
-        {
-            using var response = await refusedClient.GetAsync("/readyz");
-            var problem = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("problem").GetString();
-            return response.StatusCode == HttpStatusCode.ServiceUnavailable && problem?.Contains("incorrect secret", StringComparison.Ordinal) == true;
-        }, "the refused host says why");
+        await ReadyzUntilAsync(refusedClient, TimeSpan.FromSeconds(10), (status, problem) =>
+            status == HttpStatusCode.ServiceUnavailable && problem?.Contains("incorrect secret", StringComparison.Ordinal) == true, "the refused host says why");
         await WaitForReadyAsync(fineClient, TimeSpan.FromSeconds(10));
     }
 
@@ -118,20 +114,9 @@ public class HostilePeerTests
         await using (var factory = Host(drachtio, esl, FreePort()))
         {
             using var client = factory.CreateClient();
-            string? problem = null;
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-            while (true)
-            {
-                using var response = await client.GetAsync("/readyz");
-                problem = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("problem").GetString();
-                if (response.StatusCode == HttpStatusCode.ServiceUnavailable && problem?.Contains(link, StringComparison.Ordinal) == true
-                    && problem.Contains(reported, StringComparison.Ordinal))
-                {
-                    break;
-                }
-                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), $"/readyz should name {link} and '{reported}'; it says: {problem}");
-                await Task.Delay(20);
-            }
+            var problem = await ReadyzUntilAsync(client, TimeSpan.FromSeconds(10), (status, said) =>
+                status == HttpStatusCode.ServiceUnavailable && said?.Contains(link, StringComparison.Ordinal) == true && said.Contains(reported, StringComparison.Ordinal),
+                $"/readyz should name {link} and '{reported}'");
             Assert.That(problem!.Length, Is.LessThan(2000), "a bounded preview of what the peer sent");
             Assert.That((await client.GetAsync("/healthz")).StatusCode, Is.EqualTo(HttpStatusCode.OK), "the host stays up");
             Assert.That((await client.GetAsync("/api/calls")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
@@ -156,21 +141,24 @@ public class HostilePeerTests
         ["FreeSwitch:OutboundPort"] = outboundPort.ToString(CultureInfo.InvariantCulture),
     });
 
-    private static async Task WaitForReadyAsync(HttpClient client, TimeSpan within)
+    private static Task WaitForReadyAsync(HttpClient client, TimeSpan within) =>
+        ReadyzUntilAsync(client, within, (status, _) => status == HttpStatusCode.OK, "ready");
+
+    /// <summary>Polls <c>/readyz</c> until <paramref name="condition"/> holds for its status and problem; returns the problem then.</summary>
+    private static async Task<string?> ReadyzUntilAsync(HttpClient client, TimeSpan within, Func<HttpStatusCode, string?, bool> condition, string what)
     {
         var deadline = DateTime.UtcNow + within;
-        string last = string.Empty;
-        while (DateTime.UtcNow < deadline)
+        while (true)
         {
             using var response = await client.GetAsync("/readyz");
-            last = await response.Content.ReadAsStringAsync();
-            if (response.StatusCode == HttpStatusCode.OK)
+            var problem = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("problem").GetString();
+            if (condition(response.StatusCode, problem))
             {
-                return;
+                return problem;
             }
-            await Task.Delay(50);
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), $"{what} in time; /readyz says: {problem}");
+            await Task.Delay(20);
         }
-        Assert.Fail($"not ready in time: {last}");
     }
 
     /// <summary>Connects to the outbound listener, sends <paramref name="text"/> and then <paramref name="filler"/> bytes, and waits to be closed.</summary>
