@@ -6,7 +6,7 @@ using Voice.Control.Calls;
 using Voice.Host;
 using Voice.Host.Api;
 using Voice.Host.Configuration;
-using Voice.Host.Metrics;
+using Voice.Host.Observability;
 using Voice.Host.Security;
 using Voice.Host.Storage;
 using Voice.Host.Webhooks;
@@ -51,7 +51,6 @@ try
         sp.GetRequiredService<IOutboundCalls>(), store, storage, sp.GetRequiredService<WebhookSender>(), sp.GetRequiredService<TimeProvider>(),
         sp.GetRequiredService<ILogger<CallRecorder>>(), sp.GetRequiredService<CallManager>().Place));
     builder.Services.AddHostedService(sp => sp.GetRequiredService<CallRecorder>());
-    builder.Services.AddSingleton<HostMeter>();
     var webhooks = VoiceBridgeConfiguration.Webhooks(builder.Configuration, dataDirectory);
     builder.Services.AddSingleton(webhooks);
     builder.Services.AddSingleton<IValidator<OutboundCallRequest>>(new OutboundCallValidator(voice.Calls, webhooks.Destinations));
@@ -64,7 +63,7 @@ try
     builder.Services.AddVoiceControl(voice);
 
     var apiKeys = builder.AddApiSecurity(dataDirectory);
-    builder.Services.AddPrometheusMetrics();
+    builder.AddTelemetry();
     builder.Services.AddOpenApi(options => options.AddDocumentTransformer<ApiDocument>());
     // A stored tag (at most 32 levels, TagRules) sits inside a call inside a list; 128 leaves room for calls kept
     // from before that limit.

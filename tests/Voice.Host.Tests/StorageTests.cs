@@ -239,6 +239,47 @@ public class StorageTests
     }
 
     [Test]
+    public async Task A_database_from_before_traces_gains_the_trace_column_keeps_its_webhooks_and_stores_new_traces()
+    {
+        using var directory = new TemporaryDirectory();
+        var now = DateTimeOffset.UtcNow;
+        Directory.CreateDirectory(directory.Path);
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={directory.Database};Pooling=False"))
+        {
+            await connection.OpenAsync();
+            using var create = connection.CreateCommand();
+            // The outbox as the first release created it, with one pending webhook.
+            create.CommandText = """
+                CREATE TABLE webhook_outbox (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT, call_id TEXT NOT NULL, sequence INTEGER NOT NULL, event TEXT NOT NULL,
+                    url TEXT NOT NULL, body TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at INTEGER NOT NULL, last_status INTEGER, last_error TEXT, created_at INTEGER NOT NULL, delivered_at INTEGER,
+                    UNIQUE (call_id, sequence));
+                INSERT INTO webhook_outbox (call_id, sequence, event, url, body, next_attempt_at, created_at)
+                VALUES ('old', 1, 'queued', 'http://127.0.0.1:9/hook', '{}', 0, 0);
+                """;
+            await create.ExecuteNonQueryAsync();
+        }
+
+        using var store = new SqliteCallStore(directory.Database);
+        await store.InitializeAsync();
+        await store.InsertAsync(new CallRecord
+        {
+            CallId = "new", To = "+15005550000", Message = "Disk full", State = "queued", CreatedAt = now, WebhookUrl = "http://127.0.0.1:9/hook",
+            RequestJson = """{"to":"+15005550000","message":"Disk full"}""",
+        });
+        var span = new System.Diagnostics.ActivityContext(System.Diagnostics.ActivityTraceId.CreateRandom(), System.Diagnostics.ActivitySpanId.CreateRandom(), System.Diagnostics.ActivityTraceFlags.Recorded);
+        await store.RecordAsync([new CallStateChange("new", 1, null, CallState.Queued, now) { Trace = span }]);
+
+        var pending = await store.PendingWebhooksAsync(10);
+        Assert.That(pending.Select(p => (p.Delivery.CallId, p.Delivery.TraceParent)), Is.EqualTo(new[]
+        {
+            ("old", (string?)null),
+            ("new", $"00-{span.TraceId.ToHexString()}-{span.SpanId.ToHexString()}-01"),
+        }));
+    }
+
+    [Test]
     public async Task Checkpoints_keep_the_write_ahead_log_short_while_calls_keep_coming()
     {
         using var directory = new TemporaryDirectory();

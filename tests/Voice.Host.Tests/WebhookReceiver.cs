@@ -87,11 +87,15 @@ public sealed class WebhookReceiver : IAsyncDisposable
         return new Received(request.Body ?? string.Empty, Header("X-VoiceBridge-Signature"), Header("X-VoiceBridge-Event"), Header("Content-Type"), request.DateTime)
         {
             AnsweredStatus = status,
+            TraceParent = Header("traceparent"),
         };
     }
 
     public sealed record Received(string Body, string Signature, string EventHeader, string ContentType, DateTime At)
     {
         public int AnsweredStatus { get; init; }
+
+        /// <summary>The W3C trace context the request came with, empty when none.</summary>
+        public string TraceParent { get; init; } = string.Empty;
     }
 }

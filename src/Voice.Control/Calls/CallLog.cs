@@ -5,6 +5,11 @@ namespace Voice.Control.Calls;
 /// <summary>Log messages of call orchestration (event ids 300–319).</summary>
 internal static partial class CallLog
 {
+    private static readonly Func<ILogger, string, IDisposable?> CallScope = LoggerMessage.DefineScope<string>("Call {CallId}");
+
+    /// <summary>Everything logged while a call runs carries its id (with the console's <c>IncludeScopes</c>, or any structured logger).</summary>
+    public static IDisposable? Scope(ILogger logger, string callId) => CallScope(logger, callId);
+
     [LoggerMessage(300, LogLevel.Information, "Call {CallId} to {To} queued ({Backend})")]
     public static partial void Queued(ILogger logger, string callId, string to, string backend);
 

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace Voice.Control.Calls;
 
 /// <summary>
@@ -24,4 +26,11 @@ public sealed record CallStateChange(
     int? SipStatus = null,
     string? Detail = null,
     string? Tag = null,
-    bool Simulated = false);
+    bool Simulated = false)
+{
+    /// <summary>
+    /// The call's span (its trace id and span id; default when nothing listens to <c>Voice.Control</c>), so work done
+    /// for the call later — its webhooks, even after a restart — joins the call's trace.
+    /// </summary>
+    public ActivityContext Trace { get; init; }
+}

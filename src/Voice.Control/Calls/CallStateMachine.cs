@@ -23,6 +23,17 @@ public static class CallStateMachine
         [CallState.Failed] = [],
     };
 
+    /// <summary>A state as the REST API, webhooks, metrics and traces name it: queued, dialing, ringing, playing, completed, failed.</summary>
+    public static string Name(CallState state) => state switch
+    {
+        CallState.Queued => "queued",
+        CallState.Dialing => "dialing",
+        CallState.Ringing => "ringing",
+        CallState.Playing => "playing",
+        CallState.Completed => "completed",
+        _ => "failed",
+    };
+
     public static bool IsFinal(CallState state) => state is CallState.Completed or CallState.Failed;
 
     /// <summary>Whether <paramref name="from"/> → <paramref name="to"/> with <paramref name="reason"/> is a legal change.</summary>

@@ -19,8 +19,9 @@ internal sealed class OutboundCall
     private readonly Lock _lock = new();
     private readonly List<CallStateChange> _published = new(6);
 
-    /// <summary>The trace of whatever placed the call (the REST request), so the call's own span is its child.</summary>
-    private readonly System.Diagnostics.ActivityContext _placedBy = System.Diagnostics.Activity.Current?.Context ?? default;
+    /// <summary>The call's span, from when it was placed to its end: a child of whatever placed it (the REST request).</summary>
+    private readonly System.Diagnostics.Activity? _trace;
+    private int _traceEnded;
     private readonly CancellationTokenSource _hangup = new();
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private CallState _state = CallState.Queued;
@@ -43,6 +44,7 @@ internal sealed class OutboundCall
         _time = time;
         _logger = logger;
         CreatedAt = time.GetUtcNow();
+        _trace = StartTrace();
     }
 
     public string Id { get; }
@@ -118,6 +120,10 @@ internal sealed class OutboundCall
     /// <summary>Under the call's lock: kept for late watchers, then handed to the manager's delivery in order.</summary>
     private void Publish(CallStateChange change)
     {
+        change = change with { Trace = _trace?.Context ?? default };
+        _manager.Meter.Count(change);
+        // The states on the call's timeline: when it rang, when it was answered.
+        _trace?.AddEvent(new System.Diagnostics.ActivityEvent(CallStateMachine.Name(change.To), change.At));
         _published.Add(change);
         _manager.Publish(change);
     }
@@ -171,14 +177,18 @@ internal sealed class OutboundCall
             if (CallStateMachine.IsFinal(to))
             {
                 _endedAt = now;
-                if (from == CallState.Queued)
-                {
-                    _ended.TrySetResult();
-                }
             }
             Publish(new CallStateChange(Id, ++_sequence, from, to, now, reason, sipStatus, detail, Request.Tag, _manager.IsSimulated));
-            return true;
+            if (from != CallState.Queued || !CallStateMachine.IsFinal(to))
+            {
+                return true;
+            }
         }
+        // Ended before it ran (hung up, or the manager stopped): nothing to release.
+        LeaveQueueSpan();
+        EndTrace();
+        _ended.TrySetResult();
+        return true;
     }
 
     private void Fail(string reason, int? sipStatus = null, string? detail = null)
@@ -197,7 +207,10 @@ internal sealed class OutboundCall
             return; // hung up while queued
         }
         var dialingSince = System.Diagnostics.Stopwatch.GetTimestamp();
-        using var trace = StartTrace();
+        var outer = System.Diagnostics.Activity.Current;
+        LeaveQueueSpan();
+        System.Diagnostics.Activity.Current = _trace ?? outer;
+        using var scope = CallLog.Scope(_logger, Id);
         using var run = CancellationTokenSource.CreateLinkedTokenSource(stopping, _hangup.Token);
         var legs = new Legs();
         try
@@ -225,47 +238,50 @@ internal sealed class OutboundCall
         finally
         {
             await ReleaseAsync(legs.Dialog, legs.Media).ConfigureAwait(false);
-            EndTrace(trace);
+            EndTrace();
+            System.Diagnostics.Activity.Current = outer;
             _ended.TrySetResult();
         }
     }
 
-    /// <summary>
-    /// The call's span, from when it was queued, a child of whatever placed it; with its time in the queue as a
-    /// span of its own.
-    /// </summary>
+    /// <summary>The call's span, from when it was placed, a child of whatever placed it; the code placing it carries on in its own.</summary>
     private System.Diagnostics.Activity? StartTrace()
     {
         var outer = System.Diagnostics.Activity.Current;
-        System.Diagnostics.Activity.Current = null;
-        var trace = VoiceActivities.Source.StartActivity("call", System.Diagnostics.ActivityKind.Internal, _placedBy, startTime: CreatedAt);
-        if (trace is not null)
-        {
-            trace.SetTag("voicebridge.call.id", Id).SetTag("voicebridge.call.to", Number.Value).SetTag("voicebridge.simulated", _manager.IsSimulated);
-            using var queue = VoiceActivities.Source.StartActivity("call.queue", System.Diagnostics.ActivityKind.Internal, trace.Context, startTime: CreatedAt);
-            queue?.SetEndTime(_time.GetUtcNow().UtcDateTime);
-            System.Diagnostics.Activity.Current = trace;
-        }
-        else
-        {
-            System.Diagnostics.Activity.Current = outer;
-        }
+        var trace = VoiceActivities.Source.StartActivity("call", System.Diagnostics.ActivityKind.Internal, outer?.Context ?? default, startTime: CreatedAt);
+        System.Diagnostics.Activity.Current = outer;
+        trace?.SetTag("voicebridge.call.id", Id).SetTag("voicebridge.call.to", Number.Value).SetTag("voicebridge.simulated", _manager.IsSimulated);
         return trace;
     }
 
-    private void EndTrace(System.Diagnostics.Activity? trace)
+    /// <summary>The call's time in the queue, from when it was placed to now, as a span under the call's.</summary>
+    private void LeaveQueueSpan()
     {
-        if (trace is null)
+        if (_trace is not null)
+        {
+            var current = System.Diagnostics.Activity.Current;
+            VoiceActivities.Source.StartActivity("call.queue", System.Diagnostics.ActivityKind.Internal, _trace.Context, startTime: CreatedAt)?.Stop();
+            System.Diagnostics.Activity.Current = current;
+        }
+    }
+
+    /// <summary>Ends the call's span, once, with its state and reason; the ending code carries on in its own span.</summary>
+    private void EndTrace()
+    {
+        if (_trace is null || Interlocked.Exchange(ref _traceEnded, 1) == 1)
         {
             return;
         }
         var snapshot = Snapshot();
-        trace.SetTag("voicebridge.call.state", snapshot.State.ToString().ToLowerInvariant()).SetTag("voicebridge.call.reason", snapshot.Reason);
+        _trace.SetTag("voicebridge.call.state", CallStateMachine.Name(snapshot.State)).SetTag("voicebridge.call.reason", snapshot.Reason);
         if (snapshot.SipStatus is { } status)
         {
-            trace.SetTag("sip.status_code", status);
+            _trace.SetTag("sip.status_code", status);
         }
-        trace.SetStatus(snapshot.State == CallState.Completed ? System.Diagnostics.ActivityStatusCode.Ok : System.Diagnostics.ActivityStatusCode.Error, snapshot.Detail);
+        _trace.SetStatus(snapshot.State == CallState.Completed ? System.Diagnostics.ActivityStatusCode.Ok : System.Diagnostics.ActivityStatusCode.Error, snapshot.Detail);
+        var current = System.Diagnostics.Activity.Current;
+        _trace.Stop();
+        System.Diagnostics.Activity.Current = current;
     }
 
     /// <summary>A span for one step of the call, ended with the step; failed when the step throws.</summary>

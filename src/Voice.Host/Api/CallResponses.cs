@@ -77,13 +77,5 @@ internal static class CallResponses
 
     private static JsonElement? Tag(string? tag) => tag is null ? null : JsonSerializer.Deserialize<JsonElement>(tag);
 
-    public static string State(CallState state) => state switch
-    {
-        CallState.Queued => "queued",
-        CallState.Dialing => "dialing",
-        CallState.Ringing => "ringing",
-        CallState.Playing => "playing",
-        CallState.Completed => "completed",
-        _ => "failed",
-    };
+    public static string State(CallState state) => CallStateMachine.Name(state);
 }

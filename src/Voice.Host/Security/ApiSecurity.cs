@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Voice.Host.Api;
 using Voice.Host.Configuration;
+using Voice.Host.Observability;
 
 namespace Voice.Host.Security;
 

@@ -102,6 +102,7 @@ public sealed class SqliteCallStore : IDisposable
                 last_error TEXT,
                 created_at INTEGER NOT NULL,
                 delivered_at INTEGER,
+                trace_parent TEXT,
                 UNIQUE (call_id, sequence));
             -- The pending webhooks in order, read at start-up and after an overflow; ordered as they are written, so
             -- each commit adds to the index's last page (earlier versions kept two indexes keyed by call and by due
@@ -121,6 +122,11 @@ public sealed class SqliteCallStore : IDisposable
                 request_hash TEXT NOT NULL,
                 created_at INTEGER NOT NULL);
             """);
+        // Added after the first release: databases from before it gain the column (empty for their webhooks).
+        if (!(await connection.QueryAsync<string>("SELECT name FROM pragma_table_info('webhook_outbox')")).Contains("trace_parent"))
+        {
+            await connection.ExecuteAsync("ALTER TABLE webhook_outbox ADD COLUMN trace_parent TEXT");
+        }
     }
 
     /// <summary>
@@ -326,8 +332,8 @@ public sealed class SqliteCallStore : IDisposable
             RETURNING to_number, tag, simulated, webhook_url, webhook_events, answered_at
             """);
         var outbox = Command(transaction, """
-            INSERT OR IGNORE INTO webhook_outbox (call_id, sequence, event, url, body, next_attempt_at, created_at)
-            VALUES ($call, $sequence, $state, $url, $body, $at, $at)
+            INSERT OR IGNORE INTO webhook_outbox (call_id, sequence, event, url, body, next_attempt_at, created_at, trace_parent)
+            VALUES ($call, $sequence, $state, $url, $body, $at, $at, $trace)
             RETURNING id
             """);
         var queued = new List<WebhookDelivery>();
@@ -347,15 +353,20 @@ public sealed class SqliteCallStore : IDisposable
             }
             if (target?.Body(change.CallId, change.Sequence, state, at, change.Reason, change.SipStatus, change.Detail) is { } body)
             {
-                Bind(outbox, ("$call", change.CallId), ("$sequence", change.Sequence), ("$state", state), ("$url", target.Url), ("$body", body), ("$at", at));
+                var trace = TraceParent(change.Trace);
+                Bind(outbox, ("$call", change.CallId), ("$sequence", change.Sequence), ("$state", state), ("$url", target.Url), ("$body", body), ("$at", at), ("$trace", trace));
                 if (await outbox.ExecuteScalarAsync() is long id)
                 {
-                    queued.Add(new WebhookDelivery { Id = id, CallId = change.CallId, Sequence = change.Sequence, Event = state, Url = target.Url!, Body = body, CreatedAtMs = at });
+                    queued.Add(new WebhookDelivery { Id = id, CallId = change.CallId, Sequence = change.Sequence, Event = state, Url = target.Url!, Body = body, CreatedAtMs = at, TraceParent = trace });
                 }
             }
         }
         return queued;
     }
+
+    /// <summary>A span's W3C traceparent (version 00), or null for no span.</summary>
+    private static string? TraceParent(System.Diagnostics.ActivityContext context) => context == default ? null
+        : $"00-{context.TraceId.ToHexString()}-{context.SpanId.ToHexString()}-{(context.TraceFlags.HasFlag(System.Diagnostics.ActivityTraceFlags.Recorded) ? "01" : "00")}";
 
     /// <summary>
     /// A command on the writer connection, prepared once and kept: SQLite compiles its statements on first use and
@@ -557,13 +568,14 @@ public sealed class SqliteCallStore : IDisposable
     {
         await FlushAttemptsOfAsync(null);
         await using var connection = await OpenAsync();
-        var rows = await connection.QueryAsync<(long Id, string CallId, long Sequence, string Event, string Url, string Body, long Attempts, long CreatedAt, long NextAttemptAt)>("""
-            SELECT id, call_id, sequence, event, url, body, attempts, created_at, next_attempt_at
+        var rows = await connection.QueryAsync<(long Id, string CallId, long Sequence, string Event, string Url, string Body, long Attempts, long CreatedAt, long NextAttemptAt, string? TraceParent)>("""
+            SELECT id, call_id, sequence, event, url, body, attempts, created_at, next_attempt_at, trace_parent
             FROM webhook_outbox WHERE status = 'pending' ORDER BY id LIMIT @limit
             """, new { limit });
         return [.. rows.Select(r => (new WebhookDelivery
         {
             Id = r.Id, CallId = r.CallId, Sequence = r.Sequence, Event = r.Event, Url = r.Url, Body = r.Body, Attempts = r.Attempts, CreatedAtMs = r.CreatedAt,
+            TraceParent = r.TraceParent,
         }, DateTimeOffset.FromUnixTimeMilliseconds(r.NextAttemptAt)))];
     }
 

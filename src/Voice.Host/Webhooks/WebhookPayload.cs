@@ -75,6 +75,9 @@ public sealed record WebhookDelivery
     public long Attempts { get; init; }
 
     public long CreatedAtMs { get; init; }
+
+    /// <summary>The W3C <c>traceparent</c> of the call's span (null when the call was not traced): each attempt is a span in the call's trace.</summary>
+    public string? TraceParent { get; init; }
 }
 
 /// <summary>

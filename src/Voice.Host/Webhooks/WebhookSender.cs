@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Net;
 using System.Text;
+using Voice.Host.Observability;
 using Voice.Host.Storage;
 
 namespace Voice.Host.Webhooks;
@@ -172,7 +174,7 @@ internal sealed class WebhookSender : BackgroundService
             if (_schedule.InFlight < _options.Concurrency && _schedule.NextDue is { } next)
             {
                 var wait = next - _time.GetUtcNow();
-                _retryTimer ??= _time.CreateTimer(_ => StartDue(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                _retryTimer ??= Timer(StartDue);
                 _retryTimer.Change(wait > TimeSpan.Zero ? wait : TimeSpan.FromMilliseconds(1), Timeout.InfiniteTimeSpan);
             }
             reload = _schedule.IsEmpty && _schedule.Overflowed && Interlocked.Exchange(ref _reloading, 1) == 0;
@@ -211,6 +213,14 @@ internal sealed class WebhookSender : BackgroundService
 
     private async Task DeliverAsync(WebhookDelivery delivery)
     {
+        // A span in the call's trace, whatever this thread was doing: the HTTP request below is its child, and the
+        // receiver gets the trace in a traceparent header.
+        Activity.Current = null;
+        using var span = ActivityContext.TryParse(delivery.TraceParent, null, out var call)
+            ? HostActivities.Source.StartActivity("webhook.deliver", ActivityKind.Internal, call)
+            : HostActivities.Source.StartActivity("webhook.deliver");
+        span?.SetTag("voicebridge.call.id", delivery.CallId).SetTag("voicebridge.webhook.event", delivery.Event)
+            .SetTag("voicebridge.webhook.sequence", delivery.Sequence).SetTag("voicebridge.webhook.attempt", delivery.Attempts + 1);
         var stoppingToken = _stopping.Token;
         int? status = null;
         string? error = null;
@@ -237,7 +247,7 @@ internal sealed class WebhookSender : BackgroundService
         catch (HttpRequestException ex) when (ex.InnerException is WebhookDestinationException refused)
         {
             // Not a receiver that is down: the address is one webhooks never go to. Asking again changes nothing.
-            Record(delivery, null, refused.Message, null, final: true);
+            Record(delivery, span, null, refused.Message, null, final: true);
             return;
         }
         catch (HttpRequestException ex)
@@ -256,35 +266,46 @@ internal sealed class WebhookSender : BackgroundService
         {
             error = "the request could not be sent: " + ex.Message;
         }
-        Record(delivery, status, error, retryAfter);
+        Record(delivery, span, status, error, retryAfter);
     }
 
     /// <summary>Queues the attempt's outcome for writing and moves the call on: its next webhook, or this one again at the retry time.</summary>
-    private void Record(WebhookDelivery delivery, int? status, string? error, TimeSpan? retryAfter, bool final = false)
+    private void Record(WebhookDelivery delivery, Activity? span, int? status, string? error, TimeSpan? retryAfter, bool final = false)
     {
         var now = _time.GetUtcNow();
+        if (span is not null)
+        {
+            if (status is { } code)
+            {
+                span.SetTag("http.response.status_code", code);
+            }
+            span.SetStatus(error is null ? ActivityStatusCode.Ok : ActivityStatusCode.Error, error);
+        }
         WebhookAttempt attempt;
+        string result;
         DateTimeOffset? retryAt = null;
         if (error is null)
         {
             attempt = new WebhookAttempt(delivery.Id, "delivered", status, null, now, null);
-            _meter?.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("result", "delivered"));
+            result = "delivered";
         }
         else if (!final && IsTransient(status) && now - DateTimeOffset.FromUnixTimeMilliseconds(delivery.CreatedAtMs) < _options.GiveUpAfter)
         {
             retryAt = now + Backoff(delivery.Attempts + 1, retryAfter);
             attempt = new WebhookAttempt(delivery.Id, "pending", status, error, now, retryAt);
-            _meter?.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("result", "retry"));
+            result = "retry";
             _logger.LogWarning("Webhook {Event} of call {CallId} to {Url} failed ({Error}); attempt {Attempt}, retrying at {RetryAt:O}",
                 delivery.Event, delivery.CallId, delivery.Url, error, delivery.Attempts + 1, retryAt);
         }
         else
         {
             attempt = new WebhookAttempt(delivery.Id, "failed", status, error, now, null);
-            _meter?.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("result", "failed"));
+            result = "failed";
             _logger.LogError("Webhook {Event} of call {CallId} to {Url} given up after {Attempts} attempts: {Error}",
                 delivery.Event, delivery.CallId, delivery.Url, delivery.Attempts + 1, error);
         }
+        _meter?.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("result", result));
+        span?.SetTag("voicebridge.webhook.result", result);
         _store.QueueAttempt(delivery.CallId, attempt);
         lock (_lock)
         {
@@ -292,14 +313,26 @@ internal sealed class WebhookSender : BackgroundService
         }
         if (Interlocked.Exchange(ref _flushArmed, 1) == 0)
         {
-            _flushTimer ??= _time.CreateTimer(_ =>
+            _flushTimer ??= Timer(() =>
             {
                 Volatile.Write(ref _flushArmed, 0);
                 _ = FlushAsync();
-            }, null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            });
             _flushTimer.Change(FlushDelay, Timeout.InfiniteTimeSpan);
         }
         StartDue();
+    }
+
+    /// <summary>
+    /// A timer, not yet set, that runs in no one's context: not in the trace (nor the log scope) of the delivery that
+    /// happened to create it.
+    /// </summary>
+    private ITimer Timer(Action callback)
+    {
+        using (ExecutionContext.SuppressFlow())
+        {
+            return _time.CreateTimer(_ => callback(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
     }
 
     /// <summary>Worth another attempt: no answer at all, 408, 429 or a server error.</summary>

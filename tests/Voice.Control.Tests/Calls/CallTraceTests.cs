@@ -56,6 +56,7 @@ public class CallTraceTests
         Assert.That(call.GetTagItem("voicebridge.call.state"), Is.EqualTo("completed"));
         Assert.That(call.GetTagItem("voicebridge.call.reason"), Is.EqualTo("announce_complete"));
         Assert.That(call.Status, Is.EqualTo(ActivityStatusCode.Ok));
+        Assert.That(call.Events.Select(e => e.Name), Is.EqualTo(new[] { "queued", "dialing", "ringing", "playing", "completed" }), "when it rang, when it was answered");
 
         var children = spans.Where(s => s.ParentSpanId == call.SpanId).OrderBy(s => s.StartTimeUtc).Select(s => s.OperationName);
         Assert.That(children, Is.EqualTo(new[] { "call.queue", "call.media", "call.invite", "call.play", "call.play" }));
@@ -72,5 +73,32 @@ public class CallTraceTests
         var call = spans.Single(s => s.OperationName == "call");
         Assert.That((call.Status, call.GetTagItem("voicebridge.call.reason")), Is.EqualTo((ActivityStatusCode.Error, (object)"busy")));
         Assert.That(spans.Any(s => s.OperationName == "call.play"), Is.False);
+    }
+
+    [Test]
+    public async Task A_call_hung_up_in_the_queue_is_a_trace_too_and_each_of_its_changes_names_the_calls_span()
+    {
+        await using var manager = new CallManager(new CallOptions { MaxConcurrentCalls = 1 }, new SimulatedBackend(Fast), new FliteSynthesizer(), TestLog.Factory);
+        var changes = new ConcurrentQueue<CallStateChange>();
+        manager.StateChanged += (_, change) => changes.Enqueue(change);
+        var ringing = manager.Place(new CallRequest { To = MagicNumbers.NeverAnswers, Message = "First.", RingTimeout = TimeSpan.FromMinutes(1) });
+        var queued = manager.Place(new CallRequest { To = MagicNumbers.Answers, Message = "Second." });
+        Assert.That(manager.Get(queued.CallId)!.State, Is.EqualTo(CallState.Queued), "one call at a time");
+
+        Assert.That(await manager.HangupAsync(queued.CallId).Within(), Is.True);
+        Assert.That(await manager.HangupAsync(ringing.CallId).Within(), Is.True);
+        await Poll.UntilAsync(() => _ended.Count(a => a.OperationName == "call" && ((string?)a.GetTagItem("voicebridge.call.id") is { } id) && (id == queued.CallId || id == ringing.CallId)) == 2);
+        await Poll.UntilAsync(() => changes.Count(c => CallStateMachine.IsFinal(c.To)) == 2);
+
+        var call = _ended.Single(a => a.OperationName == "call" && (string?)a.GetTagItem("voicebridge.call.id") == queued.CallId);
+        Assert.That((call.Status, call.GetTagItem("voicebridge.call.reason")), Is.EqualTo((ActivityStatusCode.Error, (object)"canceled")));
+        Assert.That(_ended.Where(a => a.ParentSpanId == call.SpanId).Select(a => a.OperationName), Is.EqualTo(new[] { "call.queue" }), "its time in the queue, and nothing else");
+        foreach (var (id, span) in new[] { (queued.CallId, call), (ringing.CallId, _ended.Single(a => a.OperationName == "call" && (string?)a.GetTagItem("voicebridge.call.id") == ringing.CallId)) })
+        {
+            var own = changes.Where(c => c.CallId == id).ToList();
+            Assert.That(own, Is.Not.Empty);
+            Assert.That(own.Select(c => (c.Trace.TraceId, c.Trace.SpanId)), Is.All.EqualTo((span.TraceId, span.SpanId)), $"the changes of {id} carry its span, for the webhooks");
+        }
+        Assert.That(call.TraceId, Is.Not.EqualTo(_ended.Single(a => a.OperationName == "call" && (string?)a.GetTagItem("voicebridge.call.id") == ringing.CallId).TraceId), "one trace per call");
     }
 }

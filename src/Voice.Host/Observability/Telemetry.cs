@@ -1,0 +1,70 @@
+using Microsoft.Extensions.Diagnostics.Metrics;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using Voice.Control.Diagnostics;
+
+namespace Voice.Host.Observability;
+
+/// <summary>
+/// Metrics, traces and log correlation on OpenTelemetry. <c>/metrics</c> is its Prometheus scraping endpoint, with
+/// the series names and labels VoiceBridge has always had. Traces: one per call (the request that placed it, the
+/// call's queue, media, INVITE and playback spans, and each webhook delivery), kept in memory unless
+/// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> names a collector, which then also receives the metrics and the logs. Log
+/// lines carry the trace and span ids, and while a call runs its id.
+/// </summary>
+internal static class Telemetry
+{
+    public const string MetricsPath = "/metrics";
+
+    /// <summary>The name of OpenTelemetry's listener in the .NET metrics system.</summary>
+    private const string OpenTelemetryListener = "OpenTelemetry";
+
+    /// <summary>Paths whose requests are not traced: probes and scrapes every few seconds, which say nothing about a call.</summary>
+    private static readonly string[] Untraced = [MetricsPath, "/healthz", "/readyz"];
+
+    public static WebApplicationBuilder AddTelemetry(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<HostMeter>();
+        // This host's meters only (MeterScope.Local: made by its own IMeterFactory): another host in the same process
+        // has meters of the same names, and counts its own.
+        builder.Services.AddMetrics(metrics => metrics
+            .EnableMetrics(VoiceMeter.Name, listenerName: OpenTelemetryListener, scopes: MeterScope.Local)
+            .EnableMetrics(HostMeter.Name, listenerName: OpenTelemetryListener, scopes: MeterScope.Local));
+        var telemetry = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService("voicebridge", serviceVersion: typeof(Telemetry).Assembly.GetName().Version?.ToString(3)))
+            .WithMetrics(metrics => metrics.AddPrometheusExporter(options =>
+            {
+                // Every scrape reads the figures of that moment (the exporter's default keeps one for 300 ms).
+                options.ScrapeResponseCacheDurationMilliseconds = 0;
+                // The series and labels of VoiceBridge's own exporter before OpenTelemetry: dashboards keep working.
+                options.ScopeInfoEnabled = false;
+                options.TargetInfoEnabled = false;
+            }))
+            .WithTracing(tracing => tracing
+                .AddSource(VoiceActivities.SourceName, HostActivities.SourceName, "System.Net.Http")
+                .AddAspNetCoreInstrumentation(options => options.Filter = context => !Untraced.Any(path => context.Request.Path.StartsWithSegments(path))));
+        if (OtlpEndpoint(builder.Configuration) is not null)
+        {
+            // Endpoint, protocol (grpc, or http/protobuf), headers and intervals from the standard OTEL_* settings.
+            telemetry.UseOtlpExporter();
+        }
+        builder.Logging.Configure(options => options.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapMetrics(this IEndpointRouteBuilder routes)
+    {
+        routes.MapPrometheusScrapingEndpoint(MetricsPath);
+        return routes;
+    }
+
+    /// <summary>The collector traces, metrics and logs go to, or null when none is configured; a start-up error when it is not an http(s) URL.</summary>
+    internal static Uri? OtlpEndpoint(IConfiguration configuration) => configuration["OTEL_EXPORTER_OTLP_ENDPOINT"] switch
+    {
+        null or "" => null,
+        var value when Uri.TryCreate(value, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps) => uri,
+        var value => throw new InvalidOperationException($"OTEL_EXPORTER_OTLP_ENDPOINT '{value}' is not an http:// or https:// URL (the OpenTelemetry collector, e.g. http://localhost:4317)."),
+    };
+}
