@@ -10,9 +10,10 @@ namespace Voice.Host.Observability;
 /// <summary>
 /// Metrics, traces and log correlation on OpenTelemetry. <c>/metrics</c> is its Prometheus scraping endpoint, with
 /// the series names and labels VoiceBridge has always had. Traces: one per call (the request that placed it, the
-/// call's queue, media, INVITE and playback spans, and each webhook delivery), kept in memory unless
-/// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> names a collector, which then also receives the metrics and the logs. Log
-/// lines carry the trace and span ids, and while a call runs its id.
+/// call's queue, media, INVITE and playback spans, and each webhook delivery), sent nowhere unless
+/// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> names a collector, which then also receives the metrics and the logs; without
+/// one they still give log lines their trace and span ids (and a webhook its traceparent). Lines logged while a
+/// call runs also carry its id.
 /// </summary>
 internal static class Telemetry
 {
@@ -20,9 +21,6 @@ internal static class Telemetry
 
     /// <summary>The name of OpenTelemetry's listener in the .NET metrics system.</summary>
     private const string OpenTelemetryListener = "OpenTelemetry";
-
-    /// <summary>Paths whose requests are not traced: probes and scrapes every few seconds, which say nothing about a call.</summary>
-    private static readonly string[] Untraced = [MetricsPath, "/healthz", "/readyz"];
 
     public static WebApplicationBuilder AddTelemetry(this WebApplicationBuilder builder)
     {
@@ -43,8 +41,8 @@ internal static class Telemetry
                 options.TargetInfoEnabled = false;
             }))
             .WithTracing(tracing => tracing
-                .AddSource(VoiceActivities.SourceName, HostActivities.SourceName, "System.Net.Http")
-                .AddAspNetCoreInstrumentation(options => options.Filter = context => !Untraced.Any(path => context.Request.Path.StartsWithSegments(path))));
+                .AddSource(VoiceActivities.SourceName, HostActivities.SourceName)
+                .AddAspNetCoreInstrumentation(options => options.Filter = Traced));
         if (OtlpEndpoint(builder.Configuration) is not null)
         {
             // Endpoint, protocol (grpc, or http/protobuf), headers and intervals from the standard OTEL_* settings.
@@ -53,6 +51,13 @@ internal static class Telemetry
         builder.Logging.Configure(options => options.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
         return builder;
     }
+
+    /// <summary>
+    /// Requests that change something (placing or hanging up a call) are traced; reads are not: a client polling its
+    /// call every second, probes and scrapes would add a trace per request that says nothing about a call, and cost
+    /// more than the call's own spans.
+    /// </summary>
+    private static bool Traced(HttpContext context) => !HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method);
 
     public static IEndpointRouteBuilder MapMetrics(this IEndpointRouteBuilder routes)
     {
