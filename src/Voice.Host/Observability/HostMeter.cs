@@ -15,7 +15,8 @@ internal sealed class HostMeter
 {
     public const string Name = "Voice.Host";
 
-    private static readonly string[] OpenStates = ["queued", "dialing", "ringing", "playing"];
+    /// <summary>The states of calls not yet ended, each reported even when no call is in it.</summary>
+    private static readonly string[] OpenStates = [.. Enum.GetValues<CallState>().Where(s => !CallStateMachine.IsFinal(s)).Select(CallStateMachine.Name)];
 
     private readonly IServiceProvider _services;
 

@@ -213,8 +213,8 @@ internal sealed class WebhookSender : BackgroundService
 
     private async Task DeliverAsync(WebhookDelivery delivery)
     {
-        // A span in the call's trace, whatever this thread was doing: the HTTP request below is its child, and the
-        // receiver gets the trace in a traceparent header.
+        // A span in the call's trace, whatever this thread was doing; the HTTP request below carries it to the
+        // receiver in a traceparent header.
         Activity.Current = null;
         using var span = ActivityContext.TryParse(delivery.TraceParent, null, out var call)
             ? HostActivities.Source.StartActivity("webhook.deliver", ActivityKind.Internal, call)
