@@ -1,0 +1,100 @@
+using System.Text.Json;
+
+namespace Voice.Control.Scripts;
+
+/// <summary>
+/// One step of a call script. The JSON shapes follow jambonz's verbs where they overlap (<c>{"verb":"say","text":…}</c>);
+/// what VoiceBridge adds is documented as its extension on each verb.
+/// </summary>
+public abstract record Verb
+{
+    /// <summary>The verb's name in JSON: say, play, pause, gather, dtmf, hangup, tag, redirect.</summary>
+    public abstract string Name { get; }
+}
+
+/// <summary>Speaks <see cref="Text"/> (rendered by the configured TTS, ahead of time), <see cref="Loop"/> times.</summary>
+public sealed record SayVerb(string Text, string? Voice = null, int Loop = 1) : Verb
+{
+    public override string Name => "say";
+}
+
+/// <summary>Plays an audio file from an http(s) URL, or from a path on the media server, <see cref="Loop"/> times.</summary>
+public sealed record PlayVerb(string Url, int Loop = 1) : Verb
+{
+    public override string Name => "play";
+}
+
+/// <summary>Silence for <see cref="Length"/>.</summary>
+public sealed record PauseVerb(TimeSpan Length) : Verb
+{
+    public override string Name => "pause";
+}
+
+/// <summary>
+/// Collects key presses (RFC 2833), with a prompt that the first key interrupts. Ends on <see cref="NumDigits"/>
+/// digits, on <see cref="FinishOnKey"/>, on <see cref="MaxDigits"/>, or when no key comes within
+/// <see cref="Timeout"/> (the first) or <see cref="InterDigitTimeout"/> (the next ones). With an
+/// <see cref="ActionHook"/>, the result is POSTed there and a verb list in the answer replaces the rest of the script.
+/// </summary>
+public sealed record GatherVerb : Verb
+{
+    public override string Name => "gather";
+
+    /// <summary>Exactly this many digits; null when <see cref="MinDigits"/>/<see cref="MaxDigits"/> decide.</summary>
+    public int? NumDigits { get; init; }
+
+    public int MinDigits { get; init; } = 1;
+
+    public int MaxDigits { get; init; } = 1;
+
+    /// <summary>The key that ends input early (not part of the digits); null for none.</summary>
+    public char? FinishOnKey { get; init; }
+
+    /// <summary>How long to wait for the first key after the prompt.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long to wait for each key after the first.</summary>
+    public TimeSpan InterDigitTimeout { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>What is said or played while waiting; a key press stops it.</summary>
+    public Verb? Prompt { get; init; }
+
+    /// <summary>Where the result is POSTed (signed like webhooks); null: the script simply continues.</summary>
+    public Uri? ActionHook { get; init; }
+
+    /// <summary>VoiceBridge extension: how many times the prompt is given when no valid input comes (jambonz: one).</summary>
+    public int Tries { get; init; } = 1;
+
+    /// <summary>VoiceBridge extension: said before the next try after no or invalid input.</summary>
+    public SayVerb? InvalidPrompt { get; init; }
+
+    /// <summary>The fewest digits that end the gather as detected input.</summary>
+    public int Fewest => NumDigits ?? MinDigits;
+
+    /// <summary>The most digits collected.</summary>
+    public int Most => NumDigits ?? MaxDigits;
+}
+
+/// <summary>Sends digits to the far end as RFC 2833 events (an IVR after connect); <c>w</c> waits 0.5 s, <c>W</c> 1 s.</summary>
+public sealed record DtmfVerb(string Digits, TimeSpan ToneDuration) : Verb
+{
+    public override string Name => "dtmf";
+}
+
+/// <summary>Ends the call.</summary>
+public sealed record HangupVerb : Verb
+{
+    public override string Name => "hangup";
+}
+
+/// <summary>Attaches data to the call (a JSON object): it rides along in every later state change and webhook.</summary>
+public sealed record TagVerb(JsonElement Data) : Verb
+{
+    public override string Name => "tag";
+}
+
+/// <summary>Fetches the rest of the script from <see cref="ActionHook"/> (a POST, signed like webhooks).</summary>
+public sealed record RedirectVerb(Uri ActionHook) : Verb
+{
+    public override string Name => "redirect";
+}
