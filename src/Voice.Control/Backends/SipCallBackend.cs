@@ -107,6 +107,35 @@ public sealed class SipCallBackend(DrachtioClient drachtio, MediaServerPool medi
         public Task PauseAsync(TimeSpan duration, CancellationToken ct) =>
             Translated(() => endpoint.PlayAsync($"silence_stream://{(long)duration.TotalMilliseconds}", ct));
 
+        public Task<GatheredDigits> GatherAsync(SpeechAudio? prompt, DigitRules rules, CancellationToken ct) => Translated(async () =>
+        {
+            if (prompt is { Source: null })
+            {
+                // FreeSWITCH's own TTS cannot be a play_and_get_digits prompt: it is spoken first, and a key pressed
+                // meanwhile waits in the channel's queue for the collection that follows.
+                await PlayAsync(prompt, ct).ConfigureAwait(false);
+            }
+            var collected = await endpoint.PlayAndCollectDigitsAsync(new CollectDigitsOptions
+            {
+                Prompt = prompt?.Source ?? "silence_stream://250",
+                InvalidPrompt = "silence_stream://250",
+                MinDigits = rules.MinDigits,
+                MaxDigits = rules.MaxDigits,
+                Tries = 1,
+                Timeout = rules.Timeout,
+                DigitTimeout = rules.InterDigitTimeout,
+                Terminators = rules.FinishOnKey?.ToString() ?? CollectDigitsOptions.NoTerminator,
+                Pattern = @"[0-9*#]+",
+            }, ct).ConfigureAwait(false);
+            // FreeSWITCH says timeout when the inter-digit wait ended input, even with enough digits (lab: "1#" with no
+            // finishing key, at most 3: read_result timeout); enough digits, or the finishing key, is input.
+            return new GatheredDigits(collected.Digits,
+                collected.Digits.Length >= Math.Max(rules.MinDigits, 1) || collected.Terminator is not null ? GatherReasons.DtmfDetected : GatherReasons.Timeout);
+        });
+
+        public Task SendDigitsAsync(string digits, TimeSpan toneDuration, CancellationToken ct) =>
+            Translated(() => endpoint.SendDigitsAsync(digits, toneDuration, ct));
+
         public Task DestroyAsync(CancellationToken ct) => Translated(() => endpoint.DestroyAsync(ct));
     }
 }

@@ -78,6 +78,15 @@ public interface ICallMedia
     /// <summary>Plays silence for <paramref name="duration"/> (the pause between repeats).</summary>
     Task PauseAsync(TimeSpan duration, CancellationToken ct);
 
+    /// <summary>
+    /// Gives <paramref name="prompt"/> (null: none) and collects keys by <paramref name="rules"/>; on a rendered file
+    /// the first key stops the prompt. The callee hanging up cancels through <paramref name="ct"/>.
+    /// </summary>
+    Task<GatheredDigits> GatherAsync(Tts.SpeechAudio? prompt, DigitRules rules, CancellationToken ct);
+
+    /// <summary>Sends <paramref name="digits"/> to the callee as RFC 2833 events; <c>w</c> waits 0.5 s, <c>W</c> 1 s.</summary>
+    Task SendDigitsAsync(string digits, TimeSpan toneDuration, CancellationToken ct);
+
     /// <summary>Releases the media server's channel. Idempotent.</summary>
     Task DestroyAsync(CancellationToken ct);
 }

@@ -3,6 +3,9 @@ namespace Voice.Control.Media;
 /// <summary>A prompt and the rules for the keys it asks for (FreeSWITCH's <c>play_and_get_digits</c>).</summary>
 public sealed record CollectDigitsOptions
 {
+    /// <summary>No key ends input early (FreeSWITCH reads a terminator string with no key in it as none).</summary>
+    public const string NoTerminator = "none";
+
     /// <summary>What to play while waiting: a file, URL, <c>tone_stream://</c> or <c>say:</c> string, without spaces.</summary>
     public required string Prompt { get; init; }
 
@@ -19,7 +22,7 @@ public sealed record CollectDigitsOptions
     /// <summary>Wait between keys; defaults to <see cref="Timeout"/>.</summary>
     public TimeSpan? DigitTimeout { get; init; }
 
-    /// <summary>Keys that end input early (not part of the digits); any of <c>0-9 * #</c>.</summary>
+    /// <summary>Keys that end input early (not part of the digits): any of <c>0-9 * #</c>, or <see cref="NoTerminator"/>.</summary>
     public string Terminators { get; init; } = "#";
 
     /// <summary>Played after input that does not match <see cref="Pattern"/>, before the next try.</summary>

@@ -146,9 +146,10 @@ public sealed partial class Endpoint : IAsyncDisposable
             RequireArgumentWord(options.InvalidPrompt, nameof(options.InvalidPrompt));
         }
         RequireArgumentWord(options.Pattern, nameof(options.Pattern));
-        if (options.Terminators.Length == 0 || !options.Terminators.All(c => char.IsAsciiDigit(c) || c is '*' or '#'))
+        if (options.Terminators != CollectDigitsOptions.NoTerminator
+            && (options.Terminators.Length == 0 || !options.Terminators.All(c => char.IsAsciiDigit(c) || c is '*' or '#')))
         {
-            throw new ArgumentException("Terminators must be one or more of 0-9, * and #", nameof(options));
+            throw new ArgumentException($"Terminators must be one or more of 0-9, * and #, or {CollectDigitsOptions.NoTerminator}", nameof(options));
         }
         var variable = "vb_digits_" + Interlocked.Increment(ref _collectCounter).ToString(CultureInfo.InvariantCulture);
         var argument = string.Join(' ',
@@ -162,6 +163,20 @@ public sealed partial class Endpoint : IAsyncDisposable
             completion.Variable(variable) ?? string.Empty,
             string.IsNullOrEmpty(terminator) ? null : terminator[0],
             completion.Variable("read_result") ?? "failure");
+    }
+
+    /// <summary>
+    /// Sends <paramref name="digits"/> to the far end as RFC 2833 events (<c>send_dtmf</c>), each tone
+    /// <paramref name="toneDuration"/> long; <c>w</c> waits 0.5 s and <c>W</c> 1 s. Completes when all are sent.
+    /// </summary>
+    public async Task SendDigitsAsync(string digits, TimeSpan toneDuration, CancellationToken ct = default)
+    {
+        if (digits.Length == 0 || !digits.All(c => char.IsAsciiDigit(c) || c is '*' or '#' or (>= 'A' and <= 'D') or 'w' or 'W'))
+        {
+            throw new ArgumentException("Digits must be one or more of 0-9, *, #, A-D, w and W", nameof(digits));
+        }
+        RequireBetween((int)toneDuration.TotalMilliseconds, 40, 2000);
+        await ExecuteAsync("send_dtmf", $"{digits}@{Milliseconds(toneDuration)}", ct).ConfigureAwait(false);
     }
 
     /// <summary>Records what the far end says to <paramref name="path"/> on the FreeSWITCH host (<c>record</c>).</summary>

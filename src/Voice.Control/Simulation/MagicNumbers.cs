@@ -36,4 +36,22 @@ public static class MagicNumbers
 
     /// <summary>Answers, but the media server loses the channel during the message (media_error).</summary>
     public const string MediaFails = "+15005550009";
+
+    /// <summary>
+    /// The callee who presses keys: <c>+15005551ABC</c> answers, presses key A at the first gather and key B at the
+    /// second (0: none; the gather times out), each C seconds (1–9, sped up like playback) after the gather begins.
+    /// <c>+15005551102</c> acknowledges with 1 after 2 s; <c>+15005551212</c> asks to hear it again (2), then
+    /// acknowledges (1); <see cref="Answers"/> never presses anything.
+    /// </summary>
+    public const string PressesKeysPrefix = "+15005551";
+
+    /// <summary>The keys a <see cref="PressesKeysPrefix"/> number presses (0 means none) and when; null for any other number.</summary>
+    public static KeyPresses? KeyPressesOf(string number) =>
+        number.Length == PressesKeysPrefix.Length + 3 && number.StartsWith(PressesKeysPrefix, StringComparison.Ordinal)
+        && number[^3..].All(char.IsAsciiDigit) && number[^1] != '0'
+            ? new KeyPresses([number[^3], number[^2]], TimeSpan.FromSeconds(number[^1] - '0'))
+            : null;
 }
+
+/// <summary>What a simulated callee presses: one key per gather, in order (<c>0</c>: nothing), each <see cref="After"/> into the gather.</summary>
+public sealed record KeyPresses(IReadOnlyList<char> PerGather, TimeSpan After);

@@ -84,6 +84,10 @@ public sealed class SimulatedBackend : ICallBackend
         }
         await Task.Delay(ring, _time, ct).ConfigureAwait(false);
         var dialog = new SimulatedDialog();
+        if (MagicNumbers.KeyPressesOf(number) is { } presses && request.Sdp is { } sdp && _media.TryGetValue(sdp, out var pressing))
+        {
+            pressing.Presses = presses;
+        }
         if (number == MagicNumbers.HangsUpDuringMessage)
         {
             _ = LaterAsync(() => dialog.EndedBy("BYE from the far end (simulated)"));
@@ -93,6 +97,16 @@ public sealed class SimulatedBackend : ICallBackend
             _ = LaterAsync(() => media.Lose("MEDIA_TIMEOUT"));
         }
         return dialog;
+    }
+
+    /// <summary>What was sent to a simulated callee with <see cref="ICallMedia.SendDigitsAsync"/>, in order.</summary>
+    internal static IReadOnlyList<string> DigitsSentTo(ICallMedia media)
+    {
+        var sent = ((SimulatedMedia)media).DigitsSent;
+        lock (sent)
+        {
+            return [.. sent];
+        }
     }
 
     private async Task LaterAsync(Action action)
@@ -141,10 +155,53 @@ public sealed class SimulatedBackend : ICallBackend
             {
                 throw new CallBackendException(CallFailure.MediaFailed, "simulated endpoint played before it was connected to the callee");
             }
-            await Task.Delay(TimeSpan.FromTicks((long)(audio.Duration.Ticks / options.PlaybackSpeed)), time, ct).ConfigureAwait(false);
+            await Scaled(audio.Duration, ct).ConfigureAwait(false);
         }
 
-        public Task PauseAsync(TimeSpan duration, CancellationToken ct) =>
+        public Task PauseAsync(TimeSpan duration, CancellationToken ct) => Scaled(duration, ct);
+
+        /// <summary>The keys this callee presses (<see cref="MagicNumbers.PressesKeysPrefix"/>); null: none.</summary>
+        public KeyPresses? Presses { get; set; }
+
+        /// <summary>The digits sent to this callee, in order.</summary>
+        public List<string> DigitsSent { get; } = [];
+
+        private int _gathers;
+
+        public async Task<GatheredDigits> GatherAsync(SpeechAudio? prompt, DigitRules rules, CancellationToken ct)
+        {
+            var gather = Interlocked.Increment(ref _gathers) - 1;
+            var key = Presses is { } presses && gather < presses.PerGather.Count && presses.PerGather[gather] != '0' ? presses.PerGather[gather] : (char?)null;
+            if (key is { } pressed)
+            {
+                await Scaled(Presses!.After, ct).ConfigureAwait(false);
+                if (pressed == rules.FinishOnKey)
+                {
+                    return new GatheredDigits(string.Empty, GatherReasons.DtmfDetected);
+                }
+                if (rules.MinDigits <= 1)
+                {
+                    return new GatheredDigits(pressed.ToString(), GatherReasons.DtmfDetected);
+                }
+                await Scaled(rules.InterDigitTimeout, ct).ConfigureAwait(false);
+                return new GatheredDigits(pressed.ToString(), GatherReasons.Timeout);
+            }
+            await Scaled((prompt?.Duration ?? TimeSpan.Zero) + rules.Timeout, ct).ConfigureAwait(false);
+            return new GatheredDigits(string.Empty, GatherReasons.Timeout);
+        }
+
+        public async Task SendDigitsAsync(string digits, TimeSpan toneDuration, CancellationToken ct)
+        {
+            // Each key a tone and as long a gap; w and W the pauses they stand for.
+            var length = digits.Sum(c => c switch { 'w' => 500.0, 'W' => 1000.0, _ => 2 * toneDuration.TotalMilliseconds });
+            await Scaled(TimeSpan.FromMilliseconds(length), ct).ConfigureAwait(false);
+            lock (DigitsSent)
+            {
+                DigitsSent.Add(digits);
+            }
+        }
+
+        private Task Scaled(TimeSpan duration, CancellationToken ct) =>
             Task.Delay(TimeSpan.FromTicks((long)(duration.Ticks / options.PlaybackSpeed)), time, ct);
 
         public Task DestroyAsync(CancellationToken ct)

@@ -131,6 +131,12 @@ public class LateOfferCallTests
 
             public Task PauseAsync(TimeSpan duration, CancellationToken ct) => Task.CompletedTask;
 
+            public Task<GatheredDigits> GatherAsync(SpeechAudio? prompt, DigitRules rules, CancellationToken ct) =>
+                throw new InvalidOperationException("an announce call gathers nothing");
+
+            public Task SendDigitsAsync(string digits, TimeSpan toneDuration, CancellationToken ct) =>
+                throw new InvalidOperationException("an announce call sends no digits");
+
             public Task DestroyAsync(CancellationToken ct)
             {
                 backend._events.Enqueue("destroy the media");

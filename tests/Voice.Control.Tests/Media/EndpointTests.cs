@@ -135,6 +135,72 @@ public class EndpointTests
     }
 
     [Test]
+    public async Task Digits_without_a_finishing_key_ask_FreeSWITCH_for_none_and_come_back_the_same()
+    {
+        var rig = await RigAsync("mrf-play-collect");
+        var (endpoint, outbound) = await rig.CreateEndpointAsync();
+        var modify = endpoint.ModifyAsync(rig.PhoneAnswer());
+        rig.SkipToEndpointReinvite();
+        await rig.Signalling.PlayAsync(5);
+        await modify.Within();
+
+        var collect = endpoint.PlayAndCollectDigitsAsync(new CollectDigitsOptions
+        {
+            Prompt = "tone_stream://%(500,0,440)",
+            InvalidPrompt = "silence_stream://250",
+            Terminators = CollectDigitsOptions.NoTerminator,
+            Timeout = TimeSpan.FromSeconds(5),
+            DigitTimeout = TimeSpan.FromSeconds(8),
+        });
+        await outbound.ExpectClientAsync((captured, actual) =>
+        {
+            var ours = Arguments(actual);
+            Assert.That(ours[4], Is.EqualTo("none"), "no key ends input early");
+            Assert.That(ours.Select((a, i) => i switch { 4 => "#", 7 => "myDigitBuffer", _ => a }), Is.EqualTo(Arguments(captured)));
+            outbound.Map("myDigitBuffer", ours[7]);
+        });
+        await outbound.PlayServerAsync();
+        Assert.That(await collect.Within(), Is.EqualTo(new CollectedDigits("1", null, "success")));
+    }
+
+    [Test]
+    public async Task A_calls_gather_runs_as_play_and_get_digits_and_reports_the_key_as_detected()
+    {
+        var rig = await RigAsync("mrf-play-collect");
+        var backend = new Voice.Control.Backends.SipCallBackend(rig.Client, new MediaServerPool([rig.Server]), new Voice.Control.Calls.CallOptions());
+        var creating = backend.CreateMediaAsync(CancellationToken.None);
+        var outbound = await rig.PlayEndpointCreationAsync();
+        var media = await creating.Within();
+        var connect = media.ConnectAsync(rig.PhoneAnswer(), CancellationToken.None);
+        rig.SkipToEndpointReinvite();
+        await rig.Signalling.PlayAsync(5);
+        await connect.Within();
+
+        var prompt = new Voice.Control.Tts.SpeechAudio { Provider = "test", Source = "tone_stream://%(500,0,440)", Duration = TimeSpan.FromSeconds(0.5) };
+        var gather = media.GatherAsync(prompt, new Voice.Control.Calls.DigitRules(1, 1, '#', TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(8)), CancellationToken.None);
+        await outbound.ExpectClientAsync((captured, actual) =>
+        {
+            // The call's own variable, and any key as a digit; the rest is the capture's.
+            var ours = Arguments(actual);
+            Assert.That((ours[7][..10], ours[8]), Is.EqualTo(("vb_digits_", "[0-9*#]+")));
+            Assert.That(ours.Select((a, i) => i switch { 7 => "myDigitBuffer", 8 => @"\d+", _ => a }), Is.EqualTo(Arguments(captured)));
+            outbound.Map("myDigitBuffer", ours[7]);
+        });
+        await outbound.PlayServerAsync();
+        Assert.That(await gather.Within(), Is.EqualTo(new Voice.Control.Calls.GatheredDigits("1", Voice.Control.Calls.GatherReasons.DtmfDetected)));
+    }
+
+    [TestCase("")]
+    [TestCase("12x")]
+    [TestCase("1 2")]
+    public async Task Digits_to_send_outside_the_keys_and_pauses_are_refused_before_anything_is_sent(string digits)
+    {
+        var rig = await RigAsync("mrf-play-collect");
+        var (endpoint, _) = await rig.CreateEndpointAsync();
+        Assert.That(() => endpoint.SendDigitsAsync(digits, TimeSpan.FromMilliseconds(250)), Throws.ArgumentException);
+    }
+
+    [Test]
     public async Task FreeSWITCH_never_connecting_back_fails_the_endpoint_and_hangs_the_dialog_up()
     {
         var rig = await RigAsync("mrf-endpoint-play", MediaRig.DefaultOptions with { EndpointTimeout = TimeSpan.FromMilliseconds(300) });
