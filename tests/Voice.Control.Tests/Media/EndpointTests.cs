@@ -97,8 +97,8 @@ public class EndpointTests
         Assert.That(rig.Server.Endpoints, Does.Contain(endpoint));
     }
 
-    [Test]
-    public async Task Digits_are_collected_with_their_prompt_and_reported_with_the_DTMF_event()
+    /// <summary>An endpoint of the captured play-and-collect flow, connected to the phone, before its prompt.</summary>
+    private async Task<(Endpoint Endpoint, EslReplay Outbound)> ConnectedToThePhoneAsync()
     {
         var rig = await RigAsync("mrf-play-collect");
         var (endpoint, outbound) = await rig.CreateEndpointAsync();
@@ -106,6 +106,13 @@ public class EndpointTests
         rig.SkipToEndpointReinvite();
         await rig.Signalling.PlayAsync(5);
         await modify.Within();
+        return (endpoint, outbound);
+    }
+
+    [Test]
+    public async Task Digits_are_collected_with_their_prompt_and_reported_with_the_DTMF_event()
+    {
+        var (endpoint, outbound) = await ConnectedToThePhoneAsync();
         var keys = new List<DtmfEventArgs>();
         endpoint.Dtmf += (_, e) => { lock (keys) { keys.Add(e); } };
 
@@ -137,12 +144,7 @@ public class EndpointTests
     [Test]
     public async Task Digits_without_a_finishing_key_ask_FreeSWITCH_for_none_and_come_back_the_same()
     {
-        var rig = await RigAsync("mrf-play-collect");
-        var (endpoint, outbound) = await rig.CreateEndpointAsync();
-        var modify = endpoint.ModifyAsync(rig.PhoneAnswer());
-        rig.SkipToEndpointReinvite();
-        await rig.Signalling.PlayAsync(5);
-        await modify.Within();
+        var (endpoint, outbound) = await ConnectedToThePhoneAsync();
 
         var collect = endpoint.PlayAndCollectDigitsAsync(new CollectDigitsOptions
         {
