@@ -22,6 +22,9 @@ internal sealed class OutboundCall
     /// <summary>The call's span, from when it was placed to its end: a child of whatever placed it (the REST request).</summary>
     private readonly System.Diagnostics.Activity? _trace;
     private int _traceEnded;
+
+    /// <summary>The call's span, for the changes it publishes (default when nothing listens).</summary>
+    private System.Diagnostics.ActivityContext TraceContext => _trace?.Context ?? default;
     private readonly CancellationTokenSource _hangup = new();
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private CallState _state = CallState.Queued;
@@ -120,7 +123,6 @@ internal sealed class OutboundCall
     /// <summary>Under the call's lock: kept for late watchers, then handed to the manager's delivery in order.</summary>
     private void Publish(CallStateChange change)
     {
-        change = change with { Trace = _trace?.Context ?? default };
         _manager.Meter.Count(change);
         // The states on the call's timeline: when it rang, when it was answered.
         _trace?.AddEvent(new System.Diagnostics.ActivityEvent(CallStateMachine.Name(change.To), change.At));
@@ -133,7 +135,7 @@ internal sealed class OutboundCall
     {
         lock (_lock)
         {
-            Publish(new CallStateChange(Id, ++_sequence, null, CallState.Queued, CreatedAt, Tag: Request.Tag, Simulated: _manager.IsSimulated));
+            Publish(new CallStateChange(Id, ++_sequence, null, CallState.Queued, CreatedAt, Tag: Request.Tag, Simulated: _manager.IsSimulated) { Trace = TraceContext });
         }
     }
 
@@ -178,7 +180,7 @@ internal sealed class OutboundCall
             {
                 _endedAt = now;
             }
-            Publish(new CallStateChange(Id, ++_sequence, from, to, now, reason, sipStatus, detail, Request.Tag, _manager.IsSimulated));
+            Publish(new CallStateChange(Id, ++_sequence, from, to, now, reason, sipStatus, detail, Request.Tag, _manager.IsSimulated) { Trace = TraceContext });
             if (from != CallState.Queued || !CallStateMachine.IsFinal(to))
             {
                 return true;

@@ -58,7 +58,7 @@ internal static class CallResponses
 {
     /// <summary>A live call.</summary>
     public static CallView Call(CallSnapshot call) => new(
-        call.CallId, call.To, State(call.State), "announce", call.Reason, call.SipStatus, call.Detail, call.CallerId,
+        call.CallId, call.To, CallStateMachine.Name(call.State), "announce", call.Reason, call.SipStatus, call.Detail, call.CallerId,
         call.CreatedAt, call.AnsweredAt, call.EndedAt, Seconds(call.Duration), Tag(call.Tag), call.Simulated);
 
     /// <summary>A stored call, in the same shape as a live one.</summary>
@@ -76,6 +76,4 @@ internal static class CallResponses
     private static int? Seconds(TimeSpan? duration) => duration is { } d ? (int)Math.Round(d.TotalSeconds) : null;
 
     private static JsonElement? Tag(string? tag) => tag is null ? null : JsonSerializer.Deserialize<JsonElement>(tag);
-
-    public static string State(CallState state) => CallStateMachine.Name(state);
 }

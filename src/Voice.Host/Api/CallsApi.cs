@@ -57,7 +57,7 @@ internal static class CallsApi
             }
             if (CallStateMachine.IsFinal(call.State))
             {
-                return ApiErrors.Problem(StatusCodes.Status409Conflict, "call_ended", $"Call {callId} has already ended ({CallResponses.State(call.State)})", "callId");
+                return ApiErrors.Problem(StatusCodes.Status409Conflict, "call_ended", $"Call {callId} has already ended ({CallStateMachine.Name(call.State)})", "callId");
             }
             // The answer does not wait for the far end: CANCEL or BYE goes out and the call ends in the background.
             _ = calls.HangupAsync(callId);
@@ -112,7 +112,7 @@ internal static class CallsApi
                     "Idempotency-Key: this key was used for a different request", "Idempotency-Key");
             }
             context.Response.Headers["Idempotent-Replayed"] = "true";
-            var state = calls.Get(earlier.CallId) is { } live ? CallResponses.State(live.State) : (await store.GetAsync(earlier.CallId))?.State ?? "queued";
+            var state = calls.Get(earlier.CallId) is { } live ? CallStateMachine.Name(live.State) : (await store.GetAsync(earlier.CallId))?.State ?? "queued";
             return JsonBody.Ok(new PlacedView(earlier.CallId, state, calls.IsSimulated));
         }
         // Written by the recorder's next batch, before the call's first state change: the answer does not wait for the disk.

@@ -4,7 +4,6 @@ using System.Text;
 using Dapper;
 using Microsoft.Data.Sqlite;
 using Voice.Control.Calls;
-using Voice.Host.Api;
 using Voice.Host.Webhooks;
 
 namespace Voice.Host.Storage;
@@ -339,7 +338,7 @@ public sealed class SqliteCallStore : IDisposable
         var queued = new List<WebhookDelivery>();
         foreach (var change in changes)
         {
-            var state = CallResponses.State(change.To);
+            var state = CallStateMachine.Name(change.To);
             var at = change.At.ToUnixTimeMilliseconds();
             Bind(history, ("$call", change.CallId), ("$sequence", change.Sequence), ("$state", state), ("$reason", change.Reason),
                 ("$sip", change.SipStatus), ("$detail", change.Detail), ("$at", at));
