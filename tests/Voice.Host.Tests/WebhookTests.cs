@@ -1,3 +1,4 @@
+using Voice.Control.Net;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text;

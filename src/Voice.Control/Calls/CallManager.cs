@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Voice.Control.Diagnostics;
 using Voice.Control.Phone;
+using Voice.Control.Scripts;
 using Voice.Control.Sip;
 using Voice.Control.Tts;
 
@@ -22,6 +23,7 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
     private readonly CallOptions _options;
     private readonly ICallBackend _backend;
     private readonly ISpeechSynthesizer _speech;
+    private readonly ICallHooks _hooks;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ILogger _callLogger;
@@ -40,7 +42,8 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
     private int _disposed;
     private int _inHandler;
 
-    public CallManager(CallOptions options, ICallBackend backend, ISpeechSynthesizer speech, ILoggerFactory? loggers = null, TimeProvider? timeProvider = null, VoiceMeter? meter = null)
+    /// <remarks>Scripts' hooks are called through <paramref name="hooks"/>; by default as unsigned JSON POSTs (<see cref="HttpCallHooks"/>).</remarks>
+    public CallManager(CallOptions options, ICallBackend backend, ISpeechSynthesizer speech, ILoggerFactory? loggers = null, TimeProvider? timeProvider = null, VoiceMeter? meter = null, ICallHooks? hooks = null)
     {
         Meter = meter ?? new VoiceMeter();
         ArgumentNullException.ThrowIfNull(options);
@@ -50,6 +53,7 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         _options = options;
         _backend = backend;
         _speech = speech;
+        _hooks = hooks ?? DefaultHooks.Value;
         _time = timeProvider ?? TimeProvider.System;
         loggers ??= NullLoggerFactory.Instance;
         _logger = loggers.CreateLogger<CallManager>();
@@ -81,6 +85,8 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
             }
         }
     }
+
+    private static readonly Lazy<ICallHooks> DefaultHooks = new(() => new HttpCallHooks(HttpCallHooks.DefaultClient()));
 
     public bool IsSimulated => _backend.IsSimulated;
 
@@ -226,13 +232,28 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
     /// <summary>Checks every field of a request the way the original's API did, and more; returns the number to dial.</summary>
     private PhoneNumber Validate(CallRequest request)
     {
-        if (string.IsNullOrWhiteSpace(request.Message))
+        if (request.Script is null)
         {
-            throw new CallRequestException("message", "is required");
+            if (string.IsNullOrWhiteSpace(request.Message))
+            {
+                throw new CallRequestException("message", "is required (or a script of verbs)");
+            }
+            if (request.Message.Length > CallFieldRules.MaxMessageLength)
+            {
+                throw new CallRequestException("message", $"has {request.Message.Length} characters; at most {CallFieldRules.MaxMessageLength}");
+            }
         }
-        if (request.Message.Length > CallFieldRules.MaxMessageLength)
+        else if (request.Message is not null || request.Acknowledge is not null)
         {
-            throw new CallRequestException("message", $"has {request.Message.Length} characters; at most {CallFieldRules.MaxMessageLength}");
+            throw new CallRequestException(request.Message is not null ? "message" : "acknowledge", "goes with a message, not with a script: put it in the script's verbs");
+        }
+        else if (request.Script.Verbs.Count is 0 or > CallScript.MaxVerbs)
+        {
+            throw new CallRequestException("verbs", $"must hold 1–{CallScript.MaxVerbs} verbs");
+        }
+        if (request.Acknowledge is { } acknowledge && CheckAcknowledge(acknowledge) is { } problem)
+        {
+            throw new CallRequestException("acknowledge." + problem.Field, problem.Reason);
         }
         if (!PhoneNumber.TryParse(request.To, _options.Numbers, out var number, out var error))
         {
@@ -270,12 +291,56 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         {
             throw new CallRequestException("voice", unknown);
         }
+        for (var i = 0; i < (request.Script?.Verbs.Count ?? 0); i++)
+        {
+            var (field, say) = request.Script!.Verbs[i] switch
+            {
+                SayVerb s => ($"verbs[{i}].voice", s),
+                GatherVerb { Prompt: SayVerb p } => ($"verbs[{i}].gather.say.voice", p),
+                _ => (null, null),
+            };
+            if (say?.Voice is { } voiceName && _speech.VoiceProblem(voiceName) is { } voiceProblem)
+            {
+                throw new CallRequestException(field!, voiceProblem);
+            }
+        }
         if (request.Tag is { Length: > 4096 })
         {
             throw new CallRequestException("tag", "must be at most 4096 characters");
         }
         ValidateHeaders(request.Headers);
         return number;
+    }
+
+    /// <summary>The first problem with an acknowledgement: its field and why; null when there is none.</summary>
+    internal static (string Field, string Reason)? CheckAcknowledge(Acknowledgement acknowledge)
+    {
+        const string Keys = "0123456789*#";
+        if (!Keys.Contains(acknowledge.Digit, StringComparison.Ordinal))
+        {
+            return ("digit", "must be one key: 0-9, * or #");
+        }
+        if (acknowledge.RepeatDigit is { } repeat && (!Keys.Contains(repeat, StringComparison.Ordinal) || repeat == acknowledge.Digit))
+        {
+            return ("repeatDigit", "must be one key (0-9, * or #) other than the digit");
+        }
+        if (acknowledge.Tries is < 1 or > 5)
+        {
+            return ("tries", "must be between 1 and 5");
+        }
+        if (acknowledge.Prompt is { } prompt && (string.IsNullOrWhiteSpace(prompt) || prompt.Length > CallFieldRules.MaxMessageLength || prompt.Any(char.IsControl)))
+        {
+            return ("prompt", $"must be 1–{CallFieldRules.MaxMessageLength} characters on one line");
+        }
+        if (acknowledge.Timeout < TimeSpan.FromSeconds(1) || acknowledge.Timeout > TimeSpan.FromSeconds(60))
+        {
+            return ("timeout", "must be between 1 and 60 seconds");
+        }
+        if (string.IsNullOrWhiteSpace(acknowledge.Confirmation) || acknowledge.Confirmation.Length > CallFieldRules.MaxMessageLength || acknowledge.Confirmation.Any(char.IsControl))
+        {
+            return ("confirmation", $"must be 1–{CallFieldRules.MaxMessageLength} characters on one line");
+        }
+        return null;
     }
 
     private static void ValidateHeaders(IReadOnlyDictionary<string, string>? headers)
@@ -347,7 +412,7 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         try
         {
             await Task.Yield();
-            await call.RunAsync(_backend, _speech, stopping).ConfigureAwait(false);
+            await call.RunAsync(_backend, _speech, _hooks, stopping).ConfigureAwait(false);
         }
         finally
         {

@@ -29,6 +29,12 @@ public sealed record CallOptions
     /// <summary>Silence between repeats of the message.</summary>
     public TimeSpan RepeatPause { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>How long a script's hook (a gather's <c>actionHook</c>, a <c>redirect</c>) may take to answer, 1–30 s.</summary>
+    public TimeSpan HookTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Said when a hook fails (no answer in time, an error status, an answer that is not a verb list); the script then goes on.</summary>
+    public string HookFailureMessage { get; init; } = "Sorry, something went wrong.";
+
     /// <summary>Calls in progress at once (dialing, ringing or playing).</summary>
     public int MaxConcurrentCalls { get; init; } = 50;
 
@@ -63,6 +69,14 @@ public sealed record CallOptions
         if (MaxCallDuration <= TimeSpan.Zero || RepeatPause < TimeSpan.Zero || EndedCallRetention < TimeSpan.Zero)
         {
             throw new ArgumentException("MaxCallDuration must be positive; RepeatPause and EndedCallRetention not negative.");
+        }
+        if (HookTimeout < TimeSpan.FromSeconds(1) || HookTimeout > TimeSpan.FromSeconds(30))
+        {
+            throw new ArgumentException("HookTimeout must be 1–30 s.", nameof(HookTimeout));
+        }
+        if (string.IsNullOrWhiteSpace(HookFailureMessage) || HookFailureMessage.Length > CallFieldRules.MaxMessageLength || HookFailureMessage.Any(char.IsControl))
+        {
+            throw new ArgumentException($"HookFailureMessage must be 1–{CallFieldRules.MaxMessageLength} characters on one line: a failing hook is never a silent call.", nameof(HookFailureMessage));
         }
         if (WatchCapacity < 1)
         {

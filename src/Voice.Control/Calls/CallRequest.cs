@@ -1,13 +1,22 @@
 namespace Voice.Control.Calls;
 
-/// <summary>A call to place: who, what to say, and how. Only <see cref="To"/> and <see cref="Message"/> are required.</summary>
+/// <summary>
+/// A call to place: who, what it runs, and how. <see cref="To"/> is required, and either <see cref="Message"/> (said
+/// <see cref="Repeat"/> times, or until acknowledged with <see cref="Acknowledge"/>) or a <see cref="Script"/>.
+/// </summary>
 public sealed record CallRequest
 {
     /// <summary>E.164 (<c>+15551234567</c>), a US 10/11-digit number, or a PBX extension.</summary>
     public required string To { get; init; }
 
-    /// <summary>What to say, 1–1000 characters.</summary>
-    public required string Message { get; init; }
+    /// <summary>What to say, 1–1000 characters: the shorthand for a script of one <c>say</c>.</summary>
+    public string? Message { get; init; }
+
+    /// <summary>The verbs the call runs once answered, instead of <see cref="Message"/>.</summary>
+    public Scripts.CallScript? Script { get; init; }
+
+    /// <summary>With <see cref="Message"/>: ask the callee to acknowledge it with a key, repeating it until they do or the tries run out.</summary>
+    public Scripts.Acknowledgement? Acknowledge { get; init; }
 
     /// <summary>The caller ID (user part of From); defaults to <see cref="CallOptions.DefaultCallerId"/>.</summary>
     public string? CallerId { get; init; }

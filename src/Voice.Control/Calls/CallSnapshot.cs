@@ -22,12 +22,17 @@ public sealed record CallSnapshot
     /// <summary>A human-readable explanation of a failure.</summary>
     public string? Detail { get; init; }
 
+    /// <summary>The message, or for a script what it says (the first 1000 characters).</summary>
     public required string Message { get; init; }
+
+    /// <summary>What the call's script found out: keys gathered, whether it was acknowledged, digits sent, hooks called.</summary>
+    public CallResults Results { get; init; } = CallResults.None;
 
     public string? CallerId { get; init; }
 
     public int Repeat { get; init; } = 1;
 
+    /// <summary>The request's tag, or the one the script's last <c>tag</c> verb set.</summary>
     public string? Tag { get; init; }
 
     public required DateTimeOffset CreatedAt { get; init; }

@@ -14,7 +14,7 @@ namespace Voice.Control.Calls;
 /// <param name="Reason">For completed and failed: why (see <see cref="CallReasons"/>).</param>
 /// <param name="SipStatus">The SIP status behind it, when there was one (180, 200, 486…).</param>
 /// <param name="Detail">A human-readable explanation for failures.</param>
-/// <param name="Tag">The caller's tag from the request, echoed in every change.</param>
+/// <param name="Tag">The call's tag (the request's, or the script's last <c>tag</c> verb's), echoed in every change.</param>
 /// <param name="Simulated">True when the simulated backend made the call.</param>
 public sealed record CallStateChange(
     string CallId,
@@ -33,4 +33,7 @@ public sealed record CallStateChange(
     /// for the call later — its webhooks, even after a restart — joins the call's trace.
     /// </summary>
     public ActivityContext Trace { get; init; }
+
+    /// <summary>What the call's script had found out when it changed (in the final change: everything).</summary>
+    public CallResults Results { get; init; } = CallResults.None;
 }

@@ -10,7 +10,7 @@ public sealed record DigitRules(int MinDigits, int MaxDigits, char? FinishOnKey,
 
 /// <summary>What a gather collected, and why it ended (<see cref="GatherReasons"/>).</summary>
 /// <param name="Digits">The keys pressed, the finishing key excluded; empty when none came.</param>
-/// <param name="Reason"><see cref="GatherReasons.DtmfDetected"/> or <see cref="GatherReasons.Timeout"/>.</param>
+/// <param name="Reason"><see cref="GatherReasons.DtmfDetected"/> or <see cref="GatherReasons.Timeout"/> (media never reports a hang-up: the call does).</param>
 public sealed record GatheredDigits(string Digits, string Reason);
 
 /// <summary>Why a gather ended, in jambonz's words.</summary>
@@ -21,4 +21,7 @@ public static class GatherReasons
 
     /// <summary>Not enough keys came in time.</summary>
     public const string Timeout = "timeout";
+
+    /// <summary>The callee hung up while the gather waited.</summary>
+    public const string Hangup = "hangup";
 }

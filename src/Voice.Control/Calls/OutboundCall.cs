@@ -1,16 +1,17 @@
 using Microsoft.Extensions.Logging;
 using Voice.Control.Diagnostics;
 using Voice.Control.Phone;
+using Voice.Control.Scripts;
 using Voice.Control.Tts;
 
 namespace Voice.Control.Calls;
 
 /// <summary>
-/// One announce call from queue to end: the media endpoint first (its SDP is the INVITE's offer), the message
-/// rendered while the phone rings, the INVITE with its ring timeout, the message played on answer, and on every
+/// One outbound call from queue to end: the media endpoint first (its SDP is the INVITE's offer), the script's speech
+/// rendered while the phone rings, the INVITE with its ring timeout, the script run on answer, and on every
 /// way out — answered or not, failed or hung up — the dialog hung up and the endpoint destroyed.
 /// </summary>
-internal sealed class OutboundCall
+internal sealed class OutboundCall : IScriptCall
 {
     private readonly CallManager _manager;
     private readonly CallOptions _options;
@@ -35,6 +36,8 @@ internal sealed class OutboundCall
     private DateTimeOffset? _answeredAt;
     private DateTimeOffset? _endedAt;
     private int _sequence;
+    private string? _tag;
+    private CallResults _results = CallResults.None;
 
     public OutboundCall(CallManager manager, string id, CallRequest request, PhoneNumber number, string dialUri, CallOptions options, TimeProvider time, ILogger logger)
     {
@@ -47,8 +50,15 @@ internal sealed class OutboundCall
         _time = time;
         _logger = logger;
         CreatedAt = time.GetUtcNow();
+        _tag = request.Tag;
+        Script = request.Script ?? (request.Acknowledge is { } acknowledge
+            ? CallScript.Acknowledge(request.Message!, acknowledge, request.Voice, request.Repeat)
+            : CallScript.Say(request.Message!, request.Voice, request.Repeat));
         _trace = StartTrace();
     }
+
+    /// <summary>What the call runs once answered: the request's script, or the one its message stands for.</summary>
+    public CallScript Script { get; }
 
     public string Id { get; }
 
@@ -98,10 +108,11 @@ internal sealed class OutboundCall
                 Reason = _reason,
                 SipStatus = _sipStatus,
                 Detail = _detail,
-                Message = Request.Message,
+                Message = Request.Message ?? Script.Summary,
                 CallerId = Request.CallerId ?? _options.DefaultCallerId,
                 Repeat = Request.Repeat,
-                Tag = Request.Tag,
+                Tag = _tag,
+                Results = _results,
                 CreatedAt = CreatedAt,
                 AnsweredAt = _answeredAt,
                 EndedAt = _endedAt,
@@ -135,7 +146,7 @@ internal sealed class OutboundCall
     {
         lock (_lock)
         {
-            Publish(new CallStateChange(Id, ++_sequence, null, CallState.Queued, CreatedAt, Tag: Request.Tag, Simulated: _manager.IsSimulated) { Trace = TraceContext });
+            Publish(new CallStateChange(Id, ++_sequence, null, CallState.Queued, CreatedAt, Tag: _tag, Simulated: _manager.IsSimulated) { Trace = TraceContext });
         }
     }
 
@@ -179,8 +190,13 @@ internal sealed class OutboundCall
             if (CallStateMachine.IsFinal(to))
             {
                 _endedAt = now;
+                if (Request.Acknowledge is not null && _results.Acknowledged is null)
+                {
+                    // Ended before the callee pressed the digit (hung up, failed, never answered): not acknowledged.
+                    _results = _results with { Acknowledged = false };
+                }
             }
-            Publish(new CallStateChange(Id, ++_sequence, from, to, now, reason, sipStatus, detail, Request.Tag, _manager.IsSimulated) { Trace = TraceContext });
+            Publish(new CallStateChange(Id, ++_sequence, from, to, now, reason, sipStatus, detail, _tag, _manager.IsSimulated) { Trace = TraceContext, Results = _results });
             if (from != CallState.Queued || !CallStateMachine.IsFinal(to))
             {
                 return true;
@@ -193,6 +209,43 @@ internal sealed class OutboundCall
         return true;
     }
 
+    string IScriptCall.CallId => Id;
+
+    string IScriptCall.Direction => "outbound";
+
+    string IScriptCall.To => Number.Value;
+
+    string? IScriptCall.From => Request.CallerId ?? _options.DefaultCallerId;
+
+    bool IScriptCall.Simulated => _manager.IsSimulated;
+
+    string? IScriptCall.Tag
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _tag;
+            }
+        }
+    }
+
+    void IScriptCall.Record(Func<CallResults, CallResults> change)
+    {
+        lock (_lock)
+        {
+            _results = change(_results);
+        }
+    }
+
+    void IScriptCall.SetTag(string tag)
+    {
+        lock (_lock)
+        {
+            _tag = tag;
+        }
+    }
+
     private void Fail(string reason, int? sipStatus = null, string? detail = null)
     {
         if (TryMove(CallState.Failed, reason, sipStatus, detail))
@@ -202,7 +255,7 @@ internal sealed class OutboundCall
     }
 
     /// <summary>Runs the call; never throws. Returns when the call has ended and everything is released.</summary>
-    public async Task RunAsync(ICallBackend backend, ISpeechSynthesizer speech, CancellationToken stopping)
+    public async Task RunAsync(ICallBackend backend, ISpeechSynthesizer speech, ICallHooks hooks, CancellationToken stopping)
     {
         if (!TryMove(CallState.Dialing))
         {
@@ -222,16 +275,17 @@ internal sealed class OutboundCall
                 Fail(CallReasons.ServiceUnavailable, detail: notReady);
                 return;
             }
-            // The message renders while the phone rings; a rendering failure stops the dialling at once.
+            // Everything the script says renders while the phone rings; a rendering failure stops the dialling at once.
             using var renderFailed = new CancellationTokenSource();
-            var audio = RenderAsync(speech, run.Token, renderFailed);
+            var rendering = new ScriptSpeech(speech, Request.Voice, run.Token);
+            _ = RenderAheadAsync(rendering, run.Token, renderFailed);
             using var dial = CancellationTokenSource.CreateLinkedTokenSource(run.Token, renderFailed.Token);
 
             var answeredSince = backend.LateOffer
                 ? await ConnectLateOfferAsync(backend, legs, dial.Token).ConfigureAwait(false)
                 : await ConnectAsync(backend, legs, dialingSince, dial.Token, run.Token).ConfigureAwait(false);
             TryMove(CallState.Playing, sipStatus: 200);
-            await PlayAsync(legs.Media!, legs.Dialog!, audio, answeredSince, run.Token).ConfigureAwait(false);
+            await RunScriptAsync(legs.Media!, legs.Dialog!, rendering, hooks, answeredSince, run.Token).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -376,16 +430,17 @@ internal sealed class OutboundCall
         public ICallDialog? Dialog { get; set; }
     }
 
-    private async Task<SpeechAudio> RenderAsync(ISpeechSynthesizer speech, CancellationToken ct, CancellationTokenSource failed)
+    /// <summary>Renders the script's speech (and the hook fallback, when it calls hooks); a failure is the call's detail and stops the dialling.</summary>
+    private async Task RenderAheadAsync(ScriptSpeech speech, CancellationToken ct, CancellationTokenSource failed)
     {
         try
         {
-            var audio = await speech.SynthesizeAsync(Request.Message, Request.Voice, ct).ConfigureAwait(false);
-            lock (_lock)
+            var says = Script.Says();
+            if (Script.CallsHooks)
             {
-                _provider = audio.Provider;
+                says = says.Append(new SayVerb(_options.HookFailureMessage));
             }
-            return audio;
+            await speech.Prefetch(says).ConfigureAwait(false);
         }
         catch (Exception ex) when (!ct.IsCancellationRequested)
         {
@@ -394,34 +449,35 @@ internal sealed class OutboundCall
                 _detail = "the message could not be rendered: " + ex.Message;
             }
             await failed.CancelAsync().ConfigureAwait(false);
-            throw;
+        }
+        catch (OperationCanceledException)
+        {
+            // The call ended while rendering: nothing to report.
         }
     }
 
-    /// <summary>Plays the message (every repeat) until it ends, the callee hangs up, the API hangs up or the maximum duration passes.</summary>
-    private async Task PlayAsync(ICallMedia media, ICallDialog dialog, Task<SpeechAudio> rendering, long answeredSince, CancellationToken ct)
+    /// <summary>Runs the script until it ends, the callee hangs up, the API hangs up or the maximum duration passes.</summary>
+    private async Task RunScriptAsync(ICallMedia media, ICallDialog dialog, ScriptSpeech speech, ICallHooks hooks, long answeredSince, CancellationToken ct)
     {
         var maxDuration = Request.MaxDuration ?? _options.MaxCallDuration;
         using var maxTimer = new CancellationTokenSource(maxDuration, _time);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct, maxTimer.Token);
         using var watching = new CancellationTokenSource();
         var watchers = Task.WhenAll(CancelWhenDone(dialog.Ended, stop, watching.Token), CancelWhenDone(media.Lost, stop, watching.Token));
-        try
+        var runner = new ScriptRunner(this, media, dialog, speech, hooks, _options, _time, _logger, audio =>
         {
-            var audio = await rendering.WaitAsync(stop.Token).ConfigureAwait(false);
             _manager.Meter.AnswerToAudio.Record(VoiceMeter.SecondsSince(answeredSince));
-            for (var i = 1; i <= Request.Repeat; i++)
+            if (audio is not null)
             {
-                using (var play = VoiceActivities.Source.StartActivity("call.play"))
+                lock (_lock)
                 {
-                    play?.SetTag("voicebridge.play.repeat", i);
-                    await media.PlayAsync(audio, stop.Token).ConfigureAwait(false);
-                }
-                if (i < Request.Repeat)
-                {
-                    await media.PauseAsync(_options.RepeatPause, stop.Token).ConfigureAwait(false);
+                    _provider = audio.Provider;
                 }
             }
+        });
+        try
+        {
+            await runner.RunAsync(Script, stop.Token).ConfigureAwait(false);
             Complete(CallReasons.AnnounceComplete);
         }
         catch (Exception ex) when (ex is OperationCanceledException or CallBackendException)

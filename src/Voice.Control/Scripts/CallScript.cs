@@ -42,6 +42,52 @@ public sealed class CallScript
     /// <summary>The shorthand of the original API: <c>message</c> said <paramref name="repeat"/> times.</summary>
     public static CallScript Say(string message, string? voice = null, int repeat = 1) => new([new SayVerb(message, voice, repeat)]);
 
+    /// <summary>The alert shorthand: <paramref name="message"/> (<paramref name="repeat"/> times), then the question of <paramref name="rules"/>, until acknowledged or out of tries.</summary>
+    public static CallScript Acknowledge(string message, Acknowledgement rules, string? voice = null, int repeat = 1) =>
+        new([new AcknowledgeVerb(new SayVerb(message, voice, repeat), rules)]);
+
+    /// <summary>Everything the script says, nested prompts included, in order: what is rendered when dialling starts.</summary>
+    public IEnumerable<SayVerb> Says()
+    {
+        foreach (var verb in Verbs)
+        {
+            switch (verb)
+            {
+                case SayVerb say:
+                    yield return say;
+                    break;
+                case GatherVerb gather:
+                    if (gather.Prompt is SayVerb prompt)
+                    {
+                        yield return prompt;
+                    }
+                    if (gather.InvalidPrompt is { } invalid)
+                    {
+                        yield return invalid;
+                    }
+                    break;
+                case AcknowledgeVerb acknowledge:
+                    yield return acknowledge.Message;
+                    yield return new SayVerb(acknowledge.Rules.Question, acknowledge.Message.Voice);
+                    yield return new SayVerb(acknowledge.Rules.Confirmation, acknowledge.Message.Voice);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Whether a verb calls a hook (a gather with an actionHook, a redirect): the hook's fallback is then rendered too.</summary>
+    public bool CallsHooks => Verbs.Any(v => v is RedirectVerb or GatherVerb { ActionHook: not null });
+
+    /// <summary>What the script says, in one line, for history and logs (the first 1000 characters).</summary>
+    public string Summary
+    {
+        get
+        {
+            var text = string.Join(" ", Says().Select(s => s.Text).Distinct(StringComparer.Ordinal));
+            return text.Length <= CallFieldRules.MaxMessageLength ? text : text[..CallFieldRules.MaxMessageLength];
+        }
+    }
+
     /// <summary>Reads a script; throws <see cref="ScriptException"/> with every problem.</summary>
     public static CallScript Parse(JsonElement json, string path = "verbs") =>
         TryParse(json, out var script, out var problems, path) ? script! : throw new ScriptException(problems);

@@ -98,3 +98,42 @@ public sealed record RedirectVerb(Uri ActionHook) : Verb
 {
     public override string Name => "redirect";
 }
+
+/// <summary>
+/// How an alert asks to be acknowledged (the <c>acknowledge</c> shorthand of a request): after the message, "press
+/// <see cref="Digit"/> to acknowledge, <see cref="RepeatDigit"/> to hear it again"; up to <see cref="Tries"/> times.
+/// </summary>
+public sealed record Acknowledgement
+{
+    /// <summary>The key that acknowledges.</summary>
+    public char Digit { get; init; } = '1';
+
+    /// <summary>The key that repeats the message; null: none (any other key, or none, also repeats while tries are left).</summary>
+    public char? RepeatDigit { get; init; } = '2';
+
+    /// <summary>How often the message and the question are given before the alert counts as not acknowledged, 1–5.</summary>
+    public int Tries { get; init; } = 3;
+
+    /// <summary>The question after the message; null: "Press 1 to acknowledge, 2 to hear it again."</summary>
+    public string? Prompt { get; init; }
+
+    /// <summary>How long to wait for the key after the question.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Said once the digit is pressed, before hanging up.</summary>
+    public string Confirmation { get; init; } = "Acknowledged. Goodbye.";
+
+    /// <summary>The question as said: <see cref="Prompt"/>, or one made from the digits.</summary>
+    public string Question => Prompt ?? (RepeatDigit is { } repeat
+        ? $"Press {Digit} to acknowledge, {repeat} to hear it again."
+        : $"Press {Digit} to acknowledge.");
+}
+
+/// <summary>
+/// VoiceBridge extension, made by the <c>acknowledge</c> shorthand (not read from JSON): <see cref="Message"/>, then
+/// the question; the result is the call's <see cref="Calls.CallResults.Acknowledged"/>.
+/// </summary>
+public sealed record AcknowledgeVerb(SayVerb Message, Acknowledgement Rules) : Verb
+{
+    public override string Name => "acknowledge";
+}

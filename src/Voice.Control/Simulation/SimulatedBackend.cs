@@ -155,7 +155,8 @@ public sealed class SimulatedBackend : ICallBackend
             {
                 throw new CallBackendException(CallFailure.MediaFailed, "simulated endpoint played before it was connected to the callee");
             }
-            await Scaled(audio.Duration, ct).ConfigureAwait(false);
+            // A file's length is not known here (a play verb): it plays for a second.
+            await Scaled(audio.Duration > TimeSpan.Zero ? audio.Duration : TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
         }
 
         public Task PauseAsync(TimeSpan duration, CancellationToken ct) => Scaled(duration, ct);

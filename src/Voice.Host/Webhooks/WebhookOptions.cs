@@ -1,3 +1,4 @@
+using Voice.Control.Net;
 using System.Text;
 
 namespace Voice.Host.Webhooks;

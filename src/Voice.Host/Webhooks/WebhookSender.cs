@@ -1,3 +1,4 @@
+using Voice.Control.Net;
 using System.Diagnostics;
 using System.Net;
 using System.Text;

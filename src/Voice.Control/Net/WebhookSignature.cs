@@ -2,10 +2,10 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Voice.Host.Webhooks;
+namespace Voice.Control.Net;
 
 /// <summary>
-/// <c>X-VoiceBridge-Signature: t=&lt;unix seconds&gt;,v1=&lt;hex&gt;</c>, where v1 is HMAC-SHA256, keyed with the
+/// How webhooks and call hooks are signed: <c>X-VoiceBridge-Signature: t=&lt;unix seconds&gt;,v1=&lt;hex&gt;</c>, where v1 is HMAC-SHA256, keyed with the
 /// webhook secret, over <c>"&lt;t&gt;.&lt;body&gt;"</c>. A receiver recomputes it over the raw body, compares in
 /// constant time, and rejects old timestamps so a captured request cannot be replayed later.
 /// </summary>

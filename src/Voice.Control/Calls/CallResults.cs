@@ -1,0 +1,63 @@
+namespace Voice.Control.Calls;
+
+/// <summary>What one <c>gather</c> (or one try of it) collected.</summary>
+/// <param name="Verb">Where in the script: <c>verbs[1]</c>, <c>hook 1 verbs[0]</c> for a verb a hook answered with.</param>
+/// <param name="Try">1 for the first try, then one more per repeated prompt.</param>
+/// <param name="Digits">The keys pressed, the finishing key excluded; empty when none came.</param>
+/// <param name="Reason"><see cref="GatherReasons"/>: dtmfDetected, timeout, or hangup.</param>
+public sealed record GatherResult(string Verb, int Try, string Digits, string Reason);
+
+/// <summary>One call to an <c>actionHook</c> and what came of it.</summary>
+/// <param name="Verb">The verb that called it: <c>gather</c> or <c>redirect</c>.</param>
+/// <param name="Url">Where it was POSTed.</param>
+/// <param name="Status">The HTTP status, when an answer came.</param>
+/// <param name="Outcome"><see cref="HookOutcomes"/>: replaced (its verbs replaced the rest of the script), continued (an empty answer), or failed.</param>
+/// <param name="Detail">Why it failed: the status, the time limit, the first problem with its answer.</param>
+/// <param name="Elapsed">From the request to the answer (or the failure).</param>
+public sealed record HookResult(string Verb, string Url, int? Status, string Outcome, string? Detail, TimeSpan Elapsed);
+
+/// <summary>What came of a hook call.</summary>
+public static class HookOutcomes
+{
+    /// <summary>The answer was a verb list: it replaced the rest of the script.</summary>
+    public const string Replaced = "replaced";
+
+    /// <summary>An empty answer: the script went on.</summary>
+    public const string Continued = "continued";
+
+    /// <summary>No usable answer (an error status, the time limit, not a verb list): the fallback was said and the script went on.</summary>
+    public const string Failed = "failed";
+}
+
+/// <summary>
+/// What a call's script found out, so far or in the end: keys gathered, whether the alert was acknowledged, digits
+/// sent, hooks called. Immutable: each change makes a new one, so a state change can carry the one it was made with.
+/// </summary>
+public sealed record CallResults
+{
+    public static CallResults None { get; } = new();
+
+    /// <summary>Every gather (and every try of one), in order.</summary>
+    public IReadOnlyList<GatherResult> Gathers { get; init; } = [];
+
+    /// <summary>All keys gathered, in order, as one string (<c>"21"</c>: 2 to repeat, then 1 to acknowledge).</summary>
+    public string Digits { get; init; } = string.Empty;
+
+    /// <summary>For a call with <see cref="CallRequest.Acknowledge"/>: whether the callee pressed the digit; null for other calls, and until the call knows.</summary>
+    public bool? Acknowledged { get; init; }
+
+    /// <summary>Every <c>dtmf</c> sent to the callee, in order.</summary>
+    public IReadOnlyList<string> DigitsSent { get; init; } = [];
+
+    /// <summary>Every hook called, in order.</summary>
+    public IReadOnlyList<HookResult> Hooks { get; init; } = [];
+
+    /// <summary>True when nothing has been found out (a plain announce call).</summary>
+    public bool IsEmpty => Gathers.Count == 0 && Acknowledged is null && DigitsSent.Count == 0 && Hooks.Count == 0;
+
+    public CallResults With(GatherResult gather) => this with { Gathers = [.. Gathers, gather], Digits = Digits + gather.Digits };
+
+    public CallResults WithSent(string digits) => this with { DigitsSent = [.. DigitsSent, digits] };
+
+    public CallResults With(HookResult hook) => this with { Hooks = [.. Hooks, hook] };
+}

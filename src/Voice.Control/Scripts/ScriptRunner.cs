@@ -1,0 +1,399 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Voice.Control.Calls;
+using Voice.Control.Diagnostics;
+using Voice.Control.Tts;
+
+namespace Voice.Control.Scripts;
+
+/// <summary>What the interpreter needs from the call it runs a script on (outbound today, handed-over calls later).</summary>
+internal interface IScriptCall
+{
+    string CallId { get; }
+
+    /// <summary><c>outbound</c> or <c>inbound</c>, as hooks are told.</summary>
+    string Direction { get; }
+
+    string To { get; }
+
+    string? From { get; }
+
+    bool Simulated { get; }
+
+    /// <summary>The call's tag now (the request's, or the last <c>tag</c> verb's).</summary>
+    string? Tag { get; }
+
+    /// <summary>Records a result on the call, under its lock: later state changes carry it.</summary>
+    void Record(Func<CallResults, CallResults> change);
+
+    /// <summary>The <c>tag</c> verb: replaces the call's tag (JSON text).</summary>
+    void SetTag(string tag);
+}
+
+/// <summary>
+/// Renders a script's speech, each distinct text and voice once per call: everything known is started when dialling
+/// starts, a hook's answer as soon as it arrives (while the verb before it plays on).
+/// </summary>
+internal sealed class ScriptSpeech(ISpeechSynthesizer speech, string? defaultVoice, CancellationToken ct)
+{
+    private readonly Dictionary<(string Text, string? Voice), Task<SpeechAudio>> _renders = new();
+
+    public Task<SpeechAudio> Render(SayVerb say)
+    {
+        var key = (say.Text, say.Voice ?? defaultVoice);
+        lock (_renders)
+        {
+            if (!_renders.TryGetValue(key, out var render))
+            {
+                _renders[key] = render = speech.SynthesizeAsync(key.Text, key.Item2, ct);
+            }
+            return render;
+        }
+    }
+
+    /// <summary>Starts rendering all of <paramref name="says"/>; completes when all are ready, fails with the first failure.</summary>
+    public Task Prefetch(IEnumerable<SayVerb> says) => Task.WhenAll(says.Select(Render).Distinct().ToList());
+}
+
+/// <summary>
+/// Runs a call script on an answered call, verb by verb, until its end, a <c>hangup</c>, or the call ends
+/// (its token cancelled: the callee hung up, the API, the maximum duration). Every result goes onto the call.
+/// A hook's verb list replaces the rest of the script; a hook that fails gets the fallback message and the script goes on.
+/// </summary>
+internal sealed class ScriptRunner(
+    IScriptCall call,
+    ICallMedia media,
+    ICallDialog dialog,
+    ScriptSpeech speech,
+    ICallHooks hooks,
+    CallOptions options,
+    TimeProvider time,
+    ILogger logger,
+    Action<SpeechAudio?> firstSound)
+{
+    private bool _sounded;
+    private int _hookAnswers;
+
+    public async Task RunAsync(CallScript script, CancellationToken ct)
+    {
+        var verbs = script.Verbs;
+        var prefix = "verbs";
+        for (var i = 0; i < verbs.Count; i++)
+        {
+            var path = $"{prefix}[{i}]";
+            var replacement = verbs[i] switch
+            {
+                SayVerb say => await Nothing(SayAsync(say, ct)).ConfigureAwait(false),
+                PlayVerb play => await Nothing(PlayAsync(play, ct)).ConfigureAwait(false),
+                PauseVerb pause => await Nothing(media.PauseAsync(pause.Length, ct)).ConfigureAwait(false),
+                GatherVerb gather => await GatherAsync(gather, path, ct).ConfigureAwait(false),
+                DtmfVerb dtmf => await Nothing(SendDigitsAsync(dtmf, ct)).ConfigureAwait(false),
+                TagVerb tag => Set(tag),
+                RedirectVerb redirect => await HookAsync(redirect.Name, redirect.ActionHook, null, ct).ConfigureAwait(false),
+                AcknowledgeVerb acknowledge => await Nothing(AcknowledgeAsync(acknowledge, path, ct)).ConfigureAwait(false),
+                HangupVerb => null,
+                var other => throw new NotSupportedException($"{path}: the verb {other.Name} cannot run here"),
+            };
+            if (verbs[i] is HangupVerb)
+            {
+                return;
+            }
+            if (replacement is not null)
+            {
+                verbs = replacement.Verbs;
+                prefix = $"hooks[{_hookAnswers - 1}].verbs";
+                i = -1;
+            }
+        }
+    }
+
+    private static async Task<CallScript?> Nothing(Task step)
+    {
+        await step.ConfigureAwait(false);
+        return null;
+    }
+
+    private CallScript? Set(TagVerb tag)
+    {
+        call.SetTag(tag.Data.GetRawText());
+        return null;
+    }
+
+    private async Task<SpeechAudio> AudioAsync(SayVerb say)
+    {
+        var audio = await speech.Render(say).ConfigureAwait(false);
+        Sounding(audio);
+        return audio;
+    }
+
+    private void Sounding(SpeechAudio? audio)
+    {
+        if (!_sounded)
+        {
+            _sounded = true;
+            firstSound(audio);
+        }
+    }
+
+    private async Task SayAsync(SayVerb say, CancellationToken ct)
+    {
+        var audio = await AudioAsync(say).WaitAsync(ct).ConfigureAwait(false);
+        for (var i = 1; i <= say.Loop; i++)
+        {
+            using (var span = VoiceActivities.Source.StartActivity("call.play"))
+            {
+                span?.SetTag("voicebridge.play.repeat", i);
+                await media.PlayAsync(audio, ct).ConfigureAwait(false);
+            }
+            if (i < say.Loop)
+            {
+                await media.PauseAsync(options.RepeatPause, ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>A file or URL as something the media plays (its length is not known here).</summary>
+    private static SpeechAudio File(PlayVerb play) => new() { Provider = "file", Source = play.Url };
+
+    private async Task PlayAsync(PlayVerb play, CancellationToken ct)
+    {
+        Sounding(null);
+        for (var i = 1; i <= play.Loop; i++)
+        {
+            using var span = VoiceActivities.Source.StartActivity("call.play");
+            span?.SetTag("voicebridge.play.repeat", i);
+            await media.PlayAsync(File(play), ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task SendDigitsAsync(DtmfVerb dtmf, CancellationToken ct)
+    {
+        await media.SendDigitsAsync(dtmf.Digits, dtmf.ToneDuration, ct).ConfigureAwait(false);
+        call.Record(r => r.WithSent(dtmf.Digits));
+    }
+
+    private async Task<SpeechAudio?> PromptAsync(Verb? prompt, CancellationToken ct) => prompt switch
+    {
+        SayVerb say => await AudioAsync(say).WaitAsync(ct).ConfigureAwait(false),
+        PlayVerb play => Sounded(File(play)),
+        _ => null,
+    };
+
+    private SpeechAudio Sounded(SpeechAudio audio)
+    {
+        Sounding(null);
+        return audio;
+    }
+
+    /// <summary>One try: the prompt and the keys. The callee hanging up meanwhile is recorded as a try ended by <c>hangup</c>.</summary>
+    private async Task<GatheredDigits> GatherOnceAsync(SpeechAudio? prompt, DigitRules rules, string path, int attempt, CancellationToken ct)
+    {
+        GatheredDigits result;
+        try
+        {
+            result = await media.GatherAsync(prompt, rules, ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or CallBackendException && dialog.Ended.IsCompleted)
+        {
+            result = new GatheredDigits(string.Empty, GatherReasons.Hangup);
+            call.Record(r => r.With(new GatherResult(path, attempt, result.Digits, result.Reason)));
+            throw;
+        }
+        call.Record(r => r.With(new GatherResult(path, attempt, result.Digits, result.Reason)));
+        return result;
+    }
+
+    private async Task<CallScript?> GatherAsync(GatherVerb gather, string path, CancellationToken ct)
+    {
+        var rules = new DigitRules(gather.Fewest, gather.Most, gather.FinishOnKey, gather.Timeout, gather.InterDigitTimeout);
+        GatheredDigits result = new(string.Empty, GatherReasons.Timeout);
+        try
+        {
+            for (var attempt = 1; attempt <= gather.Tries; attempt++)
+            {
+                if (attempt > 1 && gather.InvalidPrompt is { } invalid)
+                {
+                    await SayAsync(invalid, ct).ConfigureAwait(false);
+                }
+                result = await GatherOnceAsync(await PromptAsync(gather.Prompt, ct).ConfigureAwait(false), rules, path, attempt, ct).ConfigureAwait(false);
+                if (result.Reason == GatherReasons.DtmfDetected)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception) when (gather.ActionHook is { } hook && dialog.Ended.IsCompleted)
+        {
+            // The application still learns that the caller hung up; its answer has no call left to run on.
+            await HookAsync(gather.Name, hook, new GatheredDigits(string.Empty, GatherReasons.Hangup), CancellationToken.None, callEnded: true).ConfigureAwait(false);
+            throw;
+        }
+        return gather.ActionHook is { } actionHook ? await HookAsync(gather.Name, actionHook, result, ct).ConfigureAwait(false) : null;
+    }
+
+    private async Task AcknowledgeAsync(AcknowledgeVerb verb, string path, CancellationToken ct)
+    {
+        var rules = verb.Rules;
+        var keys = new DigitRules(1, 1, null, rules.Timeout, rules.Timeout);
+        var question = new SayVerb(rules.Question, verb.Message.Voice);
+        for (var attempt = 1; attempt <= rules.Tries; attempt++)
+        {
+            await SayAsync(verb.Message, ct).ConfigureAwait(false);
+            var pressed = await GatherOnceAsync(await AudioAsync(question).WaitAsync(ct).ConfigureAwait(false), keys, path, attempt, ct).ConfigureAwait(false);
+            if (pressed.Digits.Length == 1 && pressed.Digits[0] == rules.Digit)
+            {
+                call.Record(r => r with { Acknowledged = true });
+                await SayAsync(new SayVerb(rules.Confirmation, verb.Message.Voice), ct).ConfigureAwait(false);
+                return;
+            }
+        }
+        call.Record(r => r with { Acknowledged = false });
+    }
+
+    /// <summary>
+    /// POSTs to a hook; returns the verbs that replace the rest of the script, or null to go on (an empty answer, or
+    /// a failure after the fallback message). Rendering of the answer's speech starts as soon as it arrives. With
+    /// <paramref name="callEnded"/> the hook is only told (the callee hung up during a gather): nothing is said or run.
+    /// </summary>
+    private async Task<CallScript?> HookAsync(string verb, Uri url, GatheredDigits? gathered, CancellationToken ct, bool callEnded = false)
+    {
+        var started = time.GetTimestamp();
+        using var span = VoiceActivities.Source.StartActivity("call.hook", ActivityKind.Client);
+        span?.SetTag("url.full", url.ToString()).SetTag("voicebridge.hook.verb", verb);
+        using var limit = new CancellationTokenSource(options.HookTimeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, limit.Token);
+        int? status = null;
+        string outcome;
+        string? detail = null;
+        CallScript? replacement = null;
+        try
+        {
+            var reply = await hooks.CallAsync(new HookRequest(url, Body(verb, gathered)), linked.Token).ConfigureAwait(false);
+            status = reply.Status;
+            span?.SetTag("http.response.status_code", reply.Status);
+            (outcome, detail, replacement) = Read(reply);
+        }
+        catch (Exception ex) when (!ct.IsCancellationRequested && ex is HttpRequestException or OperationCanceledException or IOException or InvalidOperationException)
+        {
+            (outcome, detail) = (HookOutcomes.Failed, limit.IsCancellationRequested ? $"no answer within {options.HookTimeout.TotalSeconds:0.#} s" : ex.Message);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            (outcome, detail) = (HookOutcomes.Failed, "the call ended before the hook answered");
+            Record(verb, url, status, outcome, detail, started, span);
+            throw;
+        }
+        Record(verb, url, status, outcome, detail, started, span);
+        if (callEnded)
+        {
+            return null;
+        }
+        if (replacement is not null)
+        {
+            _hookAnswers++;
+            _ = speech.Prefetch(replacement.Says()).ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
+            return replacement;
+        }
+        if (outcome == HookOutcomes.Failed)
+        {
+            ScriptLog.HookFailed(logger, call.CallId, url, detail ?? string.Empty);
+            await SayAsync(new SayVerb(options.HookFailureMessage), ct).ConfigureAwait(false);
+        }
+        return null;
+    }
+
+    private void Record(string verb, Uri url, int? status, string outcome, string? detail, long started, Activity? span)
+    {
+        if (outcome == HookOutcomes.Failed)
+        {
+            span?.SetStatus(ActivityStatusCode.Error, detail);
+        }
+        span?.SetTag("voicebridge.hook.outcome", outcome);
+        call.Record(r => r.With(new HookResult(verb, url.ToString(), status, outcome, detail, time.GetElapsedTime(started))));
+    }
+
+    /// <summary>An answer: 2xx and empty goes on; 2xx with a verb list replaces the rest; anything else is a failure, named.</summary>
+    private static (string Outcome, string? Detail, CallScript? Verbs) Read(HookReply reply)
+    {
+        if (reply.Status is < 200 or > 299)
+        {
+            return (HookOutcomes.Failed, $"the hook answered {reply.Status}", null);
+        }
+        if (string.IsNullOrWhiteSpace(reply.Body))
+        {
+            return (HookOutcomes.Continued, null, null);
+        }
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(reply.Body);
+        }
+        catch (JsonException ex)
+        {
+            return (HookOutcomes.Failed, "the answer is not JSON: " + ex.Message, null);
+        }
+        using (document)
+        {
+            if (document.RootElement.ValueKind == JsonValueKind.Array && document.RootElement.GetArrayLength() == 0)
+            {
+                return (HookOutcomes.Continued, null, null);
+            }
+            return CallScript.TryParse(document.RootElement, out var script, out var problems, "answer")
+                ? (HookOutcomes.Replaced, null, script)
+                : (HookOutcomes.Failed, "the answer is not a verb list: " + string.Join("; ", problems.Take(3)), null);
+        }
+    }
+
+    /// <summary>What a hook is told: the call's fields, and for a gather what it collected (jambonz's <c>digits</c> and <c>reason</c>).</summary>
+    private string Body(string verb, GatheredDigits? gathered)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("callId", call.CallId);
+            json.WriteString("verb", verb);
+            json.WriteString("direction", call.Direction);
+            json.WriteString("to", call.To);
+            json.WriteString("from", call.From);
+            json.WritePropertyName("tag");
+            WriteTag(json, call.Tag);
+            json.WriteBoolean("simulated", call.Simulated);
+            if (gathered is not null)
+            {
+                json.WriteString("digits", gathered.Digits);
+                json.WriteString("reason", gathered.Reason);
+            }
+            json.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
+
+    /// <summary>The tag as JSON when it is JSON (what the REST API stores), as a string otherwise.</summary>
+    private static void WriteTag(Utf8JsonWriter json, string? tag)
+    {
+        if (tag is null)
+        {
+            json.WriteNullValue();
+            return;
+        }
+        try
+        {
+            using var document = JsonDocument.Parse(tag);
+            document.RootElement.WriteTo(json);
+        }
+        catch (JsonException)
+        {
+            json.WriteStringValue(tag);
+        }
+    }
+}
+
+/// <summary>Log messages of call scripts (event ids 320–329).</summary>
+internal static partial class ScriptLog
+{
+    [LoggerMessage(320, LogLevel.Warning, "Call {CallId}: the hook {Url} failed ({Detail}); the fallback message is said and the script goes on")]
+    public static partial void HookFailed(ILogger logger, string callId, Uri url, string detail);
+}
