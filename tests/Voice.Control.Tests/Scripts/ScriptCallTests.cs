@@ -1,0 +1,314 @@
+using System.Text;
+using System.Text.Json;
+using Voice.Control.Backends;
+using Voice.Control.Calls;
+using Voice.Control.Media;
+using Voice.Control.Net;
+using Voice.Control.Phone;
+using Voice.Control.Scripts;
+using Voice.Control.Tests.Calls;
+using Voice.Control.Tests.Media;
+using Voice.Control.Tests.Support;
+using Voice.Control.Tts;
+
+namespace Voice.Control.Tests.Scripts;
+
+/// <summary>
+/// Call scripts through the orchestrator on the real backend, against the fake drachtio-server and FreeSWITCH replaying
+/// the captured mrf-play-collect call (a phone answering, then pressing 1 during play_and_get_digits, as RFC 2833).
+/// Commands after the captured one are answered with FreeSWITCH's captured events for it, under the new command's id.
+/// </summary>
+public class ScriptCallTests
+{
+    private static readonly byte[] Secret = Encoding.UTF8.GetBytes("hook-secret");
+
+    private static readonly CallOptions Options = new()
+    {
+        DialPlan = new DialPlan { Host = "127.0.0.1:5085", OutsideLinePrefix = "1" },
+        RepeatPause = TimeSpan.FromMilliseconds(10),
+        HookTimeout = TimeSpan.FromSeconds(1),
+    };
+
+    private readonly List<IAsyncDisposable> _owned = [];
+
+    [TearDown]
+    public async Task Dispose()
+    {
+        foreach (var owned in Enumerable.Reverse(_owned))
+        {
+            await owned.DisposeAsync();
+        }
+        _owned.Clear();
+    }
+
+    /// <summary>Speech as files FreeSWITCH plays, one per text, so every command on the wire names what it says.</summary>
+    private sealed class FileSpeech : ISpeechSynthesizer
+    {
+        private readonly List<string> _rendered = [];
+
+        public IReadOnlyList<string> Rendered
+        {
+            get
+            {
+                lock (_rendered)
+                {
+                    return [.. _rendered];
+                }
+            }
+        }
+
+        public static string PathOf(string text) => $"/var/lib/voicebridge/speech/{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16]}.wav";
+
+        public Task<SpeechAudio> SynthesizeAsync(string text, string? voice, CancellationToken ct)
+        {
+            lock (_rendered)
+            {
+                _rendered.Add(text);
+            }
+            return Task.FromResult(new SpeechAudio { Provider = "test", Source = PathOf(text), Duration = TimeSpan.FromSeconds(1) });
+        }
+    }
+
+    private async Task<(MediaRig Rig, CallManager Calls, ChangeLog Changes, FakeHook Hook, FileSpeech Speech)> StartAsync()
+    {
+        var rig = await MediaRig.ConnectAsync("mrf-play-collect");
+        _owned.Add(rig);
+        var hook = new FakeHook();
+        _owned.Add(hook);
+        var speech = new FileSpeech();
+        var calls = new CallManager(Options, new SipCallBackend(rig.Client, new MediaServerPool([rig.Server]), Options), speech, TestLog.Factory,
+            hooks: new HttpCallHooks(new HttpClient(), Secret));
+        _owned.Add(calls);
+        return (rig, calls, new ChangeLog(calls), hook, speech);
+    }
+
+    private static CallScript Script(string json) => CallScript.Parse(JsonDocument.Parse(json).RootElement);
+
+    /// <summary>Places the call and plays the capture up to FreeSWITCH's first command: the phone answered, the endpoint points at it.</summary>
+    private static async Task<(CallSnapshot Placed, EslReplay Outbound)> AnsweredAsync(MediaRig rig, CallManager calls, ChangeLog changes, CallRequest request)
+    {
+        var placed = calls.Place(request);
+        var outbound = await rig.PlayEndpointCreationAsync();
+        await rig.Signalling.ExpectClientAsync((_, actual) => Assert.That(actual.Sip.ToString(), Is.EqualTo("INVITE sip:15551234567@127.0.0.1:5085")));
+        await rig.Signalling.PlayAsync(5); // echo, 180, 200 OK, ACK, echo
+        rig.SkipToEndpointReinvite();
+        await rig.Signalling.PlayAsync(5); // the endpoint re-INVITEd with the phone's SDP
+        await changes.ReachAsync(placed.CallId, CallState.Playing);
+        return (placed, outbound);
+    }
+
+    private static int CapturedCollect(EslReplay outbound) => outbound.Messages.ToList().FindIndex(m =>
+        m.From == Side.App && Encoding.UTF8.GetString(m.Bytes).Contains("execute-app-name: play_and_get_digits", StringComparison.Ordinal));
+
+    private static string App(string sendmsg) => Header(sendmsg, "execute-app-name: ");
+
+    private static string Header(string sendmsg, string name) => sendmsg.Split('\n').Single(l => l.StartsWith(name, StringComparison.Ordinal))[name.Length..];
+
+    private static string[] Arguments(string sendmsg) => Header(sendmsg, "execute-app-arg: ").Split(' ');
+
+    /// <summary>
+    /// Reads our next command in place of the captured play_and_get_digits, and answers it with FreeSWITCH's captured
+    /// events for that one (+OK, EXECUTE, PLAYBACK_START/STOP, DTMF, EXECUTE_COMPLETE), the callee pressing <paramref name="key"/>.
+    /// </summary>
+    private static async Task<string> ExecuteAsync(EslReplay outbound, char key = '1')
+    {
+        outbound.Skip(CapturedCollect(outbound) - outbound.Position);
+        var command = await outbound.ExpectClientAsync((_, _) => { });
+        if (App(command) == "play_and_get_digits")
+        {
+            var variable = Arguments(command)[7];
+            outbound.Map("myDigitBuffer", variable);
+            outbound.Map($"{variable}\":\"1\"", $"{variable}\":\"{key}\"");
+        }
+        outbound.Map("\"DTMF-Digit\":\"1\"", $"\"DTMF-Digit\":\"{key}\"");
+        await outbound.PlayServerAsync();
+        return command;
+    }
+
+    /// <summary>The script ended: BYE to the phone as captured, then the endpoint released.</summary>
+    private static async Task HangsUpAsync(MediaRig rig, EslReplay outbound)
+    {
+        await rig.Signalling.PlayAsync(3); // BYE to the phone, echo, 200 OK
+        await ReleaseEndpointAsync(rig, outbound);
+    }
+
+    private static async Task ReleaseEndpointAsync(MediaRig rig, EslReplay outbound)
+    {
+        var bye = await rig.Signalling.Peer.ReceiveAsync("sip");
+        Assert.That((bye.Sip.Method, bye.Fields[3][..9]), Is.EqualTo(("BYE", "0877a937-")), "the endpoint's dialog");
+        await rig.AnswerByeAsync(bye);
+        outbound.Skip(outbound.Messages.ToList().FindLastIndex(m => m.From == Side.App) + 2 - outbound.Position);
+        await outbound.PlayToEndAsync();
+        await outbound.Peer.CloseAsync();
+    }
+
+    private static async Task NothingLeftAsync(MediaRig rig) =>
+        await Poll.UntilAsync(() => rig.Server.Endpoints.Count == 0 && rig.Client.Dialogs.Count == 0);
+
+    [Test]
+    public async Task A_gather_without_a_hook_collects_the_key_and_the_call_ends_with_it()
+    {
+        var (rig, calls, changes, _, speech) = await StartAsync();
+        var (placed, outbound) = await AnsweredAsync(rig, calls, changes, new CallRequest
+        {
+            To = "+15551234567",
+            Script = Script("""[{"verb":"gather","numDigits":1,"timeout":5,"say":{"text":"Press 1 to restart nginx."}}]"""),
+        });
+
+        var collect = await ExecuteAsync(outbound);
+        Assert.That(App(collect), Is.EqualTo("play_and_get_digits"));
+        var arguments = Arguments(collect);
+        Assert.That(arguments.Select((a, i) => i == 7 ? "var" : a), Is.EqualTo(new[]
+        {
+            "1", "1", "1", "5000", "none", FileSpeech.PathOf("Press 1 to restart nginx."), "silence_stream://250", "var", "[0-9*#]+", "3000",
+        }), "one key, the prompt rendered ahead, no finishing key");
+        await HangsUpAsync(rig, outbound);
+
+        var ended = await changes.FinalAsync(placed.CallId);
+        Assert.That((ended.To, ended.Reason), Is.EqualTo((CallState.Completed, "announce_complete")));
+        Assert.That(ended.Results.Gathers, Is.EqualTo(new[] { new GatherResult("verbs[0]", 1, "1", "dtmfDetected") }));
+        Assert.That(ended.Results.Digits, Is.EqualTo("1"));
+        Assert.That(ended.Results.Acknowledged, Is.Null, "no acknowledgement was asked for");
+        Assert.That(calls.Get(placed.CallId)!.Results.Digits, Is.EqualTo("1"));
+        Assert.That(speech.Rendered, Is.EqualTo(new[] { "Press 1 to restart nginx." }));
+        await NothingLeftAsync(rig);
+    }
+
+    [Test]
+    public async Task A_hook_answering_with_verbs_replaces_the_rest_of_the_script_and_its_dtmf_goes_out_on_the_wire()
+    {
+        var (rig, calls, changes, hook, speech) = await StartAsync();
+        hook.Answer("/gathered", """[{"verb":"say","text":"Restarting nginx now."},{"verb":"dtmf","dtmf":"12","duration":100}]""");
+        var (placed, outbound) = await AnsweredAsync(rig, calls, changes, new CallRequest
+        {
+            To = "+15551234567",
+            Tag = """{"alert":"nginx-down"}""",
+            Script = Script($$"""
+                [{"verb":"gather","numDigits":1,"say":{"text":"Press 1 to restart nginx."},"actionHook":"{{hook.Url("/gathered")}}"},
+                 {"verb":"say","text":"This is never said."}]
+                """),
+        });
+
+        await ExecuteAsync(outbound);
+        var say = await ExecuteAsync(outbound);
+        Assert.That((App(say), Header(say, "execute-app-arg: ")), Is.EqualTo(("playback", FileSpeech.PathOf("Restarting nginx now."))), "the hook's verbs come next");
+        var dtmf = await ExecuteAsync(outbound);
+        Assert.That((App(dtmf), Header(dtmf, "execute-app-arg: ")), Is.EqualTo(("send_dtmf", "12@100")));
+        await HangsUpAsync(rig, outbound);
+
+        var ended = await changes.FinalAsync(placed.CallId);
+        Assert.That(ended.Reason, Is.EqualTo("announce_complete"));
+        var call = hook.Calls.Single();
+        Assert.That(WebhookSignature.Verify(Secret, call.Signature!, call.RawBody, DateTimeOffset.UtcNow, TimeSpan.FromMinutes(5)), Is.True, "signed like webhooks");
+        Assert.That(call.Body.GetProperty("callId").GetString(), Is.EqualTo(placed.CallId));
+        Assert.That((call.Body.GetProperty("verb").GetString(), call.Body.GetProperty("digits").GetString(), call.Body.GetProperty("reason").GetString()),
+            Is.EqualTo(("gather", "1", "dtmfDetected")));
+        Assert.That(call.Body.GetProperty("tag").GetProperty("alert").GetString(), Is.EqualTo("nginx-down"));
+        Assert.That((call.Body.GetProperty("to").GetString(), call.Body.GetProperty("direction").GetString()), Is.EqualTo(("+15551234567", "outbound")));
+        Assert.That(ended.Results.Hooks.Select(h => (h.Verb, h.Status, h.Outcome)), Is.EqualTo(new[] { ("gather", (int?)200, "replaced") }));
+        Assert.That(ended.Results.DigitsSent, Is.EqualTo(new[] { "12" }));
+        Assert.That(speech.Rendered.Take(3), Is.EquivalentTo(new[] { "Press 1 to restart nginx.", "This is never said.", Options.HookFailureMessage }),
+            "the script's speech and the hook's fallback rendered when dialling started");
+        Assert.That(speech.Rendered, Does.Contain("Restarting nginx now."));
+        await NothingLeftAsync(rig);
+    }
+
+    [Test]
+    public async Task A_hook_that_does_not_answer_in_time_gets_the_fallback_said_and_the_script_goes_on()
+    {
+        var (rig, calls, changes, hook, _) = await StartAsync();
+        hook.Answer("/slow", """[{"verb":"say","text":"Too late."}]""", delay: TimeSpan.FromSeconds(5));
+        var (placed, outbound) = await AnsweredAsync(rig, calls, changes, new CallRequest
+        {
+            To = "+15551234567",
+            Script = Script($$"""
+                [{"verb":"gather","numDigits":1,"say":{"text":"Press 1."},"actionHook":"{{hook.Url("/slow")}}"},
+                 {"verb":"say","text":"Goodbye."}]
+                """),
+        });
+
+        await ExecuteAsync(outbound);
+        var fallback = await ExecuteAsync(outbound);
+        Assert.That(Header(fallback, "execute-app-arg: "), Is.EqualTo(FileSpeech.PathOf(Options.HookFailureMessage)), "never a silent call");
+        var next = await ExecuteAsync(outbound);
+        Assert.That(Header(next, "execute-app-arg: "), Is.EqualTo(FileSpeech.PathOf("Goodbye.")), "the script goes on");
+        await HangsUpAsync(rig, outbound);
+
+        var ended = await changes.FinalAsync(placed.CallId);
+        var result = ended.Results.Hooks.Single();
+        Assert.That((result.Outcome, result.Status, result.Detail), Is.EqualTo(("failed", (int?)null, "no answer within 1 s")));
+        Assert.That(ended.Reason, Is.EqualTo("announce_complete"));
+        await NothingLeftAsync(rig);
+    }
+
+    [Test]
+    public async Task The_callee_hanging_up_during_a_gather_ends_the_call_and_the_hook_hears_of_it()
+    {
+        var (rig, calls, changes, hook, _) = await StartAsync();
+        hook.Answer("/gathered", """[{"verb":"say","text":"Nobody hears this."}]""");
+        var (placed, outbound) = await AnsweredAsync(rig, calls, changes, new CallRequest
+        {
+            To = "+15551234567",
+            Script = Script($$"""[{"verb":"gather","numDigits":1,"say":{"text":"Press 1."},"actionHook":"{{hook.Url("/gathered")}}"}]"""),
+        });
+        outbound.Skip(CapturedCollect(outbound) - outbound.Position);
+        await outbound.ExpectClientAsync((_, actual) => Assert.That(App(actual), Is.EqualTo("play_and_get_digits")));
+        await outbound.PlayAsync(2); // +OK, CHANNEL_EXECUTE: the prompt plays
+
+        const string phoneDialog = "087aea98-60c8-1240-da9f-925dacc98fbd;from-tag=FZKBj2tQKvBaD";
+        var bye = "BYE sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5085;branch=z9hG4bK-phone-bye\r\n" +
+                  "From: <sip:15551234567@127.0.0.1:5085>;tag=1612SIPpTag011\r\nTo: <sip:127.0.0.1:5060>;tag=FZKBj2tQKvBaD\r\n" +
+                  "Call-ID: 087aea98-60c8-1240-da9f-925dacc98fbd\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n";
+        await rig.Signalling.Peer.SendAsync($"{FakeDrachtioPeer.NewId()}|sip|network|{bye.Length}|udp|127.0.0.1|5085|12:00:00.000000|phone-bye|{phoneDialog}|\r\n{bye}");
+        var ok = await rig.Signalling.Peer.ReceiveAsync("sip");
+        Assert.That((ok.Fields[2], ok.Sip.StatusCode), Is.EqualTo(("phone-bye", 200)));
+        await rig.Signalling.Peer.AcknowledgeAsync(ok, "phone-bye", ok.Text[(ok.Text.IndexOf('\n') + 1)..]);
+        Assert.That(await outbound.Peer.ReceiveCommandAsync(), Is.EqualTo("api uuid_break 9805ae87-7aae-48cf-958b-f4125c0ef96f all"), "the prompt stops on the wire");
+        await outbound.Peer.SendAsync("Content-Type: api/response\nContent-Length: 4\n\n+OK\n");
+        await ReleaseEndpointAsync(rig, outbound);
+
+        var ended = await changes.FinalAsync(placed.CallId);
+        Assert.That((ended.To, ended.Reason), Is.EqualTo((CallState.Completed, "remote_hangup")));
+        Assert.That(ended.Results.Gathers, Is.EqualTo(new[] { new GatherResult("verbs[0]", 1, "", "hangup") }));
+        var told = hook.Calls.Single();
+        Assert.That((told.Body.GetProperty("digits").GetString(), told.Body.GetProperty("reason").GetString()), Is.EqualTo(("", "hangup")));
+        Assert.That(ended.Results.Hooks.Single().Outcome, Is.EqualTo("replaced"), "answered, though nothing is left to run it on");
+        await NothingLeftAsync(rig);
+        await rig.Signalling.Peer.AssertClientSendsNothingMoreAsync(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Test]
+    public async Task A_wrong_key_replays_the_message_and_the_right_one_acknowledges_the_alert()
+    {
+        var (rig, calls, changes, _, speech) = await StartAsync();
+        var (placed, outbound) = await AnsweredAsync(rig, calls, changes, new CallRequest
+        {
+            To = "+15551234567",
+            Message = "Disk full on db-01.",
+            Acknowledge = new Acknowledgement { Digit = '2', RepeatDigit = '3', Tries = 3 },
+        });
+
+        var sources = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            // The callee presses 1 (as captured) at the first question, then 2.
+            var command = await ExecuteAsync(outbound, key: sources.Count(s => s.StartsWith("collect", StringComparison.Ordinal)) == 0 ? '1' : '2');
+            sources.Add(App(command) == "play_and_get_digits" ? "collect " + Arguments(command)[5] : Header(command, "execute-app-arg: "));
+        }
+        Assert.That(sources, Is.EqualTo(new[]
+        {
+            FileSpeech.PathOf("Disk full on db-01."), "collect " + FileSpeech.PathOf("Press 2 to acknowledge, 3 to hear it again."),
+            FileSpeech.PathOf("Disk full on db-01."), "collect " + FileSpeech.PathOf("Press 2 to acknowledge, 3 to hear it again."),
+            FileSpeech.PathOf("Acknowledged. Goodbye."),
+        }));
+        await HangsUpAsync(rig, outbound);
+
+        var ended = await changes.FinalAsync(placed.CallId);
+        Assert.That(ended.Results.Acknowledged, Is.True);
+        Assert.That(ended.Results.Digits, Is.EqualTo("12"));
+        Assert.That(ended.Results.Gathers.Select(g => (g.Try, g.Digits)), Is.EqualTo(new[] { (1, "1"), (2, "2") }));
+        Assert.That(speech.Rendered.Take(3), Is.EquivalentTo(new[] { "Disk full on db-01.", "Press 2 to acknowledge, 3 to hear it again.", "Acknowledged. Goodbye." }),
+            "everything rendered when dialling started");
+        await NothingLeftAsync(rig);
+    }
+}
