@@ -94,7 +94,7 @@ public static class VoiceControlServiceCollectionExtensions
         });
         services.TryAddSingleton(sp => new CallManager(
             sp.GetRequiredService<VoiceControlOptions>().Calls, sp.GetRequiredService<ICallBackend>(), sp.GetRequiredService<ISpeechSynthesizer>(),
-            sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<VoiceMeter>()));
+            sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<VoiceMeter>(), sp.GetService<Scripts.ICallHooks>()));
         services.TryAddSingleton<IOutboundCalls>(sp => sp.GetRequiredService<CallManager>());
         services.TryAddSingleton<VoiceControlRuntime>();
         services.TryAddSingleton<VoiceControlHostedService>();

@@ -54,6 +54,16 @@ try
     var webhooks = VoiceBridgeConfiguration.Webhooks(builder.Configuration, dataDirectory);
     builder.Services.AddSingleton(webhooks);
     builder.Services.AddSingleton<IValidator<OutboundCallRequest>>(new OutboundCallValidator(voice.Calls, webhooks.Destinations));
+    // Scripts' hooks are signed with the webhook secret and may connect only where webhooks may.
+    builder.Services.AddSingleton<Voice.Control.Scripts.ICallHooks>(sp => new Voice.Control.Scripts.HttpCallHooks(
+        new HttpClient(new SocketsHttpHandler
+        {
+            AllowAutoRedirect = false,
+            PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+            ConnectCallback = webhooks.Destinations.ConnectAsync,
+        })
+        { Timeout = Timeout.InfiniteTimeSpan },
+        webhooks.Secret, sp.GetRequiredService<TimeProvider>()));
     builder.Services.AddSingleton(sp => new WebhookSender(
         sp.GetRequiredService<SqliteCallStore>(), sp.GetRequiredService<WebhookOptions>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<WebhookSender>>(),
         sp.GetRequiredService<HostMeter>()));

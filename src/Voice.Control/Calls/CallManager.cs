@@ -251,9 +251,9 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         {
             throw new CallRequestException("verbs", $"must hold 1–{CallScript.MaxVerbs} verbs");
         }
-        if (request.Acknowledge is { } acknowledge && CheckAcknowledge(acknowledge) is { } problem)
+        if (request.Acknowledge?.Problem() is { } problem)
         {
-            throw new CallRequestException("acknowledge." + problem.Field, problem.Reason);
+            throw new CallRequestException("acknowledge." + problem.Path, problem.Reason);
         }
         if (!PhoneNumber.TryParse(request.To, _options.Numbers, out var number, out var error))
         {
@@ -310,37 +310,6 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         }
         ValidateHeaders(request.Headers);
         return number;
-    }
-
-    /// <summary>The first problem with an acknowledgement: its field and why; null when there is none.</summary>
-    internal static (string Field, string Reason)? CheckAcknowledge(Acknowledgement acknowledge)
-    {
-        const string Keys = "0123456789*#";
-        if (!Keys.Contains(acknowledge.Digit, StringComparison.Ordinal))
-        {
-            return ("digit", "must be one key: 0-9, * or #");
-        }
-        if (acknowledge.RepeatDigit is { } repeat && (!Keys.Contains(repeat, StringComparison.Ordinal) || repeat == acknowledge.Digit))
-        {
-            return ("repeatDigit", "must be one key (0-9, * or #) other than the digit");
-        }
-        if (acknowledge.Tries is < 1 or > 5)
-        {
-            return ("tries", "must be between 1 and 5");
-        }
-        if (acknowledge.Prompt is { } prompt && (string.IsNullOrWhiteSpace(prompt) || prompt.Length > CallFieldRules.MaxMessageLength || prompt.Any(char.IsControl)))
-        {
-            return ("prompt", $"must be 1–{CallFieldRules.MaxMessageLength} characters on one line");
-        }
-        if (acknowledge.Timeout < TimeSpan.FromSeconds(1) || acknowledge.Timeout > TimeSpan.FromSeconds(60))
-        {
-            return ("timeout", "must be between 1 and 60 seconds");
-        }
-        if (string.IsNullOrWhiteSpace(acknowledge.Confirmation) || acknowledge.Confirmation.Length > CallFieldRules.MaxMessageLength || acknowledge.Confirmation.Any(char.IsControl))
-        {
-            return ("confirmation", $"must be 1–{CallFieldRules.MaxMessageLength} characters on one line");
-        }
-        return null;
     }
 
     private static void ValidateHeaders(IReadOnlyDictionary<string, string>? headers)

@@ -61,3 +61,77 @@ public sealed record CallResults
 
     public CallResults With(HookResult hook) => this with { Hooks = [.. Hooks, hook] };
 }
+
+/// <summary>
+/// The JSON form of <see cref="CallResults"/>, as the REST API, webhooks and the history show it:
+/// <c>{"acknowledged":true,"digits":"21","gathers":[{"verb":"verbs[0]","try":1,"digits":"2","reason":"dtmfDetected"}],
+/// "digitsSent":["12"],"hooks":[{"verb":"gather","url":…,"status":200,"outcome":"replaced","detail":null,"ms":35}]}</c>
+/// (<c>acknowledged</c> only for calls that asked for it).
+/// </summary>
+public static class CallResultsJson
+{
+    /// <summary>The results as one JSON object; null when there are none (a plain announce call).</summary>
+    public static string? Serialize(CallResults results)
+    {
+        if (results.IsEmpty)
+        {
+            return null;
+        }
+        using var buffer = new MemoryStream();
+        using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            Write(json, results);
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
+
+    public static void Write(System.Text.Json.Utf8JsonWriter json, CallResults results)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        ArgumentNullException.ThrowIfNull(results);
+        json.WriteStartObject();
+        if (results.Acknowledged is { } acknowledged)
+        {
+            json.WriteBoolean("acknowledged", acknowledged);
+        }
+        json.WriteString("digits", results.Digits);
+        json.WriteStartArray("gathers");
+        foreach (var gather in results.Gathers)
+        {
+            json.WriteStartObject();
+            json.WriteString("verb", gather.Verb);
+            json.WriteNumber("try", gather.Try);
+            json.WriteString("digits", gather.Digits);
+            json.WriteString("reason", gather.Reason);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteStartArray("digitsSent");
+        foreach (var sent in results.DigitsSent)
+        {
+            json.WriteStringValue(sent);
+        }
+        json.WriteEndArray();
+        json.WriteStartArray("hooks");
+        foreach (var hook in results.Hooks)
+        {
+            json.WriteStartObject();
+            json.WriteString("verb", hook.Verb);
+            json.WriteString("url", hook.Url);
+            if (hook.Status is { } status)
+            {
+                json.WriteNumber("status", status);
+            }
+            else
+            {
+                json.WriteNull("status");
+            }
+            json.WriteString("outcome", hook.Outcome);
+            json.WriteString("detail", hook.Detail);
+            json.WriteNumber("ms", (long)hook.Elapsed.TotalMilliseconds);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteEndObject();
+    }
+}

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Voice.Control.Calls;
 
 namespace Voice.Control.Scripts;
 
@@ -122,6 +123,37 @@ public sealed record Acknowledgement
 
     /// <summary>Said once the digit is pressed, before hanging up.</summary>
     public string Confirmation { get; init; } = "Acknowledged. Goodbye.";
+
+    /// <summary>The first problem with these settings: the field (<c>digit</c>, <c>tries</c>…) and why; null when there is none.</summary>
+    public ScriptProblem? Problem()
+    {
+        const string Keys = "0123456789*#";
+        if (!Keys.Contains(Digit, StringComparison.Ordinal))
+        {
+            return new ScriptProblem("digit", "must be one key: 0-9, * or #");
+        }
+        if (RepeatDigit is { } repeat && (!Keys.Contains(repeat, StringComparison.Ordinal) || repeat == Digit))
+        {
+            return new ScriptProblem("repeatDigit", "must be one key (0-9, * or #) other than the digit");
+        }
+        if (Tries is < 1 or > 5)
+        {
+            return new ScriptProblem("tries", "must be between 1 and 5");
+        }
+        if (Prompt is { } prompt && (string.IsNullOrWhiteSpace(prompt) || prompt.Length > CallFieldRules.MaxMessageLength || prompt.Any(char.IsControl)))
+        {
+            return new ScriptProblem("prompt", $"must be 1–{CallFieldRules.MaxMessageLength} characters on one line");
+        }
+        if (Timeout < TimeSpan.FromSeconds(1) || Timeout > TimeSpan.FromSeconds(60))
+        {
+            return new ScriptProblem("timeout", "must be between 1 and 60 seconds");
+        }
+        if (string.IsNullOrWhiteSpace(Confirmation) || Confirmation.Length > CallFieldRules.MaxMessageLength || Confirmation.Any(char.IsControl))
+        {
+            return new ScriptProblem("confirmation", $"must be 1–{CallFieldRules.MaxMessageLength} characters on one line");
+        }
+        return null;
+    }
 
     /// <summary>The question as said: <see cref="Prompt"/>, or one made from the digits.</summary>
     public string Question => Prompt ?? (RepeatDigit is { } repeat

@@ -22,6 +22,21 @@ public sealed record CallView(
     /// <summary>The original's name for <see cref="State"/>.</summary>
     public string Status => State;
 
+    /// <summary>For an alert with <c>acknowledge</c>: whether the callee pressed the digit (null until known).</summary>
+    [JsonPropertyOrder(1)]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public bool? Acknowledged { get; init; }
+
+    /// <summary>Every key the callee pressed in the call's gathers, in order (null for a call that asked for none).</summary>
+    [JsonPropertyOrder(1)]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Digits { get; init; }
+
+    /// <summary>What the script found out: each gather, the digits sent, each hook call and its outcome.</summary>
+    [JsonPropertyOrder(1)]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public JsonElement? Results { get; init; }
+
     /// <summary>The call's webhooks and how their delivery went (on <c>GET /api/call/{id}</c> when it has any).</summary>
     [JsonPropertyOrder(2)]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
@@ -57,14 +72,30 @@ public sealed record WebhookSummary(int Delivered, int Pending, int Failed, IRea
 internal static class CallResponses
 {
     /// <summary>A live call.</summary>
-    public static CallView Call(CallSnapshot call) => new(
+    public static CallView Call(CallSnapshot call) => WithResults(new(
         call.CallId, call.To, CallStateMachine.Name(call.State), "announce", call.Reason, call.SipStatus, call.Detail, call.CallerId,
-        call.CreatedAt, call.AnsweredAt, call.EndedAt, Seconds(call.Duration), Tag(call.Tag), call.Simulated);
+        call.CreatedAt, call.AnsweredAt, call.EndedAt, Seconds(call.Duration), Tag(call.Tag), call.Simulated), CallResultsJson.Serialize(call.Results));
 
     /// <summary>A stored call, in the same shape as a live one.</summary>
-    public static CallView Call(Storage.CallRecord call) => new(
+    public static CallView Call(Storage.CallRecord call) => WithResults(new(
         call.CallId, call.To, call.State, call.Mode, call.Reason, call.SipStatus, call.Detail, call.CallerId,
-        call.CreatedAt, call.AnsweredAt, call.EndedAt, Seconds(call.Duration), Tag(call.Tag), call.Simulated);
+        call.CreatedAt, call.AnsweredAt, call.EndedAt, Seconds(call.Duration), Tag(call.Tag), call.Simulated), call.ResultsJson);
+
+    /// <summary>The results (<see cref="CallResultsJson"/>) on the view, with acknowledged and digits lifted to the top.</summary>
+    private static CallView WithResults(CallView view, string? results)
+    {
+        if (results is null)
+        {
+            return view;
+        }
+        var json = JsonSerializer.Deserialize<JsonElement>(results);
+        return view with
+        {
+            Acknowledged = json.TryGetProperty("acknowledged", out var acknowledged) ? acknowledged.GetBoolean() : null,
+            Digits = json.GetProperty("digits").GetString(),
+            Results = json,
+        };
+    }
 
     /// <summary>The call with its webhooks (only on a single call: a list would cost a query per call).</summary>
     public static CallView WithWebhooks(CallView call, IReadOnlyList<WebhookState> webhooks) => webhooks.Count == 0 ? call : call with

@@ -115,6 +115,7 @@ internal static class CallsApi
             var state = calls.Get(earlier.CallId) is { } live ? CallStateMachine.Name(live.State) : (await store.GetAsync(earlier.CallId))?.State ?? "queued";
             return JsonBody.Ok(new PlacedView(earlier.CallId, state, calls.IsSimulated));
         }
+        var callRequest = request.ToCallRequest();
         // Written by the recorder's next batch, before the call's first state change: the answer does not wait for the disk.
         if (!recorder.Accept(new NewCall(new CallRecord
         {
@@ -122,7 +123,7 @@ internal static class CallsApi
             // Stored as dialled (E.164), as the live call shows it, so the history's `to` filter finds it.
             To = Voice.Control.Phone.PhoneNumber.Parse(request.To!, options.Calls.Numbers).Value,
             CallerId = request.CallerId,
-            Message = request.Message!,
+            Message = callRequest.Message ?? callRequest.Script!.Summary,
             State = "queued",
             Tag = request.Tag?.GetRawText(),
             Simulated = calls.IsSimulated,
@@ -140,7 +141,7 @@ internal static class CallsApi
         }
         try
         {
-            var call = calls.Place(request.ToCallRequest(), callId);
+            var call = calls.Place(callRequest, callId);
             return JsonBody.Ok(new PlacedView(call.CallId, "queued", call.Simulated));
         }
         catch (Exception ex) when (ex is CallRequestException or CallQueueFullException)

@@ -8,8 +8,14 @@ public sealed class OutboundCallRequest
     /// <summary>E.164 number, US 10/11 digits, or a PBX extension.</summary>
     public string? To { get; set; }
 
-    /// <summary>What to say, 1–1000 characters.</summary>
+    /// <summary>What to say, 1–1000 characters: the shorthand for <c>verbs: [{"verb":"say","text":…}]</c>.</summary>
     public string? Message { get; set; }
+
+    /// <summary>The call's script (jambonz-shaped verbs), instead of <see cref="Message"/>.</summary>
+    public JsonElement? Verbs { get; set; }
+
+    /// <summary>With <see cref="Message"/>: ask for a key press to acknowledge it (the alert shorthand).</summary>
+    public AcknowledgeRequest? Acknowledge { get; set; }
 
     /// <summary><c>announce</c> (default) or <c>conversation</c> (not supported yet).</summary>
     public string? Mode { get; set; }
@@ -42,7 +48,9 @@ public sealed class OutboundCallRequest
     public Voice.Control.Calls.CallRequest ToCallRequest() => new()
     {
         To = To!,
-        Message = Message!,
+        Message = Message,
+        Script = Verbs is { } verbs ? global::Voice.Control.Scripts.CallScript.Parse(verbs) : null,
+        Acknowledge = Acknowledge?.ToAcknowledgement(),
         CallerId = CallerId,
         RingTimeout = TimeoutSeconds is { } ring ? TimeSpan.FromSeconds(ring) : null,
         Voice = Voice,
@@ -51,4 +59,40 @@ public sealed class OutboundCallRequest
         Headers = Headers,
         Tag = Tag?.GetRawText(),
     };
+}
+
+/// <summary>
+/// The alert shorthand: after the message, "press 1 to acknowledge, 2 to hear it again", up to <see cref="Tries"/>
+/// times; the call reports <c>acknowledged</c> and the keys pressed as <c>digits</c>.
+/// </summary>
+public sealed class AcknowledgeRequest
+{
+    /// <summary>The key that acknowledges (default 1).</summary>
+    public string? Digit { get; set; }
+
+    /// <summary>The key that repeats the message (default 2).</summary>
+    public string? RepeatDigit { get; set; }
+
+    /// <summary>How often the message and the question are given, 1–5 (default 3).</summary>
+    public int? Tries { get; set; }
+
+    /// <summary>The question (default: "Press 1 to acknowledge, 2 to hear it again.").</summary>
+    public string? Prompt { get; set; }
+
+    /// <summary>How long to wait for the key after the question, 1–60 s (default 5).</summary>
+    public int? TimeoutSeconds { get; set; }
+
+    /// <summary>The library's settings; only for a body whose keys are one character each (the validator checks).</summary>
+    public Voice.Control.Scripts.Acknowledgement ToAcknowledgement()
+    {
+        var defaults = new Voice.Control.Scripts.Acknowledgement();
+        return defaults with
+        {
+            Digit = Digit is { Length: 1 } digit ? digit[0] : defaults.Digit,
+            RepeatDigit = RepeatDigit is { Length: 1 } repeat ? repeat[0] : defaults.RepeatDigit,
+            Tries = Tries ?? defaults.Tries,
+            Prompt = Prompt,
+            Timeout = TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : defaults.Timeout,
+        };
+    }
 }

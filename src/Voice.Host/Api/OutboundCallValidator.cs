@@ -1,6 +1,7 @@
 using FluentValidation;
 using Voice.Control.Calls;
 using Voice.Control.Phone;
+using Voice.Control.Scripts;
 using Voice.Host.Webhooks;
 
 namespace Voice.Host.Api;
@@ -27,9 +28,63 @@ public sealed class OutboundCallValidator : AbstractValidator<OutboundCallReques
                 }
             });
         RuleFor(r => r.Message).Cascade(CascadeMode.Stop)
-            .NotEmpty().WithMessage("is required")
+            .NotEmpty().When(r => r.Verbs is null).WithMessage("is required (or verbs, a call script)")
+            .Null().When(r => r.Verbs is not null).WithMessage("goes without verbs: send one or the other (a say verb speaks a message in a script)")
             .MaximumLength(CallFieldRules.MaxMessageLength).WithMessage($"must be at most {CallFieldRules.MaxMessageLength} characters")
             .Must(NoControlCharacters).WithMessage("must not contain control characters (line breaks, NUL); write it on one line");
+        RuleFor(r => r.Verbs).Custom((verbs, context) =>
+        {
+            if (verbs is not { } json)
+            {
+                return;
+            }
+            if (!CallScript.TryParse(json, out var script, out var problems))
+            {
+                foreach (var problem in problems)
+                {
+                    context.AddFailure(problem.Path, problem.Reason);
+                }
+                return;
+            }
+            // Hooks go where webhooks may go: the same rules, checked on the URL now and on the address at each connection.
+            for (var i = 0; i < script!.Verbs.Count; i++)
+            {
+                if (script.Verbs[i] switch { GatherVerb g => g.ActionHook, RedirectVerb r => r.ActionHook, _ => null } is { } hook
+                    && webhooks.CheckUrl(hook.OriginalString) is { } refused)
+                {
+                    context.AddFailure($"verbs[{i}].{script.Verbs[i].Name}.actionHook", refused);
+                }
+            }
+        });
+        RuleFor(r => r.Repeat).Null().When(r => r.Verbs is not null).WithMessage("goes with message; in verbs, a say verb has loop");
+        RuleFor(r => r.Acknowledge).Custom((acknowledge, context) =>
+        {
+            if (acknowledge is null)
+            {
+                return;
+            }
+            if (context.InstanceToValidate.Verbs is not null)
+            {
+                context.AddFailure("acknowledge", "goes with message; in verbs, a gather asks for keys");
+                return;
+            }
+            foreach (var (name, key) in new[] { ("digit", acknowledge.Digit), ("repeatDigit", acknowledge.RepeatDigit) })
+            {
+                if (key is not null && key.Length != 1)
+                {
+                    context.AddFailure("acknowledge." + name, "must be one key: 0-9, * or #");
+                    return;
+                }
+            }
+            if (acknowledge.TimeoutSeconds is < 1 or > 60)
+            {
+                context.AddFailure("acknowledge.timeoutSeconds", "must be between 1 and 60");
+            }
+            else if (acknowledge.ToAcknowledgement().Problem() is { } problem)
+            {
+                context.AddFailure("acknowledge." + problem.Path, problem.Reason);
+            }
+        });
         RuleFor(r => r.Mode)
             .Must(m => m is null or "announce" or "conversation").WithMessage("must be announce or conversation")
             .NotEqual("conversation").WithMessage("conversation mode is not supported yet; use announce");

@@ -156,6 +156,8 @@ internal static class VoiceBridgeConfiguration
             CallsPerSecond = Int(configuration, "CALLS_PER_SECOND", "Calls:CallsPerSecond") ?? defaults.CallsPerSecond,
             MaxQueuedCalls = Int(configuration, null, "Calls:MaxQueuedCalls") ?? defaults.MaxQueuedCalls,
             MaxCallDuration = Int(configuration, null, "Calls:MaxCallDurationSeconds") is { } max ? TimeSpan.FromSeconds(max) : defaults.MaxCallDuration,
+            HookTimeout = Int(configuration, "HOOK_TIMEOUT_SECONDS", "Calls:HookTimeoutSeconds") is { } hook ? TimeSpan.FromSeconds(hook) : defaults.HookTimeout,
+            HookFailureMessage = Value(configuration, "HOOK_FAILURE_MESSAGE", "Calls:HookFailureMessage") ?? defaults.HookFailureMessage,
             Policy = new DestinationPolicy
             {
                 AllowedCountryCodes = List(configuration, "ALLOWED_COUNTRY_CODES", "Calls:AllowedCountryCodes") ?? [],

@@ -43,5 +43,8 @@ public sealed record CallRecord
 
     public int LastSequence { get; init; }
 
+    /// <summary>What the call's script found out (<see cref="Voice.Control.Calls.CallResultsJson"/>), null for a plain announce call.</summary>
+    public string? ResultsJson { get; init; }
+
     public TimeSpan? Duration => AnsweredAt is { } a && EndedAt is { } e ? e - a : null;
 }

@@ -73,7 +73,8 @@ public sealed class SqliteCallStore : IDisposable
                 created_at INTEGER NOT NULL,
                 answered_at INTEGER,
                 ended_at INTEGER,
-                last_sequence INTEGER NOT NULL DEFAULT 0);
+                last_sequence INTEGER NOT NULL DEFAULT 0,
+                results TEXT);
             CREATE INDEX IF NOT EXISTS calls_by_time ON calls (created_at DESC, call_id DESC);
             CREATE INDEX IF NOT EXISTS calls_by_state ON calls (state, created_at DESC);
             CREATE INDEX IF NOT EXISTS calls_by_to ON calls (to_number, created_at DESC);
@@ -121,10 +122,14 @@ public sealed class SqliteCallStore : IDisposable
                 request_hash TEXT NOT NULL,
                 created_at INTEGER NOT NULL);
             """);
-        // Added after the first release: databases from before it gain the column (empty for their webhooks).
+        // Added after the first release: databases from before them gain the columns (empty for what they hold).
         if (!(await connection.QueryAsync<string>("SELECT name FROM pragma_table_info('webhook_outbox')")).Contains("trace_parent"))
         {
             await connection.ExecuteAsync("ALTER TABLE webhook_outbox ADD COLUMN trace_parent TEXT");
+        }
+        if (!(await connection.QueryAsync<string>("SELECT name FROM pragma_table_info('calls')")).Contains("results"))
+        {
+            await connection.ExecuteAsync("ALTER TABLE calls ADD COLUMN results TEXT");
         }
     }
 
@@ -326,7 +331,9 @@ public sealed class SqliteCallStore : IDisposable
                 simulated = $simulated,
                 answered_at = CASE WHEN $state = 'playing' THEN $at ELSE answered_at END,
                 ended_at = CASE WHEN $state IN ('completed', 'failed') THEN $at ELSE ended_at END,
-                last_sequence = $sequence
+                last_sequence = $sequence,
+                tag = $tag,
+                results = COALESCE($results, results)
             WHERE call_id = $call AND last_sequence < $sequence
             RETURNING to_number, tag, simulated, webhook_url, webhook_events, answered_at
             """);
@@ -344,13 +351,14 @@ public sealed class SqliteCallStore : IDisposable
                 ("$sip", change.SipStatus), ("$detail", change.Detail), ("$at", at));
             await history.ExecuteNonQueryAsync();
             Bind(update, ("$call", change.CallId), ("$sequence", change.Sequence), ("$state", state), ("$reason", change.Reason),
-                ("$sip", change.SipStatus), ("$detail", change.Detail), ("$at", at), ("$simulated", change.Simulated));
+                ("$sip", change.SipStatus), ("$detail", change.Detail), ("$at", at), ("$simulated", change.Simulated),
+                ("$tag", change.Tag), ("$results", CallResultsJson.Serialize(change.Results)));
             WebhookTarget? target;
             await using (var reader = await update.ExecuteReaderAsync())
             {
                 target = await WebhookTarget.ReadAsync(reader);
             }
-            if (target?.Body(change.CallId, change.Sequence, state, at, change.Reason, change.SipStatus, change.Detail) is { } body)
+            if (target?.Body(change.CallId, change.Sequence, state, at, change.Reason, change.SipStatus, change.Detail, change.Results) is { } body)
             {
                 var trace = TraceParent(change.Trace);
                 Bind(outbox, ("$call", change.CallId), ("$sequence", change.Sequence), ("$state", state), ("$url", target.Url), ("$body", body), ("$at", at), ("$trace", trace));
@@ -548,14 +556,17 @@ public sealed class SqliteCallStore : IDisposable
         /// The body of the webhook of one change, or null when the call has no webhook URL or did not ask for this
         /// state. Fixed when the change is recorded, so a retry hours later sends what was true at the time.
         /// </summary>
-        public string? Body(string callId, int sequence, string state, long at, string? reason, int? sipStatus, string? detail)
+        public string? Body(string callId, int sequence, string state, long at, string? reason, int? sipStatus, string? detail, CallResults results)
         {
             if (Url is null || (Events is { } events && !events.Split(',').Contains(state)))
             {
                 return null;
             }
             long? duration = state is "completed" or "failed" && AnsweredAt is { } answered ? (long)Math.Round((at - answered) / 1000.0) : null;
-            return WebhookPayload.Json(new WebhookPayload(callId, sequence, state, DateTimeOffset.FromUnixTimeMilliseconds(at), To, duration, reason, sipStatus, detail, Tag, Simulated));
+            return WebhookPayload.Json(new WebhookPayload(callId, sequence, state, DateTimeOffset.FromUnixTimeMilliseconds(at), To, duration, reason, sipStatus, detail, Tag, Simulated)
+            {
+                Results = results,
+            });
         }
     }
 
@@ -836,6 +847,8 @@ public sealed class SqliteCallStore : IDisposable
 
         public long last_sequence { get; set; }
 
+        public string? results { get; set; }
+
         public CallRecord ToRecord() => new()
         {
             CallId = call_id,
@@ -856,6 +869,7 @@ public sealed class SqliteCallStore : IDisposable
             AnsweredAt = answered_at is { } a ? DateTimeOffset.FromUnixTimeMilliseconds(a) : null,
             EndedAt = ended_at is { } e ? DateTimeOffset.FromUnixTimeMilliseconds(e) : null,
             LastSequence = (int)last_sequence,
+            ResultsJson = results,
         };
     }
 #pragma warning restore IDE1006, SA1300

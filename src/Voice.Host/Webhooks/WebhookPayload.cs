@@ -6,12 +6,16 @@ namespace Voice.Host.Webhooks;
 /// <summary>
 /// What a webhook says: the original's fields (<c>callId</c>, <c>timestamp</c>, <c>event</c>, <c>to</c>,
 /// <c>duration</c>, <c>reason</c>) plus <c>sequence</c> (1, 2, … per call, to order and de-duplicate),
-/// <c>sipStatus</c>, <c>detail</c>, the caller's <c>tag</c> and <c>simulated</c>.
+/// <c>sipStatus</c>, <c>detail</c>, the call's <c>tag</c> and <c>simulated</c>; for a call whose script found something
+/// out, <c>acknowledged</c> (alerts), <c>digits</c> and <c>results</c> (every gather, digit sent and hook call so far).
 /// </summary>
 public sealed record WebhookPayload(
     string CallId, int Sequence, string Event, DateTimeOffset Timestamp, string To, long? Duration,
     string? Reason, int? SipStatus, string? Detail, string? TagJson, bool Simulated)
 {
+    /// <summary>What the script had found out when the state changed.</summary>
+    public Voice.Control.Calls.CallResults Results { get; init; } = Voice.Control.Calls.CallResults.None;
+
     public static string Json(WebhookPayload payload)
     {
         using var buffer = new MemoryStream(256);
@@ -38,6 +42,16 @@ public sealed record WebhookPayload(
                 json.WriteRawValue(payload.TagJson);
             }
             json.WriteBoolean("simulated", payload.Simulated);
+            if (!payload.Results.IsEmpty)
+            {
+                if (payload.Results.Acknowledged is { } acknowledged)
+                {
+                    json.WriteBoolean("acknowledged", acknowledged);
+                }
+                json.WriteString("digits", payload.Results.Digits);
+                json.WritePropertyName("results");
+                Voice.Control.Calls.CallResultsJson.Write(json, payload.Results);
+            }
             json.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
