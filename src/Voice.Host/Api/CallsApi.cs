@@ -123,7 +123,7 @@ internal static class CallsApi
             // Stored as dialled (E.164), as the live call shows it, so the history's `to` filter finds it.
             To = Voice.Control.Phone.PhoneNumber.Parse(request.To!, options.Calls.Numbers).Value,
             CallerId = request.CallerId,
-            Message = callRequest.Message ?? callRequest.Script!.Summary,
+            Message = callRequest.Message ?? callRequest.Script?.Summary ?? string.Empty,
             State = "queued",
             Tag = request.Tag?.GetRawText(),
             Simulated = calls.IsSimulated,

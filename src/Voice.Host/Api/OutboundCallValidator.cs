@@ -28,8 +28,8 @@ public sealed class OutboundCallValidator : AbstractValidator<OutboundCallReques
                 }
             });
         RuleFor(r => r.Message).Cascade(CascadeMode.Stop)
-            .NotEmpty().When(r => r.Verbs is null).WithMessage("is required (or verbs, a call script)")
-            .Null().When(r => r.Verbs is not null).WithMessage("goes without verbs: send one or the other (a say verb speaks a message in a script)")
+            .NotEmpty().When(r => r.Verbs is null, ApplyConditionTo.CurrentValidator).WithMessage("is required (or verbs, a call script)")
+            .Null().When(r => r.Verbs is not null, ApplyConditionTo.CurrentValidator).WithMessage("goes without verbs: send one or the other (a say verb speaks a message in a script)")
             .MaximumLength(CallFieldRules.MaxMessageLength).WithMessage($"must be at most {CallFieldRules.MaxMessageLength} characters")
             .Must(NoControlCharacters).WithMessage("must not contain control characters (line breaks, NUL); write it on one line");
         RuleFor(r => r.Verbs).Custom((verbs, context) =>
