@@ -26,6 +26,12 @@ public static class EndpointLifecycle
             Console.WriteLine($"play command at FreeSWITCH after the phone's 200 OK was sent: median {Percentile(answerToPlay, 0.5):F0} µs, " +
             $"p99 {Percentile(answerToPlay, 0.99):F0} µs, max {answerToPlay[^1]:F0} µs over {answerToPlay.Count} calls (target ≤ 5000)");
         }
+        var next = lean.CompletionToNext.Order().ToList();
+        if (next.Count > 0)
+        {
+            Console.WriteLine($"next command at FreeSWITCH after the previous one's CHANNEL_EXECUTE_COMPLETE was sent: median {Percentile(next, 0.5):F0} µs, " +
+            $"p99 {Percentile(next, 0.99):F0} µs, max {next[^1]:F0} µs over {next.Count} commands (target ≤ 5000)");
+        }
     }
 
     public static async Task RunAsync(int lifecycles)

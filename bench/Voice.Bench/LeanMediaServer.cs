@@ -74,6 +74,9 @@ public sealed class LeanMediaServer : IAsyncDisposable
 
         /// <summary>The client subscribed with <c>event json</c>: events go out as JSON, as FreeSWITCH sends them.</summary>
         public bool Json { get; set; }
+
+        /// <summary>When the last CHANNEL_EXECUTE_COMPLETE was written (a Stopwatch timestamp); 0 once the next command came.</summary>
+        public long CompletedAt;
     }
 
     private static async Task AcceptAsync(TcpListener listener, Func<Stream, Task> serve)
@@ -147,6 +150,11 @@ public sealed class LeanMediaServer : IAsyncDisposable
 
     /// <summary>Microseconds from each phone 200 OK written to the next play command read, for calls answered at once.</summary>
     public IReadOnlyCollection<double> AnswerToPlay => _answerToPlay;
+
+    /// <summary>For each command after a channel's first: µs from the previous command's CHANNEL_EXECUTE_COMPLETE written to this command read.</summary>
+    public IReadOnlyCollection<double> CompletionToNext => _completionToNext;
+
+    private readonly ConcurrentQueue<double> _completionToNext = new();
 
     private readonly ConcurrentQueue<double> _answerToPlay = new();
     private long _lastAnswer;
@@ -312,13 +320,25 @@ public sealed class LeanMediaServer : IAsyncDisposable
             {
                 server._answerToPlay.Enqueue(Stopwatch.GetElapsedTime(answered, received).TotalMicroseconds);
             }
+            var completed = Interlocked.Exchange(ref channel.CompletedAt, 0);
+            if (completed != 0)
+            {
+                server._completionToNext.Enqueue(Stopwatch.GetElapsedTime(completed, received).TotalMicroseconds);
+            }
             var eventUuid = Header(command, "Event-UUID", '\n');
             var application = Header(command, "execute-app-name", '\n');
-            var complete = Event(server._pace, channel,
+            (string Name, string Value)[] headers =
             [
                 ("Event-Name", "CHANNEL_EXECUTE_COMPLETE"), ("Unique-ID", channel.Uuid), ("Application", application),
                 ("Application-Response", "FILE PLAYED"), ("Application-UUID", eventUuid), (WireTimestampHeader, received.ToString(CultureInfo.InvariantCulture)),
-            ]);
+            ];
+            if (application == "play_and_get_digits")
+            {
+                // The phone pressed 1: the digits in the variable the command named (its eighth argument), as FreeSWITCH reports them.
+                var variable = Header(command, "execute-app-arg", '\n').Split(' ')[7];
+                headers = [.. headers, ("variable_" + variable, "1"), ("variable_read_result", "success")];
+            }
+            var complete = Event(server._pace, channel, headers);
             if (application == "playback" && server._pace.Playback > TimeSpan.Zero)
             {
                 // The message plays for as long as it lasts; meanwhile the session goes on (the reply comes at once, in order).
@@ -328,6 +348,7 @@ public sealed class LeanMediaServer : IAsyncDisposable
                     try
                     {
                         await WriteAsync(channel, complete);
+                        Volatile.Write(ref channel.CompletedAt, Stopwatch.GetTimestamp());
                     }
                     catch (Exception ex) when (ex is IOException or ObjectDisposedException)
                     {
@@ -335,13 +356,20 @@ public sealed class LeanMediaServer : IAsyncDisposable
                 });
                 return WriteAsync(channel, "Content-Type: command/reply\nReply-Text: +OK\n\n");
             }
-            return WriteAsync(channel, "Content-Type: command/reply\nReply-Text: +OK\n\n" + complete);
+            return CompleteAsync(channel, "Content-Type: command/reply\nReply-Text: +OK\n\n" + complete);
         }
         if (command.StartsWith("api ", StringComparison.Ordinal))
         {
             return WriteAsync(channel, "Content-Type: api/response\nContent-Length: 4\n\n+OK\n");
         }
         return WriteAsync(channel, "Content-Type: command/reply\nReply-Text: +OK\n\n");
+    }
+
+    /// <summary>Writes a command's reply and completion, and notes when the completion was out.</summary>
+    private static async Task CompleteAsync(Channel channel, string text)
+    {
+        await WriteAsync(channel, text);
+        Volatile.Write(ref channel.CompletedAt, Stopwatch.GetTimestamp());
     }
 
     /// <summary>An event in the session's format (plain, or JSON once subscribed so), with its envelope.</summary>

@@ -25,7 +25,7 @@ if (args.Length > 0 && args[0] == "serve-media")
 }
 if (args.Length > 0 && args[0] == "calls")
 {
-    await AnnounceCalls.RunAsync(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 2_000);
+    await AnnounceCalls.RunAsync(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 2_000, args.Length > 2 && args[2] == "script");
     return;
 }
 if (args.Length > 0 && args[0] == "endpoint")
