@@ -165,7 +165,7 @@ public class StorageTests
         {
             await store.InsertAsync(new CallRecord
             {
-                CallId = id, To = to, Message = "Left over", State = "queued", CreatedAt = now,
+                CallId = id, To = to, Message = "Left over", State = "queued", CreatedAt = now, Tag = """{"alert":"disk"}""",
                 RequestJson = $$"""{"to":"{{to}}","message":"Left over"}""",
             }, null, null);
         }
@@ -183,6 +183,7 @@ public class StorageTests
         var interrupted = await client.GetFromJsonAsync<JsonElement>("/api/call/ringing-call");
         Assert.That((interrupted.GetProperty("state").GetString(), interrupted.GetProperty("reason").GetString()), Is.EqualTo(("failed", "host_restart")));
         Assert.That(interrupted.GetProperty("sipStatus").GetInt32(), Is.EqualTo(180), "what was known before the restart is kept");
+        Assert.That(interrupted.GetProperty("tag").GetProperty("alert").GetString(), Is.EqualTo("disk"), "the tag too");
         var history = await store.HistoryAsync("ringing-call");
         Assert.That(history.Select(h => h.State), Is.EqualTo(new[] { "queued", "dialing", "ringing", "failed" }));
 

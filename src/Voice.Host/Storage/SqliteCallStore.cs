@@ -332,7 +332,7 @@ public sealed class SqliteCallStore : IDisposable
                 answered_at = CASE WHEN $state = 'playing' THEN $at ELSE answered_at END,
                 ended_at = CASE WHEN $state IN ('completed', 'failed') THEN $at ELSE ended_at END,
                 last_sequence = $sequence,
-                tag = $tag,
+                tag = COALESCE($tag, tag),
                 results = COALESCE($results, results)
             WHERE call_id = $call AND last_sequence < $sequence
             RETURNING to_number, tag, simulated, webhook_url, webhook_events, answered_at
