@@ -46,6 +46,11 @@ try
     var store = new SqliteCallStore(storage.DatabasePath);
     builder.Services.AddSingleton(storage);
     builder.Services.AddSingleton(store);
+    // Alerts pick up where the last run left them before the recorder places its queued calls again.
+    builder.Services.AddSingleton(sp => new Voice.Host.Alerts.AlertChains(
+        sp.GetRequiredService<CallManager>(), store, sp.GetRequiredService<CallRecorder>(), sp.GetRequiredService<Voice.Control.VoiceControlOptions>(),
+        sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IHostApplicationLifetime>(), sp.GetRequiredService<ILogger<Voice.Host.Alerts.AlertChains>>()));
+    builder.Services.AddHostedService(sp => sp.GetRequiredService<Voice.Host.Alerts.AlertChains>());
     // The recorder is registered first so it stops last: the calls end (and say so) before it stops listening.
     builder.Services.AddSingleton(sp => new CallRecorder(
         sp.GetRequiredService<IOutboundCalls>(), store, storage, sp.GetRequiredService<WebhookSender>(), sp.GetRequiredService<TimeProvider>(),

@@ -37,6 +37,11 @@ public sealed record CallView(
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public JsonElement? Results { get; init; }
 
+    /// <summary>For an attempt of an alert (retry, escalate): the alert, its outcome and every attempt (on <c>GET /api/call/{id}</c>).</summary>
+    [JsonPropertyOrder(2)]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public AlertView? Alert { get; init; }
+
     /// <summary>The call's webhooks and how their delivery went (on <c>GET /api/call/{id}</c> when it has any).</summary>
     [JsonPropertyOrder(2)]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
@@ -64,6 +69,16 @@ public record CallListView(IReadOnlyList<CallView> Calls)
 
 /// <summary>One page of the history; <see cref="Next"/> is the cursor of the next page (null at the end).</summary>
 public sealed record CallHistoryView(IReadOnlyList<CallView> Calls, string? Next) : CallListView(Calls);
+
+/// <summary>
+/// An alert: <c>status</c> active, acknowledged, answered, exhausted or canceled; who acknowledged (or answered) it;
+/// when the next attempt is due; and every attempt with its number and outcome.
+/// </summary>
+public sealed record AlertView(
+    string AlertId, string Status, string? AcknowledgedBy, string? AnsweredBy, DateTimeOffset? NextAttemptAt, IReadOnlyList<AttemptView> Attempts);
+
+/// <summary>One attempt of an alert.</summary>
+public sealed record AttemptView(int Attempt, string CallId, string To, string State, string? Reason, bool? Acknowledged);
 
 /// <summary>Counts of a call's webhooks by status, and each one's delivery.</summary>
 public sealed record WebhookSummary(int Delivered, int Pending, int Failed, IReadOnlyList<WebhookState> Deliveries);
@@ -103,6 +118,22 @@ internal static class CallResponses
         Webhooks = new WebhookSummary(
             webhooks.Count(w => w.Status == "delivered"), webhooks.Count(w => w.Status == "pending"), webhooks.Count(w => w.Status == "failed"), webhooks),
     };
+
+    /// <summary>The alert as stored, with its attempts.</summary>
+    public static async Task<AlertView?> AlertAsync(Storage.SqliteCallStore store, string alertId)
+    {
+        if (await store.AlertAsync(alertId) is not { } alert)
+        {
+            return null;
+        }
+        var attempts = await store.AttemptsAsync(alertId);
+        return new AlertView(
+            alert.AlertId, alert.Status,
+            alert.Status == Storage.AlertStatus.Acknowledged ? alert.OutcomeNumber : null,
+            alert.Status == Storage.AlertStatus.Answered ? alert.OutcomeNumber : null,
+            alert.NextAttemptAt,
+            [.. attempts.Select(a => new AttemptView(a.Attempt ?? 0, a.CallId, a.To, a.State, a.Reason, Call(a).Acknowledged))]);
+    }
 
     private static int? Seconds(TimeSpan? duration) => duration is { } d ? (int)Math.Round(d.TotalSeconds) : null;
 

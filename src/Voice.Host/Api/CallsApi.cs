@@ -28,7 +28,7 @@ internal static class CallsApi
             .AddOpenApiOperationTransformer(async (operation, context, ct) =>
             {
                 var schema = await context.GetOrCreateSchemaAsync(typeof(OutboundCallRequest), null, ct);
-                schema.Required = new HashSet<string> { "to", "message" };
+                schema.Required = new HashSet<string> { "to" };
                 operation.RequestBody = new OpenApiRequestBody
                 {
                     Required = true,
@@ -39,17 +39,39 @@ internal static class CallsApi
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType).ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
-        api.MapGet("/call/{callId}", async (string callId, IOutboundCalls calls, SqliteCallStore store) =>
-            (calls.Get(callId) is { } call ? CallResponses.Call(call) : await store.GetAsync(callId) is { } stored ? CallResponses.Call(stored) : null) is { } found
-                ? JsonBody.Ok(CallResponses.WithWebhooks(found, await store.WebhooksAsync(callId)))
-                : ApiErrors.NotFound(callId))
+        api.MapGet("/call/{callId}", async (string callId, IOutboundCalls calls, SqliteCallStore store, CallRecorder recorder, Alerts.AlertChains alerts) =>
+        {
+            var stored = calls.Get(callId) is null ? await store.GetAsync(callId) : null;
+            var found = calls.Get(callId) is { } call ? CallResponses.Call(call) : stored is not null ? CallResponses.Call(stored) : null;
+            if (found is null)
+            {
+                return ApiErrors.NotFound(callId);
+            }
+            found = CallResponses.WithWebhooks(found, await store.WebhooksAsync(callId));
+            if ((alerts.ActiveAlertOf(callId) ?? stored?.AlertId ?? (await store.GetAsync(callId))?.AlertId) is { } alertId)
+            {
+                // The alert's newest attempt may be in the recorder's next batch still.
+                await recorder.WrittenAsync();
+                found = found with { Alert = await CallResponses.AlertAsync(store, alertId) };
+            }
+            return JsonBody.Ok(found);
+        })
             .WithSummary("A call: its state, timestamps, duration and webhook deliveries")
             .Produces<CallView>().ProducesProblem(StatusCodes.Status404NotFound);
         api.MapGet("/calls", ListAsync)
             .WithSummary("Active calls; with state, to, from, until, cursor or limit: the history, newest first")
             .Produces<CallHistoryView>().ProducesProblem(StatusCodes.Status400BadRequest);
-        api.MapPost("/call/{callId}/hangup", async (string callId, IOutboundCalls calls) =>
+        api.MapPost("/call/{callId}/hangup", async (string callId, IOutboundCalls calls, Alerts.AlertChains alerts) =>
         {
+            // A call of an active alert: the whole alert stops (no further attempt), and its running attempt hangs up.
+            if (await alerts.StopAsync(callId) is { Stopped: true } stopped)
+            {
+                if (stopped.Running is { } running)
+                {
+                    _ = calls.HangupAsync(running);
+                }
+                return JsonBody.Ok(new { success = true, message = "Alert stopped: no further attempt", callId, hungUp = stopped.Running });
+            }
             var call = calls.Get(callId);
             if (call is null)
             {
@@ -70,7 +92,8 @@ internal static class CallsApi
     }
 
     private static async Task<IResult> PlaceAsync(
-        HttpContext context, CallManager calls, IValidator<OutboundCallRequest> validator, SqliteCallStore store, CallRecorder recorder, Voice.Control.VoiceControlOptions options)
+        HttpContext context, CallManager calls, IValidator<OutboundCallRequest> validator, SqliteCallStore store, CallRecorder recorder, Voice.Control.VoiceControlOptions options,
+        Alerts.AlertChains alerts)
     {
         if (context.Request.ContentLength > MaxBodyBytes)
         {
@@ -116,12 +139,14 @@ internal static class CallsApi
             return JsonBody.Ok(new PlacedView(earlier.CallId, state, calls.IsSimulated));
         }
         var callRequest = request.ToCallRequest();
+        // Stored as dialled (E.164), as the live call shows it, so the history's `to` filter finds it.
+        var to = Voice.Control.Phone.PhoneNumber.Parse(request.To!, options.Calls.Numbers).Value;
+        var alert = request.IsAlert ? alerts.NewAlert(callId, request, to, requestJson, DateTimeOffset.UtcNow) : null;
         // Written by the recorder's next batch, before the call's first state change: the answer does not wait for the disk.
         if (!recorder.Accept(new NewCall(new CallRecord
         {
             CallId = callId,
-            // Stored as dialled (E.164), as the live call shows it, so the history's `to` filter finds it.
-            To = Voice.Control.Phone.PhoneNumber.Parse(request.To!, options.Calls.Numbers).Value,
+            To = to,
             CallerId = request.CallerId,
             Message = callRequest.Message ?? callRequest.Script?.Summary ?? string.Empty,
             State = "queued",
@@ -131,7 +156,9 @@ internal static class CallsApi
             WebhookEvents = request.WebhookEvents,
             RequestJson = requestJson,
             CreatedAt = DateTimeOffset.UtcNow,
-        }, idempotencyKey, hash)))
+            AlertId = alert?.AlertId,
+            Attempt = alert is null ? null : 1,
+        }, idempotencyKey, hash) { Alert = alert }))
         {
             if (idempotencyKey is not null)
             {
@@ -141,11 +168,16 @@ internal static class CallsApi
         }
         try
         {
+            if (alert is not null)
+            {
+                alerts.Starting(alert, callId);
+            }
             var call = calls.Place(callRequest, callId);
             return JsonBody.Ok(new PlacedView(call.CallId, "queued", call.Simulated));
         }
         catch (Exception ex) when (ex is CallRequestException or CallQueueFullException)
         {
+            alerts.Abandon(callId);
             // Answered once the withdrawal is written, so a retry with the same key is a new attempt.
             await recorder.WithdrawAsync(callId);
             return Refused(context, ex);

@@ -17,6 +17,15 @@ public sealed class OutboundCallRequest
     /// <summary>With <see cref="Message"/>: ask for a key press to acknowledge it (the alert shorthand).</summary>
     public AcknowledgeRequest? Acknowledge { get; set; }
 
+    /// <summary>Call the number again when an attempt ends busy, unanswered, unacknowledged…</summary>
+    public RetryRequest? Retry { get; set; }
+
+    /// <summary>The numbers called next, in order, when the previous number's attempts end without success.</summary>
+    public List<string>? Escalate { get; set; }
+
+    /// <summary>Whether this request is an alert of several attempts.</summary>
+    public bool IsAlert => Retry is not null || Escalate is { Count: > 0 };
+
     /// <summary><c>announce</c> (default) or <c>conversation</c> (not supported yet).</summary>
     public string? Mode { get; set; }
 
@@ -95,4 +104,20 @@ public sealed class AcknowledgeRequest
             Timeout = TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : defaults.Timeout,
         };
     }
+}
+
+/// <summary>When and how often an alert's number is called again.</summary>
+public sealed class RetryRequest
+{
+    /// <summary>What may be retried: an attempt that ended busy, unanswered, answered without the digit, or failed otherwise.</summary>
+    public static readonly string[] Outcomes = ["busy", "no_answer", "not_acknowledged", "failed"];
+
+    /// <summary>Attempts per number, the first included, 1–10 (default 3).</summary>
+    public int? Attempts { get; set; }
+
+    /// <summary>The wait before calling the same number again, 0–3600 s (default 60).</summary>
+    public int? DelaySeconds { get; set; }
+
+    /// <summary>Which outcomes are retried (default busy, no_answer, not_acknowledged).</summary>
+    public List<string>? On { get; set; }
 }

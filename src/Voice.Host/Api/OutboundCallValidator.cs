@@ -85,6 +85,52 @@ public sealed class OutboundCallValidator : AbstractValidator<OutboundCallReques
                 context.AddFailure("acknowledge." + problem.Path, problem.Reason);
             }
         });
+        RuleFor(r => r.Retry).Custom((retry, context) =>
+        {
+            if (retry is null)
+            {
+                return;
+            }
+            if (retry.Attempts is < 1 or > 10)
+            {
+                context.AddFailure("retry.attempts", "must be between 1 and 10 (the first attempt included)");
+            }
+            if (retry.DelaySeconds is < 0 or > 3600)
+            {
+                context.AddFailure("retry.delaySeconds", "must be between 0 and 3600");
+            }
+            if (retry.On is { } on && (on.Count == 0 || on.Any(o => !RetryRequest.Outcomes.Contains(o))))
+            {
+                context.AddFailure("retry.on", $"must list outcomes of {string.Join(", ", RetryRequest.Outcomes)}");
+            }
+            else if (retry.On?.Contains("not_acknowledged") == true && context.InstanceToValidate.Acknowledge is null)
+            {
+                context.AddFailure("retry.on", "not_acknowledged needs acknowledge");
+            }
+        });
+        RuleFor(r => r.Escalate).Custom((numbers, context) =>
+        {
+            if (numbers is null)
+            {
+                return;
+            }
+            if (numbers.Count is 0 or > 10)
+            {
+                context.AddFailure("escalate", "must list 1–10 numbers");
+                return;
+            }
+            for (var i = 0; i < numbers.Count; i++)
+            {
+                if (numbers[i] is null || numbers[i].Any(char.IsControl) || !PhoneNumber.TryParse(numbers[i], options.Numbers, out var number, out var error))
+                {
+                    context.AddFailure($"escalate[{i}]", "must be a phone number or extension");
+                }
+                else if (options.Policy.Check(number) is { } denied)
+                {
+                    context.AddFailure($"escalate[{i}]", denied);
+                }
+            }
+        });
         RuleFor(r => r.Mode)
             .Must(m => m is null or "announce" or "conversation").WithMessage("must be announce or conversation")
             .NotEqual("conversation").WithMessage("conversation mode is not supported yet; use announce");

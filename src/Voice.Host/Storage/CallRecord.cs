@@ -46,5 +46,11 @@ public sealed record CallRecord
     /// <summary>What the call's script found out (<see cref="Voice.Control.Calls.CallResultsJson"/>), null for a plain announce call.</summary>
     public string? ResultsJson { get; init; }
 
+    /// <summary>The alert this call is an attempt of (retries, escalation); null for a call of its own.</summary>
+    public string? AlertId { get; init; }
+
+    /// <summary>Which attempt of its alert: 1 for the first.</summary>
+    public int? Attempt { get; init; }
+
     public TimeSpan? Duration => AnsweredAt is { } a && EndedAt is { } e ? e - a : null;
 }

@@ -14,7 +14,7 @@ namespace Voice.Host.Storage;
 /// row and, when the call has a webhook for that state, its outbox row — so an event is never recorded
 /// without its webhook, or the other way round.
 /// </summary>
-public sealed class SqliteCallStore : IDisposable
+public sealed partial class SqliteCallStore : IDisposable
 {
     /// <summary>The reason of calls that were in progress when the host stopped.</summary>
     public const string HostRestart = "host_restart";
@@ -74,7 +74,9 @@ public sealed class SqliteCallStore : IDisposable
                 answered_at INTEGER,
                 ended_at INTEGER,
                 last_sequence INTEGER NOT NULL DEFAULT 0,
-                results TEXT);
+                results TEXT,
+                alert_id TEXT,
+                attempt INTEGER);
             CREATE INDEX IF NOT EXISTS calls_by_time ON calls (created_at DESC, call_id DESC);
             CREATE INDEX IF NOT EXISTS calls_by_state ON calls (state, created_at DESC);
             CREATE INDEX IF NOT EXISTS calls_by_to ON calls (to_number, created_at DESC);
@@ -127,10 +129,15 @@ public sealed class SqliteCallStore : IDisposable
         {
             await connection.ExecuteAsync("ALTER TABLE webhook_outbox ADD COLUMN trace_parent TEXT");
         }
-        if (!(await connection.QueryAsync<string>("SELECT name FROM pragma_table_info('calls')")).Contains("results"))
+        var callColumns = (await connection.QueryAsync<string>("SELECT name FROM pragma_table_info('calls')")).ToHashSet(StringComparer.Ordinal);
+        foreach (var (column, type) in new[] { ("results", "TEXT"), ("alert_id", "TEXT"), ("attempt", "INTEGER") })
         {
-            await connection.ExecuteAsync("ALTER TABLE calls ADD COLUMN results TEXT");
+            if (!callColumns.Contains(column))
+            {
+                await connection.ExecuteAsync($"ALTER TABLE calls ADD COLUMN {column} {type}");
+            }
         }
+        await connection.ExecuteAsync(AlertsSchema);
     }
 
     /// <summary>
@@ -303,14 +310,18 @@ public sealed class SqliteCallStore : IDisposable
             await remember.ExecuteNonQueryAsync();
         }
         var insert = Command(transaction, """
-            INSERT INTO calls (call_id, to_number, caller_id, message, mode, state, tag, simulated, webhook_url, webhook_events, request_json, created_at)
-            VALUES ($id, $to, $caller, $message, $mode, $state, $tag, $simulated, $url, $events, $request, $created)
+            INSERT INTO calls (call_id, to_number, caller_id, message, mode, state, tag, simulated, webhook_url, webhook_events, request_json, created_at, alert_id, attempt)
+            VALUES ($id, $to, $caller, $message, $mode, $state, $tag, $simulated, $url, $events, $request, $created, $alert, $attempt)
             """);
         Bind(insert, ("$id", call.CallId), ("$to", call.To), ("$caller", call.CallerId), ("$message", call.Message), ("$mode", call.Mode),
             ("$state", call.State), ("$tag", call.Tag), ("$simulated", call.Simulated), ("$url", call.WebhookUrl),
             ("$events", call.WebhookEvents is null ? null : string.Join(',', call.WebhookEvents)), ("$request", call.RequestJson),
-            ("$created", created));
+            ("$created", created), ("$alert", call.AlertId), ("$attempt", call.Attempt));
         await insert.ExecuteNonQueryAsync();
+        if (accepted.Alert is { } alert)
+        {
+            await InsertAlertAsync(transaction, alert);
+        }
     }
 
     /// <summary>The work of <see cref="RecordAsync"/> inside the caller's transaction; returns the webhooks it queued.</summary>
@@ -335,7 +346,7 @@ public sealed class SqliteCallStore : IDisposable
                 tag = COALESCE($tag, tag),
                 results = COALESCE($results, results)
             WHERE call_id = $call AND last_sequence < $sequence
-            RETURNING to_number, tag, simulated, webhook_url, webhook_events, answered_at
+            RETURNING to_number, tag, simulated, webhook_url, webhook_events, answered_at, alert_id, attempt
             """);
         var outbox = Command(transaction, """
             INSERT OR IGNORE INTO webhook_outbox (call_id, sequence, event, url, body, next_attempt_at, created_at, trace_parent)
@@ -502,6 +513,7 @@ public sealed class SqliteCallStore : IDisposable
                 WHERE ended_at IS NOT NULL AND ended_at < @cutoff GROUP BY 1, 2, 3
                 ON CONFLICT (day, caller_id, to_number) DO UPDATE SET calls = calls + excluded.calls;
             DELETE FROM call_events WHERE call_id IN (SELECT call_id FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff);
+            DELETE FROM alerts WHERE ended_at IS NOT NULL AND ended_at < @cutoff;
             DELETE FROM webhook_outbox WHERE call_id IN (SELECT call_id FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff);
             DELETE FROM idempotency_keys WHERE call_id IN (SELECT call_id FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff);
             DELETE FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff;
@@ -544,12 +556,13 @@ public sealed class SqliteCallStore : IDisposable
     }
 
     /// <summary>What a call's webhooks need of its row.</summary>
-    private sealed record WebhookTarget(string To, string? Tag, bool Simulated, string? Url, string? Events, long? AnsweredAt)
+    private sealed record WebhookTarget(string To, string? Tag, bool Simulated, string? Url, string? Events, long? AnsweredAt, string? AlertId, long? Attempt)
     {
-        /// <summary>From a row of to_number, tag, simulated, webhook_url, webhook_events, answered_at; null when there is none.</summary>
+        /// <summary>From a row of to_number, tag, simulated, webhook_url, webhook_events, answered_at, alert_id, attempt; null when there is none.</summary>
         public static async Task<WebhookTarget?> ReadAsync(System.Data.Common.DbDataReader reader) => await reader.ReadAsync()
             ? new WebhookTarget(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetInt64(2) != 0,
-                reader.IsDBNull(3) ? null : reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetInt64(5))
+                reader.IsDBNull(3) ? null : reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetInt64(5),
+                reader.IsDBNull(6) ? null : reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetInt64(7))
             : null;
 
         /// <summary>
@@ -566,6 +579,8 @@ public sealed class SqliteCallStore : IDisposable
             return WebhookPayload.Json(new WebhookPayload(callId, sequence, state, DateTimeOffset.FromUnixTimeMilliseconds(at), To, duration, reason, sipStatus, detail, Tag, Simulated)
             {
                 Results = results,
+                AlertId = AlertId,
+                Attempt = (int?)Attempt,
             });
         }
     }
@@ -849,6 +864,10 @@ public sealed class SqliteCallStore : IDisposable
 
         public string? results { get; set; }
 
+        public string? alert_id { get; set; }
+
+        public long? attempt { get; set; }
+
         public CallRecord ToRecord() => new()
         {
             CallId = call_id,
@@ -870,13 +889,18 @@ public sealed class SqliteCallStore : IDisposable
             EndedAt = ended_at is { } e ? DateTimeOffset.FromUnixTimeMilliseconds(e) : null,
             LastSequence = (int)last_sequence,
             ResultsJson = results,
+            AlertId = alert_id,
+            Attempt = (int?)attempt,
         };
     }
 #pragma warning restore IDE1006, SA1300
 }
 
-/// <summary>A call accepted by the API, to be stored with its idempotency key and the hash of its request.</summary>
-public sealed record NewCall(CallRecord Call, string? IdempotencyKey = null, string? RequestHash = null);
+/// <summary>A call accepted by the API, to be stored with its idempotency key and the hash of its request (and, for an alert's first attempt, the alert).</summary>
+public sealed record NewCall(CallRecord Call, string? IdempotencyKey = null, string? RequestHash = null)
+{
+    public AlertRecord? Alert { get; init; }
+}
 
 /// <summary>An idempotency key held for the call that reserved it first; the others wait for its decision.</summary>
 internal sealed class KeyReservation

@@ -16,6 +16,11 @@ public sealed record WebhookPayload(
     /// <summary>What the script had found out when the state changed.</summary>
     public Voice.Control.Calls.CallResults Results { get; init; } = Voice.Control.Calls.CallResults.None;
 
+    /// <summary>The alert the call is an attempt of, and which attempt (with <c>to</c>, which number was called).</summary>
+    public string? AlertId { get; init; }
+
+    public int? Attempt { get; init; }
+
     public static string Json(WebhookPayload payload)
     {
         using var buffer = new MemoryStream(256);
@@ -42,6 +47,11 @@ public sealed record WebhookPayload(
                 json.WriteRawValue(payload.TagJson);
             }
             json.WriteBoolean("simulated", payload.Simulated);
+            if (payload.AlertId is { } alertId)
+            {
+                json.WriteString("alertId", alertId);
+                WriteNumberOrNull(json, "attempt", payload.Attempt);
+            }
             if (!payload.Results.IsEmpty)
             {
                 if (payload.Results.Acknowledged is { } acknowledged)
