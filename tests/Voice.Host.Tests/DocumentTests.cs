@@ -25,10 +25,10 @@ public class DocumentTests
         Assert.That(post.GetProperty("responses").EnumerateObject().Select(r => r.Name), Is.SupersetOf(new[] { "200", "400", "401", "403", "413", "415", "422", "429" }));
         var schemas = document.GetProperty("components").GetProperty("schemas");
         Assert.That(request.GetProperty("properties").EnumerateObject().Select(p => p.Name),
-            Is.SupersetOf(new[] { "to", "message", "mode", "callerId", "timeoutSeconds", "webhookUrl", "webhookEvents", "voice", "repeat", "tag" }));
-        Assert.That(request.GetProperty("required").EnumerateArray().Select(r => r.GetString()), Is.EquivalentTo(new[] { "to", "message" }));
+            Is.SupersetOf(new[] { "to", "message", "mode", "callerId", "timeoutSeconds", "webhookUrl", "webhookEvents", "voice", "repeat", "tag", "verbs", "acknowledge", "retry", "escalate" }));
+        Assert.That(request.GetProperty("required").EnumerateArray().Select(r => r.GetString()), Is.EquivalentTo(new[] { "to" }), "message, or verbs");
         Assert.That(schemas.GetProperty("CallView").GetProperty("properties").EnumerateObject().Select(p => p.Name),
-            Is.SupersetOf(new[] { "success", "callId", "state", "status", "duration", "webhooks" }));
+            Is.SupersetOf(new[] { "success", "callId", "state", "status", "duration", "webhooks", "acknowledged", "digits", "results", "alert" }));
         var security = document.GetProperty("components").GetProperty("securitySchemes");
         Assert.That(security.GetProperty("apiKey").GetProperty("name").GetString(), Is.EqualTo("X-API-Key"));
         Assert.That(security.GetProperty("bearer").GetProperty("scheme").GetString(), Is.EqualTo("bearer"));

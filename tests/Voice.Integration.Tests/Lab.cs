@@ -112,6 +112,15 @@ public sealed class Lab : IAsyncDisposable
         return (call, rung);
     }
 
+    /// <summary>Places <paramref name="request"/> to a number the phone answers as <paramref name="behaviour"/> says, and returns both ends.</summary>
+    public async Task<(CallSnapshot Call, PhoneCall Phone)> PlaceAsync(CallRequest request, PhoneBehaviour behaviour)
+    {
+        Phone.When(request.To, behaviour);
+        var call = Calls.Place(request);
+        var rung = await Phone.NextCallAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(15));
+        return (call, rung);
+    }
+
     /// <summary>Waits (bounded) for the call to end and returns its final snapshot.</summary>
     public async Task<CallSnapshot> EndedAsync(string callId, TimeSpan? within = null)
     {

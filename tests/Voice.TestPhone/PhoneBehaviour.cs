@@ -25,4 +25,7 @@ public sealed record PhoneBehaviour
 
     /// <summary>Sends silence back, as real phones do.</summary>
     public bool SendsRtp { get; init; } = true;
+
+    /// <summary>Keys the callee presses (RFC 4733, in its RTP stream), each this long after the call is set up.</summary>
+    public IReadOnlyList<(TimeSpan After, char Key)> Presses { get; init; } = [];
 }

@@ -21,6 +21,9 @@ public sealed class RtpEndpoint : IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly Task _receiving;
     private Task _sending = Task.CompletedTask;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<char> _keys = new();
+    private readonly List<char> _keysHeard = [];
+    private uint? _lastEvent;
     private long _firstPacket;
     private long _firstAudible;
     private int _packets;
@@ -65,6 +68,18 @@ public sealed class RtpEndpoint : IAsyncDisposable
         }
     }
 
+    /// <summary>The keys the far end sent as RFC 4733 events, in order.</summary>
+    public string KeysHeard
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return new string([.. _keysHeard]);
+            }
+        }
+    }
+
     /// <summary>What was heard so far.</summary>
     public RtpReport Report()
     {
@@ -76,13 +91,19 @@ public sealed class RtpEndpoint : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts sending 20 ms of silence every 20 ms to <paramref name="remote"/> (what phones do; FreeSWITCH learns the path from it).</summary>
-    public void SendSilenceTo(IPEndPoint remote, int payloadType)
+    /// <summary>
+    /// Starts sending 20 ms of silence every 20 ms to <paramref name="remote"/> (what phones do; FreeSWITCH learns the path
+    /// from it); keys pressed go out in the same stream as RFC 4733 events of <paramref name="eventType"/>.
+    /// </summary>
+    public void SendSilenceTo(IPEndPoint remote, int payloadType, int? eventType = null)
     {
-        _sending = SendAsync(remote, payloadType, _stop.Token);
+        _sending = SendAsync(remote, payloadType, eventType, _stop.Token);
     }
 
-    private async Task SendAsync(IPEndPoint remote, int payloadType, CancellationToken ct)
+    /// <summary>Presses a key: 100 ms of telephone-event packets, then three end packets, as phones send them.</summary>
+    public void PressKey(char key) => _keys.Enqueue(key);
+
+    private async Task SendAsync(IPEndPoint remote, int payloadType, int? eventType, CancellationToken ct)
     {
         var packet = new byte[12 + 160];
         packet[0] = 0x80;
@@ -96,6 +117,31 @@ public sealed class RtpEndpoint : IAsyncDisposable
         {
             while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
             {
+                if (eventType is { } events && _keys.TryDequeue(out var key))
+                {
+                    // One event: the same timestamp throughout, marker on the first packet, the duration growing, end bit on the last three.
+                    var started = timestamp += 160;
+                    var code = key switch { '*' => 10, '#' => 11, _ => key - '0' };
+                    for (var i = 1; i <= 8; i++)
+                    {
+                        var tone = new byte[16];
+                        tone[0] = 0x80;
+                        tone[1] = (byte)(events | (i == 1 ? 0x80 : 0));
+                        BinaryPrimitives.WriteUInt16BigEndian(tone.AsSpan(2), sequence++);
+                        BinaryPrimitives.WriteUInt32BigEndian(tone.AsSpan(4), started);
+                        packet.AsSpan(8, 4).CopyTo(tone.AsSpan(8));
+                        tone[12] = (byte)code;
+                        tone[13] = (byte)((i > 5 ? 0x80 : 0) | 10);
+                        BinaryPrimitives.WriteUInt16BigEndian(tone.AsSpan(14), (ushort)(Math.Min(i, 5) * 160));
+                        await _socket.SendToAsync(tone, remote, ct).ConfigureAwait(false);
+                        if (i < 8)
+                        {
+                            await timer.WaitForNextTickAsync(ct).ConfigureAwait(false);
+                        }
+                    }
+                    timestamp = started + (5 * 160);
+                    continue;
+                }
                 BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(2), sequence++);
                 BinaryPrimitives.WriteUInt32BigEndian(packet.AsSpan(4), timestamp += 160);
                 await _socket.SendToAsync(packet, remote, ct).ConfigureAwait(false);
@@ -141,6 +187,19 @@ public sealed class RtpEndpoint : IAsyncDisposable
                 continue;
             }
             var payload = buffer.AsSpan(Math.Min(headerLength, length), Math.Max(0, length - headerLength));
+            if (payloadType is >= 96 and <= 127 && payload.Length == 4 && (payload[1] & 0x80) != 0)
+            {
+                // A telephone-event's end (sent three times): one key per event timestamp.
+                var started = BinaryPrimitives.ReadUInt32BigEndian(buffer.AsSpan(4));
+                lock (_lock)
+                {
+                    if (_lastEvent != started)
+                    {
+                        _lastEvent = started;
+                        _keysHeard.Add(payload[0] switch { 10 => '*', 11 => '#', var d and < 10 => (char)('0' + d), var other => (char)('A' + other - 12) });
+                    }
+                }
+            }
             Observe(now, payloadType, payload, decrypted: false);
         }
     }

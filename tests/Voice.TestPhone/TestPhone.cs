@@ -161,7 +161,12 @@ public sealed partial class TestPhone : IAsyncDisposable
                     }
                     if (BehaviourFor(call.User).SendsRtp && RemoteMedia(call.AckSdp ?? call.OfferedSdp) is { } remote)
                     {
-                        call.Media.SendSilenceTo(remote.EndPoint, remote.PayloadType);
+                        call.Media.SendSilenceTo(remote.EndPoint, remote.PayloadType, remote.EventType);
+                        var media = call.Media;
+                        foreach (var (after, key) in BehaviourFor(call.User).Presses)
+                        {
+                            _ = Task.Delay(after).ContinueWith(_ => media.PressKey(key), TaskScheduler.Default);
+                        }
                     }
                 }
                 break;
@@ -364,7 +369,7 @@ public sealed partial class TestPhone : IAsyncDisposable
         return sdp.Append("a=ptime:20\r\na=sendrecv\r\n").ToString();
     }
 
-    private static (IPEndPoint EndPoint, int PayloadType)? RemoteMedia(string sdp)
+    private static (IPEndPoint EndPoint, int PayloadType, int? EventType)? RemoteMedia(string sdp)
     {
         var lines = sdp.Split("\r\n");
         var connection = lines.FirstOrDefault(l => l.StartsWith("c=IN IP4 ", StringComparison.Ordinal));
@@ -375,7 +380,9 @@ public sealed partial class TestPhone : IAsyncDisposable
         }
         var parts = media.Split(' ');
         var pt = parts.Skip(3).FirstOrDefault(f => f is "0" or "8") ?? "0";
-        return (new IPEndPoint(address, int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture)), int.Parse(pt, System.Globalization.CultureInfo.InvariantCulture));
+        var events = parts.Skip(3).FirstOrDefault(f => lines.Contains($"a=rtpmap:{f} telephone-event/8000"));
+        return (new IPEndPoint(address, int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture)), int.Parse(pt, System.Globalization.CultureInfo.InvariantCulture),
+            events is null ? null : int.Parse(events, System.Globalization.CultureInfo.InvariantCulture));
     }
 
     /// <summary>A correct digest (RFC 2617, qop=auth) for the nonce this phone gave the call.</summary>
