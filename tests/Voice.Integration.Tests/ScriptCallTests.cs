@@ -43,6 +43,7 @@ public class ScriptCallTests
 
         var ended = await lab.EndedAsync(call.CallId);
 
+        TestContext.Progress.WriteLine($"{phone.Media.Report()}; keys {phone.Media.KeysHeard}; offered {phone.OfferedSdp}");
         Assert.That((ended.State, ended.Reason), Is.EqualTo((CallState.Completed, CallReasons.AnnounceComplete)));
         Assert.That(ended.Results.DigitsSent, Is.EqualTo(new[] { "1w2#" }));
         Assert.That(phone.Media.KeysHeard, Is.EqualTo("12#"), "FreeSWITCH sent each key as a telephone-event");

@@ -167,7 +167,9 @@ public sealed partial class Endpoint : IAsyncDisposable
 
     /// <summary>
     /// Sends <paramref name="digits"/> to the far end as RFC 2833 events (<c>send_dtmf</c>), each tone
-    /// <paramref name="toneDuration"/> long; <c>w</c> waits 0.5 s and <c>W</c> 1 s. Completes when all are sent.
+    /// <paramref name="toneDuration"/> long; <c>w</c> waits 0.5 s and <c>W</c> 1 s. Completes when all are sent:
+    /// FreeSWITCH's <c>send_dtmf</c> completes once it has queued them (on the lab's FreeSWITCH a hang-up right after
+    /// it cut the first key short), so this waits for as long as the keys take to go out (<see cref="SendingTime"/>).
     /// </summary>
     public async Task SendDigitsAsync(string digits, TimeSpan toneDuration, CancellationToken ct = default)
     {
@@ -177,6 +179,20 @@ public sealed partial class Endpoint : IAsyncDisposable
         }
         RequireBetween((int)toneDuration.TotalMilliseconds, 40, 2000);
         await ExecuteAsync("send_dtmf", $"{digits}@{Milliseconds(toneDuration)}", ct).ConfigureAwait(false);
+        await Task.Delay(SendingTime(digits, toneDuration), _time, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>How long FreeSWITCH takes to send <paramref name="digits"/>: each key its tone and a gap, each pause its length, and the end packets of the last key.</summary>
+    public static TimeSpan SendingTime(string digits, TimeSpan toneDuration)
+    {
+        ArgumentNullException.ThrowIfNull(digits);
+        var gap = TimeSpan.FromMilliseconds(50);
+        return digits.Aggregate(TimeSpan.FromMilliseconds(60), (total, key) => total + key switch
+        {
+            'w' => TimeSpan.FromMilliseconds(500),
+            'W' => TimeSpan.FromSeconds(1),
+            _ => toneDuration + gap,
+        });
     }
 
     /// <summary>Records what the far end says to <paramref name="path"/> on the FreeSWITCH host (<c>record</c>).</summary>
