@@ -12,13 +12,6 @@ public class AlertTests
     [TearDown]
     public void ReleaseFiles() => SqliteConnection.ClearAllPools();
 
-    private static async Task<string> PlaceAsync(HttpClient client, string json)
-    {
-        var response = await client.PostAsync("/api/outbound-call", new StringContent(json, Encoding.UTF8, "application/json"));
-        Assert.That(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("callId").GetString()!;
-    }
-
     /// <summary>GET the call until its alert satisfies <paramref name="until"/>; returns the alert.</summary>
     private static async Task<JsonElement> AlertAsync(HttpClient client, string callId, Func<JsonElement, bool> until, string what)
     {
@@ -39,7 +32,7 @@ public class AlertTests
         await using var receiver = await WebhookReceiver.StartAsync();
         await using var factory = new HostFactory();
         using var client = factory.CreateClient();
-        var alertId = await PlaceAsync(client, $$"""
+        var alertId = await HostFactory.PlaceAsync(client, $$"""
             {"to":"+15005550001","message":"Disk full on db-01.","acknowledge":{},"retry":{"attempts":2,"delaySeconds":0},
              "escalate":["+15005551102"],"webhookUrl":"{{receiver.Url}}","webhookEvents":["completed","failed"]}
             """);
@@ -72,7 +65,7 @@ public class AlertTests
     {
         await using var factory = new HostFactory();
         using var client = factory.CreateClient();
-        var alertId = await PlaceAsync(client, """
+        var alertId = await HostFactory.PlaceAsync(client, """
             {"to":"+15005550000","message":"Disk full.","acknowledge":{"tries":1,"timeoutSeconds":1},"retry":{"attempts":2,"delaySeconds":0}}
             """);
         var alert = await AlertAsync(client, alertId, a => HasStatus(a, "exhausted"), "the alert exhausted");
@@ -86,7 +79,7 @@ public class AlertTests
     {
         await using var factory = new HostFactory();
         using var client = factory.CreateClient();
-        var alertId = await PlaceAsync(client, """{"to":"+15005550001","message":"Disk full.","escalate":["+15005550000"]}""");
+        var alertId = await HostFactory.PlaceAsync(client, """{"to":"+15005550001","message":"Disk full.","escalate":["+15005550000"]}""");
         var alert = await AlertAsync(client, alertId, a => HasStatus(a, "answered"), "the alert answered");
         Assert.That(alert.GetProperty("answeredBy").GetString(), Is.EqualTo("+15005550000"));
         Assert.That(alert.GetProperty("attempts").GetArrayLength(), Is.EqualTo(2), "busy is not retried by default without attempts: the next number at once");
@@ -97,7 +90,7 @@ public class AlertTests
     {
         await using var factory = new HostFactory();
         using var client = factory.CreateClient();
-        var alertId = await PlaceAsync(client, """
+        var alertId = await HostFactory.PlaceAsync(client, """
             {"to":"+15005550001","message":"Disk full.","retry":{"attempts":3,"delaySeconds":600},"escalate":["+15005550000"]}
             """);
         await AlertAsync(client, alertId, a => a.GetProperty("nextAttemptAt").ValueKind == JsonValueKind.String, "the second attempt due");
@@ -116,7 +109,7 @@ public class AlertTests
     {
         await using var factory = new HostFactory();
         using var client = factory.CreateClient();
-        var alertId = await PlaceAsync(client, """
+        var alertId = await HostFactory.PlaceAsync(client, """
             {"to":"+15005550002","message":"Disk full.","timeoutSeconds":60,"retry":{"attempts":3,"delaySeconds":0}}
             """);
         await HostFactory.WaitForEndAsync(client, alertId, "ringing");
@@ -136,7 +129,7 @@ public class AlertTests
         await using (var first = new HostFactory(dataDirectory: directory.Path))
         {
             using var client = first.CreateClient();
-            alertId = await PlaceAsync(client, """
+            alertId = await HostFactory.PlaceAsync(client, """
                 {"to":"+15005550001","message":"Disk full.","acknowledge":{},"retry":{"attempts":2,"delaySeconds":2},"escalate":["+15005551102"]}
                 """);
             await AlertAsync(client, alertId, a => a.GetProperty("nextAttemptAt").ValueKind == JsonValueKind.String, "the second attempt due");

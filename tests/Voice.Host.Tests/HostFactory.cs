@@ -73,6 +73,14 @@ public sealed class HostFactory : WebApplicationFactory<Program>
         }
     }
 
+    /// <summary>POSTs a call (JSON) and returns its id; fails the test unless it was accepted.</summary>
+    public static async Task<string> PlaceAsync(HttpClient client, string json)
+    {
+        var response = await client.PostAsync("/api/outbound-call", new StringContent(json, System.Text.Encoding.UTF8, "application/json"));
+        Assert.That(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("callId").GetString()!;
+    }
+
     /// <summary>GET /api/call/{id} until the call has ended.</summary>
     public static async Task<JsonElement> WaitForEndAsync(HttpClient client, string callId, string? state = null)
     {

@@ -23,13 +23,6 @@ public class ScriptApiTests
     private static Task<HttpResponseMessage> PostAsync(HttpClient client, string json) =>
         client.PostAsync("/api/outbound-call", new StringContent(json, Encoding.UTF8, "application/json"));
 
-    private static async Task<string> PlaceAsync(HttpClient client, string json)
-    {
-        var response = await PostAsync(client, json);
-        Assert.That(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("callId").GetString()!;
-    }
-
     private static async Task<JsonElement> ErrorsOfAsync(HttpResponseMessage response)
     {
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), await response.Content.ReadAsStringAsync());
@@ -76,7 +69,7 @@ public class ScriptApiTests
         await using var receiver = await WebhookReceiver.StartAsync();
         await using var factory = new HostFactory(Settings);
         using var client = factory.CreateClient();
-        var callId = await PlaceAsync(client, $$"""
+        var callId = await HostFactory.PlaceAsync(client, $$"""
             {"to":"+15005551212","message":"Disk full on db-01.","acknowledge":{"digit":"1","repeatDigit":"2","tries":3},"webhookUrl":"{{receiver.Url}}"}
             """);
 
@@ -106,7 +99,7 @@ public class ScriptApiTests
     {
         await using var factory = new HostFactory(Settings);
         using var client = factory.CreateClient();
-        var callId = await PlaceAsync(client, """{"to":"+15005550000","message":"Disk full.","acknowledge":{"tries":1,"timeoutSeconds":1}}""");
+        var callId = await HostFactory.PlaceAsync(client, """{"to":"+15005550000","message":"Disk full.","acknowledge":{"tries":1,"timeoutSeconds":1}}""");
         var call = await HostFactory.WaitForEndAsync(client, callId);
         Assert.That((call.GetProperty("acknowledged").GetBoolean(), call.GetProperty("digits").GetString()), Is.EqualTo((false, "")));
     }
@@ -120,7 +113,7 @@ public class ScriptApiTests
                 .WithBody("""[{"verb":"say","text":"Restarting nginx."},{"verb":"dtmf","dtmf":"9"}]"""));
         await using var factory = new HostFactory(Settings);
         using var client = factory.CreateClient();
-        var callId = await PlaceAsync(client, $$"""
+        var callId = await HostFactory.PlaceAsync(client, $$"""
             {"to":"+15005551302","tag":{"service":"nginx"},"verbs":[
               {"verb":"gather","numDigits":1,"say":{"text":"Press 3 to restart nginx."},"actionHook":"http://127.0.0.1:{{hook.Port}}/n8n/gathered"},
               {"verb":"say","text":"Not reached."}]}

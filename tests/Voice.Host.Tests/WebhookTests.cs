@@ -26,13 +26,6 @@ public class WebhookTests
     [TearDown]
     public void ReleaseFiles() => SqliteConnection.ClearAllPools();
 
-    private static async Task<string> PlaceAsync(HttpClient client, string json)
-    {
-        var response = await client.PostAsync("/api/outbound-call", new StringContent(json, Encoding.UTF8, "application/json"));
-        Assert.That(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("callId").GetString()!;
-    }
-
     /// <summary>What a receiver does with the header: HMAC-SHA256 over "t.body" with the shared secret, computed here independently.</summary>
     private static bool SignedWithSecret(WebhookReceiver.Received hook)
     {
@@ -61,7 +54,7 @@ public class WebhookTests
         await using var factory = new HostFactory(FastRetries);
         using var client = factory.CreateClient();
 
-        var callId = await PlaceAsync(client, $$"""
+        var callId = await HostFactory.PlaceAsync(client, $$"""
             {"to":"+15005550000","message":"Disk at 95 percent.","webhookUrl":"{{receiver.Url}}","tag":{"alert":"disk","host":"nas-01"} }
             """);
         await HostFactory.Eventually(async () => receiver.Accepted.Count == 5, "five webhooks (queued, dialing, ringing, playing, completed)");
@@ -95,7 +88,7 @@ public class WebhookTests
         await using var factory = new HostFactory(FastRetries);
         using var client = factory.CreateClient();
 
-        var callId = await PlaceAsync(client, $$"""
+        var callId = await HostFactory.PlaceAsync(client, $$"""
             {"to":"+15005550001","message":"Busy line.","webhookUrl":"{{receiver.Url}}","webhookEvents":["completed","failed"]}
             """);
         await HostFactory.WaitForEndAsync(client, callId);
@@ -121,8 +114,8 @@ public class WebhookTests
         await using var factory = new HostFactory(FastRetries);
         using var client = factory.CreateClient();
 
-        var first = await PlaceAsync(client, $$"""{"to":"+15005550000","message":"One.","webhookUrl":"{{receiver.Url}}"}""");
-        var second = await PlaceAsync(client, $$"""{"to":"+15005550003","message":"Two.","webhookUrl":"{{receiver.Url}}"}""");
+        var first = await HostFactory.PlaceAsync(client, $$"""{"to":"+15005550000","message":"One.","webhookUrl":"{{receiver.Url}}"}""");
+        var second = await HostFactory.PlaceAsync(client, $$"""{"to":"+15005550003","message":"Two.","webhookUrl":"{{receiver.Url}}"}""");
         await HostFactory.Eventually(async () => receiver.Accepted.Count == 8, "5 webhooks of the answered call and 3 of the unknown number");
 
         foreach (var (callId, expected) in new[] { (first, new[] { 1, 2, 3, 4, 5 }), (second, new[] { 1, 2, 3 }) })
@@ -144,7 +137,7 @@ public class WebhookTests
         await using var receiver = new DroppingReceiver(drops: 2);
         await using var factory = new HostFactory(FastRetries);
         using var client = factory.CreateClient();
-        var callId = await PlaceAsync(client, $$"""{"to":"+15005550001","message":"Busy.","webhookUrl":"{{receiver.Url}}","webhookEvents":["failed"]}""");
+        var callId = await HostFactory.PlaceAsync(client, $$"""{"to":"+15005550001","message":"Busy.","webhookUrl":"{{receiver.Url}}","webhookEvents":["failed"]}""");
         var delivery = (await SettledWebhooksAsync(client, callId)).GetProperty("deliveries")[0];
         Assert.That((delivery.GetProperty("status").GetString(), delivery.GetProperty("attempts").GetInt32()), Is.EqualTo(("delivered", 3)));
         Assert.That(receiver.Connections, Is.EqualTo(3));
@@ -219,7 +212,7 @@ public class WebhookTests
         await using var factory = new HostFactory(new(FastRetries) { ["Webhooks:TimeoutSeconds"] = "1", ["Webhooks:InitialBackoffMs"] = "1000" });
         using var client = factory.CreateClient();
 
-        var callId = await PlaceAsync(client, $$"""{"to":"+15005550001","message":"Busy.","webhookUrl":"{{receiver.Url}}","webhookEvents":["failed"]}""");
+        var callId = await HostFactory.PlaceAsync(client, $$"""{"to":"+15005550001","message":"Busy.","webhookUrl":"{{receiver.Url}}","webhookEvents":["failed"]}""");
         var webhooks = await SettledWebhooksAsync(client, callId);
         var delivery = webhooks.GetProperty("deliveries")[0];
         Assert.That((delivery.GetProperty("status").GetString(), delivery.GetProperty("attempts").GetInt32()), Is.EqualTo(("delivered", 2)));
@@ -236,7 +229,7 @@ public class WebhookTests
         await using var factory = new HostFactory(FastRetries);
         using var client = factory.CreateClient();
 
-        var callId = await PlaceAsync(client, $$"""{"to":"+15005550000","message":"Hello.","webhookUrl":"{{receiver.Url}}"}""");
+        var callId = await HostFactory.PlaceAsync(client, $$"""{"to":"+15005550000","message":"Hello.","webhookUrl":"{{receiver.Url}}"}""");
         await HostFactory.Eventually(async () => receiver.Accepted.Count == 4);
 
         Assert.That(receiver.Requests.Count(r => r.AnsweredStatus == 410), Is.EqualTo(1), "a 4xx is final: no retry");
@@ -292,7 +285,7 @@ public class WebhookTests
         await using (var first = new HostFactory(FastRetries, dataDirectory: directory.Path))
         {
             using var client = first.CreateClient();
-            callId = await PlaceAsync(client, $$"""{"to":"+15005550001","message":"Busy.","webhookUrl":"{{receiver.Url}}","webhookEvents":["failed"]}""");
+            callId = await HostFactory.PlaceAsync(client, $$"""{"to":"+15005550001","message":"Busy.","webhookUrl":"{{receiver.Url}}","webhookEvents":["failed"]}""");
             await HostFactory.WaitForEndAsync(client, callId);
             await HostFactory.Eventually(async () => receiver.Requests.Count >= 2, "the receiver is tried and retried while it is down");
             var pending = (await client.GetFromJsonAsync<JsonElement>($"/api/call/{callId}")).GetProperty("webhooks");
@@ -455,7 +448,7 @@ public class WebhookTests
         using var directory = new TemporaryDirectory();
         await using var factory = new HostFactory(FastRetries, dataDirectory: directory.Path);
         using var client = factory.CreateClient();
-        var callId = await PlaceAsync(client, $$"""{"to":"+15005550001","message":"Busy.","webhookUrl":"{{receiver.Url}}","webhookEvents":["failed"]}""");
+        var callId = await HostFactory.PlaceAsync(client, $$"""{"to":"+15005550001","message":"Busy.","webhookUrl":"{{receiver.Url}}","webhookEvents":["failed"]}""");
         await HostFactory.WaitForEndAsync(client, callId);
         await HostFactory.Eventually(async () => receiver.Accepted.Count == 1, "the final webhook is delivered");
 

@@ -276,19 +276,8 @@ internal sealed class AlertChains(
             request.Escalate = null;
             callRequest = request.ToCallRequest();
             callId = Guid.NewGuid().ToString();
-            record = new CallRecord
+            record = request.ToRecord(callId, request.To, callRequest, JsonSerializer.Serialize(request, Json), calls.IsSimulated, time.GetUtcNow()) with
             {
-                CallId = callId,
-                To = request.To,
-                CallerId = request.CallerId,
-                Message = callRequest.Message ?? callRequest.Script?.Summary ?? string.Empty,
-                State = "queued",
-                Tag = request.Tag?.GetRawText(),
-                Simulated = calls.IsSimulated,
-                WebhookUrl = request.WebhookUrl,
-                WebhookEvents = request.WebhookEvents,
-                RequestJson = JsonSerializer.Serialize(request, Json),
-                CreatedAt = time.GetUtcNow(),
                 AlertId = alert.AlertId,
                 Attempt = chain.Attempt,
             };

@@ -139,26 +139,15 @@ internal static class CallsApi
             return JsonBody.Ok(new PlacedView(earlier.CallId, state, calls.IsSimulated));
         }
         var callRequest = request.ToCallRequest();
-        // Stored as dialled (E.164), as the live call shows it, so the history's `to` filter finds it.
         var to = Voice.Control.Phone.PhoneNumber.Parse(request.To!, options.Calls.Numbers).Value;
         var alert = request.IsAlert ? alerts.NewAlert(callId, request, to, requestJson, DateTimeOffset.UtcNow) : null;
         // Written by the recorder's next batch, before the call's first state change: the answer does not wait for the disk.
-        if (!recorder.Accept(new NewCall(new CallRecord
+        var record = request.ToRecord(callId, to, callRequest, requestJson, calls.IsSimulated, DateTimeOffset.UtcNow) with
         {
-            CallId = callId,
-            To = to,
-            CallerId = request.CallerId,
-            Message = callRequest.Message ?? callRequest.Script?.Summary ?? string.Empty,
-            State = "queued",
-            Tag = request.Tag?.GetRawText(),
-            Simulated = calls.IsSimulated,
-            WebhookUrl = request.WebhookUrl,
-            WebhookEvents = request.WebhookEvents,
-            RequestJson = requestJson,
-            CreatedAt = DateTimeOffset.UtcNow,
             AlertId = alert?.AlertId,
             Attempt = alert is null ? null : 1,
-        }, idempotencyKey, hash) { Alert = alert }))
+        };
+        if (!recorder.Accept(new NewCall(record, idempotencyKey, hash) { Alert = alert }))
         {
             if (idempotencyKey is not null)
             {

@@ -53,6 +53,26 @@ public sealed class OutboundCallRequest
     /// <summary>Which states to send webhooks for; default all.</summary>
     public List<string>? WebhookEvents { get; set; }
 
+    /// <summary>
+    /// The call as stored when it is accepted (queued), for a validated body whose <paramref name="call"/> was made from
+    /// it; <paramref name="to"/> is the number as dialled (E.164), as the live call shows it, so the history's
+    /// <c>to</c> filter finds it.
+    /// </summary>
+    public Storage.CallRecord ToRecord(string callId, string to, Voice.Control.Calls.CallRequest call, string requestJson, bool simulated, DateTimeOffset now) => new()
+    {
+        CallId = callId,
+        To = to,
+        CallerId = CallerId,
+        Message = call.Message ?? call.Script?.Summary ?? string.Empty,
+        State = "queued",
+        Tag = Tag?.GetRawText(),
+        Simulated = simulated,
+        WebhookUrl = WebhookUrl,
+        WebhookEvents = WebhookEvents,
+        RequestJson = requestJson,
+        CreatedAt = now,
+    };
+
     /// <summary>The library's request for a validated body.</summary>
     public Voice.Control.Calls.CallRequest ToCallRequest() => new()
     {

@@ -21,17 +21,10 @@ public class AnnounceCallTests
         RepeatPause = TimeSpan.FromMilliseconds(10),
     };
 
-    private readonly List<IAsyncDisposable> _owned = [];
+    private readonly Owned _owned = new();
 
     [TearDown]
-    public async Task Dispose()
-    {
-        foreach (var owned in Enumerable.Reverse(_owned))
-        {
-            await owned.DisposeAsync();
-        }
-        _owned.Clear();
-    }
+    public Task Dispose() => _owned.DisposeAllAsync();
 
     private async Task<(MediaRig Rig, CallManager Calls, ChangeLog Changes, SpySynthesizer Speech)> StartAsync()
     {

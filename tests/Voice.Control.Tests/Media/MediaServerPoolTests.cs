@@ -9,7 +9,7 @@ namespace Voice.Control.Tests.Media;
 /// <summary>Media servers coming up (profile check) and the pool choosing among them.</summary>
 public class MediaServerPoolTests
 {
-    private readonly List<IAsyncDisposable> _owned = [];
+    private readonly Owned _owned = new();
     private FakeDrachtioServer _drachtio = null!;
     private DrachtioClient _client = null!;
     private MediaSessionBroker _broker = null!;
@@ -29,11 +29,7 @@ public class MediaServerPoolTests
     [TearDown]
     public async Task Stop()
     {
-        foreach (var owned in Enumerable.Reverse(_owned))
-        {
-            await owned.DisposeAsync();
-        }
-        _owned.Clear();
+        await _owned.DisposeAllAsync();
         await _client.DisposeAsync();
         await _broker.DisposeAsync();
         await _drachtio.DisposeAsync();

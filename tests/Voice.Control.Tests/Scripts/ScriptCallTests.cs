@@ -29,17 +29,10 @@ public class ScriptCallTests
         HookTimeout = TimeSpan.FromSeconds(1),
     };
 
-    private readonly List<IAsyncDisposable> _owned = [];
+    private readonly Owned _owned = new();
 
     [TearDown]
-    public async Task Dispose()
-    {
-        foreach (var owned in Enumerable.Reverse(_owned))
-        {
-            await owned.DisposeAsync();
-        }
-        _owned.Clear();
-    }
+    public Task Dispose() => _owned.DisposeAllAsync();
 
     /// <summary>Speech as files FreeSWITCH plays, one per text, so every command on the wire names what it says.</summary>
     private sealed class FileSpeech : ISpeechSynthesizer

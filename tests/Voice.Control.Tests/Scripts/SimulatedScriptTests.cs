@@ -19,17 +19,10 @@ public class SimulatedScriptTests
         PlaybackSpeed = 50,
     };
 
-    private readonly List<IAsyncDisposable> _owned = [];
+    private readonly Owned _owned = new();
 
     [TearDown]
-    public async Task Dispose()
-    {
-        foreach (var owned in Enumerable.Reverse(_owned))
-        {
-            await owned.DisposeAsync();
-        }
-        _owned.Clear();
-    }
+    public Task Dispose() => _owned.DisposeAllAsync();
 
     private (CallManager Calls, ChangeLog Changes, FakeHook Hook) Start()
     {
