@@ -39,6 +39,9 @@ internal sealed class OutboundCall : IScriptCall
     private string? _tag;
     private CallResults _results = CallResults.None;
 
+    /// <summary>The message, or what the script says, as snapshots show it.</summary>
+    private readonly string _message;
+
     public OutboundCall(CallManager manager, string id, CallRequest request, PhoneNumber number, string dialUri, CallOptions options, TimeProvider time, ILogger logger)
     {
         _manager = manager;
@@ -54,6 +57,7 @@ internal sealed class OutboundCall : IScriptCall
         Script = request.Script ?? (request.Acknowledge is { } acknowledge
             ? CallScript.Acknowledge(request.Message!, acknowledge, request.Voice, request.Repeat)
             : CallScript.Say(request.Message!, request.Voice, request.Repeat));
+        _message = request.Message ?? Script.Summary;
         _trace = StartTrace();
     }
 
@@ -108,7 +112,7 @@ internal sealed class OutboundCall : IScriptCall
                 Reason = _reason,
                 SipStatus = _sipStatus,
                 Detail = _detail,
-                Message = Request.Message ?? Script.Summary,
+                Message = _message,
                 CallerId = Request.CallerId ?? _options.DefaultCallerId,
                 Repeat = Request.Repeat,
                 Tag = _tag,

@@ -46,6 +46,9 @@ internal sealed class AlertChains(
         public ITimer? Timer { get; set; }
 
         public bool Ended { get; set; }
+
+        /// <summary>Its calls so far, by which it is found while active.</summary>
+        public List<string> CallIds { get; } = [];
     }
 
     /// <summary>Subscribes, then picks up the alerts the last run left active (before the recorder places its queued calls again).</summary>
@@ -95,7 +98,7 @@ internal sealed class AlertChains(
         var chain = new Chain(alert) { AttemptOfNumber = 1, Attempt = 1, CurrentCallId = callId };
         lock (_lock)
         {
-            _byCall[callId] = chain;
+            Track(chain, callId);
         }
     }
 
@@ -232,12 +235,23 @@ internal sealed class AlertChains(
         }
     }
 
-    /// <summary>No more attempts; under the lock.</summary>
-    private static void End(Chain chain)
+    /// <summary>The chain is found by <paramref name="callId"/> from now on; under the lock.</summary>
+    private void Track(Chain chain, string callId)
+    {
+        chain.CallIds.Add(callId);
+        _byCall[callId] = chain;
+    }
+
+    /// <summary>No more attempts, and the chain is forgotten (the store has the rest); under the lock.</summary>
+    private void End(Chain chain)
     {
         chain.Ended = true;
         chain.Timer?.Dispose();
         chain.Timer = null;
+        foreach (var callId in chain.CallIds)
+        {
+            _byCall.Remove(callId);
+        }
     }
 
     /// <summary>Writes when the next attempt is due, then waits for it (at once when it is due already).</summary>
@@ -284,7 +298,7 @@ internal sealed class AlertChains(
             chain.CurrentCallId = callId;
             chain.Timer?.Dispose();
             chain.Timer = null;
-            _byCall[callId] = chain;
+            Track(chain, callId);
         }
         if (!recorder.Accept(new NewCall(record)))
         {
@@ -333,7 +347,7 @@ internal sealed class AlertChains(
         {
             foreach (var attempt in attempts)
             {
-                _byCall[attempt.CallId] = chain;
+                Track(chain, attempt.CallId);
             }
         }
         var last = attempts.Count > 0 ? attempts[^1] : null;

@@ -41,14 +41,19 @@ internal static class CallsApi
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         api.MapGet("/call/{callId}", async (string callId, IOutboundCalls calls, SqliteCallStore store, CallRecorder recorder, Alerts.AlertChains alerts) =>
         {
-            var stored = calls.Get(callId) is null ? await store.GetAsync(callId) : null;
-            var found = calls.Get(callId) is { } call ? CallResponses.Call(call) : stored is not null ? CallResponses.Call(stored) : null;
+            var live = calls.Get(callId);
+            var stored = live is null ? await store.GetAsync(callId) : null;
+            var found = live is not null ? CallResponses.Call(live) : stored is not null ? CallResponses.Call(stored) : null;
             if (found is null)
             {
                 return ApiErrors.NotFound(callId);
             }
             found = CallResponses.WithWebhooks(found, await store.WebhooksAsync(callId));
-            if ((alerts.ActiveAlertOf(callId) ?? stored?.AlertId ?? (await store.GetAsync(callId))?.AlertId) is { } alertId)
+            // A call still running belongs to an alert only if that alert is active (it ends after its last call):
+            // the store is asked only about ended calls, not at every poll of a running one.
+            var alertId = alerts.ActiveAlertOf(callId)
+                ?? (live is null ? stored!.AlertId : CallStateMachine.IsFinal(live.State) ? (await store.GetAsync(callId))?.AlertId : null);
+            if (alertId is not null)
             {
                 // The alert's newest attempt may be in the recorder's next batch still.
                 await recorder.WrittenAsync();
