@@ -65,6 +65,33 @@ public class CallTraceTests
     }
 
     [Test]
+    public async Task A_hook_is_a_span_of_the_call_and_its_request_carries_the_trace()
+    {
+        await using var hook = new FakeHook();
+        hook.Answer("/next", status: 500);
+        using var source = new ActivitySource("Tests");
+        await using var manager = new CallManager(new CallOptions(), new SimulatedBackend(Fast), new FliteSynthesizer(), TestLog.Factory);
+        var script = Voice.Control.Scripts.CallScript.Parse(System.Text.Json.JsonDocument.Parse($$"""[{"verb":"redirect","actionHook":"{{hook.Url("/next")}}"}]""").RootElement);
+        Activity request;
+        string callId;
+        using (request = source.StartActivity("POST /api/outbound-call")!)
+        {
+            callId = manager.Place(new CallRequest { To = MagicNumbers.Answers, Script = script }).CallId;
+        }
+        await manager.WaitForEndAsync(callId).Within();
+        await Poll.UntilAsync(() => _ended.Any(a => a.OperationName == "call" && (string?)a.GetTagItem("voicebridge.call.id") == callId));
+
+        var spans = _ended.Where(a => a.TraceId == request.TraceId).ToList();
+        var call = spans.Single(s => s.OperationName == "call");
+        var span = spans.Single(s => s.OperationName == "call.hook");
+        Assert.That(span.ParentSpanId, Is.EqualTo(call.SpanId));
+        Assert.That((span.Status, span.GetTagItem("http.response.status_code"), span.GetTagItem("voicebridge.hook.outcome")),
+            Is.EqualTo((ActivityStatusCode.Error, (object)500, (object)"failed")));
+        Assert.That(span.GetTagItem("url.full"), Is.EqualTo(hook.Url("/next").ToString()));
+        Assert.That(hook.Calls.Single().TraceParent, Does.Contain(request.TraceId.ToHexString()), "the application can continue the call's trace");
+    }
+
+    [Test]
     public async Task A_busy_call_says_so_in_its_INVITE_span_and_ends_failed()
     {
         var (_, spans) = await PlaceAsync(MagicNumbers.Busy, repeat: 1);

@@ -5,8 +5,8 @@ using WireMock.Server;
 
 namespace Voice.Control.Tests.Support;
 
-/// <summary>A POST an application's hook received: its JSON body and signature header.</summary>
-public sealed record HookCall(string Path, JsonElement Body, string RawBody, string? Signature);
+/// <summary>A POST an application's hook received: its JSON body, signature and W3C traceparent.</summary>
+public sealed record HookCall(string Path, JsonElement Body, string RawBody, string? Signature, string? TraceParent);
 
 /// <summary>
 /// An application's hook (a gather's actionHook, a redirect) as a WireMock.Net server: each path answers with the
@@ -39,7 +39,8 @@ public sealed class FakeHook : IAsyncDisposable
             r.Path,
             JsonDocument.Parse(r.Body ?? "null").RootElement.Clone(),
             r.Body ?? string.Empty,
-            r.Headers is { } headers && headers.TryGetValue("X-VoiceBridge-Signature", out var signature) ? signature.ToString() : null)),
+            r.Headers is { } headers && headers.TryGetValue("X-VoiceBridge-Signature", out var signature) ? signature.ToString() : null,
+            r.Headers is { } all && all.TryGetValue("traceparent", out var traceParent) ? traceParent.ToString() : null)),
     ];
 
     public ValueTask DisposeAsync()
