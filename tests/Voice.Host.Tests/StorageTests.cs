@@ -137,6 +137,34 @@ public class StorageTests
     }
 
     [Test]
+    public async Task An_alert_whose_first_call_is_withdrawn_is_gone_with_it_and_a_later_attempt_withdrawn_leaves_it()
+    {
+        using var directory = new TemporaryDirectory();
+        using var store = new SqliteCallStore(directory.Database);
+        await store.InitializeAsync();
+        var now = DateTimeOffset.UtcNow;
+        CallRecord Attempt(string id, int attempt) => new()
+        {
+            CallId = id, To = "+15005550001", Message = "Disk full.", State = "queued", CreatedAt = now, AlertId = "alert-1", Attempt = attempt,
+            RequestJson = """{"to":"+15005550001","message":"Disk full."}""",
+        };
+        var alert = new AlertRecord
+        {
+            AlertId = "alert-1", Numbers = ["+15005550001"], Attempts = 3, Delay = TimeSpan.FromSeconds(60), RetryOn = ["busy"], Acknowledge = false,
+            RequestJson = """{"to":"+15005550001","message":"Disk full."}""", CreatedAt = now,
+        };
+        await store.WriteAsync([new NewCall(Attempt("alert-1", 1)) { Alert = alert }, new NewCall(Attempt("attempt-2", 2))], [], []);
+        Assert.That((await store.AlertAsync("alert-1"))!.Numbers, Is.EqualTo(new[] { "+15005550001" }));
+        Assert.That((await store.AttemptsAsync("alert-1")).Select(a => a.Attempt), Is.EqualTo(new int?[] { 1, 2 }));
+
+        await store.DeleteAsync("attempt-2");
+        Assert.That(await store.AlertAsync("alert-1"), Is.Not.Null, "a later attempt that could not be placed leaves its alert");
+        await store.DeleteAsync("alert-1");
+        Assert.That(await store.AlertAsync("alert-1"), Is.Null, "the POST was refused after all: no alert is left active");
+        Assert.That(await store.ActiveAlertsAsync(), Is.Empty);
+    }
+
+    [Test]
     public async Task A_call_accepted_just_before_the_host_stops_is_kept()
     {
         using var directory = new TemporaryDirectory();

@@ -253,7 +253,7 @@ public sealed partial class SqliteCallStore : IDisposable
         }
         foreach (var callId in withdrawn)
         {
-            var delete = Command(transaction, "DELETE FROM idempotency_keys WHERE call_id = $call; DELETE FROM calls WHERE call_id = $call");
+            var delete = Command(transaction, "DELETE FROM idempotency_keys WHERE call_id = $call; DELETE FROM calls WHERE call_id = $call; DELETE FROM alerts WHERE alert_id = $call");
             Bind(delete, ("$call", callId));
             await delete.ExecuteNonQueryAsync();
         }
