@@ -73,8 +73,12 @@ internal sealed class ScriptRunner(
     ILogger logger,
     Action<SpeechAudio?> firstSound)
 {
+    /// <summary>The most hooks one call may call: an application whose answers redirect to itself ends, not loops until the call's time is up.</summary>
+    public const int MaxHookCalls = 50;
+
     private bool _sounded;
     private int _hookAnswers;
+    private int _hookCalls;
 
     public async Task RunAsync(CallScript script, CancellationToken ct)
     {
@@ -260,6 +264,11 @@ internal sealed class ScriptRunner(
     private async Task<CallScript?> HookAsync(string verb, Uri url, GatheredDigits? gathered, CancellationToken ct, bool callEnded = false)
     {
         var started = time.GetTimestamp();
+        if (++_hookCalls > MaxHookCalls)
+        {
+            Record(verb, url, null, HookOutcomes.Failed, $"not called: the call has called {MaxHookCalls} hooks already; the script ends", started, null);
+            return new CallScript([]);
+        }
         using var span = VoiceActivities.Source.StartActivity("call.hook", ActivityKind.Client);
         span?.SetTag("url.full", url.ToString()).SetTag("voicebridge.hook.verb", verb);
         using var limit = new CancellationTokenSource(options.HookTimeout, time);

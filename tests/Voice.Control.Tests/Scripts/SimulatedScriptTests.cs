@@ -130,6 +130,24 @@ public class SimulatedScriptTests
     }
 
     [Test]
+    public async Task A_hook_that_keeps_redirecting_to_itself_ends_the_call_after_the_limit()
+    {
+        var (calls, changes, hook) = Start();
+        hook.Answer("/loop", $$"""[{"verb":"redirect","actionHook":"{{hook.Url("/loop")}}"}]""");
+        var placed = calls.Place(new CallRequest
+        {
+            To = MagicNumbers.Answers,
+            Script = Script($$"""[{"verb":"redirect","actionHook":"{{hook.Url("/loop")}}"},{"verb":"dtmf","dtmf":"1"}]"""),
+        });
+        var ended = await changes.FinalAsync(placed.CallId, TimeSpan.FromSeconds(30));
+        Assert.That(ended.Reason, Is.EqualTo("announce_complete"));
+        Assert.That(hook.Calls, Has.Count.EqualTo(ScriptRunner.MaxHookCalls));
+        Assert.That(ended.Results.Hooks, Has.Count.EqualTo(ScriptRunner.MaxHookCalls + 1));
+        Assert.That(ended.Results.Hooks[^1].Detail, Does.Contain("50 hooks already"));
+        Assert.That(ended.Results.DigitsSent, Is.Empty, "the script ended there");
+    }
+
+    [Test]
     public async Task An_empty_answer_continues_the_script_and_gather_results_reach_the_hook()
     {
         var (calls, changes, hook) = Start();
