@@ -27,7 +27,7 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ILogger _callLogger;
-    private readonly ConcurrentDictionary<string, OutboundCall> _calls = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, TrackedCall> _calls = new(StringComparer.Ordinal);
     private readonly Channel<OutboundCall> _queue = Channel.CreateUnbounded<OutboundCall>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Channel<CallStateChange> _changes = Channel.CreateUnbounded<CallStateChange>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentDictionary<Watcher, byte> _watchers = new();
@@ -183,7 +183,7 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         return ReadAsync(watcher, call, ct);
     }
 
-    private async IAsyncEnumerable<CallStateChange> ReadAsync(Watcher? watcher, OutboundCall? call, [EnumeratorCancellation] CancellationToken ct)
+    private async IAsyncEnumerable<CallStateChange> ReadAsync(Watcher? watcher, TrackedCall? call, [EnumeratorCancellation] CancellationToken ct)
     {
         try
         {

@@ -65,7 +65,7 @@ internal sealed class ScriptSpeech(ISpeechSynthesizer speech, string? defaultVoi
 internal sealed class ScriptRunner(
     IScriptCall call,
     ICallMedia media,
-    ICallDialog dialog,
+    Task<CallLegEnd> farEnd,
     ScriptSpeech speech,
     ICallHooks hooks,
     CallOptions options,
@@ -79,6 +79,62 @@ internal sealed class ScriptRunner(
     private bool _sounded;
     private int _hookAnswers;
     private int _hookCalls;
+
+    /// <summary>
+    /// Runs <paramref name="script"/> on the answered call until it ends, the far end hangs up, the media server loses
+    /// the call, <paramref name="ct"/> is cancelled (the API hung up, or VoiceBridge is stopping) or
+    /// <paramref name="maxDuration"/> passes; returns how the call ended. Other failures are thrown.
+    /// </summary>
+    public async Task<ScriptEnd> RunToEndAsync(CallScript script, TimeSpan maxDuration, CancellationToken ct)
+    {
+        using var maxTimer = new CancellationTokenSource(maxDuration, time);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct, maxTimer.Token);
+        using var watching = new CancellationTokenSource();
+        var watchers = Task.WhenAll(CancelWhenDone(farEnd, stop, watching.Token), CancelWhenDone(media.Lost, stop, watching.Token));
+        try
+        {
+            await RunAsync(script, stop.Token).ConfigureAwait(false);
+            return new ScriptEnd(CallState.Completed, CallReasons.AnnounceComplete, null);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or CallBackendException)
+        {
+            if (farEnd.IsCompleted && farEnd.Result.SignallingLost)
+            {
+                return new ScriptEnd(CallState.Failed, CallReasons.SignallingLost, "the link to drachtio-server was lost during the call; the far end's leg is hung up once it is back");
+            }
+            if (farEnd.IsCompleted)
+            {
+                return new ScriptEnd(CallState.Completed, CallReasons.RemoteHangup, null);
+            }
+            if (ct.IsCancellationRequested)
+            {
+                // The API hung up, or VoiceBridge is stopping: either way we end an answered call.
+                return new ScriptEnd(CallState.Completed, CallReasons.LocalHangup, null);
+            }
+            if (maxTimer.IsCancellationRequested)
+            {
+                return new ScriptEnd(CallState.Completed, CallReasons.MaxDuration, null);
+            }
+            return new ScriptEnd(CallState.Failed, CallReasons.MediaError, media.Lost.IsCompleted ? "the media server lost the call: " + media.Lost.Result : ex.Message);
+        }
+        finally
+        {
+            await watching.CancelAsync().ConfigureAwait(false);
+            await watchers.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Cancels <paramref name="stop"/> when <paramref name="task"/> completes, unless <paramref name="until"/> comes first.</summary>
+    private static async Task CancelWhenDone(Task task, CancellationTokenSource stop, CancellationToken until)
+    {
+        // Without throwing: in most calls the watch simply ends with the call, and an exception per call costs more
+        // than the rest of the watch.
+        await task.WaitAsync(until).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (task.IsCompleted && !until.IsCancellationRequested)
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+        }
+    }
 
     public async Task RunAsync(CallScript script, CancellationToken ct)
     {
@@ -199,7 +255,7 @@ internal sealed class ScriptRunner(
         {
             result = await media.GatherAsync(prompt, rules, ct).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is OperationCanceledException or CallBackendException && dialog.Ended.IsCompleted)
+        catch (Exception ex) when (ex is OperationCanceledException or CallBackendException && farEnd.IsCompleted)
         {
             result = new GatheredDigits(string.Empty, GatherReasons.Hangup);
             call.Record(r => r.With(new GatherResult(path, attempt, result.Digits, result.Reason)));
@@ -228,7 +284,7 @@ internal sealed class ScriptRunner(
                 }
             }
         }
-        catch (Exception) when (gather.ActionHook is { } hook && dialog.Ended.IsCompleted)
+        catch (Exception) when (gather.ActionHook is { } hook && farEnd.IsCompleted)
         {
             // The application still learns that the caller hung up; its answer has no call left to run on.
             await HookAsync(gather.Name, hook, new GatheredDigits(string.Empty, GatherReasons.Hangup), CancellationToken.None, callEnded: true).ConfigureAwait(false);
@@ -282,7 +338,7 @@ internal sealed class ScriptRunner(
             var reply = await hooks.CallAsync(new HookRequest(url, Body(verb, gathered)), linked.Token).ConfigureAwait(false);
             status = reply.Status;
             span?.SetTag("http.response.status_code", reply.Status);
-            (outcome, detail, replacement) = Read(reply);
+            (outcome, detail, replacement) = HookAnswers.Read(reply);
         }
         catch (Exception ex) when (!ct.IsCancellationRequested && ex is HttpRequestException or OperationCanceledException or IOException or InvalidOperationException)
         {
@@ -321,38 +377,6 @@ internal sealed class ScriptRunner(
         }
         span?.SetTag("voicebridge.hook.outcome", outcome);
         call.Record(r => r.With(new HookResult(verb, url.ToString(), status, outcome, detail, time.GetElapsedTime(started))));
-    }
-
-    /// <summary>An answer: 2xx and empty goes on; 2xx with a verb list replaces the rest; anything else is a failure, named.</summary>
-    private static (string Outcome, string? Detail, CallScript? Verbs) Read(HookReply reply)
-    {
-        if (reply.Status is < 200 or > 299)
-        {
-            return (HookOutcomes.Failed, $"the hook answered {reply.Status}", null);
-        }
-        if (string.IsNullOrWhiteSpace(reply.Body))
-        {
-            return (HookOutcomes.Continued, null, null);
-        }
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(reply.Body);
-        }
-        catch (JsonException ex)
-        {
-            return (HookOutcomes.Failed, "the answer is not JSON: " + ex.Message, null);
-        }
-        using (document)
-        {
-            if (document.RootElement.ValueKind == JsonValueKind.Array && document.RootElement.GetArrayLength() == 0)
-            {
-                return (HookOutcomes.Continued, null, null);
-            }
-            return CallScript.TryParse(document.RootElement, out var script, out var problems, "answer")
-                ? (HookOutcomes.Replaced, null, script)
-                : (HookOutcomes.Failed, "the answer is not a verb list: " + string.Join("; ", problems.Take(3)), null);
-        }
     }
 
     /// <summary>What a hook is told: the call's fields, and for a gather what it collected (jambonz's <c>digits</c> and <c>reason</c>).</summary>
@@ -396,6 +420,45 @@ internal sealed class ScriptRunner(
         catch (JsonException)
         {
             json.WriteStringValue(tag);
+        }
+    }
+}
+
+/// <summary>How a script run on an answered call ended: the call's final state and reason.</summary>
+internal readonly record struct ScriptEnd(CallState State, string Reason, string? Detail);
+
+/// <summary>What a hook's answer means for the script.</summary>
+internal static class HookAnswers
+{
+    /// <summary>An answer: 2xx and empty goes on; 2xx with a verb list replaces the rest; anything else is a failure, named.</summary>
+    public static (string Outcome, string? Detail, CallScript? Verbs) Read(HookReply reply)
+    {
+        if (reply.Status is < 200 or > 299)
+        {
+            return (HookOutcomes.Failed, $"the hook answered {reply.Status}", null);
+        }
+        if (string.IsNullOrWhiteSpace(reply.Body))
+        {
+            return (HookOutcomes.Continued, null, null);
+        }
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(reply.Body);
+        }
+        catch (JsonException ex)
+        {
+            return (HookOutcomes.Failed, "the answer is not JSON: " + ex.Message, null);
+        }
+        using (document)
+        {
+            if (document.RootElement.ValueKind == JsonValueKind.Array && document.RootElement.GetArrayLength() == 0)
+            {
+                return (HookOutcomes.Continued, null, null);
+            }
+            return CallScript.TryParse(document.RootElement, out var script, out var problems, "answer")
+                ? (HookOutcomes.Replaced, null, script)
+                : (HookOutcomes.Failed, "the answer is not a verb list: " + string.Join("; ", problems.Take(3)), null);
         }
     }
 }
