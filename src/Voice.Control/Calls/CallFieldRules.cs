@@ -12,4 +12,8 @@ public static class CallFieldRules
     /// <summary>A TTS voice name or id: letters, digits and <c>_ - .</c>, 1–64 characters.</summary>
     public static bool IsVoiceName(string value) =>
         value.Length is > 0 and <= 64 && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.');
+
+    /// <summary>An application's name: letters, digits, <c>_</c> and <c>-</c>, 1–64 characters.</summary>
+    public static bool IsApplicationName(string value) =>
+        value.Length is > 0 and <= 64 && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-');
 }

@@ -135,6 +135,50 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         return call.Snapshot();
     }
 
+    /// <summary>
+    /// Takes a call that came in (<paramref name="leg"/>, from a dialplan's hand-over, an INVITE, or the simulated
+    /// backend) and runs its application's script; returns at once (state <c>ringing</c>). A call beyond
+    /// <see cref="CallOptions.MaxConcurrentCalls"/> is refused with 503 and reported failed (<c>service_unavailable</c>).
+    /// </summary>
+    public CallSnapshot Accept(InboundCallInfo info, IInboundLeg leg, string? callId = null)
+    {
+        ArgumentNullException.ThrowIfNull(info);
+        ArgumentNullException.ThrowIfNull(leg);
+        ObjectDisposedException.ThrowIf(_disposed == 1, this);
+        EnsureStarted();
+        Forget();
+        var id = callId ?? Guid.NewGuid().ToString();
+        var call = new InboundCall(this, id, info, leg, _options, _time, _callLogger);
+        if (!_calls.TryAdd(id, call))
+        {
+            throw new CallRequestException("callId", $"a call with id '{id}' already exists");
+        }
+        call.Announce();
+        var run = _slots.Wait(0) ? RunInboundAsync(call) : RefuseAsync(call);
+        _running[run] = 0;
+        _ = run.ContinueWith(t => _running.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return call.Snapshot();
+
+        async Task RunInboundAsync(InboundCall inbound)
+        {
+            try
+            {
+                await Task.Yield();
+                await inbound.RunAsync(_speech, _hooks, _stopping.Token).ConfigureAwait(false);
+            }
+            finally
+            {
+                _slots.Release();
+            }
+        }
+
+        async Task RefuseAsync(InboundCall inbound)
+        {
+            await Task.Yield();
+            await inbound.RefuseAsync(503, $"VoiceBridge is at its limit of {_options.MaxConcurrentCalls} calls at once").ConfigureAwait(false);
+        }
+    }
+
     public async Task<bool> HangupAsync(string callId, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(callId);

@@ -35,6 +35,12 @@ public sealed record CallOptions
     /// <summary>Said when a hook fails (no answer in time, an error status, an answer that is not a verb list); the script then goes on.</summary>
     public string HookFailureMessage { get; init; } = "Sorry, something went wrong.";
 
+    /// <summary>
+    /// What calls that come in hear, by name (a dialplan's <c>voicebridge_app</c>, an inbound route); a call that
+    /// names none runs <c>default</c>.
+    /// </summary>
+    public IReadOnlyDictionary<string, Scripts.CallApplication> Applications { get; init; } = new Dictionary<string, Scripts.CallApplication>(StringComparer.Ordinal);
+
     /// <summary>Calls in progress at once (dialing, ringing or playing).</summary>
     public int MaxConcurrentCalls { get; init; } = 50;
 
@@ -77,6 +83,17 @@ public sealed record CallOptions
         if (string.IsNullOrWhiteSpace(HookFailureMessage) || HookFailureMessage.Length > CallFieldRules.MaxMessageLength || HookFailureMessage.Any(char.IsControl))
         {
             throw new ArgumentException($"HookFailureMessage must be 1–{CallFieldRules.MaxMessageLength} characters on one line: a failing hook is never a silent call.", nameof(HookFailureMessage));
+        }
+        foreach (var (name, application) in Applications)
+        {
+            if (!CallFieldRules.IsApplicationName(name))
+            {
+                throw new ArgumentException($"Application name '{name}' must be 1–64 letters, digits, _ or -.", nameof(Applications));
+            }
+            if (application.Problem() is { } problem)
+            {
+                throw new ArgumentException($"Application '{name}' {problem}.", nameof(Applications));
+            }
         }
         if (WatchCapacity < 1)
         {

@@ -41,6 +41,9 @@ public static class CallReasons
     /// </summary>
     public const string SignallingLost = "signalling_lost";
 
+    /// <summary>A call came in for an application that does not exist (or none was named and there is no <c>default</c>); it was refused (404).</summary>
+    public const string NoApplication = "no_application";
+
     // Completed: the call was answered.
 
     /// <summary>The message played to the end (every repeat) and we hung up.</summary>
@@ -55,14 +58,17 @@ public static class CallReasons
     /// <summary>The call reached its maximum duration and we hung up.</summary>
     public const string MaxDuration = "max_duration";
 
+    /// <summary>A call that came in: its application's hook failed, so it heard the fallback and was hung up (the detail says why).</summary>
+    public const string ApplicationFailed = "application_failed";
+
     public static IReadOnlySet<string> Failures { get; } = new HashSet<string>(StringComparer.Ordinal)
     {
-        Busy, Rejected, NoAnswer, NotFound, AuthFailed, ServiceUnavailable, Canceled, MediaError, DestinationDenied, Error, SignallingLost,
+        Busy, Rejected, NoAnswer, NotFound, AuthFailed, ServiceUnavailable, Canceled, MediaError, DestinationDenied, Error, SignallingLost, NoApplication,
     };
 
     public static IReadOnlySet<string> Completions { get; } = new HashSet<string>(StringComparer.Ordinal)
     {
-        AnnounceComplete, RemoteHangup, LocalHangup, MaxDuration,
+        AnnounceComplete, RemoteHangup, LocalHangup, MaxDuration, ApplicationFailed,
     };
 
     /// <summary>The failure reason for a final SIP status of an INVITE (RFC 3261 §21).</summary>

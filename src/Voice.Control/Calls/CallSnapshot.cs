@@ -47,6 +47,15 @@ public sealed record CallSnapshot
     /// <summary>True when the simulated backend made this call: nothing rang anywhere.</summary>
     public bool Simulated { get; init; }
 
+    /// <summary><c>outbound</c> (placed by VoiceBridge) or <c>inbound</c> (it came in).</summary>
+    public string Direction { get; init; } = "outbound";
+
+    /// <summary>For a call that came in: from where (<c>freeswitch</c>, a dialplan's hand-over; <c>sip</c>; <c>simulated</c>).</summary>
+    public string? Source { get; init; }
+
+    /// <summary>For a call that came in: the application it ran.</summary>
+    public string? Application { get; init; }
+
     /// <summary>The TTS provider whose audio played (<c>elevenlabs</c>, <c>flite</c>), once known.</summary>
     public string? SpeechProvider { get; init; }
 }

@@ -319,38 +319,15 @@ internal sealed class ScriptRunner(
     /// </summary>
     private async Task<CallScript?> HookAsync(string verb, Uri url, GatheredDigits? gathered, CancellationToken ct, bool callEnded = false)
     {
-        var started = time.GetTimestamp();
         if (++_hookCalls > MaxHookCalls)
         {
-            Record(verb, url, null, HookOutcomes.Failed, $"not called: the call has called {MaxHookCalls} hooks already; the script ends", started, null);
+            call.Record(r => r.With(new HookResult(verb, url.ToString(), null, HookOutcomes.Failed,
+                $"not called: the call has called {MaxHookCalls} hooks already; the script ends", TimeSpan.Zero)));
             return new CallScript([]);
         }
-        using var span = VoiceActivities.Source.StartActivity("call.hook", ActivityKind.Client);
-        span?.SetTag("url.full", url.ToString()).SetTag("voicebridge.hook.verb", verb);
-        using var limit = new CancellationTokenSource(options.HookTimeout, time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, limit.Token);
-        int? status = null;
-        string outcome;
-        string? detail = null;
-        CallScript? replacement = null;
-        try
-        {
-            var reply = await hooks.CallAsync(new HookRequest(url, Body(verb, gathered)), linked.Token).ConfigureAwait(false);
-            status = reply.Status;
-            span?.SetTag("http.response.status_code", reply.Status);
-            (outcome, detail, replacement) = HookAnswers.Read(reply);
-        }
-        catch (Exception ex) when (!ct.IsCancellationRequested && ex is HttpRequestException or OperationCanceledException or IOException or InvalidOperationException)
-        {
-            (outcome, detail) = (HookOutcomes.Failed, limit.IsCancellationRequested ? $"no answer within {options.HookTimeout.TotalSeconds:0.#} s" : ex.Message);
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            (outcome, detail) = (HookOutcomes.Failed, "the call ended before the hook answered");
-            Record(verb, url, status, outcome, detail, started, span);
-            throw;
-        }
-        Record(verb, url, status, outcome, detail, started, span);
+        var (result, replacement) = await HookAnswers.PostAsync(hooks, verb, url, Body(verb, gathered), options.HookTimeout, time, ct).ConfigureAwait(false);
+        call.Record(r => r.With(result));
+        ct.ThrowIfCancellationRequested();
         if (callEnded)
         {
             return null;
@@ -361,22 +338,12 @@ internal sealed class ScriptRunner(
             _ = speech.Prefetch(replacement.Says()).ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
             return replacement;
         }
-        if (outcome == HookOutcomes.Failed)
+        if (result.Outcome == HookOutcomes.Failed)
         {
-            ScriptLog.HookFailed(logger, call.CallId, url, detail ?? string.Empty);
+            ScriptLog.HookFailed(logger, call.CallId, url, result.Detail ?? string.Empty);
             await SayAsync(new SayVerb(options.HookFailureMessage), ct).ConfigureAwait(false);
         }
         return null;
-    }
-
-    private void Record(string verb, Uri url, int? status, string outcome, string? detail, long started, Activity? span)
-    {
-        if (outcome == HookOutcomes.Failed)
-        {
-            span?.SetStatus(ActivityStatusCode.Error, detail);
-        }
-        span?.SetTag("voicebridge.hook.outcome", outcome);
-        call.Record(r => r.With(new HookResult(verb, url.ToString(), status, outcome, detail, time.GetElapsedTime(started))));
     }
 
     /// <summary>What a hook is told: the call's fields, and for a gather what it collected (jambonz's <c>digits</c> and <c>reason</c>).</summary>
@@ -427,9 +394,49 @@ internal sealed class ScriptRunner(
 /// <summary>How a script run on an answered call ended: the call's final state and reason.</summary>
 internal readonly record struct ScriptEnd(CallState State, string Reason, string? Detail);
 
-/// <summary>What a hook's answer means for the script.</summary>
+/// <summary>Calling a hook, and what its answer means for the script.</summary>
 internal static class HookAnswers
 {
+    /// <summary>
+    /// POSTs <paramref name="body"/> to <paramref name="url"/> within <paramref name="timeout"/>, as a span of the call;
+    /// returns what came of it and the verbs of a verb-list answer. Never throws for the hook's sake: when
+    /// <paramref name="ct"/> ends the wait (the call ended), the result says so and the caller throws.
+    /// </summary>
+    public static async Task<(HookResult Result, CallScript? Verbs)> PostAsync(
+        ICallHooks hooks, string verb, Uri url, string body, TimeSpan timeout, TimeProvider time, CancellationToken ct)
+    {
+        var started = time.GetTimestamp();
+        using var span = VoiceActivities.Source.StartActivity("call.hook", ActivityKind.Client);
+        span?.SetTag("url.full", url.ToString()).SetTag("voicebridge.hook.verb", verb);
+        using var limit = new CancellationTokenSource(timeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, limit.Token);
+        int? status = null;
+        string outcome;
+        string? detail = null;
+        CallScript? verbs = null;
+        try
+        {
+            var reply = await hooks.CallAsync(new HookRequest(url, body), linked.Token).ConfigureAwait(false);
+            status = reply.Status;
+            span?.SetTag("http.response.status_code", reply.Status);
+            (outcome, detail, verbs) = Read(reply);
+        }
+        catch (Exception ex) when (!ct.IsCancellationRequested && ex is HttpRequestException or OperationCanceledException or IOException or InvalidOperationException)
+        {
+            (outcome, detail) = (HookOutcomes.Failed, limit.IsCancellationRequested ? $"no answer within {timeout.TotalSeconds:0.#} s" : ex.Message);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            (outcome, detail) = (HookOutcomes.Failed, "the call ended before the hook answered");
+        }
+        if (outcome == HookOutcomes.Failed)
+        {
+            span?.SetStatus(ActivityStatusCode.Error, detail);
+        }
+        span?.SetTag("voicebridge.hook.outcome", outcome);
+        return (new HookResult(verb, url.ToString(), status, outcome, detail, time.GetElapsedTime(started)), verbs);
+    }
+
     /// <summary>An answer: 2xx and empty goes on; 2xx with a verb list replaces the rest; anything else is a failure, named.</summary>
     public static (string Outcome, string? Detail, CallScript? Verbs) Read(HookReply reply)
     {

@@ -99,6 +99,75 @@ public sealed class SimulatedBackend : ICallBackend
         return dialog;
     }
 
+    /// <summary>
+    /// A simulated call coming in from <paramref name="from"/>, for <see cref="CallManager.Accept"/>: the caller presses
+    /// the keys a <see cref="MagicNumbers.PressesKeysPrefix"/> number names, and <see cref="MagicNumbers.HangsUpDuringMessage"/>
+    /// hangs up after <see cref="SimulationOptions.HangupAfter"/> from the answer.
+    /// </summary>
+    public SimulatedInboundLeg CallIn(string from)
+    {
+        ArgumentNullException.ThrowIfNull(from);
+        var session = Interlocked.Increment(ref _sessions);
+        var media = new SimulatedMedia(Sdp.Replace("VoiceBridge-simulated 1 1", $"VoiceBridge-simulated {session} 1", StringComparison.Ordinal), _options, _time, this)
+        {
+            Presses = MagicNumbers.KeyPressesOf(from),
+        };
+        _media[media.LocalSdp] = media;
+        _ = media.ConnectAsync(Sdp, CancellationToken.None);
+        return new SimulatedInboundLeg(media, from == MagicNumbers.HangsUpDuringMessage, this);
+    }
+
+    /// <summary>The caller's side of <see cref="CallIn"/>: what happened to it, for tests and the simulated API.</summary>
+    public sealed class SimulatedInboundLeg : IInboundLeg
+    {
+        private readonly SimulatedBackend _backend;
+        private readonly bool _hangsUp;
+        private readonly TaskCompletionSource<CallLegEnd> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        internal SimulatedInboundLeg(ICallMedia media, bool hangsUp, SimulatedBackend backend)
+        {
+            Media = media;
+            _hangsUp = hangsUp;
+            _backend = backend;
+        }
+
+        public ICallMedia Media { get; }
+
+        public Task<CallLegEnd> Ended => _ended.Task;
+
+        /// <summary>The call was answered.</summary>
+        public bool Answered { get; private set; }
+
+        /// <summary>The status the call was refused with, and why; null when it was not refused.</summary>
+        public (int Status, string Reason)? Refused { get; private set; }
+
+        /// <summary>The caller hangs up now.</summary>
+        public void HangUp() => _ended.TrySetResult(new CallLegEnd("the caller hung up (simulated)"));
+
+        public async Task AnswerAsync(CancellationToken ct)
+        {
+            await Task.Delay(_backend._options.SignallingDelay, _backend._time, ct).ConfigureAwait(false);
+            Answered = true;
+            if (_hangsUp)
+            {
+                _ = _backend.LaterAsync(HangUp);
+            }
+        }
+
+        public Task RefuseAsync(int sipStatus, string reason, CancellationToken ct)
+        {
+            Refused = (sipStatus, reason);
+            _ended.TrySetResult(new CallLegEnd($"refused with {sipStatus}"));
+            return Media.DestroyAsync(ct);
+        }
+
+        public Task EndAsync(CancellationToken ct)
+        {
+            _ended.TrySetResult(new CallLegEnd("hung up by the application"));
+            return Media.DestroyAsync(ct);
+        }
+    }
+
     /// <summary>What was sent to a simulated callee with <see cref="ICallMedia.SendDigitsAsync"/>, in order.</summary>
     internal static IReadOnlyList<string> DigitsSentTo(ICallMedia media)
     {
