@@ -57,6 +57,10 @@ try
         sp.GetRequiredService<ILogger<CallRecorder>>(), sp.GetRequiredService<CallManager>().Place));
     builder.Services.AddHostedService(sp => sp.GetRequiredService<CallRecorder>());
     var webhooks = VoiceBridgeConfiguration.Webhooks(builder.Configuration, dataDirectory);
+    // What calls that come in hear, by name; their hooks and webhooks follow the webhook destination rules.
+    var applications = ApplicationSettings.From(builder.Configuration, webhooks.Destinations);
+    voice = voice with { Calls = voice.Calls with { Applications = applications.ToDictionary(a => a.Name, a => a.Application, StringComparer.Ordinal) } };
+    builder.Services.AddSingleton(applications);
     builder.Services.AddSingleton(webhooks);
     builder.Services.AddSingleton<IValidator<OutboundCallRequest>>(new OutboundCallValidator(voice.Calls, webhooks.Destinations));
     // Scripts' hooks are signed with the webhook secret and may connect only where webhooks may.
@@ -95,6 +99,11 @@ try
         app.Logger.LogWarning("{Count} calls were in progress when VoiceBridge last stopped; they are recorded as failed (host_restart)", closed);
     }
     app.Services.GetRequiredService<CallRecorder>().Requeue = queued;
+    // A call that comes in is stored (with its application's webhook URL) before its first state change.
+    var recorder = app.Services.GetRequiredService<CallRecorder>();
+    var webhookOf = applications.ToDictionary(a => a.Name, a => a.WebhookUrl, StringComparer.Ordinal);
+    app.Services.GetRequiredService<CallManager>().CallArrived += (_, call) =>
+        recorder.Accept(new Voice.Host.Storage.NewCall(Voice.Host.Storage.CallRecord.Arrived(call, call.Application is { } name ? webhookOf.GetValueOrDefault(name) : null)));
     app.Lifetime.ApplicationStopped.Register(store.Dispose);
     if (voice.IsSimulated)
     {
@@ -120,6 +129,7 @@ try
     app.MapHealthApi();
     app.MapCallsApi();
     app.MapStatsApi();
+    app.MapSimulateApi();
     app.MapMetrics();
     app.MapOpenApi();
 

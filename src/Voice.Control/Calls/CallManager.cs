@@ -98,6 +98,12 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
 
     public event EventHandler<CallStateChange>? StateChanged;
 
+    /// <summary>
+    /// Raised for each call that comes in (<see cref="Accept"/>), before its first state change, on the thread that
+    /// accepted it: whoever records calls learns of one it did not place before any of its changes.
+    /// </summary>
+    public event EventHandler<CallSnapshot>? CallArrived;
+
     public IReadOnlyList<CallSnapshot> Active =>
         [.. _calls.Values.Where(c => !c.IsFinal).OrderBy(c => c.CreatedAt).Select(c => c.Snapshot())];
 
@@ -153,6 +159,7 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         {
             throw new CallRequestException("callId", $"a call with id '{id}' already exists");
         }
+        CallArrived?.Invoke(this, call.Snapshot());
         call.Announce();
         var run = _slots.Wait(0) ? RunInboundAsync(call) : RefuseAsync(call);
         _running[run] = 0;

@@ -22,6 +22,20 @@ public sealed record CallView(
     /// <summary>The original's name for <see cref="State"/>.</summary>
     public string Status => State;
 
+    /// <summary><c>outbound</c>, or <c>inbound</c> for a call that came in (then <c>callerId</c> is the caller).</summary>
+    [JsonPropertyOrder(1)]
+    public string Direction { get; init; } = "outbound";
+
+    /// <summary>For a call that came in: <c>freeswitch</c>, <c>sip</c> or <c>simulated</c>.</summary>
+    [JsonPropertyOrder(1)]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Source { get; init; }
+
+    /// <summary>For a call that came in: the application it ran.</summary>
+    [JsonPropertyOrder(1)]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Application { get; init; }
+
     /// <summary>For an alert with <c>acknowledge</c>: whether the callee pressed the digit (null until known).</summary>
     [JsonPropertyOrder(1)]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
@@ -88,13 +102,23 @@ internal static class CallResponses
 {
     /// <summary>A live call.</summary>
     public static CallView Call(CallSnapshot call) => WithResults(new(
-        call.CallId, call.To, CallStateMachine.Name(call.State), "announce", call.Reason, call.SipStatus, call.Detail, call.CallerId,
-        call.CreatedAt, call.AnsweredAt, call.EndedAt, Seconds(call.Duration), Tag(call.Tag), call.Simulated), CallResultsJson.Serialize(call.Results));
+        call.CallId, call.To, CallStateMachine.Name(call.State), call.Direction == "inbound" ? "inbound" : "announce", call.Reason, call.SipStatus, call.Detail, call.CallerId,
+        call.CreatedAt, call.AnsweredAt, call.EndedAt, Seconds(call.Duration), Tag(call.Tag), call.Simulated)
+    {
+        Direction = call.Direction,
+        Source = call.Source,
+        Application = call.Application,
+    }, CallResultsJson.Serialize(call.Results));
 
     /// <summary>A stored call, in the same shape as a live one.</summary>
     public static CallView Call(Storage.CallRecord call) => WithResults(new(
         call.CallId, call.To, call.State, call.Mode, call.Reason, call.SipStatus, call.Detail, call.CallerId,
-        call.CreatedAt, call.AnsweredAt, call.EndedAt, Seconds(call.Duration), Tag(call.Tag), call.Simulated), call.ResultsJson);
+        call.CreatedAt, call.AnsweredAt, call.EndedAt, Seconds(call.Duration), Tag(call.Tag), call.Simulated)
+    {
+        Direction = call.Direction,
+        Source = call.Source,
+        Application = call.Application,
+    }, call.ResultsJson);
 
     /// <summary>The results (<see cref="CallResultsJson"/>) on the view, with acknowledged and digits lifted to the top.</summary>
     private static CallView WithResults(CallView view, string? results)

@@ -52,5 +52,33 @@ public sealed record CallRecord
     /// <summary>Which attempt of its alert: 1 for the first.</summary>
     public int? Attempt { get; init; }
 
+    /// <summary><c>outbound</c> (placed through the API) or <c>inbound</c> (it came in; <see cref="CallerId"/> is the caller).</summary>
+    public string Direction { get; init; } = "outbound";
+
+    /// <summary>For a call that came in: <c>freeswitch</c>, <c>sip</c> or <c>simulated</c>.</summary>
+    public string? Source { get; init; }
+
+    /// <summary>For a call that came in: the application it ran.</summary>
+    public string? Application { get; init; }
+
+    /// <summary>A call that came in, as it is first stored (ringing); its webhooks go to its application's URL.</summary>
+    public static CallRecord Arrived(Voice.Control.Calls.CallSnapshot call, string? webhookUrl) => new()
+    {
+        CallId = call.CallId,
+        To = call.To,
+        CallerId = call.CallerId,
+        Message = call.Message,
+        Mode = "inbound",
+        State = Voice.Control.Calls.CallStateMachine.Name(call.State),
+        Tag = call.Tag,
+        Simulated = call.Simulated,
+        WebhookUrl = webhookUrl,
+        RequestJson = "{}",
+        CreatedAt = call.CreatedAt,
+        Direction = call.Direction,
+        Source = call.Source,
+        Application = call.Application,
+    };
+
     public TimeSpan? Duration => AnsweredAt is { } a && EndedAt is { } e ? e - a : null;
 }

@@ -76,7 +76,10 @@ public sealed partial class SqliteCallStore : IDisposable
                 last_sequence INTEGER NOT NULL DEFAULT 0,
                 results TEXT,
                 alert_id TEXT,
-                attempt INTEGER);
+                attempt INTEGER,
+                direction TEXT NOT NULL DEFAULT 'outbound',
+                source TEXT,
+                application TEXT);
             CREATE INDEX IF NOT EXISTS calls_by_time ON calls (created_at DESC, call_id DESC);
             CREATE INDEX IF NOT EXISTS calls_by_state ON calls (state, created_at DESC);
             CREATE INDEX IF NOT EXISTS calls_by_to ON calls (to_number, created_at DESC);
@@ -130,7 +133,7 @@ public sealed partial class SqliteCallStore : IDisposable
             await connection.ExecuteAsync("ALTER TABLE webhook_outbox ADD COLUMN trace_parent TEXT");
         }
         var callColumns = (await connection.QueryAsync<string>("SELECT name FROM pragma_table_info('calls')")).ToHashSet(StringComparer.Ordinal);
-        foreach (var (column, type) in new[] { ("results", "TEXT"), ("alert_id", "TEXT"), ("attempt", "INTEGER") })
+        foreach (var (column, type) in new[] { ("results", "TEXT"), ("alert_id", "TEXT"), ("attempt", "INTEGER"), ("direction", "TEXT NOT NULL DEFAULT 'outbound'"), ("source", "TEXT"), ("application", "TEXT") })
         {
             if (!callColumns.Contains(column))
             {
@@ -310,13 +313,13 @@ public sealed partial class SqliteCallStore : IDisposable
             await remember.ExecuteNonQueryAsync();
         }
         var insert = Command(transaction, """
-            INSERT INTO calls (call_id, to_number, caller_id, message, mode, state, tag, simulated, webhook_url, webhook_events, request_json, created_at, alert_id, attempt)
-            VALUES ($id, $to, $caller, $message, $mode, $state, $tag, $simulated, $url, $events, $request, $created, $alert, $attempt)
+            INSERT INTO calls (call_id, to_number, caller_id, message, mode, state, tag, simulated, webhook_url, webhook_events, request_json, created_at, alert_id, attempt, direction, source, application)
+            VALUES ($id, $to, $caller, $message, $mode, $state, $tag, $simulated, $url, $events, $request, $created, $alert, $attempt, $direction, $source, $application)
             """);
         Bind(insert, ("$id", call.CallId), ("$to", call.To), ("$caller", call.CallerId), ("$message", call.Message), ("$mode", call.Mode),
             ("$state", call.State), ("$tag", call.Tag), ("$simulated", call.Simulated), ("$url", call.WebhookUrl),
             ("$events", call.WebhookEvents is null ? null : string.Join(',', call.WebhookEvents)), ("$request", call.RequestJson),
-            ("$created", created), ("$alert", call.AlertId), ("$attempt", call.Attempt));
+            ("$created", created), ("$alert", call.AlertId), ("$attempt", call.Attempt), ("$direction", call.Direction), ("$source", call.Source), ("$application", call.Application));
         await insert.ExecuteNonQueryAsync();
         if (accepted.Alert is { } alert)
         {
@@ -346,7 +349,7 @@ public sealed partial class SqliteCallStore : IDisposable
                 tag = COALESCE($tag, tag),
                 results = COALESCE($results, results)
             WHERE call_id = $call AND last_sequence < $sequence
-            RETURNING to_number, tag, simulated, webhook_url, webhook_events, answered_at, alert_id, attempt
+            RETURNING to_number, tag, simulated, webhook_url, webhook_events, answered_at, alert_id, attempt, direction, caller_id, source, application
             """);
         var outbox = Command(transaction, """
             INSERT OR IGNORE INTO webhook_outbox (call_id, sequence, event, url, body, next_attempt_at, created_at, trace_parent)
@@ -556,13 +559,17 @@ public sealed partial class SqliteCallStore : IDisposable
     }
 
     /// <summary>What a call's webhooks need of its row.</summary>
-    private sealed record WebhookTarget(string To, string? Tag, bool Simulated, string? Url, string? Events, long? AnsweredAt, string? AlertId, long? Attempt)
+    private sealed record WebhookTarget(string To, string? Tag, bool Simulated, string? Url, string? Events, long? AnsweredAt, string? AlertId, long? Attempt, Inbound? From)
     {
-        /// <summary>From a row of to_number, tag, simulated, webhook_url, webhook_events, answered_at, alert_id, attempt; null when there is none.</summary>
+        /// <summary>
+        /// From a row of to_number, tag, simulated, webhook_url, webhook_events, answered_at, alert_id, attempt, direction,
+        /// caller_id, source, application; null when there is none.
+        /// </summary>
         public static async Task<WebhookTarget?> ReadAsync(System.Data.Common.DbDataReader reader) => await reader.ReadAsync()
             ? new WebhookTarget(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetInt64(2) != 0,
                 reader.IsDBNull(3) ? null : reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetInt64(5),
-                reader.IsDBNull(6) ? null : reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetInt64(7))
+                reader.IsDBNull(6) ? null : reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetInt64(7),
+                reader.GetString(8) == "inbound" ? new Inbound(reader.IsDBNull(9) ? null : reader.GetString(9), reader.IsDBNull(10) ? null : reader.GetString(10), reader.IsDBNull(11) ? null : reader.GetString(11)) : null)
             : null;
 
         /// <summary>
@@ -581,6 +588,7 @@ public sealed partial class SqliteCallStore : IDisposable
                 Results = results,
                 AlertId = AlertId,
                 Attempt = (int?)Attempt,
+                Inbound = From,
             });
         }
     }
@@ -868,6 +876,12 @@ public sealed partial class SqliteCallStore : IDisposable
 
         public long? attempt { get; set; }
 
+        public string direction { get; set; } = "outbound";
+
+        public string? source { get; set; }
+
+        public string? application { get; set; }
+
         public CallRecord ToRecord() => new()
         {
             CallId = call_id,
@@ -891,6 +905,9 @@ public sealed partial class SqliteCallStore : IDisposable
             ResultsJson = results,
             AlertId = alert_id,
             Attempt = (int?)attempt,
+            Direction = direction,
+            Source = source,
+            Application = application,
         };
     }
 #pragma warning restore IDE1006, SA1300

@@ -21,6 +21,9 @@ public sealed record WebhookPayload(
 
     public int? Attempt { get; init; }
 
+    /// <summary>For a call that came in: who called, from where, and the application it ran.</summary>
+    public Inbound? Inbound { get; init; }
+
     public static string Json(WebhookPayload payload)
     {
         using var buffer = new MemoryStream(256);
@@ -47,6 +50,13 @@ public sealed record WebhookPayload(
                 json.WriteRawValue(payload.TagJson);
             }
             json.WriteBoolean("simulated", payload.Simulated);
+            if (payload.Inbound is { } inbound)
+            {
+                json.WriteString("direction", "inbound");
+                json.WriteString("from", inbound.From);
+                json.WriteString("source", inbound.Source);
+                json.WriteString("application", inbound.Application);
+            }
             if (payload.AlertId is { } alertId)
             {
                 json.WriteString("alertId", alertId);
@@ -79,6 +89,9 @@ public sealed record WebhookPayload(
         }
     }
 }
+
+/// <summary>What a webhook of a call that came in says besides: the caller, the source and the application.</summary>
+public sealed record Inbound(string? From, string? Source, string? Application);
 
 /// <summary>One webhook waiting in the outbox, as the sender takes it.</summary>
 public sealed record WebhookDelivery
