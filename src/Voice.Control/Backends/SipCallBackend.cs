@@ -2,7 +2,6 @@ using Voice.Control.Calls;
 using Voice.Control.Drachtio;
 using Voice.Control.Media;
 using Voice.Control.Sip;
-using Voice.Control.Tts;
 
 namespace Voice.Control.Backends;
 
@@ -26,10 +25,10 @@ public sealed class SipCallBackend(DrachtioClient drachtio, MediaServerPool medi
     public bool LateOffer { get; } = media.Servers.Any(s => s.Options.Srtp);
 
     public Task<ICallMedia> CreateMediaAsync(CancellationToken ct) =>
-        Translated<ICallMedia>(async () => new EndpointMedia(await media.CreateEndpointAsync(ct).ConfigureAwait(false)));
+        Translated<ICallMedia>(async () => EndpointMedia(await media.CreateEndpointAsync(ct).ConfigureAwait(false)));
 
     public Task<ICallMedia> CreateMediaAsync(string remoteOffer, CancellationToken ct) =>
-        Translated<ICallMedia>(async () => new EndpointMedia(await media.CreateEndpointAsync(remoteOffer, ct).ConfigureAwait(false)));
+        Translated<ICallMedia>(async () => EndpointMedia(await media.CreateEndpointAsync(remoteOffer, ct).ConfigureAwait(false)));
 
     public Task<ICallDialog> DialAsync(DialRequest request, CancellationToken ct)
     {
@@ -49,7 +48,7 @@ public sealed class SipCallBackend(DrachtioClient drachtio, MediaServerPool medi
     }
 
     /// <summary>Runs a step and says what failed in the seam's words.</summary>
-    private static async Task<T> Translated<T>(Func<Task<T>> step, bool dialling = false)
+    internal static async Task<T> Translated<T>(Func<Task<T>> step, bool dialling = false)
     {
         try
         {
@@ -61,7 +60,7 @@ public sealed class SipCallBackend(DrachtioClient drachtio, MediaServerPool medi
         }
     }
 
-    private static Task Translated(Func<Task> step) => Translated(async () =>
+    internal static Task Translated(Func<Task> step) => Translated(async () =>
     {
         await step().ConfigureAwait(false);
         return true;
@@ -91,51 +90,11 @@ public sealed class SipCallBackend(DrachtioClient drachtio, MediaServerPool medi
         public Task HangupAsync(CancellationToken ct) => Translated(() => dialog.DestroyAsync(ct));
     }
 
-    private sealed class EndpointMedia(Endpoint endpoint) : ICallMedia
-    {
-        public string LocalSdp => endpoint.LocalSdp;
-
-        public Task<string> Lost { get; } = endpoint.Terminated.ContinueWith(
-            t => t.Result.Cause, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-
-        public Task ConnectAsync(string remoteSdp, CancellationToken ct) => Translated(() => endpoint.ModifyAsync(remoteSdp, ct));
-
-        public Task PlayAsync(SpeechAudio audio, CancellationToken ct) => Translated(() => audio.Source is { } source
-            ? endpoint.PlayAsync(source, ct)
-            : endpoint.SpeakAsync(audio.Text ?? string.Empty, new SpeakOptions { Voice = audio.Voice ?? SpeakOptions.Default.Voice }, ct));
-
-        public Task PauseAsync(TimeSpan duration, CancellationToken ct) =>
-            Translated(() => endpoint.PlayAsync($"silence_stream://{(long)duration.TotalMilliseconds}", ct));
-
-        public Task<GatheredDigits> GatherAsync(SpeechAudio? prompt, DigitRules rules, CancellationToken ct) => Translated(async () =>
-        {
-            if (prompt is { Source: null })
-            {
-                // FreeSWITCH's own TTS cannot be a play_and_get_digits prompt: it is spoken first, and a key pressed
-                // meanwhile waits in the channel's queue for the collection that follows.
-                await PlayAsync(prompt, ct).ConfigureAwait(false);
-            }
-            var collected = await endpoint.PlayAndCollectDigitsAsync(new CollectDigitsOptions
-            {
-                Prompt = prompt?.Source ?? "silence_stream://250",
-                InvalidPrompt = "silence_stream://250",
-                MinDigits = rules.MinDigits,
-                MaxDigits = rules.MaxDigits,
-                Tries = 1,
-                Timeout = rules.Timeout,
-                DigitTimeout = rules.InterDigitTimeout,
-                Terminators = rules.FinishOnKey?.ToString() ?? CollectDigitsOptions.NoTerminator,
-                Pattern = @"[0-9*#]+",
-            }, ct).ConfigureAwait(false);
-            // FreeSWITCH says timeout when the inter-digit wait ended input, even with enough digits (lab: "1#" with no
-            // finishing key, at most 3: read_result timeout); enough digits, or the finishing key, is input.
-            return new GatheredDigits(collected.Digits,
-                collected.Digits.Length >= Math.Max(rules.MinDigits, 1) || collected.Terminator is not null ? GatherReasons.DtmfDetected : GatherReasons.Timeout);
-        });
-
-        public Task SendDigitsAsync(string digits, TimeSpan toneDuration, CancellationToken ct) =>
-            Translated(() => endpoint.SendDigitsAsync(digits, toneDuration, ct));
-
-        public Task DestroyAsync(CancellationToken ct) => Translated(() => endpoint.DestroyAsync(ct));
-    }
+    /// <summary>An endpoint as the orchestrator's media: its channel's commands, the re-INVITE to the phone, and its BYE.</summary>
+    private static ChannelMedia EndpointMedia(Endpoint endpoint) => new(
+        endpoint.Channel,
+        endpoint.LocalSdp,
+        endpoint.Terminated.ContinueWith(t => t.Result.Cause, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default),
+        endpoint.ModifyAsync,
+        endpoint.DestroyAsync);
 }

@@ -18,14 +18,11 @@ public sealed partial class Endpoint : IAsyncDisposable
     /// <summary>The channel events an endpoint subscribes to unless <see cref="MediaServerOptions.ChannelEvents"/> says otherwise.</summary>
     public static IReadOnlyList<string> Events => EslOutboundSession.DefaultEvents;
 
-    private const int MaxLoops = 100;
-
     private readonly SipDialog _dialog;
     private readonly EslOutboundSession _session;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly TaskCompletionSource<EndpointDestroyedEventArgs> _destroyed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private int _collectCounter;
     private int _teardownStarted;
 
     internal Endpoint(MediaServer server, string id, SipDialog dialog, EslOutboundSession session, string localSdp, ILogger logger, TimeProvider time)
@@ -37,6 +34,7 @@ public sealed partial class Endpoint : IAsyncDisposable
         LocalSdp = localSdp;
         _logger = logger;
         _time = time;
+        Channel = new MediaChannel(session, id, time, () => _destroyed.Task.IsCompleted ? _destroyed.Task.Result.Cause : null);
         session.EventReceived += OnChannelEvent;
         dialog.Destroyed += OnDialogDestroyed;
         _ = WatchSessionAsync();
@@ -85,146 +83,29 @@ public sealed partial class Endpoint : IAsyncDisposable
         RemoteSdp = remoteSdp;
     }
 
-    /// <summary>Plays one file path, http(s) URL, <c>tone_stream://</c> or <c>silence_stream://</c> to the end.</summary>
-    public Task PlayAsync(string source, CancellationToken ct = default) => PlayAsync([source], 1, ct);
+    /// <summary>The commands that play to the channel and listen to it.</summary>
+    public MediaChannel Channel { get; }
 
-    /// <summary>
-    /// Plays <paramref name="sources"/> in a row, the whole list <paramref name="loops"/> times, as one
-    /// <c>playback</c> of a <c>file_string://</c> so that a cancel stops all of it at once.
-    /// </summary>
-    /// <exception cref="MediaException">FreeSWITCH could not play it (FILE NOT FOUND, PLAYBACK ERROR).</exception>
-    public async Task PlayAsync(IReadOnlyList<string> sources, int loops = 1, CancellationToken ct = default)
-    {
-        ArgumentNullException.ThrowIfNull(sources);
-        ArgumentOutOfRangeException.ThrowIfLessThan(sources.Count, 1, nameof(sources));
-        RequireBetween(loops, 1, MaxLoops);
-        foreach (var source in sources)
-        {
-            EslCommands.RequireOneLine(source, nameof(sources));
-            if (sources.Count * loops > 1 && source.Contains('!'))
-            {
-                throw new ArgumentException($"'{source}' contains '!', which separates the files of a file_string:// list; play it on its own", nameof(sources));
-            }
-        }
-        var argument = sources.Count * loops == 1
-            ? sources[0]
-            : "file_string://" + string.Join('!', Enumerable.Repeat(sources, loops).SelectMany(list => list));
-        var completion = await ExecuteAsync("playback", argument, ct).ConfigureAwait(false);
-        if (completion["Application-Response"] is "FILE NOT FOUND" or "PLAYBACK ERROR")
-        {
-            throw new MediaException($"FreeSWITCH could not play {argument}: {completion["Application-Response"]}");
-        }
-    }
+    /// <inheritdoc cref="MediaChannel.PlayAsync(string, CancellationToken)"/>
+    public Task PlayAsync(string source, CancellationToken ct = default) => Channel.PlayAsync(source, ct);
 
-    /// <summary>
-    /// Speaks <paramref name="text"/> with FreeSWITCH's own TTS (<c>speak engine|voice|text</c>). The text is
-    /// cleaned by <see cref="SpokenText.Clean"/>: nothing in a message can end the command or be expanded.
-    /// </summary>
-    public async Task SpeakAsync(string text, SpeakOptions? options = null, CancellationToken ct = default)
-    {
-        options ??= SpeakOptions.Default;
-        RequireWord(options.Engine, nameof(options.Engine));
-        RequireWord(options.Voice, nameof(options.Voice));
-        var spoken = SpokenText.Clean(text);
-        if (spoken.Length == 0)
-        {
-            throw new ArgumentException("there is nothing to speak: the text is empty once control characters are removed", nameof(text));
-        }
-        await ExecuteAsync("speak", $"{options.Engine}|{options.Voice}|{spoken}", ct).ConfigureAwait(false);
-    }
+    /// <inheritdoc cref="MediaChannel.PlayAsync(IReadOnlyList{string}, int, CancellationToken)"/>
+    public Task PlayAsync(IReadOnlyList<string> sources, int loops = 1, CancellationToken ct = default) => Channel.PlayAsync(sources, loops, ct);
 
-    /// <summary>Plays a prompt and collects keys (<c>play_and_get_digits</c>).</summary>
-    public async Task<CollectedDigits> PlayAndCollectDigitsAsync(CollectDigitsOptions options, CancellationToken ct = default)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        RequireBetween(options.MinDigits, 0, 128);
-        RequireBetween(options.MaxDigits, Math.Max(1, options.MinDigits), 128);
-        RequireBetween(options.Tries, 1, 20);
-        RequireArgumentWord(options.Prompt, nameof(options.Prompt));
-        if (options.InvalidPrompt is not null)
-        {
-            RequireArgumentWord(options.InvalidPrompt, nameof(options.InvalidPrompt));
-        }
-        RequireArgumentWord(options.Pattern, nameof(options.Pattern));
-        if (options.Terminators != CollectDigitsOptions.NoTerminator
-            && (options.Terminators.Length == 0 || !options.Terminators.All(c => char.IsAsciiDigit(c) || c is '*' or '#')))
-        {
-            throw new ArgumentException($"Terminators must be one or more of 0-9, * and #, or {CollectDigitsOptions.NoTerminator}", nameof(options));
-        }
-        var variable = "vb_digits_" + Interlocked.Increment(ref _collectCounter).ToString(CultureInfo.InvariantCulture);
-        var argument = string.Join(' ',
-            Number(options.MinDigits), Number(options.MaxDigits), Number(options.Tries), Milliseconds(options.Timeout), options.Terminators,
-            options.Prompt, options.InvalidPrompt ?? "silence_stream://250", variable, options.Pattern,
-            Milliseconds(options.DigitTimeout ?? options.Timeout));
+    /// <inheritdoc cref="MediaChannel.SpeakAsync"/>
+    public Task SpeakAsync(string text, SpeakOptions? options = null, CancellationToken ct = default) => Channel.SpeakAsync(text, options, ct);
 
-        var completion = await ExecuteAsync("play_and_get_digits", argument, ct).ConfigureAwait(false);
-        var terminator = completion.Variable("read_terminator_used");
-        return new CollectedDigits(
-            completion.Variable(variable) ?? string.Empty,
-            string.IsNullOrEmpty(terminator) ? null : terminator[0],
-            completion.Variable("read_result") ?? "failure");
-    }
+    /// <inheritdoc cref="MediaChannel.PlayAndCollectDigitsAsync"/>
+    public Task<CollectedDigits> PlayAndCollectDigitsAsync(CollectDigitsOptions options, CancellationToken ct = default) => Channel.PlayAndCollectDigitsAsync(options, ct);
 
-    /// <summary>
-    /// Sends <paramref name="digits"/> to the far end as RFC 2833 events (<c>send_dtmf</c>), each tone
-    /// <paramref name="toneDuration"/> long; <c>w</c> waits 0.5 s and <c>W</c> 1 s. Completes when all are sent:
-    /// FreeSWITCH's <c>send_dtmf</c> completes once it has queued them (on the lab's FreeSWITCH a hang-up right after
-    /// it cut the first key short), so this waits for as long as the keys take to go out (<see cref="SendingTime"/>).
-    /// </summary>
-    public async Task SendDigitsAsync(string digits, TimeSpan toneDuration, CancellationToken ct = default)
-    {
-        if (digits.Length == 0 || !digits.All(c => char.IsAsciiDigit(c) || c is '*' or '#' or (>= 'A' and <= 'D') or 'w' or 'W'))
-        {
-            throw new ArgumentException("Digits must be one or more of 0-9, *, #, A-D, w and W", nameof(digits));
-        }
-        RequireBetween((int)toneDuration.TotalMilliseconds, 40, 2000);
-        await ExecuteAsync("send_dtmf", $"{digits}@{Milliseconds(toneDuration)}", ct).ConfigureAwait(false);
-        await Task.Delay(SendingTime(digits, toneDuration), _time, ct).ConfigureAwait(false);
-    }
+    /// <inheritdoc cref="MediaChannel.SendDigitsAsync"/>
+    public Task SendDigitsAsync(string digits, TimeSpan toneDuration, CancellationToken ct = default) => Channel.SendDigitsAsync(digits, toneDuration, ct);
 
-    /// <summary>How long FreeSWITCH takes to send <paramref name="digits"/>: each key its tone and a gap, each pause its length, and the end packets of the last key.</summary>
-    public static TimeSpan SendingTime(string digits, TimeSpan toneDuration)
-    {
-        ArgumentNullException.ThrowIfNull(digits);
-        var gap = TimeSpan.FromMilliseconds(50);
-        return digits.Aggregate(TimeSpan.FromMilliseconds(60), (total, key) => total + key switch
-        {
-            'w' => TimeSpan.FromMilliseconds(500),
-            'W' => TimeSpan.FromSeconds(1),
-            _ => toneDuration + gap,
-        });
-    }
+    /// <inheritdoc cref="MediaChannel.RecordAsync"/>
+    public Task<Recording> RecordAsync(string path, RecordOptions? options = null, CancellationToken ct = default) => Channel.RecordAsync(path, options, ct);
 
-    /// <summary>Records what the far end says to <paramref name="path"/> on the FreeSWITCH host (<c>record</c>).</summary>
-    public async Task<Recording> RecordAsync(string path, RecordOptions? options = null, CancellationToken ct = default)
-    {
-        options ??= RecordOptions.Default;
-        RequireArgumentWord(path, nameof(path));
-        var argument = $"{path} {Seconds(options.TimeLimit)} {Number(options.SilenceThreshold)}";
-        if (options.SilenceTimeout is { } silence)
-        {
-            argument += " " + Seconds(silence);
-        }
-        var completion = await ExecuteAsync("record", argument, ct).ConfigureAwait(false);
-        var milliseconds = completion.Variable("record_ms") is { } ms && long.TryParse(ms, NumberStyles.None, CultureInfo.InvariantCulture, out var value) ? value : 0;
-        return new Recording(path, TimeSpan.FromMilliseconds(milliseconds));
-    }
-
-    /// <summary>Runs any dialplan application on the channel and completes with its CHANNEL_EXECUTE_COMPLETE.</summary>
-    /// <exception cref="EndpointDestroyedException">The endpoint ended before or while the application ran.</exception>
-    public async Task<EslEvent> ExecuteAsync(string application, string? argument = null, CancellationToken ct = default)
-    {
-        ThrowIfDestroyed();
-        try
-        {
-            return await _session.ExecuteAsync(application, argument, ct).ConfigureAwait(false);
-        }
-        catch (EslConnectionLostException ex)
-        {
-            var cause = _session.HungUp.IsCompletedSuccessfully ? _session.HungUp.Result : null;
-            throw new EndpointDestroyedException(Id, cause ?? EndpointDestroyedEventArgs.MediaServerLost, ex);
-        }
-    }
+    /// <inheritdoc cref="MediaChannel.ExecuteAsync"/>
+    public Task<EslEvent> ExecuteAsync(string application, string? argument = null, CancellationToken ct = default) => Channel.ExecuteAsync(application, argument, ct);
 
     /// <summary>
     /// Hangs up: BYE to FreeSWITCH through drachtio-server (FreeSWITCH then closes the channel's socket), or,
@@ -386,39 +267,6 @@ public sealed partial class Endpoint : IAsyncDisposable
             throw new EndpointDestroyedException(Id, _destroyed.Task.Result.Cause);
         }
     }
-
-    private static void RequireWord(string value, string name)
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(value, name);
-        if (!value.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.'))
-        {
-            throw new ArgumentException($"'{value}' must be letters, digits, '_', '-' or '.'", name);
-        }
-    }
-
-    /// <summary>One space-separated argument of an application: one line, no spaces.</summary>
-    private static void RequireArgumentWord(string value, string name)
-    {
-        EslCommands.RequireOneLine(value, name);
-        if (value.Any(char.IsWhiteSpace))
-        {
-            throw new ArgumentException($"'{value}' must not contain spaces: the application's arguments are separated by spaces", name);
-        }
-    }
-
-    private static void RequireBetween(int value, int min, int max, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(value))] string? name = null)
-    {
-        if (value < min || value > max)
-        {
-            throw new ArgumentOutOfRangeException(name, value, $"must be between {min} and {max}");
-        }
-    }
-
-    private static string Number(int value) => value.ToString(CultureInfo.InvariantCulture);
-
-    private static string Milliseconds(TimeSpan value) => ((long)value.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
-
-    private static string Seconds(TimeSpan value) => ((long)Math.Ceiling(value.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
 
     [GeneratedRegex("text=\"([^\"]+)\"")]
     private static partial Regex ReasonText();
