@@ -32,7 +32,14 @@ public sealed class VoiceControlRuntime(IServiceProvider services, VoiceControlO
             logger.LogWarning("No drachtio-server configured: calls run on the SIMULATED backend and nothing really rings.");
             return;
         }
-        _broker!.Start();
+        // Channels a FreeSWITCH dialplan hands over run their application as calls that came in.
+        var time = services.GetService<TimeProvider>() ?? TimeProvider.System;
+        _broker!.HandOver = session =>
+        {
+            _calls.Accept(Backends.DialplanLeg.Describe(session), new Backends.DialplanLeg(session, time));
+            return Task.CompletedTask;
+        };
+        _broker.Start();
         var links = new List<Task> { _drachtio!.ConnectAsync(ct) };
         links.AddRange(_media!.Servers.Select(server => ConnectMediaAsync(server, ct)));
         await Task.WhenAll(links).ConfigureAwait(false);

@@ -57,6 +57,9 @@ public sealed class Lab : IAsyncDisposable
     /// <summary>The test's own Event Socket connection, for <c>show channels count</c>.</summary>
     public EslClient Inspector { get; }
 
+    /// <summary>The outbound Event Socket listener (where a dialplan's <c>socket</c> connects).</summary>
+    public MediaSessionBroker Broker => _services.GetRequiredService<MediaSessionBroker>();
+
     /// <summary>Starts the library on <paramref name="profile"/> (the stock profile unless given) and waits until calls can be placed.</summary>
     public static async Task<Lab> StartAsync((string Name, string SipUri)? profile = null, Func<CallOptions, CallOptions>? calls = null, bool srtp = false)
     {

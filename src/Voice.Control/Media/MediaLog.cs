@@ -23,6 +23,9 @@ internal static partial class MediaLog
     [LoggerMessage(205, LogLevel.Warning, "FreeSWITCH connected channel {Uuid} (User-Agent '{UserAgent}') for no waiting endpoint; hanging it up")]
     public static partial void UnpairedSession(ILogger logger, string uuid, string userAgent);
 
+    [LoggerMessage(208, LogLevel.Warning, "Channel {Uuid}, handed over by a dialplan, could not be taken: {Error}; hanging it up")]
+    public static partial void HandOverFailed(ILogger logger, string uuid, string error);
+
     [LoggerMessage(206, LogLevel.Warning, "Endpoint {EndpointId}: cleanup step failed: {Error}")]
     public static partial void CleanupFailed(ILogger logger, string endpointId, string error);
 

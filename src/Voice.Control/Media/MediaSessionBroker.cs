@@ -79,9 +79,36 @@ public sealed class MediaSessionBroker : IAsyncDisposable
             {
                 continue;
             }
+            // Not an endpoint's: a channel a dialplan handed over (it names an application or a script), if anyone takes those.
+            if (HandOver is { } handOver && Backends.DialplanLeg.IsHandOver(session))
+            {
+                _ = TakeHandOverAsync(handOver, session);
+                continue;
+            }
             // Nobody waits for this channel (its endpoint timed out, or it is not ours): do not leave it up.
             MediaLog.UnpairedSession(_logger, session.UniqueId, userAgent);
             _ = RefuseAsync(session);
+        }
+    }
+
+    /// <summary>
+    /// Takes channels a FreeSWITCH dialplan hands over (<c>socket</c> with <c>voicebridge_app</c> or
+    /// <c>voicebridge_say</c> set); null: they are hung up like any connection no endpoint waits for. An endpoint's
+    /// connection is never handed over: its id is looked for first.
+    /// </summary>
+    public Func<EslOutboundSession, Task>? HandOver { get; set; }
+
+    private async Task TakeHandOverAsync(Func<EslOutboundSession, Task> handOver, EslOutboundSession session)
+    {
+        try
+        {
+            await session.SubscribeAsync().ConfigureAwait(false);
+            await handOver(session).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            MediaLog.HandOverFailed(_logger, session.UniqueId, ex.Message);
+            await RefuseAsync(session).ConfigureAwait(false);
         }
     }
 
