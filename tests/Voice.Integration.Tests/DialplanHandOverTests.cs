@@ -42,6 +42,52 @@ public class DialplanHandOverTests
     }
 
     [Test]
+    public async Task With_on_end_park_the_channel_is_parked_for_the_dialplan_not_hung_up()
+    {
+        await using var lab = await Lab.StartAsync();
+        var ended = await HandOverAsync(lab, "voicebridge_say='Parking you now',voicebridge_on_end=park");
+        Assert.That(ended.Reason, Is.EqualTo(CallReasons.AnnounceComplete));
+        try
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            string application;
+            while ((application = await CurrentApplicationAsync(lab)) != "park" && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100);
+            }
+            Assert.That(application, Is.EqualTo("park"), "the channel waits, parked, for whoever takes it next");
+        }
+        finally
+        {
+            await lab.Inspector.ApiAsync("hupall NORMAL_CLEARING");
+        }
+        await lab.AssertNoChannelsLeftAsync();
+    }
+
+    [Test]
+    public async Task With_on_end_continue_the_dialplan_goes_on_after_socket()
+    {
+        await using var lab = await Lab.StartAsync();
+        var ended = await HandOverAsync(lab, "voicebridge_say='Back to the dialplan',voicebridge_on_end=continue");
+        Assert.That(ended.Reason, Is.EqualTo(CallReasons.AnnounceComplete));
+        // An originated channel has nothing after its socket application: FreeSWITCH ends it itself, VoiceBridge did not.
+        await lab.AssertNoChannelsLeftAsync();
+    }
+
+    /// <summary>The application the lab's only channel runs now.</summary>
+    private static async Task<string> CurrentApplicationAsync(Lab lab)
+    {
+        var channels = (await lab.Inspector.ApiAsync("show channels as json")).Trim();
+        using var json = System.Text.Json.JsonDocument.Parse(channels);
+        if (!json.RootElement.TryGetProperty("rows", out var rows) || rows.GetArrayLength() == 0)
+        {
+            return "(no channel)";
+        }
+        var uuid = rows[0].GetProperty("uuid").GetString();
+        return (await lab.Inspector.ApiAsync($"uuid_getvar {uuid} current_application")).Trim();
+    }
+
+    [Test]
     public async Task A_hand_over_for_an_unknown_application_is_refused_and_nothing_is_left()
     {
         await using var lab = await Lab.StartAsync();

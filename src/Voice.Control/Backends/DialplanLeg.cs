@@ -9,8 +9,9 @@ namespace Voice.Control.Backends;
 /// A live channel a FreeSWITCH dialplan handed to VoiceBridge with <c>socket &lt;host&gt;:8086 async full</c>: VoiceBridge
 /// runs a script on it but does not own its SIP dialog. The dialplan names the application in
 /// <c>voicebridge_app</c>, or gives a script inline (<c>voicebridge_say</c>, <c>voicebridge_gather</c>: that many keys
-/// after it), and says what happens after the script in <c>voicebridge_on_end</c>: <c>hangup</c> (the default), or
-/// <c>continue</c> (the socket closes and the dialplan goes on after <c>socket</c>).
+/// after it), and says what happens after the script in <c>voicebridge_on_end</c>: <c>hangup</c> (the default),
+/// <c>continue</c> (the socket closes and the dialplan goes on after <c>socket</c>), or <c>park</c> (the channel is parked
+/// for whoever takes it next).
 /// </summary>
 internal sealed class DialplanLeg : IInboundLeg
 {
@@ -22,13 +23,13 @@ internal sealed class DialplanLeg : IInboundLeg
 
     private readonly EslOutboundSession _session;
     private readonly MediaChannel _channel;
-    private readonly bool _continue;
+    private readonly string? _onEnd;
     private int _ended;
 
     public DialplanLeg(EslOutboundSession session, TimeProvider time)
     {
         _session = session;
-        _continue = session.ChannelData.Variable(OnEndVariable) == "continue";
+        _onEnd = session.ChannelData.Variable(OnEndVariable);
         _channel = new MediaChannel(session, session.UniqueId, time, () => session.IsClosed ? "the channel's socket closed" : null);
         Ended = session.HungUp.ContinueWith(t => new CallLegEnd(t.Result ?? "the channel's socket closed"),
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
@@ -112,15 +113,28 @@ internal sealed class DialplanLeg : IInboundLeg
         }, ct).ConfigureAwait(false);
     }
 
-    /// <summary>Hangs up, or with <c>voicebridge_on_end=continue</c> gives the channel back to the dialplan (closes the socket).</summary>
+    /// <summary>Hangs up, or with <c>voicebridge_on_end=continue</c> or <c>park</c> gives the channel back (parked) and closes the socket.</summary>
     public async Task EndAsync(CancellationToken ct)
     {
         if (Interlocked.Exchange(ref _ended, 1) == 1)
         {
             return;
         }
-        if (_continue && !_session.HungUp.IsCompleted)
+        if (_onEnd is "continue" or "park" && !_session.HungUp.IsCompleted)
         {
+            if (_onEnd == "park")
+            {
+                // The channel leaves the socket application for an inline dialplan that parks it (lab: a park sent as an
+                // application ran no more once the socket closed; the channel was hung up with it).
+                try
+                {
+                    await _session.ApiAsync($"uuid_transfer {_session.UniqueId} park inline", ct).ConfigureAwait(false);
+                }
+                catch (EslException)
+                {
+                    // Gone meanwhile: nothing to park.
+                }
+            }
             await _session.DisposeAsync().ConfigureAwait(false);
             return;
         }

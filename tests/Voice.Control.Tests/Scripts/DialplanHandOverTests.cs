@@ -102,6 +102,19 @@ public class DialplanHandOverTests
     }
 
     [Test]
+    public async Task With_on_end_park_the_channel_is_transferred_to_an_inline_park_and_the_socket_closes()
+    {
+        var (_, changes, freeSwitch) = await HandOverAsync("variable_voicebridge_say: Please%20hold.\nvariable_voicebridge_on_end: park\n");
+        await ExecuteAsync(freeSwitch); // answer
+        await ExecuteAsync(freeSwitch); // the say
+        Assert.That(await freeSwitch.Peer.ReceiveCommandAsync(), Is.EqualTo("api uuid_transfer 9805ae87-7aae-48cf-958b-f4125c0ef96f park inline"));
+        await freeSwitch.Peer.SendAsync("Content-Type: api/response\nContent-Length: 4\n\n+OK\n");
+        await freeSwitch.Peer.Closed.Within();
+        var call = changes.All.Single(c => c.From is null);
+        Assert.That((await changes.FinalAsync(call.CallId)).Reason, Is.EqualTo("announce_complete"));
+    }
+
+    [Test]
     public async Task A_channel_that_is_neither_an_endpoints_nor_handed_over_is_hung_up_and_never_taken_for_a_call()
     {
         var handedOver = 0;
