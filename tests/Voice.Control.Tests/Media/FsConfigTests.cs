@@ -28,6 +28,26 @@ public class FsConfigTests
     }
 
     [Test]
+    public void The_example_hand_overs_use_the_variables_VoiceBridge_reads_and_a_full_socket()
+    {
+        var extensions = Load("dialplan/voicebridge.xml").Descendants("extension").ToList();
+        var sets = extensions.SelectMany(e => e.Descendants("action"))
+            .Where(a => a.Attribute("application")!.Value == "set")
+            .Select(a => a.Attribute("data")!.Value.Split('=')[0]).ToList();
+        Assert.That(sets, Is.SubsetOf(new[]
+        {
+            Backends.DialplanLeg.AppVariable, Backends.DialplanLeg.SayVariable, Backends.DialplanLeg.GatherVariable, Backends.DialplanLeg.OnEndVariable,
+        }), "only variables VoiceBridge reads");
+        var sockets = extensions.SelectMany(e => e.Descendants("action")).Where(a => a.Attribute("application")!.Value == "socket").Select(a => a.Attribute("data")!.Value).ToList();
+        Assert.That(sockets, Has.Count.EqualTo(2));
+        Assert.That(sockets, Has.All.EndsWith(" async full"), "without full, FreeSWITCH refuses VoiceBridge's commands (lab)");
+        foreach (var extension in extensions.Where(e => e.Descendants("action").Any(a => a.Attribute("application")!.Value == "socket")))
+        {
+            Assert.That(extension.Descendants("action").Last().Attribute("application")!.Value, Is.EqualTo("hangup"), "never a call left open after the socket");
+        }
+    }
+
+    [Test]
     public void The_dialplan_hands_our_endpoint_INVITEs_to_the_outbound_listener()
     {
         var profile = Load("sip_profiles/mrf.xml");
