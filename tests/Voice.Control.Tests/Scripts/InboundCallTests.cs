@@ -11,14 +11,6 @@ namespace Voice.Control.Tests.Scripts;
 /// <summary>Calls that come in run their application's script: on the simulated backend, with a real HTTP call hook.</summary>
 public class InboundCallTests
 {
-    private static readonly SimulationOptions Fast = new()
-    {
-        RingTime = TimeSpan.FromMilliseconds(20),
-        SignallingDelay = TimeSpan.FromMilliseconds(2),
-        HangupAfter = TimeSpan.FromMilliseconds(60),
-        PlaybackSpeed = 50,
-    };
-
     private readonly Owned _owned = new();
 
     [TearDown]
@@ -29,7 +21,7 @@ public class InboundCallTests
     private (CallManager Calls, ChangeLog Changes, SimulatedBackend Backend, FakeHook Hook) Start(Func<FakeHook, Dictionary<string, CallApplication>> applications, int maxConcurrentCalls = 50)
     {
         var hook = _owned.Add(new FakeHook());
-        var backend = new SimulatedBackend(Fast);
+        var backend = new SimulatedBackend(Simulations.Fast);
         var calls = _owned.Add(new CallManager(new CallOptions
         {
             RepeatPause = TimeSpan.FromMilliseconds(10),

@@ -11,14 +11,6 @@ namespace Voice.Control.Tests.Scripts;
 /// <summary>Scripts and the acknowledge shorthand on the simulated backend: the magic numbers press keys, hooks are real HTTP.</summary>
 public class SimulatedScriptTests
 {
-    private static readonly SimulationOptions Fast = new()
-    {
-        RingTime = TimeSpan.FromMilliseconds(20),
-        SignallingDelay = TimeSpan.FromMilliseconds(2),
-        HangupAfter = TimeSpan.FromMilliseconds(40),
-        PlaybackSpeed = 50,
-    };
-
     private readonly Owned _owned = new();
 
     [TearDown]
@@ -29,7 +21,7 @@ public class SimulatedScriptTests
         var hook = new FakeHook();
         _owned.Add(hook);
         var calls = new CallManager(new CallOptions { RepeatPause = TimeSpan.FromMilliseconds(10), HookTimeout = TimeSpan.FromSeconds(1) },
-            new SimulatedBackend(Fast), new FliteSynthesizer(), TestLog.Factory);
+            new SimulatedBackend(Simulations.Fast), new FliteSynthesizer(), TestLog.Factory);
         _owned.Add(calls);
         return (calls, new ChangeLog(calls), hook);
     }
