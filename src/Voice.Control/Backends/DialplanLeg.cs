@@ -106,9 +106,11 @@ internal sealed class DialplanLeg : IInboundLeg
         }
         await HangupAndCloseAsync(sipStatus switch
         {
+            // mod_sofia's hangup_cause_to_sip: the causes that become these statuses.
+            403 => "INCOMING_CALL_BARRED",
             404 => "UNALLOCATED_NUMBER",
+            480 => "NO_ANSWER",
             486 => "USER_BUSY",
-            480 => "NO_USER_RESPONSE",
             _ => "NORMAL_TEMPORARY_FAILURE",
         }, ct).ConfigureAwait(false);
     }

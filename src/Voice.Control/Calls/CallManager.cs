@@ -32,6 +32,7 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
     private readonly Channel<CallStateChange> _changes = Channel.CreateUnbounded<CallStateChange>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentDictionary<Watcher, byte> _watchers = new();
     private readonly SemaphoreSlim _slots;
+    private readonly CallerRate _inboundRate;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<Task, byte> _running = new();
     private Task _dispatcher = Task.CompletedTask;
@@ -59,6 +60,7 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         _logger = loggers.CreateLogger<CallManager>();
         _callLogger = loggers.CreateLogger("Voice.Control.Calls.OutboundCall");
         _slots = new SemaphoreSlim(options.MaxConcurrentCalls, options.MaxConcurrentCalls);
+        _inboundRate = new CallerRate(options.InboundCallsPerCallerPerMinute, TimeSpan.FromMinutes(1));
         if (backend.IsSimulated)
         {
             CallLog.SimulatedBackend(_logger);
@@ -143,8 +145,10 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
 
     /// <summary>
     /// Takes a call that came in (<paramref name="leg"/>, from a dialplan's hand-over, an INVITE, or the simulated
-    /// backend) and runs its application's script; returns at once (state <c>ringing</c>). A call beyond
-    /// <see cref="CallOptions.MaxConcurrentCalls"/> is refused with 503 and reported failed (<c>service_unavailable</c>).
+    /// backend) and runs its application's script; returns at once (state <c>ringing</c>). Refused, and reported failed
+    /// with the reason: a caller on <see cref="CallOptions.DeniedCallers"/> (403, <c>caller_denied</c>), one over
+    /// <see cref="CallOptions.InboundCallsPerCallerPerMinute"/> (486, <c>caller_limited</c>), and any call beyond
+    /// <see cref="CallOptions.MaxConcurrentCalls"/> (503, <c>service_unavailable</c>).
     /// </summary>
     public CallSnapshot Accept(InboundCallInfo info, IInboundLeg leg, string? callId = null)
     {
@@ -161,7 +165,11 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         }
         CallArrived?.Invoke(this, call.Snapshot());
         call.Announce();
-        var run = _slots.Wait(0) ? RunInboundAsync(call) : RefuseAsync(call);
+        var refusal = Denied(info.From) ? (403, CallReasons.CallerDenied, "the caller is on the deny list")
+            : !_inboundRate.TryTake(info.From, _time.GetUtcNow()) ? (486, CallReasons.CallerLimited, $"more than {_options.InboundCallsPerCallerPerMinute} calls from this caller in a minute")
+            : !_slots.Wait(0) ? (503, CallReasons.ServiceUnavailable, $"VoiceBridge is at its limit of {_options.MaxConcurrentCalls} calls at once")
+            : ((int, string, string)?)null;
+        var run = refusal is null ? RunInboundAsync(call) : RefuseAsync(call, refusal.Value);
         _running[run] = 0;
         _ = run.ContinueWith(t => _running.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         return call.Snapshot();
@@ -179,12 +187,16 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
             }
         }
 
-        async Task RefuseAsync(InboundCall inbound)
+        async Task RefuseAsync(InboundCall inbound, (int Status, string Reason, string Detail) refusal)
         {
             await Task.Yield();
-            await inbound.RefuseAsync(503, $"VoiceBridge is at its limit of {_options.MaxConcurrentCalls} calls at once").ConfigureAwait(false);
+            await inbound.RefuseAsync(refusal.Status, refusal.Reason, refusal.Detail).ConfigureAwait(false);
         }
     }
+
+    private bool Denied(string caller) => _options.DeniedCallers.Any(denied => denied.EndsWith('*')
+        ? caller.StartsWith(denied[..^1], StringComparison.OrdinalIgnoreCase)
+        : caller.Equals(denied, StringComparison.OrdinalIgnoreCase));
 
     public async Task<bool> HangupAsync(string callId, CancellationToken ct = default)
     {

@@ -41,6 +41,12 @@ public sealed record CallOptions
     /// </summary>
     public IReadOnlyDictionary<string, Scripts.CallApplication> Applications { get; init; } = new Dictionary<string, Scripts.CallApplication>(StringComparer.Ordinal);
 
+    /// <summary>Callers whose calls are refused (403): exact numbers or users, or prefixes ending in <c>*</c> (<c>+1900*</c>).</summary>
+    public IReadOnlyList<string> DeniedCallers { get; init; } = [];
+
+    /// <summary>Calls one caller may make to VoiceBridge in a minute; more are refused (486). 0: no limit.</summary>
+    public int InboundCallsPerCallerPerMinute { get; init; } = 10;
+
     /// <summary>Calls in progress at once (dialing, ringing or playing).</summary>
     public int MaxConcurrentCalls { get; init; } = 50;
 
@@ -94,6 +100,14 @@ public sealed record CallOptions
             {
                 throw new ArgumentException($"Application '{name}' {problem}.", nameof(Applications));
             }
+        }
+        if (InboundCallsPerCallerPerMinute < 0)
+        {
+            throw new ArgumentException("InboundCallsPerCallerPerMinute must not be negative (0: no limit).", nameof(InboundCallsPerCallerPerMinute));
+        }
+        if (DeniedCallers.Any(c => string.IsNullOrWhiteSpace(c) || c.Any(char.IsControl) || c.IndexOf('*', StringComparison.Ordinal) is >= 0 and var star && star != c.Length - 1))
+        {
+            throw new ArgumentException("DeniedCallers are numbers or users, or prefixes ending in '*'.", nameof(DeniedCallers));
         }
         if (WatchCapacity < 1)
         {

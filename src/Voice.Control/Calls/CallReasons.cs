@@ -44,6 +44,12 @@ public static class CallReasons
     /// <summary>A call came in for an application that does not exist (or none was named and there is no <c>default</c>); it was refused (404).</summary>
     public const string NoApplication = "no_application";
 
+    /// <summary>A call that came in from a caller on <see cref="CallOptions.DeniedCallers"/>; refused (403).</summary>
+    public const string CallerDenied = "caller_denied";
+
+    /// <summary>A call that came in from a caller over <see cref="CallOptions.InboundCallsPerCallerPerMinute"/>; refused (486).</summary>
+    public const string CallerLimited = "caller_limited";
+
     // Completed: the call was answered.
 
     /// <summary>The message played to the end (every repeat) and we hung up.</summary>
@@ -63,7 +69,7 @@ public static class CallReasons
 
     public static IReadOnlySet<string> Failures { get; } = new HashSet<string>(StringComparer.Ordinal)
     {
-        Busy, Rejected, NoAnswer, NotFound, AuthFailed, ServiceUnavailable, Canceled, MediaError, DestinationDenied, Error, SignallingLost, NoApplication,
+        Busy, Rejected, NoAnswer, NotFound, AuthFailed, ServiceUnavailable, Canceled, MediaError, DestinationDenied, Error, SignallingLost, NoApplication, CallerDenied, CallerLimited,
     };
 
     public static IReadOnlySet<string> Completions { get; } = new HashSet<string>(StringComparer.Ordinal)

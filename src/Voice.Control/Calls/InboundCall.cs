@@ -154,11 +154,11 @@ internal sealed class InboundCall : TrackedCall
         }
     }
 
-    /// <summary>Refuses the call at once (a limit): failed, and the status on the wire with the reason.</summary>
-    public async Task RefuseAsync(int sipStatus, string reason)
+    /// <summary>Refuses the call at once (a limit, the deny list): failed with <paramref name="reason"/>, and the status on the wire with the detail.</summary>
+    public async Task RefuseAsync(int sipStatus, string reason, string detail)
     {
-        Fail(CallReasons.ServiceUnavailable, sipStatus, reason);
-        await ReleaseAsync((sipStatus, reason)).ConfigureAwait(false);
+        Fail(reason, sipStatus, detail);
+        await ReleaseAsync((sipStatus, detail)).ConfigureAwait(false);
         EndTrace();
         EndedSource.TrySetResult();
     }

@@ -158,6 +158,8 @@ internal static class VoiceBridgeConfiguration
             MaxCallDuration = Int(configuration, null, "Calls:MaxCallDurationSeconds") is { } max ? TimeSpan.FromSeconds(max) : defaults.MaxCallDuration,
             HookTimeout = Int(configuration, "HOOK_TIMEOUT_SECONDS", "Calls:HookTimeoutSeconds") is { } hook ? TimeSpan.FromSeconds(hook) : defaults.HookTimeout,
             HookFailureMessage = Value(configuration, "HOOK_FAILURE_MESSAGE", "Calls:HookFailureMessage") ?? defaults.HookFailureMessage,
+            DeniedCallers = List(configuration, "INBOUND_DENIED_CALLERS", "Inbound:DeniedCallers") ?? defaults.DeniedCallers,
+            InboundCallsPerCallerPerMinute = Int(configuration, "INBOUND_CALLS_PER_CALLER_PER_MINUTE", "Inbound:CallsPerCallerPerMinute") ?? defaults.InboundCallsPerCallerPerMinute,
             Policy = new DestinationPolicy
             {
                 AllowedCountryCodes = List(configuration, "ALLOWED_COUNTRY_CODES", "Calls:AllowedCountryCodes") ?? [],

@@ -18,17 +18,19 @@ public class InboundCallTests
 
     private static CallScript Script(string json) => CallScript.Parse(JsonDocument.Parse(json).RootElement);
 
-    private (CallManager Calls, ChangeLog Changes, SimulatedBackend Backend, FakeHook Hook) Start(Func<FakeHook, Dictionary<string, CallApplication>> applications, int maxConcurrentCalls = 50)
+    private (CallManager Calls, ChangeLog Changes, SimulatedBackend Backend, FakeHook Hook) Start(
+        Func<FakeHook, Dictionary<string, CallApplication>> applications, int maxConcurrentCalls = 50, Func<CallOptions, CallOptions>? options = null)
     {
         var hook = _owned.Add(new FakeHook());
         var backend = new SimulatedBackend(Simulations.Fast);
-        var calls = _owned.Add(new CallManager(new CallOptions
+        var callOptions = new CallOptions
         {
             RepeatPause = TimeSpan.FromMilliseconds(10),
             HookTimeout = TimeSpan.FromSeconds(1),
             MaxConcurrentCalls = maxConcurrentCalls,
             Applications = applications(hook),
-        }, backend, new FliteSynthesizer(), TestLog.Factory));
+        };
+        var calls = _owned.Add(new CallManager(options?.Invoke(callOptions) ?? callOptions, backend, new FliteSynthesizer(), TestLog.Factory));
         return (calls, new ChangeLog(calls), backend, hook);
     }
 
@@ -143,6 +145,37 @@ public class InboundCallTests
         Assert.That(leg.Refused?.Reason, Does.Contain("limit of 1"));
         Assert.That(await calls.HangupAsync(first.CallId), Is.True, "the first goes on until hung up through the API");
         Assert.That((await changes.FinalAsync(first.CallId)).Reason, Is.EqualTo("local_hangup"));
+    }
+
+    [Test]
+    public async Task A_caller_on_the_deny_list_is_refused_with_403()
+    {
+        var (calls, changes, backend, _) = Start(_ => new() { ["default"] = new CallApplication { Script = Script("""[{"verb":"say","text":"Hi."}]""") } },
+            options: o => o with { DeniedCallers = ["+1900*", "anonymous"] });
+        var leg = backend.CallIn("+19005550100");
+        var refused = await changes.FinalAsync(calls.Accept(From("+19005550100"), leg).CallId);
+        Assert.That((refused.Reason, refused.SipStatus, refused.Detail), Is.EqualTo(("caller_denied", (int?)403, "the caller is on the deny list")));
+        Assert.That((leg.Refused?.Status, leg.Answered), Is.EqualTo(((int?)403, false)));
+        var allowed = await changes.FinalAsync(calls.Accept(From("+15551230001"), backend.CallIn("+15551230001")).CallId);
+        Assert.That(allowed.Reason, Is.EqualTo("announce_complete"));
+    }
+
+    [Test]
+    public async Task A_caller_over_the_rate_limit_is_refused_with_486_and_others_are_not()
+    {
+        var (calls, changes, backend, _) = Start(_ => new() { ["default"] = new CallApplication { Script = Script("""[{"verb":"say","text":"Hi."}]""") } },
+            options: o => o with { InboundCallsPerCallerPerMinute = 2 });
+        var reasons = new List<string?>();
+        for (var i = 0; i < 3; i++)
+        {
+            reasons.Add((await changes.FinalAsync(calls.Accept(From("+15551230001"), backend.CallIn("+15551230001")).CallId)).Reason);
+        }
+        Assert.That(reasons, Is.EqualTo(new[] { "announce_complete", "announce_complete", "caller_limited" }));
+        var leg = backend.CallIn("+15551230001");
+        var limited = await changes.FinalAsync(calls.Accept(From("+15551230001"), leg).CallId);
+        Assert.That((limited.SipStatus, leg.Refused?.Status), Is.EqualTo(((int?)486, (int?)486)));
+        Assert.That((await changes.FinalAsync(calls.Accept(From("+15551230002"), backend.CallIn("+15551230002")).CallId)).Reason, Is.EqualTo("announce_complete"),
+            "another caller is not limited");
     }
 
     [Test]
