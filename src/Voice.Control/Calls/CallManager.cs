@@ -27,6 +27,7 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ILogger _callLogger;
+    private readonly ILogger _inboundLogger;
     private readonly ConcurrentDictionary<string, TrackedCall> _calls = new(StringComparer.Ordinal);
     private readonly Channel<OutboundCall> _queue = Channel.CreateUnbounded<OutboundCall>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Channel<CallStateChange> _changes = Channel.CreateUnbounded<CallStateChange>(new UnboundedChannelOptions { SingleReader = true });
@@ -59,6 +60,7 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         loggers ??= NullLoggerFactory.Instance;
         _logger = loggers.CreateLogger<CallManager>();
         _callLogger = loggers.CreateLogger("Voice.Control.Calls.OutboundCall");
+        _inboundLogger = loggers.CreateLogger("Voice.Control.Calls.InboundCall");
         _slots = new SemaphoreSlim(options.MaxConcurrentCalls, options.MaxConcurrentCalls);
         _inboundRate = new CallerRate(options.InboundCallsPerCallerPerMinute, TimeSpan.FromMinutes(1));
         if (backend.IsSimulated)
@@ -158,7 +160,7 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         EnsureStarted();
         Forget();
         var id = callId ?? Guid.NewGuid().ToString();
-        var call = new InboundCall(this, id, info, leg, _options, _time, _callLogger);
+        var call = new InboundCall(this, id, info, leg, _options, _time, _inboundLogger);
         if (!_calls.TryAdd(id, call))
         {
             throw new CallRequestException("callId", $"a call with id '{id}' already exists");
