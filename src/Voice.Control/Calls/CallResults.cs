@@ -1,7 +1,7 @@
 namespace Voice.Control.Calls;
 
 /// <summary>What one <c>gather</c> (or one try of it) collected.</summary>
-/// <param name="Verb">Where in the script: <c>verbs[1]</c>, <c>hook 1 verbs[0]</c> for a verb a hook answered with.</param>
+/// <param name="Verb">Where in the script: <c>verbs[1]</c>, or <c>answers[0].verbs[2]</c> for a verb of the first hook answer that replaced the script.</param>
 /// <param name="Try">1 for the first try, then one more per repeated prompt.</param>
 /// <param name="Digits">The keys pressed, the finishing key excluded; empty when none came.</param>
 /// <param name="Reason"><see cref="GatherReasons"/>: dtmfDetected, timeout, or hangup.</param>

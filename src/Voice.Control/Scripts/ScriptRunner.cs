@@ -77,7 +77,6 @@ internal sealed class ScriptRunner(
     public const int MaxHookCalls = 50;
 
     private bool _sounded;
-    private int _hookAnswers;
     private int _hookCalls;
 
     /// <summary>
@@ -136,49 +135,54 @@ internal sealed class ScriptRunner(
         }
     }
 
-    public async Task RunAsync(CallScript script, CancellationToken ct)
+    /// <summary>Runs the verbs in order; a hook's verb list replaces the rest, and its verbs are named <c>answers[n].verbs[i]</c>.</summary>
+    private async Task RunAsync(CallScript script, CancellationToken ct)
     {
         var verbs = script.Verbs;
         var prefix = "verbs";
+        var answers = 0;
         for (var i = 0; i < verbs.Count; i++)
         {
             var path = $"{prefix}[{i}]";
-            var replacement = verbs[i] switch
+            CallScript? replacement = null;
+            switch (verbs[i])
             {
-                SayVerb say => await Nothing(SayAsync(say, ct)).ConfigureAwait(false),
-                PlayVerb play => await Nothing(PlayAsync(play, ct)).ConfigureAwait(false),
-                PauseVerb pause => await Nothing(media.PauseAsync(pause.Length, ct)).ConfigureAwait(false),
-                GatherVerb gather => await GatherAsync(gather, path, ct).ConfigureAwait(false),
-                DtmfVerb dtmf => await Nothing(SendDigitsAsync(dtmf, ct)).ConfigureAwait(false),
-                TagVerb tag => Set(tag),
-                RedirectVerb redirect => await HookAsync(redirect.Name, redirect.ActionHook, null, ct).ConfigureAwait(false),
-                AcknowledgeVerb acknowledge => await Nothing(AcknowledgeAsync(acknowledge, path, ct)).ConfigureAwait(false),
-                HangupVerb => null,
-                var other => throw new NotSupportedException($"{path}: the verb {other.Name} cannot run here"),
-            };
-            if (verbs[i] is HangupVerb)
-            {
-                return;
+                case HangupVerb:
+                    return;
+                case SayVerb say:
+                    await SayAsync(say, ct).ConfigureAwait(false);
+                    break;
+                case PlayVerb play:
+                    await PlayAsync(play, ct).ConfigureAwait(false);
+                    break;
+                case PauseVerb pause:
+                    await media.PauseAsync(pause.Length, ct).ConfigureAwait(false);
+                    break;
+                case GatherVerb gather:
+                    replacement = await GatherAsync(gather, path, ct).ConfigureAwait(false);
+                    break;
+                case DtmfVerb dtmf:
+                    await SendDigitsAsync(dtmf, ct).ConfigureAwait(false);
+                    break;
+                case TagVerb tag:
+                    call.SetTag(tag.Data.GetRawText());
+                    break;
+                case RedirectVerb redirect:
+                    replacement = await HookAsync(redirect.Name, redirect.ActionHook, null, ct).ConfigureAwait(false);
+                    break;
+                case AcknowledgeVerb acknowledge:
+                    await AcknowledgeAsync(acknowledge, path, ct).ConfigureAwait(false);
+                    break;
+                default:
+                    throw new NotSupportedException($"{path}: the verb {verbs[i].Name} cannot run here");
             }
             if (replacement is not null)
             {
                 verbs = replacement.Verbs;
-                prefix = $"hooks[{_hookAnswers - 1}].verbs";
+                prefix = $"answers[{answers++}].verbs";
                 i = -1;
             }
         }
-    }
-
-    private static async Task<CallScript?> Nothing(Task step)
-    {
-        await step.ConfigureAwait(false);
-        return null;
-    }
-
-    private CallScript? Set(TagVerb tag)
-    {
-        call.SetTag(tag.Data.GetRawText());
-        return null;
     }
 
     private async Task<SpeechAudio> AudioAsync(SayVerb say)
@@ -334,7 +338,6 @@ internal sealed class ScriptRunner(
         }
         if (replacement is not null)
         {
-            _hookAnswers++;
             _ = speech.Prefetch(replacement.Says()).ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
             return replacement;
         }

@@ -101,6 +101,20 @@ public class SimulatedScriptTests
         Assert.That(calls.Get(placed.CallId)!.Tag, Is.EqualTo("""{"ticket":7,"team":"ops"}"""));
     }
 
+    [Test]
+    public async Task A_gather_a_hook_answered_with_is_named_by_its_place_in_that_answer()
+    {
+        var (calls, changes, hook) = Start();
+        hook.Answer("/next", """[{"verb":"pause","length":0.1},{"verb":"gather","numDigits":1}]""");
+        var placed = calls.Place(new CallRequest
+        {
+            To = "+15005551102",
+            Script = Script($$"""[{"verb":"redirect","actionHook":"{{hook.Url("/next")}}"}]"""),
+        });
+        var ended = await changes.FinalAsync(placed.CallId);
+        Assert.That(ended.Results.Gathers.Select(g => (g.Verb, g.Digits)), Is.EqualTo(new[] { ("answers[0].verbs[1]", "1") }));
+    }
+
     [TestCase(500, "", "the hook answered 500")]
     [TestCase(200, "{\"verb\":\"say\"}", "the answer is not a verb list: answer: must be a list of verbs")]
     [TestCase(200, "[{\"verb\":\"sing\"}]", "the answer is not a verb list: answer[0].verb:")]
