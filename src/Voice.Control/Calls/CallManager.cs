@@ -342,7 +342,7 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         }
         if (request.CallerId is { } callerId && !CallFieldRules.IsCallerId(callerId))
         {
-            throw new CallRequestException("callerId", "must be a phone number or SIP user (letters, digits, + - . _ * #), at most 64 characters");
+            throw new CallRequestException("callerId", CallFieldRules.CallerIdRule);
         }
         if (request.CallerName is { } name && (name.Length > 64 || name.Any(char.IsControl)))
         {

@@ -135,7 +135,7 @@ public sealed class OutboundCallValidator : AbstractValidator<OutboundCallReques
             .Must(m => m is null or "announce" or "conversation").WithMessage("must be announce or conversation")
             .NotEqual("conversation").WithMessage("conversation mode is not supported yet; use announce");
         RuleFor(r => r.CallerId)
-            .Must(c => c is null || CallFieldRules.IsCallerId(c)).WithMessage("must be a phone number or SIP user (letters, digits, + - . _ * #), at most 64 characters");
+            .Must(c => c is null || CallFieldRules.IsCallerId(c)).WithMessage(CallFieldRules.CallerIdRule);
         RuleFor(r => r.TimeoutSeconds).InclusiveBetween(5, 120).WithMessage("must be between 5 and 120");
         RuleFor(r => r.WebhookUrl).Cascade(CascadeMode.Stop)
             .Must(NoControlCharacters).WithMessage("must be an absolute http or https URL")

@@ -43,11 +43,11 @@ internal static class SimulateApi
             var errors = new Dictionary<string, string[]>();
             if (request.From is not { } from || !CallFieldRules.IsCallerId(from))
             {
-                errors["from"] = ["is required: a phone number or SIP user (letters, digits, + - . _ * #), at most 64 characters"];
+                errors["from"] = ["is required and " + CallFieldRules.CallerIdRule];
             }
             if (request.To is { } to && !CallFieldRules.IsCallerId(to))
             {
-                errors["to"] = ["must be a phone number or SIP user (letters, digits, + - . _ * #), at most 64 characters"];
+                errors["to"] = [CallFieldRules.CallerIdRule];
             }
             if (request.Application is { } name && !CallFieldRules.IsApplicationName(name))
             {
