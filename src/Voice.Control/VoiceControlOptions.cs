@@ -15,6 +15,12 @@ public sealed record VoiceControlOptions
     /// <summary>drachtio-server; null runs every call on the simulated backend (and says so).</summary>
     public DrachtioClientOptions? Drachtio { get; set; }
 
+    /// <summary>
+    /// Registering with a PBX as one of its extensions (a 3CX extension), so it routes calls for that extension to
+    /// VoiceBridge; kept registered while running, removed on stop. Null: no registration.
+    /// </summary>
+    public RegistrationOptions? Registration { get; set; }
+
     /// <summary>The FreeSWITCH media servers; at least one when <see cref="Drachtio"/> is set.</summary>
     public IReadOnlyList<MediaServerOptions> MediaServers { get; set; } = [];
 
@@ -48,6 +54,7 @@ public sealed record VoiceControlOptions
     {
         target.Calls = Calls;
         target.Drachtio = Drachtio;
+        target.Registration = Registration;
         target.MediaServers = MediaServers;
         target.EventSocketListener = EventSocketListener;
         target.Simulation = Simulation;
@@ -68,6 +75,7 @@ public sealed record VoiceControlOptions
             return;
         }
         Drachtio.Validate();
+        Registration?.Validate();
         if (MediaServers.Count == 0)
         {
             throw new ArgumentException("With drachtio-server configured, at least one FreeSWITCH media server is needed (FREESWITCH_HOST).", nameof(MediaServers));

@@ -17,6 +17,9 @@ public sealed class VoiceControlRuntime(IServiceProvider services, VoiceControlO
     private readonly MediaServerPool? _media = options.IsSimulated ? null : services.GetRequiredService<MediaServerPool>();
     private readonly MediaSessionBroker? _broker = options.IsSimulated ? null : services.GetRequiredService<MediaSessionBroker>();
     private readonly DrachtioClient? _drachtio = options.IsSimulated ? null : services.GetRequiredService<DrachtioClient>();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly TimeProvider _time = services.GetService<TimeProvider>() ?? TimeProvider.System;
+    private Task _registering = Task.CompletedTask;
     private int _disposed;
 
     /// <summary>
@@ -33,16 +36,62 @@ public sealed class VoiceControlRuntime(IServiceProvider services, VoiceControlO
             return;
         }
         // Channels a FreeSWITCH dialplan hands over run their application as calls that came in.
-        var time = services.GetService<TimeProvider>() ?? TimeProvider.System;
         _broker!.HandOver = session =>
         {
-            _calls.Accept(Backends.DialplanLeg.Describe(session), new Backends.DialplanLeg(session, time));
+            _calls.Accept(Backends.DialplanLeg.Describe(session), new Backends.DialplanLeg(session, _time));
             return Task.CompletedTask;
         };
         _broker.Start();
+        if (options.Calls.InboundRoutes.Count > 0)
+        {
+            // INVITEs to VoiceBridge run the application their called number routes to.
+            var inbound = new Backends.SipInboundCalls(_calls, _media!, options.Calls, services.GetRequiredService<ILoggerFactory>().CreateLogger<CallManager>());
+            _drachtio!.AcceptInvites(inbound.TakeAsync);
+        }
+        if (options.Registration is { } registration)
+        {
+            _registering = KeepRegisteredAsync(registration, _stopping.Token);
+        }
         var links = new List<Task> { _drachtio!.ConnectAsync(ct) };
         links.AddRange(_media!.Servers.Select(server => ConnectMediaAsync(server, ct)));
         await Task.WhenAll(links).ConfigureAwait(false);
+    }
+
+    /// <summary>The registration with the PBX, once its first REGISTER succeeded; it then refreshes itself.</summary>
+    public SipRegistration? Registration { get; private set; }
+
+    /// <summary>
+    /// Registers once drachtio-server is up, retrying a refused or failed first REGISTER with back-off (the registration
+    /// retries by itself after it once succeeded).
+    /// </summary>
+    private async Task KeepRegisteredAsync(RegistrationOptions registration, CancellationToken stopping)
+    {
+        for (var failures = 0; !stopping.IsCancellationRequested; failures++)
+        {
+            try
+            {
+                await _drachtio!.ConnectAsync(stopping).ConfigureAwait(false);
+                Registration = await _drachtio.RegisterAsync(registration, stopping).ConfigureAwait(false);
+                return;
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is DrachtioException or Sip.SipFailureException or TimeoutException or OperationCanceledException)
+            {
+                var delay = Net.Backoff.Next(registration.RetryMinDelay, registration.RetryMaxDelay, failures + 1);
+                logger.LogWarning("Could not register {Aor} with {Registrar}: {Error}; retrying in {Delay}", registration.AddressOfRecord, registration.Registrar, ex.Message, delay);
+                try
+                {
+                    await Task.Delay(delay, _time, stopping).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
     }
 
     private async Task ConnectMediaAsync(MediaServer server, CancellationToken ct)
@@ -64,6 +113,8 @@ public sealed class VoiceControlRuntime(IServiceProvider services, VoiceControlO
         {
             return;
         }
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _registering.ConfigureAwait(false);
         await _calls.DisposeAsync().ConfigureAwait(false);
         if (_media is not null)
         {
@@ -75,7 +126,9 @@ public sealed class VoiceControlRuntime(IServiceProvider services, VoiceControlO
         }
         if (_drachtio is not null)
         {
+            // Unregisters too.
             await _drachtio.DisposeAsync().ConfigureAwait(false);
         }
+        _stopping.Dispose();
     }
 }

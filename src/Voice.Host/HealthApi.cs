@@ -10,7 +10,7 @@ internal static class HealthApi
     public static IEndpointRouteBuilder MapHealthApi(this IEndpointRouteBuilder routes)
     {
         routes.MapGet("/healthz", () => Api.JsonBody.Ok(new { status = "alive" }));
-        routes.MapGet("/readyz", (VoiceControlOptions options, VoiceControlHostedService links, IServiceProvider services) =>
+        routes.MapGet("/readyz", (VoiceControlOptions options, VoiceControlHostedService links, VoiceControlRuntime runtime, IServiceProvider services) =>
         {
             if (options.IsSimulated)
             {
@@ -38,6 +38,14 @@ internal static class HealthApi
                 simulated = false,
                 drachtio = drachtio.IsConnected ? "connected" : "disconnected",
                 server = drachtio.Server?.Version,
+                // Not part of readiness: calls go out without it; only the PBX's calls to the extension wait for it.
+                registration = options.Registration is { } register ? new
+                {
+                    addressOfRecord = register.AddressOfRecord,
+                    state = (runtime.Registration?.State ?? RegistrationState.Unregistered).ToString().ToLowerInvariant(),
+                    expiresAt = runtime.Registration?.ExpiresAt,
+                    lastError = runtime.Registration?.LastError?.Message,
+                } : null,
                 mediaServers = media.Select(m => new { name = m.Name, connected = m.IsConnected, problem = m.Problem, endpoints = m.Endpoints, sessions = m.Load?.SessionCount, idleCpu = m.Load?.IdleCpu }),
                 problem = problems.Count == 0 ? null : string.Join("; ", problems),
             };

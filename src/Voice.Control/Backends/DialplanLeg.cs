@@ -94,6 +94,9 @@ internal sealed class DialplanLeg : IInboundLeg
 
     public Task<CallLegEnd> Ended { get; }
 
+    /// <summary>Nothing: the dialplan decides what the caller hears before the answer (<c>ring_ready</c>, early media).</summary>
+    public Task RingAsync(CancellationToken ct) => Task.CompletedTask;
+
     /// <summary>Answers the channel unless the dialplan has (<c>answer</c> is harmless on an answered channel).</summary>
     public Task AnswerAsync(CancellationToken ct) => SipCallBackend.Translated(() => _channel.ExecuteAsync("answer", null, ct));
 

@@ -91,7 +91,7 @@ public sealed class SipCallBackend(DrachtioClient drachtio, MediaServerPool medi
     }
 
     /// <summary>An endpoint as the orchestrator's media: its channel's commands, the re-INVITE to the phone, and its BYE.</summary>
-    private static ChannelMedia EndpointMedia(Endpoint endpoint) => new(
+    internal static ChannelMedia EndpointMedia(Endpoint endpoint) => new(
         endpoint.Channel,
         endpoint.LocalSdp,
         endpoint.Terminated.ContinueWith(t => t.Result.Cause, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default),

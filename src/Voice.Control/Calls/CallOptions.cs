@@ -41,6 +41,12 @@ public sealed record CallOptions
     /// </summary>
     public IReadOnlyDictionary<string, Scripts.CallApplication> Applications { get; init; } = new Dictionary<string, Scripts.CallApplication>(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Which application SIP calls to VoiceBridge run, by the number or user called (<see cref="Scripts.InboundRoute"/>); the
+    /// first match wins. Empty: VoiceBridge takes no INVITEs (drachtio-server is not asked to route them).
+    /// </summary>
+    public IReadOnlyList<Scripts.InboundRoute> InboundRoutes { get; init; } = [];
+
     /// <summary>Callers whose calls are refused (403): exact numbers or users, or prefixes ending in <c>*</c> (<c>+1900*</c>).</summary>
     public IReadOnlyList<string> DeniedCallers { get; init; } = [];
 
@@ -99,6 +105,17 @@ public sealed record CallOptions
             if (application.Problem() is { } problem)
             {
                 throw new ArgumentException($"Application '{name}' {problem}.", nameof(Applications));
+            }
+        }
+        foreach (var route in InboundRoutes)
+        {
+            if (string.IsNullOrWhiteSpace(route.Pattern) || route.Pattern.Any(char.IsControl) || route.Pattern.IndexOf('*', StringComparison.Ordinal) is >= 0 and var star && star != route.Pattern.Length - 1)
+            {
+                throw new ArgumentException($"Inbound route pattern '{route.Pattern}' must be a number or user, a prefix ending in '*', or '*'.", nameof(InboundRoutes));
+            }
+            if (!Applications.ContainsKey(route.Application))
+            {
+                throw new ArgumentException($"Inbound route '{route.Pattern}' names application '{route.Application}', which is not configured.", nameof(InboundRoutes));
             }
         }
         if (InboundCallsPerCallerPerMinute < 0)

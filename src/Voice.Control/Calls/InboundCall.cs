@@ -42,6 +42,9 @@ public interface IInboundLeg
     /// <summary>Completes when the caller hangs up (CANCEL before the answer, BYE after) or the leg is lost; never fails.</summary>
     Task<CallLegEnd> Ended { get; }
 
+    /// <summary>Tells the caller it rings (180) while the script is found and rendered; a leg that cannot, does nothing.</summary>
+    Task RingAsync(CancellationToken ct);
+
     /// <summary>Answers the call (200 OK, or FreeSWITCH's <c>answer</c>).</summary>
     Task AnswerAsync(CancellationToken ct);
 
@@ -101,6 +104,7 @@ internal sealed class InboundCall : TrackedCall
         (int Status, string Reason)? refuse = null;
         try
         {
+            await _leg.RingAsync(run.Token).ConfigureAwait(false);
             var (script, failure, voice) = await ScriptAsync(hooks, run.Token).ConfigureAwait(false);
             if (script is null)
             {

@@ -18,6 +18,10 @@ public sealed partial class DrachtioClient
             DrachtioLog.MessageIgnored(_logger, message.ToString());
             return;
         }
+        if (TryTakeInvite(connection, message))
+        {
+            return;
+        }
         _ = Task.Run(() => HandleRequestAsync(connection, message));
     }
 
@@ -30,7 +34,7 @@ public sealed partial class DrachtioClient
         }
         catch (DrachtioProtocolException ex)
         {
-            _logger.LogWarning("Ignoring a SIP request drachtio-server relayed that does not parse: {Error}", ex.Message);
+            DrachtioLog.UnparsableRequest(_logger, ex.Message);
             return;
         }
         var network = new DrachtioNetworkMessage(message);
@@ -47,9 +51,16 @@ public sealed partial class DrachtioClient
             }
             return;
         }
-        if (request.Method is "ACK" or "CANCEL")
+        if (request.Method == "CANCEL")
         {
-            // ACK completes a re-INVITE we answered; drachtio-server answers CANCEL itself. Neither gets a response.
+            // drachtio-server has answered the CANCEL and the INVITE (487); it names the INVITE's transaction.
+            OnInviteCanceled(network.TransactionId);
+            return;
+        }
+        if (request.Method == "ACK")
+        {
+            // The ACK of our 200 to an INVITE that came in, or of one to a re-INVITE: no response either way.
+            dialog?.OnAcknowledged(request);
             return;
         }
         if (dialog is null)
@@ -61,7 +72,7 @@ public sealed partial class DrachtioClient
             }
             else
             {
-                // This client registers no routes, so out-of-dialog requests are not expected.
+                // Only INVITEs are routed to this client, and only when it accepts them.
                 await AnswerAsync(connection, network.TransactionId, request, 501, "Not Implemented", dialogId).ConfigureAwait(false);
             }
             return;
@@ -90,10 +101,22 @@ public sealed partial class DrachtioClient
                 return 200;
             case "INVITE":
             case "UPDATE":
-                // A session refresh or a change from the far end: take its SDP and answer with ours, unchanged.
+                // A change from the far end goes to whoever answers offers in the dialog; a session refresh (or a failed
+                // change) is answered with our SDP, unchanged.
                 if (request.Sdp is { } sdp)
                 {
                     dialog.RemoteSdp = sdp;
+                    if (dialog.AnswerOffer is { } answerOffer)
+                    {
+                        try
+                        {
+                            dialog.LocalSdp = await answerOffer(sdp, _stopping.Token).ConfigureAwait(false);
+                        }
+                        catch (Exception ex)
+                        {
+                            DrachtioLog.OfferNotAnswered(_logger, request.Method!, dialog.Id, ex.Message);
+                        }
+                    }
                 }
                 if (dialog.LocalSdp is null)
                 {
@@ -116,11 +139,7 @@ public sealed partial class DrachtioClient
         DrachtioConnection connection, string transactionId, SipMessage request, int status, string reason, string dialogId,
         string? contact = null, string? sdp = null)
     {
-        var builder = SipMessageBuilder.Response(status, reason)
-            .Header("Call-ID", request.CallId ?? string.Empty)
-            .Header("CSeq", request.GetHeader("CSeq") ?? string.Empty)
-            .Header("From", request.From ?? string.Empty)
-            .Header("To", request.To ?? string.Empty);
+        var builder = ResponseTo(request, status, reason);
         if (contact is not null)
         {
             builder.Header("Contact", contact);

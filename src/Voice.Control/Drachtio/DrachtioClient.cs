@@ -115,6 +115,10 @@ public sealed partial class DrachtioClient : IAsyncDisposable, IReconnectingLink
         Raise(Connected, new DrachtioConnectedEventArgs(Server, _connectedBefore));
         _connectedBefore = true;
         _ = HangUpOrphansAsync(connection);
+        if (_inviteHandler is not null)
+        {
+            _ = RouteInvitesAsync(connection);
+        }
         ResumeRegistrations();
     }
 
@@ -130,6 +134,7 @@ public sealed partial class DrachtioClient : IAsyncDisposable, IReconnectingLink
             DrachtioLog.ConnectionLost(_logger, failure?.Message ?? "closed");
         }
         OrphanDialogs(connection);
+        AbandonInvites(connection);
         Raise(Disconnected, new DrachtioDisconnectedEventArgs(lost, willReconnect: !stopping));
     }
 

@@ -106,6 +106,10 @@ internal sealed class DrachtioConnection : FramedConnection
     /// </summary>
     public Task SendAsync(string message, Action<DrachtioResponse> onReply) => SendAsync(message, new PendingRequest { OnReply = onReply });
 
+    /// <summary>As <see cref="SendAsync(string, Action{DrachtioResponse})"/>, and <paramref name="onLost"/> runs if the connection closes before the reply.</summary>
+    public Task SendAsync(string message, Action<DrachtioResponse> onReply, Action<Exception> onLost) =>
+        SendAsync(message, new PendingRequest { OnReply = onReply, OnLost = onLost });
+
     private async Task<string> SendAsync(string message, PendingRequest pending)
     {
         var id = Guid.NewGuid().ToString();
@@ -279,6 +283,7 @@ internal sealed class DrachtioConnection : FramedConnection
             {
                 request.Reply?.TrySetException(lost);
                 request.Transaction?.Fail(lost);
+                request.OnLost?.Invoke(lost);
             }
             foreach (var transaction in transactions)
             {
@@ -293,6 +298,8 @@ internal sealed class DrachtioConnection : FramedConnection
         public ClientTransaction? Transaction { get; init; }
 
         public Action<DrachtioResponse>? OnReply { get; init; }
+
+        public Action<Exception>? OnLost { get; init; }
 
         public TaskCompletionSource<DrachtioResponse>? Reply { get; init; }
     }

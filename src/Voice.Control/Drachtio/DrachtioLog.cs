@@ -85,4 +85,25 @@ internal static partial class DrachtioLog
 
     [LoggerMessage(27, LogLevel.Information, "Orphaned dialog {DialogId} hung up: BYE answered {Status} {Reason}")]
     public static partial void OrphanHungUp(ILogger logger, string dialogId, int status, string reason);
+
+    [LoggerMessage(28, LogLevel.Information, "drachtio-server routes {Method} requests to this client")]
+    public static partial void Routed(ILogger logger, string method);
+
+    [LoggerMessage(29, LogLevel.Error, "drachtio-server refused to route {Method} requests to this client: {Reason}")]
+    public static partial void RouteRefused(ILogger logger, string method, string reason);
+
+    [LoggerMessage(30, LogLevel.Warning, "Ignoring a SIP request drachtio-server relayed that does not parse: {Error}")]
+    public static partial void UnparsableRequest(ILogger logger, string error);
+
+    [LoggerMessage(31, LogLevel.Debug, "INVITE {Uri} from {From} came in ({TransactionId})")]
+    public static partial void InviteArrived(ILogger logger, string uri, string from, string transactionId);
+
+    [LoggerMessage(32, LogLevel.Error, "The handler of INVITE {TransactionId} failed; answering 500 if it had not answered")]
+    public static partial void InviteHandlerFailed(ILogger logger, Exception exception, string transactionId);
+
+    [LoggerMessage(33, LogLevel.Information, "The caller cancelled INVITE {TransactionId}")]
+    public static partial void InviteCanceled(ILogger logger, string transactionId);
+
+    [LoggerMessage(34, LogLevel.Warning, "The far end's offer in a {Method} in dialog {DialogId} was not answered ({Reason}); answering with the SDP we sent last")]
+    public static partial void OfferNotAnswered(ILogger logger, string method, string dialogId, string reason);
 }

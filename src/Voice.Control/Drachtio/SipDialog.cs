@@ -4,13 +4,15 @@ using Voice.Control.Sip;
 namespace Voice.Control.Drachtio;
 
 /// <summary>
-/// A SIP dialog created by an INVITE this client sent. drachtio-server keeps the dialog's routing state
-/// (target, route set, CSeq); the dialog id (<c>Call-ID;from-tag=…</c>) addresses it on the control link.
+/// A SIP dialog created by an INVITE this client sent, or by its 200 OK to one that came in
+/// (<see cref="IncomingInvite.AcceptAsync"/>). drachtio-server keeps the dialog's routing state (target, route set,
+/// CSeq); the dialog id (<c>Call-ID;from-tag=…</c>, the tag of whoever sent the INVITE) addresses it on the control link.
 /// </summary>
 public sealed class SipDialog
 {
     private readonly DrachtioClient _client;
     private readonly TaskCompletionSource<DialogDestroyedEventArgs> _terminated = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<SipMessage> _acknowledged = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _stateLock = new();
     private DialogState _state = DialogState.Early;
 
@@ -26,8 +28,46 @@ public sealed class SipDialog
         LocalSdp = localSdp;
     }
 
-    /// <summary>The drachtio dialog id: <c>Call-ID;from-tag=&lt;our tag&gt;</c>.</summary>
+    /// <summary>
+    /// Our 200 OK to an INVITE that came in made the dialog: confirmed at once, the INVITE's From is the far end, the caller's
+    /// Contact the target, its Record-Route (in order) the route set, and the To of the 200 as sent, with our tag, is ours.
+    /// </summary>
+    internal static SipDialog Answered(DrachtioClient client, DrachtioConnection connection, string id, SipMessage invite, SipMessage sent, string localSdp)
+    {
+        var dialog = new SipDialog(client, connection, id, invite.CallId ?? string.Empty, SipAddress.GetTag(sent.To) ?? string.Empty,
+            invite.RequestUri ?? string.Empty, sent.Contact, localSdp)
+        {
+            IsIncoming = true,
+            RemoteTag = SipAddress.GetTag(invite.From),
+            RemoteTarget = invite.Contact is { } contact ? SipAddress.GetUri(contact) : null,
+            RemoteSdp = invite.Sdp,
+            FinalResponse = sent,
+            LocalAddress = sent.To,
+            RemoteAddress = invite.From,
+            RouteSet = [.. invite.GetHeaders("Record-Route").SelectMany(SipAddress.SplitList)],
+        };
+        dialog._state = DialogState.Confirmed;
+        return dialog;
+    }
+
+    /// <summary>The drachtio dialog id: <c>Call-ID;from-tag=&lt;the INVITE's From tag&gt;</c> (ours for a call we placed).</summary>
     public string Id { get; }
+
+    /// <summary>Whether the far end sent the INVITE (a call that came in) rather than us.</summary>
+    public bool IsIncoming { get; private init; }
+
+    /// <summary>
+    /// For a dialog that came in: completes with the caller's ACK of our 200 OK (its SDP is the answer when the INVITE
+    /// made no offer). drachtio-server repeats the 200 until it comes, and ends the dialog with a BYE when it never does.
+    /// </summary>
+    public Task<SipMessage> Acknowledged => _acknowledged.Task;
+
+    /// <summary>
+    /// Answers an offer the far end makes inside the dialog (a re-INVITE or UPDATE with SDP: a hold, a new address), such as
+    /// by passing it to the media server; its result is our answer. Null, or when it fails: the offer is answered with the SDP
+    /// we sent last (a session refresh), or 488 when we have none.
+    /// </summary>
+    public Func<string, CancellationToken, Task<string>>? AnswerOffer { get; set; }
 
     public string CallId { get; }
 
@@ -38,7 +78,7 @@ public sealed class SipDialog
     /// <summary>The Request-URI of the INVITE that created the dialog.</summary>
     public string RequestUri { get; }
 
-    /// <summary>The far end's Contact URI from the 2xx: the target of requests in the dialog.</summary>
+    /// <summary>The far end's Contact URI (from the 2xx, or the INVITE that came in): the target of requests in the dialog.</summary>
     public string? RemoteTarget { get; internal set; }
 
     public DialogState State
@@ -58,7 +98,7 @@ public sealed class SipDialog
     /// <summary>The far end's SDP from the 2xx (or a 183 before it), updated by re-INVITEs.</summary>
     public string? RemoteSdp { get; internal set; }
 
-    /// <summary>The 2xx that confirmed the dialog.</summary>
+    /// <summary>The 2xx that confirmed the dialog (for a dialog that came in: ours, as drachtio-server sent it).</summary>
     public SipMessage? FinalResponse { get; internal set; }
 
     /// <summary>Completes when the dialog ends, with who ended it and why; safe to await after it ended.</summary>
@@ -151,6 +191,15 @@ public sealed class SipDialog
         _terminated.TrySetResult(args);
         Raise(Destroyed, args, logger);
         return true;
+    }
+
+    internal void OnAcknowledged(SipMessage ack)
+    {
+        if (ack.Sdp is { } answer && LocalSdp is not null && RemoteSdp is null)
+        {
+            RemoteSdp = answer;
+        }
+        _acknowledged.TrySetResult(ack);
     }
 
     internal void OnRequestReceived(SipRequestReceivedEventArgs args, ILogger logger) => Raise(RequestReceived, args, logger);

@@ -74,13 +74,14 @@ public sealed partial class Endpoint : IAsyncDisposable
     /// <summary>Every event of the channel the endpoint subscribed to (<see cref="MediaServerOptions.ChannelEvents"/>), as FreeSWITCH sent it.</summary>
     public event EventHandler<EslEvent>? ChannelEvent;
 
-    /// <summary>Points FreeSWITCH's media at the phone: a re-INVITE carrying the phone's SDP.</summary>
-    public async Task ModifyAsync(string remoteSdp, CancellationToken ct = default)
+    /// <summary>Points FreeSWITCH's media at the phone: a re-INVITE carrying the phone's SDP. Returns FreeSWITCH's answer to it.</summary>
+    public async Task<string?> ModifyAsync(string remoteSdp, CancellationToken ct = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(remoteSdp);
         ThrowIfDestroyed();
-        await _dialog.ModifyAsync(remoteSdp, ct).ConfigureAwait(false);
+        var answer = await _dialog.ModifyAsync(remoteSdp, ct).ConfigureAwait(false);
         RemoteSdp = remoteSdp;
+        return answer;
     }
 
     /// <summary>The commands that play to the channel and listen to it.</summary>

@@ -29,3 +29,43 @@ public sealed record CallApplication
         _ => null,
     };
 }
+
+/// <summary>
+/// Which application a SIP call to VoiceBridge runs: the first route whose <see cref="Pattern"/> matches the number or
+/// user called (the Request-URI's user, or the To's) — exact (<c>4000</c>, <c>+15551234567</c>), a prefix ending in
+/// <c>*</c> (<c>+1555*</c>), or <c>*</c> for any. A call no route matches is refused 404.
+/// </summary>
+public sealed record InboundRoute(string Pattern, string Application)
+{
+    public bool Matches(string called) => Pattern.EndsWith('*')
+        ? called.StartsWith(Pattern[..^1], StringComparison.OrdinalIgnoreCase)
+        : string.Equals(called, Pattern, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The application of the first route matching any of <paramref name="called"/>, or null.</summary>
+    public static string? Find(IReadOnlyList<InboundRoute> routes, params ReadOnlySpan<string?> called)
+    {
+        foreach (var route in routes)
+        {
+            foreach (var number in called)
+            {
+                if (!string.IsNullOrEmpty(number) && route.Matches(number))
+                {
+                    return route.Application;
+                }
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Parses <c>pattern=application</c>, as the <c>INBOUND_ROUTES</c> setting lists them.</summary>
+    /// <exception cref="ArgumentException">Not of that form.</exception>
+    public static InboundRoute Parse(string text)
+    {
+        var equals = text.LastIndexOf('=');
+        if (equals <= 0 || equals == text.Length - 1)
+        {
+            throw new ArgumentException($"Inbound route '{text}' must be pattern=application (4000=alerts, +1555*=support, *=default).", nameof(text));
+        }
+        return new InboundRoute(text[..equals].Trim(), text[(equals + 1)..].Trim());
+    }
+}

@@ -144,6 +144,15 @@ public sealed class SimulatedBackend : ICallBackend
         /// <summary>The caller hangs up now.</summary>
         public void HangUp() => _ended.TrySetResult(new CallLegEnd("the caller hung up (simulated)"));
 
+        /// <summary>The caller was told it rings.</summary>
+        public bool Rang { get; private set; }
+
+        public Task RingAsync(CancellationToken ct)
+        {
+            Rang = true;
+            return Task.CompletedTask;
+        }
+
         public async Task AnswerAsync(CancellationToken ct)
         {
             await Task.Delay(_backend._options.SignallingDelay, _backend._time, ct).ConfigureAwait(false);

@@ -28,6 +28,7 @@ internal static class VoiceBridgeConfiguration
         {
             Calls = calls,
             Drachtio = drachtio,
+            Registration = drachtio is null ? null : Registration(configuration, calls),
             MediaServers = drachtio is null ? [] : [MediaServer(configuration)],
             EventSocketListener = Listener(configuration),
             DefaultVoice = Value(configuration, null, "Tts:FliteVoice") ?? "kal",
@@ -91,6 +92,35 @@ internal static class VoiceBridgeConfiguration
             Port = Int(configuration, "DRACHTIO_PORT", "Drachtio:Port") ?? DrachtioClientOptions.Default.Port,
             Secret = Value(configuration, "DRACHTIO_SECRET", "Drachtio:Secret") ?? string.Empty,
         };
+    }
+
+    /// <summary>
+    /// Registering as the PBX extension whose credentials are SIP_AUTH_*, so the PBX routes that extension's calls to
+    /// VoiceBridge: SIP_REGISTER (on by default when the credentials and INBOUND_ROUTES are set), the extension
+    /// SIP_REGISTER_USER (default: SIP_AUTH_USERNAME; 3CX's authentication ID often differs from the extension number),
+    /// with the registrar at SIP_DOMAIN (or the trunk) through the outbound proxy, and SIP_REGISTER_CONTACT behind NAT.
+    /// </summary>
+    private static RegistrationOptions? Registration(IConfiguration configuration, CallOptions calls)
+    {
+        var credentials = calls.Credentials;
+        var wanted = Value(configuration, "SIP_REGISTER", "Sip:Register") is { } register
+            ? bool.TryParse(register, out var on) ? on : throw new InvalidOperationException($"SIP_REGISTER '{register}' must be true or false.")
+            : credentials is not null && calls.InboundRoutes.Count > 0;
+        if (!wanted)
+        {
+            return null;
+        }
+        var user = Value(configuration, "SIP_REGISTER_USER", "Sip:RegisterUser") ?? credentials?.Username
+            ?? throw new InvalidOperationException("SIP_REGISTER is on but there is no extension to register: set SIP_REGISTER_USER or SIP_AUTH_USERNAME.");
+        var registration = new RegistrationOptions
+        {
+            Registrar = "sip:" + calls.DialPlan.Host,
+            User = user,
+            Credentials = credentials,
+            Proxy = calls.OutboundProxy,
+            Contact = Value(configuration, "SIP_REGISTER_CONTACT", "Sip:RegisterContact"),
+        };
+        return Int(configuration, null, "Sip:RegisterExpiresSeconds") is { } expires ? registration with { Expires = TimeSpan.FromSeconds(expires) } : registration;
     }
 
     private static MediaServerOptions MediaServer(IConfiguration configuration)
@@ -159,6 +189,7 @@ internal static class VoiceBridgeConfiguration
             HookTimeout = Int(configuration, "HOOK_TIMEOUT_SECONDS", "Calls:HookTimeoutSeconds") is { } hook ? TimeSpan.FromSeconds(hook) : defaults.HookTimeout,
             HookFailureMessage = Value(configuration, "HOOK_FAILURE_MESSAGE", "Calls:HookFailureMessage") ?? defaults.HookFailureMessage,
             DeniedCallers = List(configuration, "INBOUND_DENIED_CALLERS", "Inbound:DeniedCallers") ?? defaults.DeniedCallers,
+            InboundRoutes = List(configuration, "INBOUND_ROUTES", "Inbound:Routes") is { } routes ? [.. routes.Select(Route)] : defaults.InboundRoutes,
             InboundCallsPerCallerPerMinute = Int(configuration, "INBOUND_CALLS_PER_CALLER_PER_MINUTE", "Inbound:CallsPerCallerPerMinute") ?? defaults.InboundCallsPerCallerPerMinute,
             Policy = new DestinationPolicy
             {
@@ -196,6 +227,18 @@ internal static class VoiceBridgeConfiguration
         }
         var section = configuration.GetSection(key);
         return section.Exists() ? [.. section.GetChildren().Select(c => c.Value!).Where(v => !string.IsNullOrWhiteSpace(v))] : null;
+    }
+
+    private static Voice.Control.Scripts.InboundRoute Route(string text)
+    {
+        try
+        {
+            return Voice.Control.Scripts.InboundRoute.Parse(text);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new InvalidOperationException($"INBOUND_ROUTES: {ex.Message.Split(" (Parameter")[0]}", ex);
+        }
     }
 
     private static IPAddress Parse(string address, string name) =>

@@ -92,7 +92,7 @@ public class DrachtioClientCallTests
         var client = NewClient();
         var connect = client.ConnectAsync();
         var peer = await _server.AcceptAsync();
-        var replay = new CaptureReplay(peer, OrderedDrachtioTrace("call-busy"));
+        var replay = new CaptureReplay(peer, Captures.Trace("call-busy"));
         await replay.PlayAsync(2);
         await connect.Within();
 
@@ -451,9 +451,6 @@ public class DrachtioClientCallTests
     private static string OfferOf(CaptureReplay replay) =>
         replay.Frames.First(f => f.From == Side.App && f.Message.Contains("\r\nINVITE ", StringComparison.Ordinal)).Sip.Body;
 
-    /// <summary>The drachtio/*.txt traces in frame order (those captures have no messages.txt).</summary>
-    private static IReadOnlyList<CapturedFrame> OrderedDrachtioTrace(string name) =>
-        Captures.TraceSection2(Path.Combine(Captures.DrachtioDir, name + ".txt")).Select(f => new CapturedFrame(f.From, f.Bytes)).ToList();
 
     private static string NetworkRequest(string method, string dialogId, string transactionId, string callId) =>
         $"{FakeDrachtioPeer.NewId()}|sip|network|300|udp|127.0.0.1|5085|12:00:00.000000|{transactionId}|{dialogId}|\r\n" +

@@ -101,6 +101,10 @@ public static partial class Captures
         return ordered;
     }
 
+    /// <summary>The frames of a drachtio/*.txt trace in the order they crossed the connection (those captures have no messages.txt).</summary>
+    public static IReadOnlyList<CapturedFrame> Trace(string name) =>
+        TraceSection2(Path.Combine(DrachtioDir, name + ".txt")).Select(f => new CapturedFrame(f.From, f.Bytes)).ToList();
+
     /// <summary>The drachtio blocks of a flow's messages.txt: direction and exact bytes.</summary>
     public static IEnumerable<(Side From, byte[] Bytes)> MessagesFile(string path) =>
         MessagesFileBlocks(path).Where(b => b.Connection == "drachtio").Select(b => (b.From, b.Bytes));

@@ -1,0 +1,172 @@
+using System.Collections.Concurrent;
+using Voice.Control.Sip;
+
+namespace Voice.Control.Drachtio;
+
+// Calls that come in: INVITEs drachtio-server routes to this client, and the dialogs their 200 OK creates.
+public sealed partial class DrachtioClient
+{
+    private readonly ConcurrentDictionary<string, IncomingInvite> _invites = new(StringComparer.Ordinal);
+    private Func<IncomingInvite, Task>? _inviteHandler;
+
+    /// <summary>The INVITEs that came in and have no final response yet.</summary>
+    public int PendingInvites => _invites.Count;
+
+    /// <summary>
+    /// Asks drachtio-server for the INVITEs that reach it (<c>route|invite</c>, again after every reconnect) and hands each
+    /// to <paramref name="handler"/>, which owns it until its final response. A handler that throws before answering gets
+    /// the caller a 500. One handler per client.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A handler is already set.</exception>
+    public void AcceptInvites(Func<IncomingInvite, Task> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        ObjectDisposedException.ThrowIf(_disposed == 1, this);
+        if (Interlocked.CompareExchange(ref _inviteHandler, handler, null) is not null)
+        {
+            throw new InvalidOperationException("INVITEs already go to a handler.");
+        }
+        if (_connection is { IsClosed: false } connection)
+        {
+            _ = RouteInvitesAsync(connection);
+        }
+    }
+
+    private async Task RouteInvitesAsync(DrachtioConnection connection)
+    {
+        try
+        {
+            var reply = await connection.SendRequestAsync("route|invite").ConfigureAwait(false);
+            if (reply.IsOk)
+            {
+                DrachtioLog.Routed(_logger, "INVITE");
+            }
+            else
+            {
+                DrachtioLog.RouteRefused(_logger, "INVITE", reply.FailureReason);
+            }
+        }
+        catch (DrachtioConnectionLostException)
+        {
+            // The next connection asks again.
+        }
+    }
+
+    /// <summary>
+    /// On the read loop: an INVITE outside any dialog is registered under its transaction id before anything later on
+    /// the link is dispatched, so its CANCEL always finds it. Returns false for every other message.
+    /// </summary>
+    private bool TryTakeInvite(DrachtioConnection connection, DrachtioMessage message)
+    {
+        if (_inviteHandler is not { } handler || !message.SipText.StartsWith("INVITE ", StringComparison.Ordinal))
+        {
+            return false;
+        }
+        var network = new DrachtioNetworkMessage(message);
+        if (!network.DialogId.IsEmpty || !network.IsFromNetwork)
+        {
+            return false;
+        }
+        if (!SipMessage.TryParse(message.SipText, out var request, out var error))
+        {
+            DrachtioLog.UnparsableRequest(_logger, error);
+            return true;
+        }
+        var invite = new IncomingInvite(this, connection, network, request);
+        _invites[invite.TransactionId] = invite;
+        DrachtioLog.InviteArrived(_logger, request.RequestUri ?? string.Empty, request.From ?? string.Empty, invite.TransactionId);
+        _ = Task.Run(() => RunInviteHandlerAsync(handler, invite));
+        return true;
+    }
+
+    private async Task RunInviteHandlerAsync(Func<IncomingInvite, Task> handler, IncomingInvite invite)
+    {
+        try
+        {
+            await handler(invite).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            DrachtioLog.InviteHandlerFailed(_logger, ex, invite.TransactionId);
+            if (!invite.IsAnswered && !invite.Canceled.IsCompleted)
+            {
+                try
+                {
+                    await invite.RejectAsync(500, "Server Internal Error").ConfigureAwait(false);
+                }
+                catch (Exception refusal) when (refusal is DrachtioException or InvalidOperationException)
+                {
+                    // Answered meanwhile, or the link is gone: nothing more can reach the caller.
+                }
+            }
+        }
+    }
+
+    /// <summary>The caller's CANCEL names the INVITE's transaction; drachtio-server has answered both already.</summary>
+    private void OnInviteCanceled(string transactionId)
+    {
+        if (_invites.TryRemove(transactionId, out var invite) && invite.OnCanceled(DialogTerminatedBy.Remote))
+        {
+            DrachtioLog.InviteCanceled(_logger, invite.TransactionId);
+        }
+    }
+
+    /// <summary>The link is gone: no response can reach the callers still waiting on it.</summary>
+    private void AbandonInvites(DrachtioConnection connection)
+    {
+        foreach (var invite in _invites.Values)
+        {
+            if (ReferenceEquals(invite.Connection, connection) && _invites.TryRemove(invite.TransactionId, out _))
+            {
+                invite.OnCanceled(DialogTerminatedBy.ConnectionLost);
+            }
+        }
+    }
+
+    /// <summary>A provisional or refusing response: <c>sip|&lt;txnId&gt;|</c> with the request's Call-ID, CSeq, From and To.</summary>
+    internal async Task RespondAsync(
+        IncomingInvite invite, int status, string reason, IEnumerable<KeyValuePair<string, string>>? headers, string? sdp, CancellationToken ct)
+    {
+        if (status >= 300)
+        {
+            _invites.TryRemove(invite.TransactionId, out _);
+        }
+        var text = ResponseTo(invite.Request, status, reason).Headers(headers).Build(sdp);
+        var reply = await invite.Connection.SendRequestAsync($"sip|{invite.TransactionId}|\r\n{text}", ct).ConfigureAwait(false);
+        EnsureAccepted(reply);
+    }
+
+    /// <summary>
+    /// 200 OK to an INVITE. Its echo carries the dialog id and the 200 as sent (our To tag, drachtio-server's Contact);
+    /// the dialog is made and registered on the read loop, before the ACK or a BYE behind the echo is dispatched.
+    /// </summary>
+    internal async Task<SipDialog> AcceptInviteAsync(IncomingInvite invite, string sdp, IEnumerable<KeyValuePair<string, string>>? headers)
+    {
+        _invites.TryRemove(invite.TransactionId, out _);
+        var accepted = new TaskCompletionSource<SipDialog>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var text = ResponseTo(invite.Request, 200, "OK").Headers(headers).Build(sdp);
+        await invite.Connection.SendAsync($"sip|{invite.TransactionId}|\r\n{text}", reply =>
+        {
+            if (!reply.IsOk)
+            {
+                accepted.TrySetException(new DrachtioRequestException(reply.FailureReason));
+                return;
+            }
+            var sent = reply.Message.Sip;
+            var dialog = SipDialog.Answered(this, invite.Connection, reply.DialogId ?? DialogIdOf(invite.Request), invite.Request, sent, sdp);
+            _dialogs[dialog.Id] = dialog;
+            accepted.TrySetResult(dialog);
+        }, lost => accepted.TrySetException(lost)).ConfigureAwait(false);
+        // Not cancellable once sent: the dialog it makes must reach its owner, who alone can end it.
+        return await accepted.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>drachtio-server's id of the dialog an INVITE from the network creates: its Call-ID and the caller's tag.</summary>
+    internal static string DialogIdOf(SipMessage request) => $"{request.CallId};from-tag={SipAddress.GetTag(request.From)}";
+
+    private static SipMessageBuilder ResponseTo(SipMessage request, int status, string reason) => SipMessageBuilder.Response(status, reason)
+        .Header("Call-ID", request.CallId ?? string.Empty)
+        .Header("CSeq", request.GetHeader("CSeq") ?? string.Empty)
+        .Header("From", request.From ?? string.Empty)
+        .Header("To", request.To ?? string.Empty);
+}
