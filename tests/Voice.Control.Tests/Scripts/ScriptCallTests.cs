@@ -35,7 +35,7 @@ public class ScriptCallTests
     public Task Dispose() => _owned.DisposeAllAsync();
 
     /// <summary>Speech as files FreeSWITCH plays, one per text, so every command on the wire names what it says.</summary>
-    private sealed class FileSpeech : ISpeechSynthesizer
+    internal sealed class FileSpeech : ISpeechSynthesizer
     {
         private readonly List<string> _rendered = [];
 
@@ -90,20 +90,20 @@ public class ScriptCallTests
         return (placed, outbound);
     }
 
-    private static int CapturedCollect(EslReplay outbound) => outbound.Messages.ToList().FindIndex(m =>
+    internal static int CapturedCollect(EslReplay outbound) => outbound.Messages.ToList().FindIndex(m =>
         m.From == Side.App && Encoding.UTF8.GetString(m.Bytes).Contains("execute-app-name: play_and_get_digits", StringComparison.Ordinal));
 
-    private static string App(string sendmsg) => Header(sendmsg, "execute-app-name: ");
+    internal static string App(string sendmsg) => Header(sendmsg, "execute-app-name: ");
 
-    private static string Header(string sendmsg, string name) => sendmsg.Split('\n').Single(l => l.StartsWith(name, StringComparison.Ordinal))[name.Length..];
+    internal static string Header(string sendmsg, string name) => sendmsg.Split('\n').Single(l => l.StartsWith(name, StringComparison.Ordinal))[name.Length..];
 
-    private static string[] Arguments(string sendmsg) => Header(sendmsg, "execute-app-arg: ").Split(' ');
+    internal static string[] Arguments(string sendmsg) => Header(sendmsg, "execute-app-arg: ").Split(' ');
 
     /// <summary>
     /// Reads our next command in place of the captured play_and_get_digits, and answers it with FreeSWITCH's captured
     /// events for that one (+OK, EXECUTE, PLAYBACK_START/STOP, DTMF, EXECUTE_COMPLETE), the callee pressing <paramref name="key"/>.
     /// </summary>
-    private static async Task<string> ExecuteAsync(EslReplay outbound, char key = '1')
+    internal static async Task<string> ExecuteAsync(EslReplay outbound, char key = '1')
     {
         outbound.Skip(CapturedCollect(outbound) - outbound.Position);
         var command = await outbound.ExpectClientAsync((_, _) => { });
@@ -135,7 +135,7 @@ public class ScriptCallTests
         await outbound.Peer.CloseAsync();
     }
 
-    private static async Task NothingLeftAsync(MediaRig rig) =>
+    internal static async Task NothingLeftAsync(MediaRig rig) =>
         await Poll.UntilAsync(() => rig.Server.Endpoints.Count == 0 && rig.Client.Dialogs.Count == 0);
 
     [Test]
