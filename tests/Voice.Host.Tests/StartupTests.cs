@@ -54,6 +54,9 @@ public class StartupTests
     [TestCase("RETENTION_DAYS", "ninety", "RETENTION_DAYS 'ninety' is not a whole number")]
     [TestCase("RETENTION_DAYS", "0", "RETENTION_DAYS 0 must be at least 1")]
     [TestCase("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317", "OTEL_EXPORTER_OTLP_ENDPOINT 'collector:4317' is not an http:// or https:// URL")]
+    [TestCase("INBOUND_ROUTES", "4000", "Inbound route '4000' must be pattern=application")]
+    [TestCase("INBOUND_ROUTES", "4000=sales", "names application 'sales', which is not configured")]
+    [TestCase("SIP_REGISTER", "yes", "SIP_REGISTER 'yes' must be true or false")]
     public async Task A_setting_that_cannot_be_used_ends_the_start_with_one_clear_line_and_exit_code_1(string name, string value, string said)
     {
         var run = await StartAsync(new() { ["DRACHTIO_HOST"] = "127.0.0.1", ["DRACHTIO_SECRET"] = "cymru", ["API_KEYS"] = "tests=0123456789abcdef0123", [name] = value });

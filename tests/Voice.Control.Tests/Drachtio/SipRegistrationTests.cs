@@ -147,7 +147,7 @@ public class SipRegistrationTests
     }
 
     /// <summary>Echoes the request as drachtio-server does, then sends a final response built from it.</summary>
-    private static async Task AnswerAsync(FakeDrachtioPeer peer, ClientFrame request, string transactionId, int status, string extraHeaders)
+    internal static async Task AnswerAsync(FakeDrachtioPeer peer, ClientFrame request, string transactionId, int status, string extraHeaders)
     {
         var sip = request.Sip;
         var tag = SipAddress.GetTag(sip.From) ?? "98Up7ZN2465SQ";
