@@ -52,6 +52,12 @@ public sealed class Lab : IAsyncDisposable
 
     public DrachtioClient Drachtio => _services.GetRequiredService<DrachtioClient>();
 
+    /// <summary>The orchestrator itself, for calls that come in (<see cref="CallManager.CallArrived"/>).</summary>
+    public CallManager Manager => _services.GetRequiredService<CallManager>();
+
+    /// <summary>Where drachtio-server takes SIP over UDP: where callers send their INVITEs.</summary>
+    public IPEndPoint SipEndPoint => IPEndPoint.Parse(Drachtio.Server!.GetSipHostPort("udp") ?? throw new InvalidOperationException("drachtio-server listens on no UDP address"));
+
     public MediaServerPool Media => _services.GetRequiredService<MediaServerPool>();
 
     /// <summary>The test's own Event Socket connection, for <c>show channels count</c>.</summary>

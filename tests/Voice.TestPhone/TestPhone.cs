@@ -13,7 +13,7 @@ namespace Voice.TestPhone;
 /// <summary>
 /// A phone (or a PBX trunk) for tests against real servers: a SIP user agent server on UDP that rings, answers,
 /// refuses, challenges, never answers or hangs up as scripted per dialled number, and an <see cref="RtpEndpoint"/>
-/// per call that reports what the callee would have heard. It answers what drachtio-server sends — INVITE, ACK,
+/// per call that reports what the callee would have heard. It also calls (<see cref="DialAsync"/>): a caller for calls to VoiceBridge. It answers what drachtio-server sends — INVITE, ACK,
 /// CANCEL, BYE — and sends its own BYE; UDP retransmissions are answered from the last response.
 /// </summary>
 public sealed partial class TestPhone : IAsyncDisposable
@@ -131,6 +131,10 @@ public sealed partial class TestPhone : IAsyncDisposable
 
     private async Task HandleAsync(SipPacket packet, IPEndPoint from)
     {
+        if (!packet.IsRequest ? await OnDialledResponseAsync(packet).ConfigureAwait(false) : await OnDialledRequestAsync(packet, from).ConfigureAwait(false))
+        {
+            return;
+        }
         if (!packet.IsRequest)
         {
             var key = $"{packet.CallId}|{(packet.Header("CSeq") ?? string.Empty).Split(' ')[0]}";
@@ -445,6 +449,10 @@ public sealed partial class TestPhone : IAsyncDisposable
         _socket.Dispose();
         await _loop.ConfigureAwait(false);
         foreach (var call in _calls.Values)
+        {
+            await call.Media.DisposeAsync().ConfigureAwait(false);
+        }
+        foreach (var call in _dialled.Values)
         {
             await call.Media.DisposeAsync().ConfigureAwait(false);
         }
