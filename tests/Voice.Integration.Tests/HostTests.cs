@@ -20,6 +20,8 @@ public class HostTests
 
     private sealed class RealHost(Dictionary<string, string?> settings) : WebApplicationFactory<Program>
     {
+        public Dictionary<string, string?> Settings => settings;
+
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
             foreach (var (key, value) in settings)
@@ -29,7 +31,7 @@ public class HostTests
         }
     }
 
-    private static async Task<(RealHost Host, HttpClient Client, TestPhone.TestPhone Phone, string Data)> StartAsync(bool speechOverHttp = false)
+    private static async Task<(RealHost Host, HttpClient Client, TestPhone.TestPhone Phone, string Data)> StartAsync(bool speechOverHttp = false, Dictionary<string, string?>? extra = null)
     {
         var settings = LabSettings.Require();
         var phone = TestPhone.TestPhone.Start(settings.PhoneAddress, logger: null);
@@ -54,6 +56,10 @@ public class HostTests
             ["SIP_DIAL_RULE"] = "E164",
             ["Tts:HttpBase"] = speechOverHttp ? $"http://{settings.ListenerAddress}:{port}/tts/" : null,
         });
+        foreach (var (key, value) in extra ?? [])
+        {
+            host.Settings[key] = value;
+        }
         host.UseKestrel(k => k.Listen(settings.ListenerAddress, port));
         host.StartServer();
         var client = new HttpClient { BaseAddress = new Uri($"http://{settings.ListenerAddress}:{port}") };
@@ -128,6 +134,43 @@ public class HostTests
             await Task.Delay(100);
         }
         Assert.That(count, Is.EqualTo("0 total."), "FreeSWITCH channels left");
+    }
+
+    [Test]
+    public async Task A_phone_calling_the_host_hears_its_application_and_the_call_is_in_the_history()
+    {
+        var running = await StartAsync(extra: new()
+        {
+            ["INBOUND_ROUTES"] = "4000=alerts",
+            ["Applications:alerts:Say"] = "You reached the VoiceBridge alert line. All systems are fine.",
+        });
+        try
+        {
+            var settings = LabSettings.Require();
+            var drachtio = await running.Client.GetFromJsonAsync<JsonElement>("/readyz");
+            Assert.That(drachtio.GetProperty("ready").GetBoolean(), Is.True);
+            var call = await running.Phone.DialAsync(new IPEndPoint(IPAddress.Parse(settings.DrachtioHost), 5060), "4000", caller: "1001");
+            Assert.That((await call.Final.WaitAsync(TimeSpan.FromSeconds(15))).Status, Is.EqualTo(200));
+            await call.HeardAsync(20, TimeSpan.FromSeconds(10));
+            Assert.That(await call.Ended.WaitAsync(TimeSpan.FromSeconds(30)), Is.EqualTo("bye-received"));
+
+            JsonElement stored = default;
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (stored.ValueKind != JsonValueKind.Object)
+            {
+                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the call in the history");
+                var history = await running.Client.GetFromJsonAsync<JsonElement>("/api/calls?state=completed");
+                stored = history.GetProperty("calls").EnumerateArray().FirstOrDefault(c => c.GetProperty("direction").GetString() == "inbound");
+                await Task.Delay(50);
+            }
+            Assert.That((stored.GetProperty("source").GetString(), stored.GetProperty("application").GetString(), stored.GetProperty("to").GetString()),
+                Is.EqualTo(("sip", "alerts", "4000")));
+            await AssertNoChannelsLeftAsync();
+        }
+        finally
+        {
+            await StopAsync(running);
+        }
     }
 
     [Test]
