@@ -311,11 +311,23 @@ public sealed partial class DrachtioClient
         });
     }
 
-    /// <summary>CANCEL names the INVITE by its stack transaction id and repeats its Request-URI (RFC 3261 §9.1).</summary>
+    /// <summary>
+    /// CANCEL names the INVITE by its stack transaction id and repeats its Request-URI (RFC 3261 §9.1). drachtio-server's
+    /// reply is awaited no longer than a transaction lasts: the INVITE's final response (also bounded) decides what follows.
+    /// </summary>
     private async Task SendCancelAsync(DrachtioConnection connection, string inviteTransactionId, string requestUri)
     {
         var cancel = SipMessageBuilder.Request("CANCEL", requestUri).Build();
-        var reply = await connection.SendRequestAsync($"sip|{inviteTransactionId}|\r\n{cancel}").ConfigureAwait(false);
+        DrachtioResponse reply;
+        try
+        {
+            reply = await connection.SendRequestAsync($"sip|{inviteTransactionId}|\r\n{cancel}").WaitAsync(_options.TransactionTimeout, _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            _logger.LogWarning("drachtio-server did not acknowledge CANCEL for {TransactionId} within {Timeout}", inviteTransactionId, _options.TransactionTimeout);
+            return;
+        }
         if (!reply.IsOk)
         {
             // The INVITE completed in the meantime; its final response is on its way.

@@ -88,6 +88,11 @@ public sealed partial class DrachtioClient
             linkLost = true;
             throw;
         }
+        catch (TimeoutException) when (cancel.IsCancellationRequested)
+        {
+            // CANCEL went out but no final response came within the transaction timeout: given up all the same.
+            throw CancelledOutcome(408, "Request Timeout (no final response after CANCEL)", null, ringTimer, ct);
+        }
         finally
         {
             connection.RemoveTransaction(transaction);

@@ -173,6 +173,24 @@ public class DrachtioClientCallTests
     }
 
     [Test]
+    public async Task A_CANCEL_drachtio_server_never_acknowledges_still_ends_the_call_within_the_transaction_timeout()
+    {
+        // A server that takes the CANCEL and says nothing more: the caller must not wait for ever.
+        var (client, replay) = await ConnectToFlowAsync("uac-cancel");
+        using var cts = new CancellationTokenSource();
+        var call = client.CreateUacAsync(Phone, new UacOptions { LocalSdp = OfferOf(replay) }, cts.Token);
+        await replay.PlayAsync(3); // INVITE, echo, 180
+
+        await cts.CancelAsync();
+        var cancel = await replay.Peer.ReceiveAsync("sip");
+        Assert.That(cancel.Sip.Method, Is.EqualTo("CANCEL"));
+
+        var error = (await Assert.ThrowsAsync<UacCanceledException>(() => call.Within()))!; // after the transaction timeout (2 s here), twice at most
+        Assert.That((error.StatusCode, error.CancellationToken), Is.EqualTo(((int?)408, cts.Token)));
+        Assert.That(client.Dialogs, Is.Empty);
+    }
+
+    [Test]
     public async Task An_answer_that_crosses_our_CANCEL_is_acknowledged_and_hung_up()
     {
         // The race of RFC 3261 §9.1: the 200 arrives instead of the 487. Nothing may stay half open.

@@ -114,13 +114,7 @@ public sealed class MediaRig : IAsyncDisposable
     /// </summary>
     public async Task<(EslReplay Outbound, string Answer)> PlayEndpointAnsweringAsync(string phoneOffer)
     {
-        string? id = null;
-        await Signalling.ExpectClientAsync((captured, actual) =>
-        {
-            Assert.That(actual.Sip.ToString(), Is.EqualTo("INVITE sip:drachtio@127.0.0.1:5090"));
-            Assert.That(actual.Sip.Body, Is.EqualTo(phoneOffer), "the phone's offer, for FreeSWITCH to answer");
-            id = actual.Sip.GetHeader("User-Agent")!["drachtio-fsmrf:".Length..];
-        });
+        var id = await ExpectEndpointAnsweringInviteAsync(phoneOffer);
         var answer = Signalling.Frames[Signalling.Position + 1].Sip.Body;
         await Signalling.PlayAsync(2); // echo, 200 OK with FreeSWITCH's SDP
         await Signalling.ExpectClientAsync((_, actual) =>
@@ -129,12 +123,25 @@ public sealed class MediaRig : IAsyncDisposable
             Assert.That(actual.Sip.Body, Is.Empty, "the INVITE made the offer: the ACK carries no answer");
         });
         await Signalling.PlayAsync(1); // its echo
-        var outbound = await DialInAsync(id!);
+        var outbound = await DialInAsync(id);
         await outbound.PlayAsync(2); // connect, channel data
         await outbound.ExpectClientAsync((_, actual) => Assert.That(actual, Does.StartWith("event json ")));
         await outbound.PlayAsync(3); // +OK, filter, +OK
         outbound.Skip(4);
         return (outbound, answer);
+    }
+
+    /// <summary>Reads the INVITE of an endpoint made to answer <paramref name="phoneOffer"/> (it carries the offer) and returns our endpoint id.</summary>
+    public async Task<string> ExpectEndpointAnsweringInviteAsync(string phoneOffer)
+    {
+        string? id = null;
+        await Signalling.ExpectClientAsync((captured, actual) =>
+        {
+            Assert.That(actual.Sip.ToString(), Is.EqualTo("INVITE sip:drachtio@127.0.0.1:5090"));
+            Assert.That(actual.Sip.Body, Is.EqualTo(phoneOffer), "the phone's offer, for FreeSWITCH to answer");
+            id = actual.Sip.GetHeader("User-Agent")!["drachtio-fsmrf:".Length..];
+        });
+        return id!;
     }
 
     /// <summary>Reads the endpoint INVITE in place of the captured one and returns our endpoint id.</summary>

@@ -182,17 +182,40 @@ public class SipInboundCallTests
     [Test]
     public async Task A_CANCEL_while_the_hook_decides_ends_the_call_and_no_endpoint_is_made()
     {
-        var rig = await StartAsync(hook => new CallApplication { CallHook = hook.Url("/slow") });
-        rig.Hook.Answer("/slow", """[{"verb":"say","text":"Too late."}]""", delay: TimeSpan.FromSeconds(1.5));
+        var rig = await StartAsync(hook => new CallApplication { CallHook = hook.Url("/hangs") });
+        var asked = rig.Hook.Hang("/hangs");
         await RingsAsync(rig);
-        await Poll.UntilAsync(() => rig.Hook.Calls.Count == 1);
+        await asked.Within();
 
         await rig.Peer.SendAsync(InboundCapture.Cancel());
         var ended = await rig.Changes.FinalAsync(rig.CallId);
         Assert.That((ended.To, ended.Reason), Is.EqualTo((CallState.Failed, CallReasons.Canceled)));
         Assert.That(ended.Detail, Does.Contain("hung up before the answer"));
-        await rig.Peer.AssertClientSendsNothingMoreAsync(TimeSpan.FromSeconds(2)); // past the hook's answer: no endpoint INVITE, no response
+        await rig.Peer.AssertClientSendsNothingMoreAsync(TimeSpan.FromMilliseconds(300)); // no endpoint INVITE, no response
         await NothingLeftAsync(rig);
+    }
+
+    [Test]
+    public async Task A_CANCEL_while_the_endpoint_is_being_made_cancels_that_too_and_nothing_is_left()
+    {
+        var rig = await StartAsync(_ => new CallApplication { Script = CallScript.Say("Hello.") });
+        await RingsAsync(rig);
+        await rig.Media.ExpectEndpointAnsweringInviteAsync(InboundCapture.Offer);
+        var echo = rig.Media.Signalling.Next;
+        await rig.Media.Signalling.PlayAsync(1); // drachtio-server's echo: the endpoint INVITE is out, FreeSWITCH has not answered
+
+        await rig.Peer.SendAsync(InboundCapture.Cancel());
+        var cancel = await rig.Peer.ReceiveAsync("sip");
+        var inviteTransaction = echo.HeaderFields[10];
+        Assert.That((cancel.Sip.Method, cancel.Fields[2]), Is.EqualTo(("CANCEL", inviteTransaction)), "the endpoint INVITE is cancelled");
+        await rig.Peer.SendAsync($"{FakeDrachtioPeer.NewId()}|response|{cancel.Id}|OK|application|0|udp|127.0.0.1|5090|12:00:00.000000|cancel-txn|Msg sent:|\r\n{cancel.Sip}");
+        await rig.Peer.SendAsync($"{FakeDrachtioPeer.NewId()}|sip|network|300|udp|127.0.0.1|5090|12:00:00.000000|{inviteTransaction}||\r\n" +
+            $"SIP/2.0 487 Request Terminated\r\nCall-ID: {echo.Sip.CallId}\r\nCSeq: {echo.Sip.GetHeader("CSeq")}\r\nFrom: {echo.Sip.From}\r\nTo: {echo.Sip.To};tag=fs487\r\nContent-Length: 0\r\n\r\n");
+
+        var ended = await rig.Changes.FinalAsync(rig.CallId);
+        Assert.That((ended.To, ended.Reason), Is.EqualTo((CallState.Failed, CallReasons.Canceled)));
+        await NothingLeftAsync(rig);
+        await rig.Peer.AssertClientSendsNothingMoreAsync(TimeSpan.FromMilliseconds(300));
     }
 
     [Test]

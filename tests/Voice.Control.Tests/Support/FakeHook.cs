@@ -33,6 +33,24 @@ public sealed class FakeHook : IAsyncDisposable
         _server.Given(Request.Create().WithPath(path).UsingPost()).RespondWith(response);
     }
 
+    /// <summary>
+    /// <paramref name="path"/> takes each request and answers nothing until the hook is disposed (a hook that hangs);
+    /// the task completes when the first request has arrived, while it is still unanswered.
+    /// </summary>
+    public Task Hang(string path)
+    {
+        var received = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _server.Given(Request.Create().WithPath(path).UsingPost()).RespondWith(Response.Create().WithCallback(_ =>
+        {
+            received.TrySetResult();
+            _released.Wait(TimeSpan.FromSeconds(30));
+            return new WireMock.ResponseMessage { StatusCode = 200 };
+        }));
+        return received.Task;
+    }
+
+    private readonly ManualResetEventSlim _released = new();
+
     public IReadOnlyList<HookCall> Calls =>
     [
         .. _server.LogEntries.OrderBy(e => e.RequestMessage.DateTime).Select(e => e.RequestMessage).Select(r => new HookCall(
@@ -45,6 +63,7 @@ public sealed class FakeHook : IAsyncDisposable
 
     public ValueTask DisposeAsync()
     {
+        _released.Set();
         _server.Stop();
         _server.Dispose();
         return ValueTask.CompletedTask;
