@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Voice.Control.Calls;
 using Voice.Control.Scripts;
+using Voice.TestPhone;
 
 namespace Voice.Integration.Tests;
 
@@ -21,21 +22,20 @@ public class InboundCallTests
         InboundRoutes = [new InboundRoute("4000", "alerts")],
     });
 
-    /// <summary>The id of the next call to come in, once VoiceBridge has it.</summary>
-    private static Task<string> NextArrivalAsync(Lab lab)
+    /// <summary>The test phone calls 4000 through drachtio-server; returns its call and VoiceBridge's id for it, once VoiceBridge has it.</summary>
+    private static async Task<(DialledCall Call, string CallId)> CallInAsync(Lab lab, string caller = "1001", IReadOnlyList<(TimeSpan After, char Key)>? presses = null)
     {
         var arrived = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         lab.Manager.CallArrived += (_, call) => arrived.TrySetResult(call.CallId);
-        return arrived.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var call = await lab.Phone.DialAsync(lab.SipEndPoint, "4000", caller, presses);
+        return (call, await arrived.Task.WaitAsync(TimeSpan.FromSeconds(10)));
     }
 
     [Test]
     public async Task A_plain_phone_calling_in_hears_the_message_in_plain_RTP_and_is_hung_up_after_it()
     {
         await using var lab = await StartAsync("""[{"verb":"say","text":"You reached the alert line. There are no alerts."}]""");
-        var arrival = NextArrivalAsync(lab);
-        var call = await lab.Phone.DialAsync(lab.SipEndPoint, "4000", caller: "1001");
-        var callId = await arrival;
+        var (call, callId) = await CallInAsync(lab);
 
         var final = await call.Final.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.That(final.Status, Is.EqualTo(200));
@@ -63,9 +63,7 @@ public class InboundCallTests
             [{"verb":"gather","numDigits":1,"timeout":10,"say":{"text":"Press 1 to hear the alerts."}},
              {"verb":"say","text":"One alert: the disk on web one is full."}]
             """);
-        var arrival = NextArrivalAsync(lab);
-        var call = await lab.Phone.DialAsync(lab.SipEndPoint, "4000", presses: [(TimeSpan.FromSeconds(3), '1')]);
-        var callId = await arrival;
+        var (call, callId) = await CallInAsync(lab, presses: [(TimeSpan.FromSeconds(3), '1')]);
 
         var ended = await lab.EndedAsync(callId, TimeSpan.FromSeconds(40));
         TestContext.Progress.WriteLine($"gathers: {string.Join(", ", ended.Results.Gathers)}; {call.Media.Report()}");
@@ -79,9 +77,7 @@ public class InboundCallTests
     public async Task The_caller_hanging_up_mid_message_ends_the_call_and_nothing_is_left()
     {
         await using var lab = await StartAsync($$"""[{"verb":"say","text":"{{Messages.Alert}} {{Messages.Alert}}"}]""");
-        var arrival = NextArrivalAsync(lab);
-        var call = await lab.Phone.DialAsync(lab.SipEndPoint, "4000");
-        var callId = await arrival;
+        var (call, callId) = await CallInAsync(lab);
         await call.HeardAsync(10, TimeSpan.FromSeconds(10));
 
         Assert.That(await call.HangUpAsync(), Is.EqualTo(200));
@@ -94,9 +90,7 @@ public class InboundCallTests
     public async Task A_re_INVITE_from_the_caller_reaches_FreeSWITCH_and_its_answer_comes_back()
     {
         await using var lab = await StartAsync($$"""[{"verb":"say","text":"{{Messages.Alert}} {{Messages.Alert}}"}]""");
-        var arrival = NextArrivalAsync(lab);
-        var call = await lab.Phone.DialAsync(lab.SipEndPoint, "4000");
-        var callId = await arrival;
+        var (call, callId) = await CallInAsync(lab);
         await call.HeardAsync(5, TimeSpan.FromSeconds(10));
 
         var held = await call.ReinviteAsync(hold: true);
@@ -117,9 +111,7 @@ public class InboundCallTests
     {
         // The message takes flite a moment to render: the phone gives up while it rings.
         await using var lab = await StartAsync($$"""[{"verb":"say","text":"{{Messages.Alert}} {{Messages.Alert}} {{Messages.Alert}}"}]""");
-        var arrival = NextArrivalAsync(lab);
-        var call = await lab.Phone.DialAsync(lab.SipEndPoint, "4000");
-        var callId = await arrival;
+        var (call, callId) = await CallInAsync(lab);
         Assert.That(await call.CancelAsync(), Is.AnyOf(487, 200), "487, unless the answer crossed the CANCEL");
         if (call.Final.Result.Status == 200)
         {
