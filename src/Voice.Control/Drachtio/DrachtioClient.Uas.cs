@@ -123,6 +123,19 @@ public sealed partial class DrachtioClient
         }
     }
 
+    /// <summary>On shutdown, a caller still waiting for an answer is refused (503) rather than left ringing.</summary>
+    private static async Task RefuseOnShutdownAsync(IncomingInvite invite, CancellationToken ct)
+    {
+        try
+        {
+            await invite.RejectAsync(503, "Service Unavailable", [new("Reason", "SIP ;cause=503 ;text=\"shutting down\"")], ct).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException)
+        {
+            // Answered meanwhile: its dialog is hung up with the others.
+        }
+    }
+
     /// <summary>A provisional or refusing response: <c>sip|&lt;txnId&gt;|</c> with the request's Call-ID, CSeq, From and To.</summary>
     internal async Task RespondAsync(
         IncomingInvite invite, int status, string reason, IEnumerable<KeyValuePair<string, string>>? headers, string? sdp, CancellationToken ct)

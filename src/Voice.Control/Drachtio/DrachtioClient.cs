@@ -308,6 +308,7 @@ public sealed partial class DrachtioClient : IAsyncDisposable, IReconnectingLink
         using var bounded = new CancellationTokenSource(_options.TransactionTimeout, _time);
         var shutdown = new List<Task>();
         shutdown.AddRange(_registrations.Keys.Select(r => r.StopAsync(bounded.Token)));
+        shutdown.AddRange(_invites.Values.Select(i => RefuseOnShutdownAsync(i, bounded.Token)));
         shutdown.AddRange(_dialogs.Values.Select(d => DestroyDialogAsync(d, bounded.Token)));
         try
         {

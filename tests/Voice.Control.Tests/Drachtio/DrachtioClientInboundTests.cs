@@ -160,6 +160,22 @@ public class DrachtioClientInboundTests
     }
 
     [Test]
+    public async Task A_caller_still_waiting_when_the_client_stops_is_refused_503_not_left_ringing()
+    {
+        var (client, replay, invites) = await ConnectAsync();
+        await replay.PlayAsync(1);
+        await invites.ReadAsync().AsTask().Within();
+
+        var stopping = client.DisposeAsync().AsTask();
+        var refusal = await replay.Peer.ReceiveAsync("sip");
+        Assert.That((refusal.Fields[2], refusal.Sip.StatusCode, refusal.Sip.GetHeader("Reason")),
+            Is.EqualTo((InboundCapture.TransactionId, 503, "SIP ;cause=503 ;text=\"shutting down\"")));
+        await replay.Peer.SendAsync(InboundCapture.EchoOf(refusal.Id, "503 Service Unavailable"));
+        await stopping.Within();
+        _client = null;
+    }
+
+    [Test]
     public void A_second_handler_is_refused()
     {
         _client = new DrachtioClient(_server.ClientOptions(), TestLog.For<DrachtioClient>());
