@@ -92,6 +92,28 @@ public class AnnounceCallTests
     }
 
     [Test]
+    public async Task The_callees_re_INVITE_reaches_FreeSWITCH_and_its_answer_goes_back_to_the_phone()
+    {
+        // PBXs re-INVITE answered calls (a hold, leaving the media path): the answer must be FreeSWITCH's, not our first SDP again.
+        await using var lab = await Lab.StartAsync();
+        var (call, phone) = await lab.DialAsync("+15551230009", PhoneBehaviour.Answering, message: $"{Messages.Alert} {Messages.Alert}");
+        await phone.HeardAsync(5, TimeSpan.FromSeconds(10));
+
+        var held = await lab.Phone.ReinviteAsync(phone, hold: true);
+        TestContext.Progress.WriteLine($"hold answered: {held.Body.ReplaceLineEndings(" | ")}");
+        Assert.That((held.Status, held.Body.Contains("a=recvonly", StringComparison.Ordinal)), Is.EqualTo((200, true)), "FreeSWITCH's answer to the hold");
+        Assert.That(held.Body.Split("\r\n").Count(l => l.StartsWith("m=", StringComparison.Ordinal)), Is.EqualTo(1), "one stream answered for the one offered");
+        var resumed = await lab.Phone.ReinviteAsync(phone, hold: false);
+        Assert.That((resumed.Status, resumed.Body.Contains("a=recvonly", StringComparison.Ordinal)), Is.EqualTo((200, false)));
+        var before = phone.Media.Report().Audible;
+        await phone.HeardAsync(before + 10, TimeSpan.FromSeconds(10));
+
+        var ended = await lab.EndedAsync(call.CallId);
+        Assert.That((ended.State, ended.Reason), Is.EqualTo((CallState.Completed, CallReasons.AnnounceComplete)));
+        await lab.AssertNoChannelsLeftAsync();
+    }
+
+    [Test]
     public async Task A_trunk_that_asks_for_credentials_gets_a_correct_digest_and_the_call_goes_through()
     {
         await using var lab = await Lab.StartAsync(calls: o => o with { Credentials = new Voice.Control.Sip.SipCredentials("vb-user", "s3cret-pass") });

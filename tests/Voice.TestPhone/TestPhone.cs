@@ -94,6 +94,44 @@ public sealed partial class TestPhone : IAsyncDisposable
         return waiter.Task.IsCompleted ? waiter.Task.Result.Status : 408;
     }
 
+    /// <summary>
+    /// Offers again in an answered call (a re-INVITE with the phone's SDP, <c>a=sendonly</c> for a hold), as PBXs do;
+    /// ACKs the 2xx and returns the final response.
+    /// </summary>
+    public async Task<SipPacket> ReinviteAsync(PhoneCall call, bool hold)
+    {
+        var invite = call.AuthorizedInvite ?? call.Invite;
+        var target = SipPacket.Uri(invite.Header("Contact") ?? invite.Header("From")!);
+        var cseq = ++call.LocalCSeq;
+        List<KeyValuePair<string, string>> Headers(string method) =>
+        [
+            new("Via", $"SIP/2.0/UDP {EndPoint};branch=z9hG4bK{RandomNumberGenerator.GetHexString(16, lowercase: true)};rport"),
+            new("Max-Forwards", "70"),
+            new("From", ToWithTag(invite, call.LocalTag)),
+            new("To", invite.Header("From")!),
+            new("Call-ID", call.CallId),
+            new("CSeq", $"{cseq} {method}"),
+            new("Contact", $"<sip:phone@{EndPoint}>"),
+        ];
+        var sdp = Answer(call);
+        var bytes = SipPacket.Build($"INVITE {target} SIP/2.0", Headers("INVITE"), hold ? sdp.Replace("a=sendrecv", "a=sendonly", StringComparison.Ordinal) : sdp);
+        var waiter = new TaskCompletionSource<SipPacket>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _waiting[$"{call.CallId}|{cseq}"] = waiter;
+        var destination = Destination(target, call.Source);
+        for (var attempt = 0; attempt < 7 && !waiter.Task.IsCompleted; attempt++)
+        {
+            await SendAsync(bytes, destination).ConfigureAwait(false);
+            await Task.WhenAny(waiter.Task, Task.Delay(500 << Math.Min(attempt, 2))).ConfigureAwait(false);
+        }
+        _waiting.TryRemove($"{call.CallId}|{cseq}", out _);
+        var final = waiter.Task.IsCompleted ? waiter.Task.Result : throw new TimeoutException("no final response to the re-INVITE");
+        if (final.Status < 300)
+        {
+            await SendAsync(SipPacket.Build($"ACK {target} SIP/2.0", Headers("ACK")), destination).ConfigureAwait(false);
+        }
+        return final;
+    }
+
     private async Task ReceiveLoopAsync()
     {
         var buffer = new byte[65536];

@@ -9,13 +9,16 @@ namespace Voice.Control.Backends;
 /// A FreeSWITCH channel as the orchestrator's media (<see cref="ICallMedia"/>): an endpoint's, or one a dialplan handed
 /// over. Says, plays, gathers and sends keys through the channel's commands; failures leave as <see cref="CallBackendException"/>.
 /// </summary>
-internal sealed class ChannelMedia(MediaChannel channel, string localSdp, Task<string> lost, Func<string, CancellationToken, Task> connect, Func<CancellationToken, Task> destroy) : ICallMedia
+internal sealed class ChannelMedia(MediaChannel channel, string localSdp, Task<string> lost, Func<string, CancellationToken, Task<string?>> connect, Func<CancellationToken, Task> destroy) : ICallMedia
 {
     public string LocalSdp => localSdp;
 
     public Task<string> Lost => lost;
 
     public Task ConnectAsync(string remoteSdp, CancellationToken ct) => Translated(() => connect(remoteSdp, ct));
+
+    public Task<string?> ReofferAsync(string remoteOffer, CancellationToken ct) => Translated(async () =>
+        await connect(remoteOffer, ct).ConfigureAwait(false) is { } answer ? Sdp.AnswerToOffer(answer, remoteOffer) : null);
 
     public Task PlayAsync(SpeechAudio audio, CancellationToken ct) => Translated(() => audio.Source is { } source
         ? channel.PlayAsync(source, ct)

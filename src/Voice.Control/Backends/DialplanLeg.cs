@@ -33,7 +33,7 @@ internal sealed class DialplanLeg : IInboundLeg
         _channel = new MediaChannel(session, session.UniqueId, time, () => session.IsClosed ? "the channel's socket closed" : null);
         Ended = session.HungUp.ContinueWith(t => new CallLegEnd(t.Result ?? "the channel's socket closed"),
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        Media = new ChannelMedia(_channel, string.Empty, new TaskCompletionSource<string>().Task, (_, _) => Task.CompletedTask, EndAsync);
+        Media = new ChannelMedia(_channel, string.Empty, new TaskCompletionSource<string>().Task, (_, _) => Task.FromResult<string?>(null), EndAsync);
     }
 
     /// <summary>Whether a session that is no endpoint's was handed over by a dialplan (it names an application or a script).</summary>

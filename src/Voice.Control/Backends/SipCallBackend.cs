@@ -44,7 +44,7 @@ public sealed class SipCallBackend(DrachtioClient drachtio, MediaServerPool medi
             RingTimeout = request.RingTimeout,
             Headers = request.Headers,
             OnProvisional = response => request.OnProgress?.Invoke(response.StatusCode, response.Sdp),
-        }, ct).ConfigureAwait(false)), dialling: true);
+        }, ct).ConfigureAwait(false), request.AnswerReoffer), dialling: true);
     }
 
     /// <summary>Runs a step and says what failed in the seam's words.</summary>
@@ -79,15 +79,29 @@ public sealed class SipCallBackend(DrachtioClient drachtio, MediaServerPool medi
         _ => null,
     };
 
-    private sealed class DialogLeg(SipDialog dialog) : ICallDialog
+    private sealed class DialogLeg : ICallDialog
     {
-        public string? RemoteSdp => dialog.RemoteSdp;
+        private readonly SipDialog _dialog;
 
-        public Task<CallLegEnd> Ended { get; } = dialog.Terminated.ContinueWith(
-            t => new CallLegEnd(t.Result.Reason, t.Result.By == DialogTerminatedBy.ConnectionLost),
-            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        public DialogLeg(SipDialog dialog, Func<string, CancellationToken, Task<string?>>? answerReoffer)
+        {
+            _dialog = dialog;
+            Ended = dialog.Terminated.ContinueWith(
+                t => new CallLegEnd(t.Result.Reason, t.Result.By == DialogTerminatedBy.ConnectionLost),
+                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            if (answerReoffer is not null)
+            {
+                // The phone's re-INVITEs (a hold, the PBX leaving the media path) reach the media, whose answer goes back.
+                dialog.AnswerOffer = async (offer, ct) =>
+                    await answerReoffer(offer, ct).ConfigureAwait(false) ?? throw new InvalidOperationException("the media made no answer");
+            }
+        }
 
-        public Task HangupAsync(CancellationToken ct) => Translated(() => dialog.DestroyAsync(ct));
+        public string? RemoteSdp => _dialog.RemoteSdp;
+
+        public Task<CallLegEnd> Ended { get; }
+
+        public Task HangupAsync(CancellationToken ct) => Translated(() => _dialog.DestroyAsync(ct));
     }
 
     /// <summary>An endpoint as the orchestrator's media: its channel's commands, the re-INVITE to the phone, and its BYE.</summary>

@@ -17,6 +17,9 @@ public sealed record DialRequest
     /// <summary>For a late offer: makes the answer to the callee's offer (creating the media that answers it) for the ACK.</summary>
     public Func<string, CancellationToken, Task<string>>? AnswerOffer { get; init; }
 
+    /// <summary>The callee's offers after the answer (a re-INVITE): our answer, or null to answer with the last SDP.</summary>
+    public Func<string, CancellationToken, Task<string?>>? AnswerReoffer { get; init; }
+
     public string? CallerId { get; init; }
 
     public string? CallerName { get; init; }

@@ -72,6 +72,12 @@ public interface ICallMedia
     /// <summary>Points the media at the callee's SDP.</summary>
     Task ConnectAsync(string remoteSdp, CancellationToken ct);
 
+    /// <summary>
+    /// The far end offers again after the answer (a hold, a new media address, as PBXs do): points the media at the new
+    /// offer and returns the media's answer for the far end; null when this media cannot answer (the last SDP stands).
+    /// </summary>
+    Task<string?> ReofferAsync(string remoteOffer, CancellationToken ct) => Task.FromResult<string?>(null);
+
     /// <summary>Plays rendered speech to the end; cancelling stops it on the wire.</summary>
     Task PlayAsync(Tts.SpeechAudio audio, CancellationToken ct);
 

@@ -126,7 +126,7 @@ internal sealed class OutboundCall : TrackedCall
         Manager.Meter.DialLatency.Record(VoiceMeter.SecondsSince(dialingSince));
         string? earlySdp = null;
         Task earlyMedia = Task.CompletedTask;
-        var dialog = legs.Dialog = await Traced("call.invite", () => backend.DialAsync(Dial(media.LocalSdp, null, (status, sdp) =>
+        var dialog = legs.Dialog = await Traced("call.invite", () => backend.DialAsync(Dial(legs, media.LocalSdp, null, (status, sdp) =>
         {
             TryMove(CallState.Ringing, sipStatus: status);
             if (sdp is not null && earlySdp is null)
@@ -152,7 +152,7 @@ internal sealed class OutboundCall : TrackedCall
     private async Task<long> ConnectLateOfferAsync(ICallBackend backend, Legs legs, CancellationToken dial)
     {
         var answeredSince = 0L;
-        legs.Dialog = await Traced("call.invite", () => backend.DialAsync(Dial(null, async (offer, ct) =>
+        legs.Dialog = await Traced("call.invite", () => backend.DialAsync(Dial(legs, null, async (offer, ct) =>
         {
             answeredSince = System.Diagnostics.Stopwatch.GetTimestamp();
             var media = legs.Media = await Traced("call.media", () => backend.CreateMediaAsync(offer, ct)).ConfigureAwait(false);
@@ -161,12 +161,13 @@ internal sealed class OutboundCall : TrackedCall
         return answeredSince;
     }
 
-    private DialRequest Dial(string? sdp, Func<string, CancellationToken, Task<string>>? answerOffer, Action<int, string?> onProgress) => new()
+    private DialRequest Dial(Legs legs, string? sdp, Func<string, CancellationToken, Task<string>>? answerOffer, Action<int, string?> onProgress) => new()
     {
         Number = Number,
         Uri = DialUri,
         Sdp = sdp,
         AnswerOffer = answerOffer,
+        AnswerReoffer = (offer, ct) => legs.Media is { } media ? media.ReofferAsync(offer, ct) : Task.FromResult<string?>(null),
         CallerId = Request.CallerId ?? Options.DefaultCallerId,
         CallerName = Request.CallerName,
         RingTimeout = Request.RingTimeout ?? Options.DefaultRingTimeout,

@@ -98,6 +98,36 @@ public static class Sdp
         return Join(result);
     }
 
+    /// <summary>
+    /// An answer cut to the streams of the offer it answers (RFC 3264 §6: one m-line per offered m-line). FreeSWITCH answers
+    /// a re-INVITE with every stream its session ever had: the refused SAVP stream of an endpoint (port 0) comes back in
+    /// its answer to a phone's one-stream offer. Refused streams beyond the offer's count are dropped; nothing else changes.
+    /// </summary>
+    public static string AnswerToOffer(string answer, string offer)
+    {
+        ArgumentNullException.ThrowIfNull(answer);
+        ArgumentNullException.ThrowIfNull(offer);
+        var parsed = Parsed.From(answer);
+        var offered = Parsed.From(offer).Sections.Count;
+        if (parsed.Sections.Count <= offered)
+        {
+            return answer;
+        }
+        for (var i = parsed.Sections.Count - 1; i >= 0 && parsed.Sections.Count > offered; i--)
+        {
+            if (MediaField(parsed.Sections[i][0], 1) == "0")
+            {
+                parsed.Sections.RemoveAt(i);
+            }
+        }
+        var result = new List<string>(parsed.Session);
+        foreach (var section in parsed.Sections)
+        {
+            result.AddRange(section);
+        }
+        return Join(result);
+    }
+
     /// <summary>The transport profile of each m-line in order (<c>RTP/AVP</c>, <c>RTP/SAVP</c>…).</summary>
     public static IReadOnlyList<string> MediaProfiles(string sdp) =>
         Lines(sdp).Where(l => l.StartsWith("m=", StringComparison.Ordinal)).Select(l => MediaField(l, 2) ?? string.Empty).ToList();

@@ -18,6 +18,21 @@ public class SdpTests
         "m=audio 20000 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=ptime:20\r\n";
 
     [Test]
+    public void FreeSWITCHs_answer_to_a_phones_re_offer_is_cut_to_the_offered_streams()
+    {
+        // As the lab's FreeSWITCH answered a phone's hold (one stream) on an endpoint whose session had SAVP + AVP.
+        const string answer = "v=0\r\no=Jambonz-Mediaserver 1 3 IN IP4 192.0.2.2\r\ns=Jambonz-Mediaserver\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+            "m=audio 40416 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=recvonly\r\nm=audio 0 RTP/AVP 19\r\n";
+        const string hold = "v=0\r\no=phone 1 2 IN IP4 127.0.0.1\r\ns=phone\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0 101\r\na=sendonly\r\n";
+
+        var cut = Sdp.AnswerToOffer(answer, hold);
+
+        Assert.That(Sdp.MediaProfiles(cut), Is.EqualTo(new[] { "RTP/AVP" }));
+        Assert.That(cut, Does.StartWith(answer[..answer.IndexOf("m=audio 0", StringComparison.Ordinal)]), "the accepted stream as FreeSWITCH answered it");
+        Assert.That(Sdp.AnswerToOffer(PlainOffer, hold), Is.EqualTo(PlainOffer), "an answer with as many streams is left alone");
+    }
+
+    [Test]
     public void The_phone_is_offered_plain_RTP_with_the_configured_codecs_from_a_SAVP_and_AVP_offer()
     {
         var sdp = Sdp.OfferForPhone(CapturedOffer(), PcmuPcma, srtp: false);

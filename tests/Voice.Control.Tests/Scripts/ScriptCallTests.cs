@@ -271,6 +271,56 @@ public class ScriptCallTests
     }
 
     [Test]
+    public async Task The_phones_re_INVITE_goes_to_the_endpoint_and_FreeSWITCHs_answer_cut_to_its_stream_goes_back()
+    {
+        var (rig, calls, changes, _, _) = await StartAsync();
+        var (placed, outbound) = await AnsweredAsync(rig, calls, changes, new CallRequest { To = "+15551234567", Message = "Disk full on db-01." });
+        outbound.Skip(CapturedCollect(outbound) - outbound.Position);
+        await outbound.ExpectClientAsync((_, actual) => Assert.That(App(actual), Is.EqualTo("playback")));
+        await outbound.PlayAsync(2); // +OK, CHANNEL_EXECUTE: the message plays
+
+        // The phone (a PBX) puts the call on hold: a re-INVITE in its dialog with a send-only offer.
+        const string phoneDialog = "087aea98-60c8-1240-da9f-925dacc98fbd;from-tag=FZKBj2tQKvBaD";
+        const string hold = "v=0\r\no=phone 1 2 IN IP4 127.0.0.1\r\ns=phone\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6186 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=sendonly\r\n";
+        var reinvite = "INVITE sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5085;branch=z9hG4bK-phone-hold\r\n" +
+                       "From: <sip:15551234567@127.0.0.1:5085>;tag=1612SIPpTag011\r\nTo: <sip:127.0.0.1:5060>;tag=FZKBj2tQKvBaD\r\n" +
+                       $"Call-ID: 087aea98-60c8-1240-da9f-925dacc98fbd\r\nCSeq: 2 INVITE\r\nContent-Type: application/sdp\r\nContent-Length: {hold.Length}\r\n\r\n{hold}";
+        await rig.Signalling.Peer.SendAsync($"{FakeDrachtioPeer.NewId()}|sip|network|{reinvite.Length}|udp|127.0.0.1|5085|12:00:00.000000|phone-hold|{phoneDialog}|\r\n{reinvite}");
+
+        // It reaches FreeSWITCH: a re-INVITE in the endpoint's dialog, which FreeSWITCH answers with its stream and the refused SAVP one.
+        var toEndpoint = await rig.Signalling.Peer.ReceiveAsync("sip");
+        Assert.That((toEndpoint.Sip.Method, toEndpoint.Fields[3][..9], toEndpoint.Sip.Body), Is.EqualTo(("INVITE", "0877a937-", hold)));
+        var endpointDialog = toEndpoint.Fields[3];
+        var callId = endpointDialog[..endpointDialog.IndexOf(';')];
+        var sent = $"INVITE sip:drachtio@127.0.0.1:5090 SIP/2.0\r\nCall-ID: {callId}\r\nCSeq: 9 INVITE\r\nContent-Length: 0\r\n\r\n";
+        await rig.Signalling.Peer.AcknowledgeAsync(toEndpoint, "hold-txn", sent);
+        const string answer = "v=0\r\no=FS 1 3 IN IP4 127.0.0.1\r\ns=FS\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40416 RTP/AVP 0 101\r\na=recvonly\r\nm=audio 0 RTP/AVP 19\r\n";
+        var ok = $"SIP/2.0 200 OK\r\nCall-ID: {callId}\r\nCSeq: 9 INVITE\r\nContent-Type: application/sdp\r\nContent-Length: {answer.Length}\r\n\r\n{answer}";
+        await rig.Signalling.Peer.SendAsync($"{FakeDrachtioPeer.NewId()}|sip|network|{ok.Length}|udp|127.0.0.1|5090|12:00:00.000000|hold-txn|{endpointDialog}|\r\n{ok}");
+        var ack = await rig.Signalling.Peer.ReceiveAsync("sip");
+        Assert.That((ack.Sip.Method, ack.Fields[3]), Is.EqualTo(("ACK", endpointDialog)));
+
+        var toPhone = await rig.Signalling.Peer.ReceiveAsync("sip");
+        Assert.That((toPhone.Fields[2], toPhone.Sip.StatusCode), Is.EqualTo(("phone-hold", 200)));
+        Assert.That(toPhone.Sip.Body, Is.EqualTo(answer[..answer.IndexOf("m=audio 0", StringComparison.Ordinal)]), "FreeSWITCH's answer, one stream for the one offered");
+        Assert.That(calls.Get(placed.CallId)!.State, Is.EqualTo(CallState.Playing), "the call goes on");
+        await rig.Signalling.Peer.AcknowledgeAsync(toPhone, "phone-hold", toPhone.Text[(toPhone.Text.IndexOf('\n') + 1)..]);
+
+        // The phone hangs up: the message stops, the endpoint is released.
+        var bye = "BYE sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5085;branch=z9hG4bK-phone-bye\r\n" +
+                  "From: <sip:15551234567@127.0.0.1:5085>;tag=1612SIPpTag011\r\nTo: <sip:127.0.0.1:5060>;tag=FZKBj2tQKvBaD\r\n" +
+                  "Call-ID: 087aea98-60c8-1240-da9f-925dacc98fbd\r\nCSeq: 3 BYE\r\nContent-Length: 0\r\n\r\n";
+        await rig.Signalling.Peer.SendAsync($"{FakeDrachtioPeer.NewId()}|sip|network|{bye.Length}|udp|127.0.0.1|5085|12:00:00.000000|phone-bye|{phoneDialog}|\r\n{bye}");
+        var byeOk = await rig.Signalling.Peer.ReceiveAsync("sip");
+        await rig.Signalling.Peer.AcknowledgeAsync(byeOk, "phone-bye", byeOk.Text[(byeOk.Text.IndexOf('\n') + 1)..]);
+        Assert.That(await outbound.Peer.ReceiveCommandAsync(), Does.StartWith("api uuid_break "));
+        await outbound.Peer.SendAsync("Content-Type: api/response\nContent-Length: 4\n\n+OK\n");
+        await ReleaseEndpointAsync(rig, outbound);
+        Assert.That((await changes.FinalAsync(placed.CallId)).Reason, Is.EqualTo("remote_hangup"));
+        await NothingLeftAsync(rig);
+    }
+
+    [Test]
     public async Task A_wrong_key_replays_the_message_and_the_right_one_acknowledges_the_alert()
     {
         var (rig, calls, changes, _, speech) = await StartAsync();
