@@ -17,8 +17,14 @@ internal sealed class ChannelMedia(MediaChannel channel, string localSdp, Task<s
 
     public Task ConnectAsync(string remoteSdp, CancellationToken ct) => Translated(() => connect(remoteSdp, ct));
 
-    public Task<string?> ReofferAsync(string remoteOffer, CancellationToken ct) => Translated(async () =>
-        await connect(remoteOffer, ct).ConfigureAwait(false) is { } answer ? Sdp.AnswerToOffer(answer, remoteOffer) : null);
+    /// <summary>
+    /// The far end's new offer goes to FreeSWITCH, whose answer (cut to the offered streams) goes back. An SRTP offer does
+    /// not: re-INVITEd with a new key, FreeSWITCH 1.11.1 sends with a key its answer does not show (see the README's SRTP
+    /// section), so the last SDP answers it and the media stays as negotiated.
+    /// </summary>
+    public Task<string?> ReofferAsync(string remoteOffer, CancellationToken ct) => remoteOffer.Contains("a=crypto:", StringComparison.Ordinal)
+        ? Task.FromResult<string?>(null)
+        : Translated(async () => await connect(remoteOffer, ct).ConfigureAwait(false) is { } answer ? Sdp.AnswerToOffer(answer, remoteOffer) : null);
 
     public Task PlayAsync(SpeechAudio audio, CancellationToken ct) => Translated(() => audio.Source is { } source
         ? channel.PlayAsync(source, ct)

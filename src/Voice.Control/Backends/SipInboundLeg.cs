@@ -9,7 +9,8 @@ namespace Voice.Control.Backends;
 /// A call that came in as an INVITE through drachtio-server: it rings (180) while its script is found and rendered; the
 /// answer creates a FreeSWITCH endpoint with the caller's offer and answers 200 with the endpoint's SDP (so a plain phone
 /// gets plain RTP/AVP, an SRTP phone SRTP); the caller's re-INVITEs go to the endpoint; a refusal carries a <c>Reason</c>.
-/// An INVITE without an offer is answered with the endpoint's offer, and the caller's answer comes in the ACK.
+/// An INVITE without an offer is answered with the endpoint's offer, and the caller's answer comes in the ACK. The caller's
+/// re-INVITEs go to the endpoint as a placed call's do (<see cref="ChannelMedia.ReofferAsync"/>).
 /// </summary>
 internal sealed class SipInboundLeg : IInboundLeg
 {
@@ -58,10 +59,10 @@ internal sealed class SipInboundLeg : IInboundLeg
             }
             await endpoint.ModifyAsync(answer, ct).ConfigureAwait(false);
         }
+        var channel = _channel = EndpointMedia(endpoint);
         // The caller's later offers (hold, a new address) go to FreeSWITCH, whose answer is ours.
         dialog.AnswerOffer = async (offer, token) =>
-            await endpoint.ModifyAsync(offer, token).ConfigureAwait(false) ?? throw new MediaException("FreeSWITCH answered the re-INVITE without SDP");
-        _channel = EndpointMedia(endpoint);
+            await channel.ReofferAsync(offer, token).ConfigureAwait(false) ?? throw new MediaException("the media made no answer");
     });
 
     /// <summary>A final status with the standard phrase, and the reason in a <c>Reason</c> header (RFC 3326).</summary>

@@ -248,14 +248,8 @@ public class ScriptCallTests
         await outbound.ExpectClientAsync((_, actual) => Assert.That(App(actual), Is.EqualTo("play_and_get_digits")));
         await outbound.PlayAsync(2); // +OK, CHANNEL_EXECUTE: the prompt plays
 
-        const string phoneDialog = "087aea98-60c8-1240-da9f-925dacc98fbd;from-tag=FZKBj2tQKvBaD";
-        var bye = "BYE sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5085;branch=z9hG4bK-phone-bye\r\n" +
-                  "From: <sip:15551234567@127.0.0.1:5085>;tag=1612SIPpTag011\r\nTo: <sip:127.0.0.1:5060>;tag=FZKBj2tQKvBaD\r\n" +
-                  "Call-ID: 087aea98-60c8-1240-da9f-925dacc98fbd\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n";
-        await rig.Signalling.Peer.SendAsync($"{FakeDrachtioPeer.NewId()}|sip|network|{bye.Length}|udp|127.0.0.1|5085|12:00:00.000000|phone-bye|{phoneDialog}|\r\n{bye}");
-        var ok = await rig.Signalling.Peer.ReceiveAsync("sip");
-        Assert.That((ok.Fields[2], ok.Sip.StatusCode), Is.EqualTo(("phone-bye", 200)));
-        await rig.Signalling.Peer.AcknowledgeAsync(ok, "phone-bye", ok.Text[(ok.Text.IndexOf('\n') + 1)..]);
+        await PhoneSendsAsync(rig, "BYE", 2, "phone-bye");
+        Assert.That((await AnswerToPhoneAsync(rig, "phone-bye")).Sip.StatusCode, Is.EqualTo(200));
         Assert.That(await outbound.Peer.ReceiveCommandAsync(), Is.EqualTo("api uuid_break 9805ae87-7aae-48cf-958b-f4125c0ef96f all"), "the prompt stops on the wire");
         await outbound.Peer.SendAsync("Content-Type: api/response\nContent-Length: 4\n\n+OK\n");
         await ReleaseEndpointAsync(rig, outbound);
@@ -270,52 +264,94 @@ public class ScriptCallTests
         await rig.Signalling.Peer.AssertClientSendsNothingMoreAsync(TimeSpan.FromMilliseconds(200));
     }
 
+    private const string PhoneDialog = "087aea98-60c8-1240-da9f-925dacc98fbd;from-tag=FZKBj2tQKvBaD";
+
+    /// <summary>The phone sends a request in its dialog of the captured call (with SDP when given), under <paramref name="transaction"/>.</summary>
+    private static Task PhoneSendsAsync(MediaRig rig, string method, int cseq, string transaction, string? sdp = null)
+    {
+        var body = sdp ?? string.Empty;
+        var request = $"{method} sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5085;branch=z9hG4bK-phone-{transaction}\r\n" +
+                      "From: <sip:15551234567@127.0.0.1:5085>;tag=1612SIPpTag011\r\nTo: <sip:127.0.0.1:5060>;tag=FZKBj2tQKvBaD\r\n" +
+                      $"Call-ID: 087aea98-60c8-1240-da9f-925dacc98fbd\r\nCSeq: {cseq} {method}\r\n" +
+                      (sdp is null ? string.Empty : "Content-Type: application/sdp\r\n") + $"Content-Length: {body.Length}\r\n\r\n{body}";
+        return rig.Signalling.Peer.SendAsync($"{FakeDrachtioPeer.NewId()}|sip|network|{request.Length}|udp|127.0.0.1|5085|12:00:00.000000|{transaction}|{PhoneDialog}|\r\n{request}");
+    }
+
+    /// <summary>Our response to a request of the phone, echoed as drachtio-server does.</summary>
+    private static async Task<ClientFrame> AnswerToPhoneAsync(MediaRig rig, string transaction)
+    {
+        var response = await rig.Signalling.Peer.ReceiveAsync("sip");
+        Assert.That(response.Fields[2], Is.EqualTo(transaction));
+        await rig.Signalling.Peer.AcknowledgeAsync(response, transaction, response.Text[(response.Text.IndexOf('\n') + 1)..]);
+        return response;
+    }
+
+    /// <summary>The message starts playing (our playback, FreeSWITCH's +OK and CHANNEL_EXECUTE), and nothing more of it.</summary>
+    private static async Task MessagePlaysAsync(EslReplay outbound)
+    {
+        outbound.Skip(CapturedCollect(outbound) - outbound.Position);
+        await outbound.ExpectClientAsync((_, actual) => Assert.That(App(actual), Is.EqualTo("playback")));
+        await outbound.PlayAsync(2);
+    }
+
+    /// <summary>The phone hangs up mid-message: 200 to its BYE, the playback broken off, the endpoint released.</summary>
+    private static async Task PhoneHangsUpAsync(MediaRig rig, EslReplay outbound, int cseq)
+    {
+        await PhoneSendsAsync(rig, "BYE", cseq, "phone-bye");
+        await AnswerToPhoneAsync(rig, "phone-bye");
+        Assert.That(await outbound.Peer.ReceiveCommandAsync(), Does.StartWith("api uuid_break "));
+        await outbound.Peer.SendAsync("Content-Type: api/response\nContent-Length: 4\n\n+OK\n");
+        await ReleaseEndpointAsync(rig, outbound);
+    }
+
     [Test]
     public async Task The_phones_re_INVITE_goes_to_the_endpoint_and_FreeSWITCHs_answer_cut_to_its_stream_goes_back()
     {
         var (rig, calls, changes, _, _) = await StartAsync();
         var (placed, outbound) = await AnsweredAsync(rig, calls, changes, new CallRequest { To = "+15551234567", Message = "Disk full on db-01." });
-        outbound.Skip(CapturedCollect(outbound) - outbound.Position);
-        await outbound.ExpectClientAsync((_, actual) => Assert.That(App(actual), Is.EqualTo("playback")));
-        await outbound.PlayAsync(2); // +OK, CHANNEL_EXECUTE: the message plays
+        await MessagePlaysAsync(outbound);
 
         // The phone (a PBX) puts the call on hold: a re-INVITE in its dialog with a send-only offer.
-        const string phoneDialog = "087aea98-60c8-1240-da9f-925dacc98fbd;from-tag=FZKBj2tQKvBaD";
         const string hold = "v=0\r\no=phone 1 2 IN IP4 127.0.0.1\r\ns=phone\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6186 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=sendonly\r\n";
-        var reinvite = "INVITE sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5085;branch=z9hG4bK-phone-hold\r\n" +
-                       "From: <sip:15551234567@127.0.0.1:5085>;tag=1612SIPpTag011\r\nTo: <sip:127.0.0.1:5060>;tag=FZKBj2tQKvBaD\r\n" +
-                       $"Call-ID: 087aea98-60c8-1240-da9f-925dacc98fbd\r\nCSeq: 2 INVITE\r\nContent-Type: application/sdp\r\nContent-Length: {hold.Length}\r\n\r\n{hold}";
-        await rig.Signalling.Peer.SendAsync($"{FakeDrachtioPeer.NewId()}|sip|network|{reinvite.Length}|udp|127.0.0.1|5085|12:00:00.000000|phone-hold|{phoneDialog}|\r\n{reinvite}");
+        await PhoneSendsAsync(rig, "INVITE", 2, "phone-hold", hold);
 
         // It reaches FreeSWITCH: a re-INVITE in the endpoint's dialog, which FreeSWITCH answers with its stream and the refused SAVP one.
         var toEndpoint = await rig.Signalling.Peer.ReceiveAsync("sip");
         Assert.That((toEndpoint.Sip.Method, toEndpoint.Fields[3][..9], toEndpoint.Sip.Body), Is.EqualTo(("INVITE", "0877a937-", hold)));
         var endpointDialog = toEndpoint.Fields[3];
         var callId = endpointDialog[..endpointDialog.IndexOf(';')];
-        var sent = $"INVITE sip:drachtio@127.0.0.1:5090 SIP/2.0\r\nCall-ID: {callId}\r\nCSeq: 9 INVITE\r\nContent-Length: 0\r\n\r\n";
-        await rig.Signalling.Peer.AcknowledgeAsync(toEndpoint, "hold-txn", sent);
+        await rig.Signalling.Peer.AcknowledgeAsync(toEndpoint, "hold-txn", $"INVITE sip:drachtio@127.0.0.1:5090 SIP/2.0\r\nCall-ID: {callId}\r\nCSeq: 9 INVITE\r\nContent-Length: 0\r\n\r\n");
         const string answer = "v=0\r\no=FS 1 3 IN IP4 127.0.0.1\r\ns=FS\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40416 RTP/AVP 0 101\r\na=recvonly\r\nm=audio 0 RTP/AVP 19\r\n";
         var ok = $"SIP/2.0 200 OK\r\nCall-ID: {callId}\r\nCSeq: 9 INVITE\r\nContent-Type: application/sdp\r\nContent-Length: {answer.Length}\r\n\r\n{answer}";
         await rig.Signalling.Peer.SendAsync($"{FakeDrachtioPeer.NewId()}|sip|network|{ok.Length}|udp|127.0.0.1|5090|12:00:00.000000|hold-txn|{endpointDialog}|\r\n{ok}");
         var ack = await rig.Signalling.Peer.ReceiveAsync("sip");
         Assert.That((ack.Sip.Method, ack.Fields[3]), Is.EqualTo(("ACK", endpointDialog)));
 
-        var toPhone = await rig.Signalling.Peer.ReceiveAsync("sip");
-        Assert.That((toPhone.Fields[2], toPhone.Sip.StatusCode), Is.EqualTo(("phone-hold", 200)));
+        var toPhone = await AnswerToPhoneAsync(rig, "phone-hold");
+        Assert.That(toPhone.Sip.StatusCode, Is.EqualTo(200));
         Assert.That(toPhone.Sip.Body, Is.EqualTo(answer[..answer.IndexOf("m=audio 0", StringComparison.Ordinal)]), "FreeSWITCH's answer, one stream for the one offered");
         Assert.That(calls.Get(placed.CallId)!.State, Is.EqualTo(CallState.Playing), "the call goes on");
-        await rig.Signalling.Peer.AcknowledgeAsync(toPhone, "phone-hold", toPhone.Text[(toPhone.Text.IndexOf('\n') + 1)..]);
 
-        // The phone hangs up: the message stops, the endpoint is released.
-        var bye = "BYE sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5085;branch=z9hG4bK-phone-bye\r\n" +
-                  "From: <sip:15551234567@127.0.0.1:5085>;tag=1612SIPpTag011\r\nTo: <sip:127.0.0.1:5060>;tag=FZKBj2tQKvBaD\r\n" +
-                  "Call-ID: 087aea98-60c8-1240-da9f-925dacc98fbd\r\nCSeq: 3 BYE\r\nContent-Length: 0\r\n\r\n";
-        await rig.Signalling.Peer.SendAsync($"{FakeDrachtioPeer.NewId()}|sip|network|{bye.Length}|udp|127.0.0.1|5085|12:00:00.000000|phone-bye|{phoneDialog}|\r\n{bye}");
-        var byeOk = await rig.Signalling.Peer.ReceiveAsync("sip");
-        await rig.Signalling.Peer.AcknowledgeAsync(byeOk, "phone-bye", byeOk.Text[(byeOk.Text.IndexOf('\n') + 1)..]);
-        Assert.That(await outbound.Peer.ReceiveCommandAsync(), Does.StartWith("api uuid_break "));
-        await outbound.Peer.SendAsync("Content-Type: api/response\nContent-Length: 4\n\n+OK\n");
-        await ReleaseEndpointAsync(rig, outbound);
+        await PhoneHangsUpAsync(rig, outbound, cseq: 3);
+        Assert.That((await changes.FinalAsync(placed.CallId)).Reason, Is.EqualTo("remote_hangup"));
+        await NothingLeftAsync(rig);
+    }
+
+    [Test]
+    public async Task A_re_INVITE_with_an_SRTP_offer_is_answered_with_the_SDP_negotiated_and_FreeSWITCH_is_left_alone()
+    {
+        var (rig, calls, changes, _, _) = await StartAsync();
+        var (placed, outbound) = await AnsweredAsync(rig, calls, changes, new CallRequest { To = "+15551234567", Message = "Disk full on db-01." });
+        await MessagePlaysAsync(outbound);
+
+        const string rekey = "v=0\r\no=phone 1 2 IN IP4 127.0.0.1\r\ns=phone\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6186 RTP/SAVP 0\r\n" +
+                             "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n";
+        await PhoneSendsAsync(rig, "INVITE", 2, "phone-rekey", rekey);
+        var toPhone = await AnswerToPhoneAsync(rig, "phone-rekey");
+        Assert.That(toPhone.Sip.StatusCode, Is.EqualTo(200), "no re-INVITE of the endpoint came first");
+        Assert.That(toPhone.Sip.Body, Does.Contain("RTP/AVP").And.Not.Contain("a=crypto"), "the SDP negotiated at the start");
+
+        await PhoneHangsUpAsync(rig, outbound, cseq: 3);
         Assert.That((await changes.FinalAsync(placed.CallId)).Reason, Is.EqualTo("remote_hangup"));
         await NothingLeftAsync(rig);
     }
