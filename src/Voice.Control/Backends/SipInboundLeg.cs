@@ -26,12 +26,12 @@ internal sealed class SipInboundLeg : IInboundLeg
     {
         _invite = invite;
         _media = media;
-        invite.Canceled.ContinueWith(
-            t => _ended.TrySetResult(t.Result == DialogTerminatedBy.ConnectionLost
-                ? new CallLegEnd("the connection to drachtio-server was lost before the answer", SignallingLost: true)
-                : new CallLegEnd("the caller hung up before the answer (CANCEL)")),
-            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        invite.Canceled.ContinueWith(_ => OnCanceled(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
+
+    private void OnCanceled() => _ended.TrySetResult(_invite.Canceled.Result == DialogTerminatedBy.ConnectionLost
+        ? new CallLegEnd("the connection to drachtio-server was lost before the answer", SignallingLost: true)
+        : new CallLegEnd("the caller hung up before the answer (CANCEL)"));
 
     public ICallMedia Media => _channel ?? throw new InvalidOperationException("the call has no media before it is answered");
 
@@ -43,7 +43,17 @@ internal sealed class SipInboundLeg : IInboundLeg
     {
         var endpoint = await _media.CreateEndpointAsync(_invite.Offer, ct).ConfigureAwait(false);
         _endpoint = endpoint;
-        var dialog = await _invite.AcceptAsync(endpoint.LocalSdp).ConfigureAwait(false);
+        SipDialog dialog;
+        try
+        {
+            dialog = await _invite.AcceptAsync(endpoint.LocalSdp).ConfigureAwait(false);
+        }
+        catch (DrachtioException) when (_invite.Canceled.IsCompleted)
+        {
+            // The CANCEL crossed our 200: the call ends as the caller's, now, not when the continuation above runs.
+            OnCanceled();
+            throw;
+        }
         _dialog = dialog;
         _ = dialog.Terminated.ContinueWith(
             t => _ended.TrySetResult(new CallLegEnd(t.Result.Reason, t.Result.By == DialogTerminatedBy.ConnectionLost)),

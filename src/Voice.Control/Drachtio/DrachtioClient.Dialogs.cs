@@ -18,7 +18,7 @@ public sealed partial class DrachtioClient
             DrachtioLog.MessageIgnored(_logger, message.ToString());
             return;
         }
-        if (TryTakeInvite(connection, message))
+        if (TryTakeInvite(connection, message) || TryTakeCancel(message))
         {
             return;
         }
@@ -49,12 +49,6 @@ public sealed partial class DrachtioClient
                 _dialogs.TryRemove(dialog.Id, out _);
                 dialog.TryTerminate(DialogTerminatedBy.Remote, "drachtio-server ended the dialog", request, _time.GetUtcNow(), _logger);
             }
-            return;
-        }
-        if (request.Method == "CANCEL")
-        {
-            // drachtio-server has answered the CANCEL and the INVITE (487); it names the INVITE's transaction.
-            OnInviteCanceled(network.TransactionId);
             return;
         }
         if (request.Method == "ACK")

@@ -102,13 +102,27 @@ public sealed partial class DrachtioClient
         }
     }
 
-    /// <summary>The caller's CANCEL names the INVITE's transaction; drachtio-server has answered both already.</summary>
-    private void OnInviteCanceled(string transactionId)
+    /// <summary>
+    /// On the read loop: the caller's CANCEL names the INVITE's transaction (drachtio-server has answered both already). It
+    /// is taken before anything behind it on the link, such as drachtio-server's refusal of a 200 the CANCEL crossed.
+    /// Returns false for every other message.
+    /// </summary>
+    private bool TryTakeCancel(DrachtioMessage message)
     {
-        if (_invites.TryRemove(transactionId, out var invite) && invite.OnCanceled(DialogTerminatedBy.Remote))
+        if (!message.SipText.StartsWith("CANCEL ", StringComparison.Ordinal))
+        {
+            return false;
+        }
+        var network = new DrachtioNetworkMessage(message);
+        if (network.IsUnsolicited)
+        {
+            return false;
+        }
+        if (_invites.TryRemove(network.TransactionId, out var invite) && invite.OnCanceled(DialogTerminatedBy.Remote))
         {
             DrachtioLog.InviteCanceled(_logger, invite.TransactionId);
         }
+        return true;
     }
 
     /// <summary>The link is gone: no response can reach the callers still waiting on it.</summary>
@@ -155,13 +169,16 @@ public sealed partial class DrachtioClient
     /// </summary>
     internal async Task<SipDialog> AcceptInviteAsync(IncomingInvite invite, string sdp, IEnumerable<KeyValuePair<string, string>>? headers)
     {
-        _invites.TryRemove(invite.TransactionId, out _);
+        // The INVITE stays findable until drachtio-server takes the 200: a CANCEL that crosses it must still reach the caller's side.
         var accepted = new TaskCompletionSource<SipDialog>(TaskCreationOptions.RunContinuationsAsynchronously);
         var text = ResponseTo(invite.Request, 200, "OK").Headers(headers).Build(sdp);
         await invite.Connection.SendAsync($"sip|{invite.TransactionId}|\r\n{text}", reply =>
         {
+            _invites.TryRemove(invite.TransactionId, out _);
             if (!reply.IsOk)
             {
+                // The caller cancelled while the 200 was on its way (its CANCEL came first), or the INVITE is gone otherwise.
+                invite.OnCanceled(DialogTerminatedBy.Remote);
                 accepted.TrySetException(new DrachtioRequestException(reply.FailureReason));
                 return;
             }
@@ -169,7 +186,12 @@ public sealed partial class DrachtioClient
             var dialog = SipDialog.Answered(this, invite.Connection, reply.DialogId ?? DialogIdOf(invite.Request), invite.Request, sent, sdp);
             _dialogs[dialog.Id] = dialog;
             accepted.TrySetResult(dialog);
-        }, lost => accepted.TrySetException(lost)).ConfigureAwait(false);
+        }, lost =>
+        {
+            _invites.TryRemove(invite.TransactionId, out _);
+            invite.OnCanceled(DialogTerminatedBy.ConnectionLost);
+            accepted.TrySetException(lost);
+        }).ConfigureAwait(false);
         // Not cancellable once sent: the dialog it makes must reach its owner, who alone can end it.
         return await accepted.Task.ConfigureAwait(false);
     }

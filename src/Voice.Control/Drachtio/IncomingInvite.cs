@@ -92,8 +92,11 @@ public sealed class IncomingInvite
         return _client.RespondAsync(this, status, reason, checkedHeaders, null, ct);
     }
 
-    /// <summary>Marks the caller gone: CANCEL, or the link lost. Returns whether it was still waiting for an answer.</summary>
-    internal bool OnCanceled(DialogTerminatedBy by) => !IsAnswered && _canceled.TrySetResult(by);
+    /// <summary>
+    /// Marks the caller gone before drachtio-server took a final response: CANCEL (also one that crossed our 200), or the
+    /// link lost. Returns whether this was news.
+    /// </summary>
+    internal bool OnCanceled(DialogTerminatedBy by) => _canceled.TrySetResult(by);
 
     private void TakeFinal()
     {

@@ -219,6 +219,30 @@ public class SipInboundCallTests
     }
 
     [Test]
+    public async Task A_CANCEL_that_crosses_our_200_ends_the_call_as_the_callers_and_releases_the_endpoint()
+    {
+        var rig = await StartAsync(_ => new CallApplication { Script = CallScript.Say("Hello.") });
+        await RingsAsync(rig);
+        var (outbound, _) = await rig.Media.PlayEndpointAnsweringAsync(InboundCapture.Offer);
+        var ours = await rig.Peer.ReceiveAsync("sip");
+        Assert.That(ours.Sip.StatusCode, Is.EqualTo(200));
+
+        // The CANCEL reached drachtio-server first: it relays it, then refuses the 200 for a transaction it has ended
+        // (doRespondToSipRequest: no such transaction, NOK with an empty reason).
+        await rig.Peer.SendAsync(InboundCapture.Cancel());
+        await rig.Peer.SendAsync($"{FakeDrachtioPeer.NewId()}|response|{ours.Id}|NOK|");
+
+        var bye = await rig.Peer.ReceiveAsync("sip");
+        Assert.That(bye.Fields[3], Does.StartWith("0877a937-"), "the endpoint made for the caller is released");
+        await rig.Media.AnswerByeAsync(bye);
+        await CloseEndpointSessionAsync(outbound);
+        var ended = await rig.Changes.FinalAsync(rig.CallId);
+        Assert.That((ended.To, ended.Reason), Is.EqualTo((CallState.Failed, CallReasons.Canceled)));
+        await NothingLeftAsync(rig);
+        await rig.Peer.AssertClientSendsNothingMoreAsync(TimeSpan.FromMilliseconds(300));
+    }
+
+    [Test]
     public async Task When_the_call_hook_is_down_the_caller_hears_the_fallback_and_the_reason_is_on_the_call()
     {
         var rig = await StartAsync(hook => new CallApplication { CallHook = hook.Url("/down"), Fallback = CallScript.Say("The alert line is resting.") });
