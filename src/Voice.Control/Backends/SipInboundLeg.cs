@@ -8,9 +8,9 @@ namespace Voice.Control.Backends;
 /// <summary>
 /// A call that came in as an INVITE through drachtio-server: it rings (180) while its script is found and rendered; the
 /// answer creates a FreeSWITCH endpoint with the caller's offer and answers 200 with the endpoint's SDP (so a plain phone
-/// gets plain RTP/AVP, an SRTP phone SRTP); the caller's re-INVITEs go to the endpoint; a refusal carries a <c>Reason</c>.
-/// An INVITE without an offer is answered with the endpoint's offer, and the caller's answer comes in the ACK. The caller's
-/// re-INVITEs go to the endpoint as a placed call's do (<see cref="ChannelMedia.ReofferAsync"/>).
+/// gets plain RTP/AVP, an SRTP phone SRTP); a refusal carries a <c>Reason</c>. An INVITE without an offer is answered with
+/// the endpoint's offer, and the caller's answer comes in the ACK. The caller's re-INVITEs go to the endpoint as a placed
+/// call's do (<see cref="ChannelMedia.ReofferAsync"/>).
 /// </summary>
 internal sealed class SipInboundLeg : IInboundLeg
 {
@@ -26,7 +26,7 @@ internal sealed class SipInboundLeg : IInboundLeg
     {
         _invite = invite;
         _media = media;
-        invite.Canceled.ContinueWith(_ => OnCanceled(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        _ = invite.Canceled.ContinueWith(_ => OnCanceled(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     private void OnCanceled() => _ended.TrySetResult(_invite.Canceled.Result == DialogTerminatedBy.ConnectionLost
