@@ -57,27 +57,13 @@ public sealed class PhoneCall
     public Task<string> Ended => _ended.Task;
 
     /// <summary>The time from the 200 OK to the first packet carrying speech; null when none came.</summary>
-    public TimeSpan? AnswerToSpeech => AnsweredAt is { } answered && Media.Report().FirstAudible is { } heard ? Stopwatch.GetElapsedTime(answered, heard) : null;
+    public TimeSpan? AnswerToSpeech => Media.SpeechSince(AnsweredAt);
 
     /// <summary>The time from the 200 OK to the first RTP packet of any kind.</summary>
     public TimeSpan? AnswerToFirstPacket => AnsweredAt is { } answered && Media.Report().FirstPacket is { } first ? Stopwatch.GetElapsedTime(answered, first) : null;
 
-    /// <summary>
-    /// Completes once the phone has heard <paramref name="audiblePackets"/> packets of speech (20 ms each); throws
-    /// <see cref="TimeoutException"/>, with what it heard, when that takes longer than <paramref name="within"/>.
-    /// </summary>
-    public async Task HeardAsync(int audiblePackets, TimeSpan within)
-    {
-        var deadline = Stopwatch.GetTimestamp() + (long)(within.TotalSeconds * Stopwatch.Frequency);
-        while (Media.Report().Audible < audiblePackets)
-        {
-            if (Stopwatch.GetTimestamp() > deadline)
-            {
-                throw new TimeoutException($"the phone heard fewer than {audiblePackets} packets of speech in {within.TotalSeconds:0.#} s: {Media.Report()}");
-            }
-            await Task.Delay(20);
-        }
-    }
+    /// <summary>Completes once the phone has heard <paramref name="audiblePackets"/> packets of speech (<see cref="RtpEndpoint.HeardAsync"/>).</summary>
+    public Task HeardAsync(int audiblePackets, TimeSpan within) => Media.HeardAsync(audiblePackets, within);
 
     internal SipPacket? LastResponse { get; set; }
 

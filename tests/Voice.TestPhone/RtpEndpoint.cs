@@ -92,6 +92,27 @@ public sealed class RtpEndpoint : IAsyncDisposable
     }
 
     /// <summary>
+    /// Completes once <paramref name="audiblePackets"/> packets of speech (20 ms each) have come; throws
+    /// <see cref="TimeoutException"/>, with what came, when that takes longer than <paramref name="within"/>.
+    /// </summary>
+    public async Task HeardAsync(int audiblePackets, TimeSpan within)
+    {
+        var deadline = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(within.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        while (Report().Audible < audiblePackets)
+        {
+            if (System.Diagnostics.Stopwatch.GetTimestamp() > deadline)
+            {
+                throw new TimeoutException($"fewer than {audiblePackets} packets of speech came in {within.TotalSeconds:0.#} s: {Report()}");
+            }
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>The time from <paramref name="answeredAt"/> (a <see cref="System.Diagnostics.Stopwatch"/> timestamp) to the first packet carrying speech; null when none came.</summary>
+    public TimeSpan? SpeechSince(long? answeredAt) =>
+        answeredAt is { } answered && Report().FirstAudible is { } heard ? System.Diagnostics.Stopwatch.GetElapsedTime(answered, heard) : null;
+
+    /// <summary>
     /// Starts sending 20 ms of silence every 20 ms to <paramref name="remote"/> (what phones do; FreeSWITCH learns the path
     /// from it); keys pressed go out in the same stream as RFC 4733 events of <paramref name="eventType"/>.
     /// </summary>

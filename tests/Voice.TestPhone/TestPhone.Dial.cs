@@ -171,7 +171,7 @@ public sealed class DialledCall
     public long? AnsweredAt { get; private set; }
 
     /// <summary>The time from the 200 OK to the first packet carrying speech; null when none came.</summary>
-    public TimeSpan? AnswerToSpeech => AnsweredAt is { } answered && Media.Report().FirstAudible is { } heard ? Stopwatch.GetElapsedTime(answered, heard) : null;
+    public TimeSpan? AnswerToSpeech => Media.SpeechSince(AnsweredAt);
 
     /// <summary>VoiceBridge's SDP answer, from its 200 OK.</summary>
     public string? AnswerSdp { get; private set; }
@@ -196,19 +196,8 @@ public sealed class DialledCall
 
     internal Task FirstResponse => _firstResponse.Task;
 
-    /// <summary>Completes once the phone has heard <paramref name="audiblePackets"/> packets of speech; throws with what it heard otherwise.</summary>
-    public async Task HeardAsync(int audiblePackets, TimeSpan within)
-    {
-        var deadline = Stopwatch.GetTimestamp() + (long)(within.TotalSeconds * Stopwatch.Frequency);
-        while (Media.Report().Audible < audiblePackets)
-        {
-            if (Stopwatch.GetTimestamp() > deadline)
-            {
-                throw new TimeoutException($"the caller heard fewer than {audiblePackets} packets of speech in {within.TotalSeconds:0.#} s: {Media.Report()}");
-            }
-            await Task.Delay(20);
-        }
-    }
+    /// <summary>Completes once the caller has heard <paramref name="audiblePackets"/> packets of speech (<see cref="RtpEndpoint.HeardAsync"/>).</summary>
+    public Task HeardAsync(int audiblePackets, TimeSpan within) => Media.HeardAsync(audiblePackets, within);
 
     /// <summary>Gives up before the answer: CANCEL (same branch as the INVITE); returns the INVITE's final status (487).</summary>
     public async Task<int> CancelAsync()

@@ -66,32 +66,10 @@ public sealed partial class TestPhone : IAsyncDisposable
     /// <summary>Hangs up from the phone: BYE in the dialog, retransmitted until its final response.</summary>
     public async Task<int> HangUpAsync(PhoneCall call)
     {
-        var invite = call.AuthorizedInvite ?? call.Invite;
-        var target = SipPacket.Uri(invite.Header("Contact") ?? invite.Header("From")!);
-        var cseq = ++call.LocalCSeq;
-        var branch = "z9hG4bK" + RandomNumberGenerator.GetHexString(16, lowercase: true);
-        var headers = new List<KeyValuePair<string, string>>
-        {
-            new("Via", $"SIP/2.0/UDP {EndPoint};branch={branch};rport"),
-            new("Max-Forwards", "70"),
-            new("From", ToWithTag(invite, call.LocalTag)),
-            new("To", invite.Header("From")!),
-            new("Call-ID", call.CallId),
-            new("CSeq", $"{cseq} BYE"),
-        };
-        headers.AddRange(invite.All("Record-Route").Select(r => new KeyValuePair<string, string>("Route", r)));
-        var bytes = SipPacket.Build($"BYE {target} SIP/2.0", headers);
-        var waiter = new TaskCompletionSource<SipPacket>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _waiting[$"{call.CallId}|{cseq}"] = waiter;
+        var (target, headers, cseq) = InDialog(call, "BYE");
         call.End("bye-sent");
-        var destination = Destination(target, call.Source);
-        for (var attempt = 0; attempt < 7 && !waiter.Task.IsCompleted; attempt++)
-        {
-            await SendAsync(bytes, destination).ConfigureAwait(false);
-            await Task.WhenAny(waiter.Task, Task.Delay(500 << Math.Min(attempt, 2))).ConfigureAwait(false);
-        }
-        _waiting.TryRemove($"{call.CallId}|{cseq}", out _);
-        return waiter.Task.IsCompleted ? waiter.Task.Result.Status : 408;
+        var final = await SendUntilFinalAsync(call, cseq, SipPacket.Build($"BYE {target} SIP/2.0", headers), target).ConfigureAwait(false);
+        return final?.Status ?? 408;
     }
 
     /// <summary>
@@ -100,36 +78,53 @@ public sealed partial class TestPhone : IAsyncDisposable
     /// </summary>
     public async Task<SipPacket> ReinviteAsync(PhoneCall call, bool hold)
     {
+        var (target, headers, cseq) = InDialog(call, "INVITE");
+        headers.Add(new("Contact", $"<sip:phone@{EndPoint}>"));
+        var sdp = Answer(call);
+        var final = await SendUntilFinalAsync(call, cseq,
+            SipPacket.Build($"INVITE {target} SIP/2.0", headers, hold ? sdp.Replace("a=sendrecv", "a=sendonly", StringComparison.Ordinal) : sdp), target)
+            .ConfigureAwait(false) ?? throw new TimeoutException("no final response to the re-INVITE");
+        if (final.Status < 300)
+        {
+            await SendAsync(SipPacket.Build($"ACK {target} SIP/2.0", InDialog(call, "ACK", cseq).Headers), Destination(target, call.Source)).ConfigureAwait(false);
+        }
+        return final;
+    }
+
+    /// <summary>
+    /// A request of the phone's in the dialog of a call it answered: to VoiceBridge's Contact, our tagged To as From, its
+    /// From as To, the next CSeq (or <paramref name="cseq"/>, for an ACK), a fresh branch, and the route set.
+    /// </summary>
+    private (string Target, List<KeyValuePair<string, string>> Headers, int CSeq) InDialog(PhoneCall call, string method, int? cseq = null)
+    {
         var invite = call.AuthorizedInvite ?? call.Invite;
-        var target = SipPacket.Uri(invite.Header("Contact") ?? invite.Header("From")!);
-        var cseq = ++call.LocalCSeq;
-        List<KeyValuePair<string, string>> Headers(string method) =>
-        [
+        var number = cseq ?? ++call.LocalCSeq;
+        var headers = new List<KeyValuePair<string, string>>
+        {
             new("Via", $"SIP/2.0/UDP {EndPoint};branch=z9hG4bK{RandomNumberGenerator.GetHexString(16, lowercase: true)};rport"),
             new("Max-Forwards", "70"),
             new("From", ToWithTag(invite, call.LocalTag)),
             new("To", invite.Header("From")!),
             new("Call-ID", call.CallId),
-            new("CSeq", $"{cseq} {method}"),
-            new("Contact", $"<sip:phone@{EndPoint}>"),
-        ];
-        var sdp = Answer(call);
-        var bytes = SipPacket.Build($"INVITE {target} SIP/2.0", Headers("INVITE"), hold ? sdp.Replace("a=sendrecv", "a=sendonly", StringComparison.Ordinal) : sdp);
+            new("CSeq", $"{number} {method}"),
+        };
+        headers.AddRange(invite.All("Record-Route").Select(r => new KeyValuePair<string, string>("Route", r)));
+        return (SipPacket.Uri(invite.Header("Contact") ?? invite.Header("From")!), headers, number);
+    }
+
+    /// <summary>Sends a request over UDP again at 0.5, 1, 2 s… (RFC 3261 timer E) until its final response; null when none came.</summary>
+    private async Task<SipPacket?> SendUntilFinalAsync(PhoneCall call, int cseq, byte[] request, string target)
+    {
         var waiter = new TaskCompletionSource<SipPacket>(TaskCreationOptions.RunContinuationsAsynchronously);
         _waiting[$"{call.CallId}|{cseq}"] = waiter;
         var destination = Destination(target, call.Source);
         for (var attempt = 0; attempt < 7 && !waiter.Task.IsCompleted; attempt++)
         {
-            await SendAsync(bytes, destination).ConfigureAwait(false);
+            await SendAsync(request, destination).ConfigureAwait(false);
             await Task.WhenAny(waiter.Task, Task.Delay(500 << Math.Min(attempt, 2))).ConfigureAwait(false);
         }
         _waiting.TryRemove($"{call.CallId}|{cseq}", out _);
-        var final = waiter.Task.IsCompleted ? waiter.Task.Result : throw new TimeoutException("no final response to the re-INVITE");
-        if (final.Status < 300)
-        {
-            await SendAsync(SipPacket.Build($"ACK {target} SIP/2.0", Headers("ACK")), destination).ConfigureAwait(false);
-        }
-        return final;
+        return waiter.Task.IsCompleted ? waiter.Task.Result : null;
     }
 
     private async Task ReceiveLoopAsync()

@@ -58,13 +58,13 @@ public sealed record InboundRoute(string Pattern, string Application)
     }
 
     /// <summary>Parses <c>pattern=application</c>, as the <c>INBOUND_ROUTES</c> setting lists them.</summary>
-    /// <exception cref="ArgumentException">Not of that form.</exception>
+    /// <exception cref="FormatException">Not of that form.</exception>
     public static InboundRoute Parse(string text)
     {
         var equals = text.LastIndexOf('=');
         if (equals <= 0 || equals == text.Length - 1)
         {
-            throw new ArgumentException($"Inbound route '{text}' must be pattern=application (4000=alerts, +1555*=support, *=default).", nameof(text));
+            throw new FormatException($"Inbound route '{text}' must be pattern=application (4000=alerts, +1555*=support, *=default).");
         }
         return new InboundRoute(text[..equals].Trim(), text[(equals + 1)..].Trim());
     }

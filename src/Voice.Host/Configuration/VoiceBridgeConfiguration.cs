@@ -235,9 +235,9 @@ internal static class VoiceBridgeConfiguration
         {
             return Voice.Control.Scripts.InboundRoute.Parse(text);
         }
-        catch (ArgumentException ex)
+        catch (FormatException ex)
         {
-            throw new InvalidOperationException($"INBOUND_ROUTES: {ex.Message.Split(" (Parameter")[0]}", ex);
+            throw new InvalidOperationException($"INBOUND_ROUTES: {ex.Message}", ex);
         }
     }
 

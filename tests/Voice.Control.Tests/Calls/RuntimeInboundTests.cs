@@ -66,7 +66,7 @@ public class RuntimeInboundTests
             InboundRoutes = [new InboundRoute("4000", "sales")],
         }.Validate());
         Assert.That(refused!.Message, Does.Contain("'sales', which is not configured"));
-        Assert.Throws<ArgumentException>(() => InboundRoute.Parse("4000"));
+        Assert.Throws<FormatException>(() => InboundRoute.Parse("4000"));
         Assert.That(InboundRoute.Parse(" +1555* = support "), Is.EqualTo(new InboundRoute("+1555*", "support")));
     }
 

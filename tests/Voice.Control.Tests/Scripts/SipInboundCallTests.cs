@@ -121,6 +121,24 @@ public class SipInboundCallTests
         await outbound.Peer.CloseAsync();
     }
 
+    /// <summary>Only the endpoint is hung up (the caller's dialog is over, or never was): its BYE answered, its session closed.</summary>
+    private static async Task EndpointReleasedAsync(Rig rig, EslReplay outbound, string because)
+    {
+        var bye = await rig.Peer.ReceiveAsync("sip");
+        Assert.That(bye.Fields[3], Does.StartWith("0877a937-"), because);
+        await rig.Media.AnswerByeAsync(bye);
+        await CloseEndpointSessionAsync(outbound);
+    }
+
+    /// <summary>The call ended as the caller's cancellation, and nothing is left or sent after it.</summary>
+    private static async Task EndedCanceledAsync(Rig rig)
+    {
+        var ended = await rig.Changes.FinalAsync(rig.CallId);
+        Assert.That((ended.To, ended.Reason), Is.EqualTo((CallState.Failed, CallReasons.Canceled)));
+        await NothingLeftAsync(rig);
+        await rig.Peer.AssertClientSendsNothingMoreAsync(TimeSpan.FromMilliseconds(300));
+    }
+
     private static async Task NothingLeftAsync(Rig rig)
     {
         await ScriptCallTests.NothingLeftAsync(rig.Media);
@@ -168,10 +186,7 @@ public class SipInboundCallTests
         await rig.Inbound.PlayAsync(3); // the caller's BYE, our 200 (checked against drachtio-srf's), its echo
         Assert.That(await outbound.Peer.ReceiveCommandAsync(), Does.StartWith("api uuid_break "), "the message stops on the wire");
         await outbound.Peer.SendAsync("Content-Type: api/response\nContent-Length: 4\n\n+OK\n");
-        var bye = await rig.Peer.ReceiveAsync("sip");
-        Assert.That(bye.Fields[3], Does.StartWith("0877a937-"), "only the endpoint is hung up; the caller's dialog is over");
-        await rig.Media.AnswerByeAsync(bye);
-        await CloseEndpointSessionAsync(outbound);
+        await EndpointReleasedAsync(rig, outbound, "only the endpoint is hung up; the caller's dialog is over");
 
         var ended = await rig.Changes.FinalAsync(rig.CallId);
         Assert.That((ended.To, ended.Reason), Is.EqualTo((CallState.Completed, CallReasons.RemoteHangup)));
@@ -188,11 +203,8 @@ public class SipInboundCallTests
         await asked.Within();
 
         await rig.Peer.SendAsync(InboundCapture.Cancel());
-        var ended = await rig.Changes.FinalAsync(rig.CallId);
-        Assert.That((ended.To, ended.Reason), Is.EqualTo((CallState.Failed, CallReasons.Canceled)));
-        Assert.That(ended.Detail, Does.Contain("hung up before the answer"));
-        await rig.Peer.AssertClientSendsNothingMoreAsync(TimeSpan.FromMilliseconds(300)); // no endpoint INVITE, no response
-        await NothingLeftAsync(rig);
+        await EndedCanceledAsync(rig); // no endpoint INVITE, no response
+        Assert.That(rig.Calls.Get(rig.CallId)!.Detail, Does.Contain("hung up before the answer"));
     }
 
     [Test]
@@ -212,10 +224,7 @@ public class SipInboundCallTests
         await rig.Peer.SendAsync($"{FakeDrachtioPeer.NewId()}|sip|network|300|udp|127.0.0.1|5090|12:00:00.000000|{inviteTransaction}||\r\n" +
             $"SIP/2.0 487 Request Terminated\r\nCall-ID: {echo.Sip.CallId}\r\nCSeq: {echo.Sip.GetHeader("CSeq")}\r\nFrom: {echo.Sip.From}\r\nTo: {echo.Sip.To};tag=fs487\r\nContent-Length: 0\r\n\r\n");
 
-        var ended = await rig.Changes.FinalAsync(rig.CallId);
-        Assert.That((ended.To, ended.Reason), Is.EqualTo((CallState.Failed, CallReasons.Canceled)));
-        await NothingLeftAsync(rig);
-        await rig.Peer.AssertClientSendsNothingMoreAsync(TimeSpan.FromMilliseconds(300));
+        await EndedCanceledAsync(rig);
     }
 
     [Test]
@@ -232,14 +241,8 @@ public class SipInboundCallTests
         await rig.Peer.SendAsync(InboundCapture.Cancel());
         await rig.Peer.SendAsync($"{FakeDrachtioPeer.NewId()}|response|{ours.Id}|NOK|");
 
-        var bye = await rig.Peer.ReceiveAsync("sip");
-        Assert.That(bye.Fields[3], Does.StartWith("0877a937-"), "the endpoint made for the caller is released");
-        await rig.Media.AnswerByeAsync(bye);
-        await CloseEndpointSessionAsync(outbound);
-        var ended = await rig.Changes.FinalAsync(rig.CallId);
-        Assert.That((ended.To, ended.Reason), Is.EqualTo((CallState.Failed, CallReasons.Canceled)));
-        await NothingLeftAsync(rig);
-        await rig.Peer.AssertClientSendsNothingMoreAsync(TimeSpan.FromMilliseconds(300));
+        await EndpointReleasedAsync(rig, outbound, "the endpoint made for the caller is released");
+        await EndedCanceledAsync(rig);
     }
 
     [Test]
