@@ -42,7 +42,8 @@ try
     var storage = new StorageOptions(
         Path.Combine(dataDirectory, "voicebridge.db"),
         TimeSpan.FromDays(VoiceBridgeConfiguration.Int(builder.Configuration, "RETENTION_DAYS", "Storage:RetentionDays") is not { } days ? 90
-            : days >= 1 ? days : throw new InvalidOperationException($"RETENTION_DAYS {days} must be at least 1.")));
+            : days >= 1 ? days : throw new InvalidOperationException($"RETENTION_DAYS {days} must be at least 1.")),
+        voice.Calls.Recording?.Directory);
     var store = new SqliteCallStore(storage.DatabasePath);
     builder.Services.AddSingleton(storage);
     builder.Services.AddSingleton(store);
@@ -128,6 +129,7 @@ try
     });
     app.MapHealthApi();
     app.MapCallsApi();
+    app.MapRecordingsApi(voice.Calls.Recording!);
     app.MapStatsApi();
     app.MapSimulateApi();
     app.MapMetrics();

@@ -62,5 +62,11 @@ internal sealed class ChannelMedia(MediaChannel channel, string localSdp, Task<s
     public Task SendDigitsAsync(string digits, TimeSpan toneDuration, CancellationToken ct) =>
         Translated(() => channel.SendDigitsAsync(digits, toneDuration, ct));
 
+    public Task StartRecordingAsync(RecordingFile file, bool stereo, TimeSpan limit, CancellationToken ct) =>
+        Translated(() => channel.StartRecordingAsync(file.FreeSwitchPath, limit, stereo, ct));
+
+    public Task StopRecordingAsync(RecordingFile file, CancellationToken ct) =>
+        Translated(() => channel.StopRecordingAsync(file.FreeSwitchPath, ct));
+
     public Task DestroyAsync(CancellationToken ct) => Translated(() => destroy(ct));
 }

@@ -316,6 +316,17 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         {
             throw new CallRequestException("verbs", $"must hold 1–{CallScript.MaxVerbs} verbs");
         }
+        if (_options.Recording is null)
+        {
+            if (request.Record)
+            {
+                throw new CallRequestException("record", "recording is not configured on this server");
+            }
+            if (request.Script?.Verbs.Select((verb, i) => (verb, i)).FirstOrDefault(v => v.verb is RecordVerb) is { verb: not null } record)
+            {
+                throw new CallRequestException($"verbs[{record.i}].record", "recording is not configured on this server");
+            }
+        }
         if (request.Acknowledge?.Problem() is { } problem)
         {
             throw new CallRequestException("acknowledge." + problem.Path, problem.Reason);

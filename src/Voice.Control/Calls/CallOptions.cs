@@ -68,10 +68,14 @@ public sealed record CallOptions
     /// <summary>How long an ended call stays readable through <see cref="IOutboundCalls.Get"/> (the host keeps history for longer).</summary>
     public TimeSpan EndedCallRetention { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>Where call recordings go; null: calls cannot record (a <c>record</c> verb is reported as failed, a request to record is refused).</summary>
+    public CallRecordingOptions? Recording { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
         DialPlan.Validate();
+        Recording?.Validate();
         if (DefaultCallerId is not null && !CallFieldRules.IsCallerId(DefaultCallerId))
         {
             throw new ArgumentException($"DefaultCallerId '{DefaultCallerId}' is not a phone number or SIP user.", nameof(DefaultCallerId));

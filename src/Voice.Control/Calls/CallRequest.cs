@@ -39,6 +39,9 @@ public sealed record CallRequest
     /// <summary>Extra SIP headers for the INVITE; names must start with <c>X-</c>.</summary>
     public IReadOnlyDictionary<string, string>? Headers { get; init; }
 
+    /// <summary>Record the call from the answer to the hang-up (both parties, stereo); needs <see cref="CallOptions.Recording"/>.</summary>
+    public bool Record { get; init; }
+
     /// <summary>Anything the caller wants back (JSON text, an id…), echoed in every state change.</summary>
     public string? Tag { get; init; }
 }

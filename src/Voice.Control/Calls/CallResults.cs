@@ -16,6 +16,28 @@ public sealed record GatherResult(string Verb, int Try, string Digits, string Re
 /// <param name="Elapsed">From the request to the answer (or the failure).</param>
 public sealed record HookResult(string Verb, string Url, int? Status, string Outcome, string? Detail, TimeSpan Elapsed);
 
+/// <summary>One recording of the call (a <c>record</c> verb's start, or the request's <c>record</c>).</summary>
+/// <param name="Part">1 for the first recording of the call, then one more per start.</param>
+/// <param name="File">The file's name in the recording directory; null when none was made (recording not configured).</param>
+/// <param name="Stereo">The far end on the left channel and what VoiceBridge plays on the right; false: both mixed into one.</param>
+/// <param name="Status"><see cref="RecordingStatuses"/>: recording, recorded (FreeSWITCH has finished, or is finishing, the file), or failed.</param>
+/// <param name="StartedAt">When it started.</param>
+/// <param name="StoppedAt">When it was stopped (a <c>record</c> stop, or the call's end).</param>
+/// <param name="Detail">Why it failed.</param>
+public sealed record RecordingResult(int Part, string? File, bool Stereo, string Status, DateTimeOffset StartedAt, DateTimeOffset? StoppedAt, string? Detail);
+
+/// <summary>Where a recording is.</summary>
+public static class RecordingStatuses
+{
+    public const string Recording = "recording";
+
+    /// <summary>Stopped: the file is complete (or on its way, when FreeSWITCH uploads it).</summary>
+    public const string Recorded = "recorded";
+
+    /// <summary>It could not be started or stopped cleanly; the call went on without it.</summary>
+    public const string Failed = "failed";
+}
+
 /// <summary>What came of a hook call.</summary>
 public static class HookOutcomes
 {
@@ -52,21 +74,33 @@ public sealed record CallResults
     /// <summary>Every hook called, in order.</summary>
     public IReadOnlyList<HookResult> Hooks { get; init; } = [];
 
+    /// <summary>Every recording, in the order they started.</summary>
+    public IReadOnlyList<RecordingResult> Recordings { get; init; } = [];
+
     /// <summary>True when nothing has been found out (a plain announce call).</summary>
-    public bool IsEmpty => Gathers.Count == 0 && Acknowledged is null && DigitsSent.Count == 0 && Hooks.Count == 0;
+    public bool IsEmpty => Gathers.Count == 0 && Acknowledged is null && DigitsSent.Count == 0 && Hooks.Count == 0 && Recordings.Count == 0;
 
     public CallResults With(GatherResult gather) => this with { Gathers = [.. Gathers, gather], Digits = Digits + gather.Digits };
 
     public CallResults WithSent(string digits) => this with { DigitsSent = [.. DigitsSent, digits] };
 
     public CallResults With(HookResult hook) => this with { Hooks = [.. Hooks, hook] };
+
+    /// <summary>Adds a recording, or replaces the one of the same part.</summary>
+    public CallResults With(RecordingResult recording) => this with
+    {
+        Recordings = Recordings.Any(r => r.Part == recording.Part)
+            ? [.. Recordings.Select(r => r.Part == recording.Part ? recording : r)]
+            : [.. Recordings, recording],
+    };
 }
 
 /// <summary>
 /// The JSON form of <see cref="CallResults"/>, as the REST API, webhooks and the history show it:
 /// <c>{"acknowledged":true,"digits":"21","gathers":[{"verb":"verbs[0]","try":1,"digits":"2","reason":"dtmfDetected"}],
-/// "digitsSent":["12"],"hooks":[{"verb":"gather","url":…,"status":200,"outcome":"replaced","detail":null,"ms":35}]}</c>
-/// (<c>acknowledged</c> only for calls that asked for it).
+/// "digitsSent":["12"],"hooks":[{"verb":"gather","url":…,"status":200,"outcome":"replaced","detail":null,"ms":35}],
+/// "recordings":[{"part":1,"file":"….wav","mixType":"stereo","status":"recorded","startedAt":…,"stoppedAt":…,"detail":null}]}</c>
+/// (<c>acknowledged</c> only for calls that asked for it, <c>recordings</c> only for calls that recorded).
 /// </summary>
 public static class CallResultsJson
 {
@@ -132,6 +166,30 @@ public static class CallResultsJson
             json.WriteEndObject();
         }
         json.WriteEndArray();
+        if (results.Recordings.Count > 0)
+        {
+            json.WriteStartArray("recordings");
+            foreach (var recording in results.Recordings)
+            {
+                json.WriteStartObject();
+                json.WriteNumber("part", recording.Part);
+                json.WriteString("file", recording.File);
+                json.WriteString("mixType", recording.Stereo ? "stereo" : "mixed");
+                json.WriteString("status", recording.Status);
+                json.WriteString("startedAt", recording.StartedAt);
+                if (recording.StoppedAt is { } stopped)
+                {
+                    json.WriteString("stoppedAt", stopped);
+                }
+                else
+                {
+                    json.WriteNull("stoppedAt");
+                }
+                json.WriteString("detail", recording.Detail);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+        }
         json.WriteEndObject();
     }
 }

@@ -93,6 +93,18 @@ public interface ICallMedia
     /// <summary>Sends <paramref name="digits"/> to the callee as RFC 2833 events; <c>w</c> waits 0.5 s, <c>W</c> 1 s.</summary>
     Task SendDigitsAsync(string digits, TimeSpan toneDuration, CancellationToken ct);
 
+    /// <summary>
+    /// Starts recording both parties into <paramref name="file"/> (stereo: the far end left, what is played right;
+    /// otherwise mixed), for at most <paramref name="limit"/>; it stops with the call. Media that cannot record throw
+    /// <see cref="NotSupportedException"/>.
+    /// </summary>
+    Task StartRecordingAsync(RecordingFile file, bool stereo, TimeSpan limit, CancellationToken ct) =>
+        Task.FromException(new NotSupportedException("this media cannot record"));
+
+    /// <summary>Stops the recording into <paramref name="file"/>; its file is then finished (or uploaded).</summary>
+    Task StopRecordingAsync(RecordingFile file, CancellationToken ct) =>
+        Task.FromException(new NotSupportedException("this media cannot record"));
+
     /// <summary>Releases the media server's channel. Idempotent.</summary>
     Task DestroyAsync(CancellationToken ct);
 }

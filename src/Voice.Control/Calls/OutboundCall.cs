@@ -22,9 +22,11 @@ internal sealed class OutboundCall : TrackedCall
         Request = request;
         Number = number;
         DialUri = dialUri;
-        Script = request.Script ?? (request.Acknowledge is { } acknowledge
+        var script = request.Script ?? (request.Acknowledge is { } acknowledge
             ? CallScript.Acknowledge(request.Message!, acknowledge, request.Voice, request.Repeat)
             : CallScript.Say(request.Message!, request.Voice, request.Repeat));
+        // Recording from the answer: the script's first step starts it, and the call's end stops it.
+        Script = request.Record ? new CallScript([RecordVerb.StartStereo, .. script.Verbs]) : script;
         _message = request.Message ?? Script.Summary;
     }
 

@@ -159,6 +159,54 @@ public sealed class MediaChannel
         return new Recording(path, TimeSpan.FromMilliseconds(milliseconds));
     }
 
+    /// <summary>
+    /// Starts recording both directions of the channel into <paramref name="path"/> (<c>uuid_record … start</c>), while
+    /// anything else plays on: a file path on the FreeSWITCH host, or an http(s) URL that FreeSWITCH records a temporary
+    /// file for and PUTs there when the recording ends (mod_httapi). <paramref name="stereo"/>: what the far end says on the
+    /// left channel, what the channel plays on the right (<c>RECORD_STEREO</c>); otherwise both mixed. FreeSWITCH stops
+    /// at <paramref name="limit"/>, and when the channel ends.
+    /// </summary>
+    /// <exception cref="MediaException">FreeSWITCH refused (a path it cannot write, a format it does not know).</exception>
+    public Task StartRecordingAsync(string path, TimeSpan limit, bool stereo = true, CancellationToken ct = default)
+    {
+        RequireArgumentWord(path, nameof(path));
+        RequireBetween((int)Math.Ceiling(limit.TotalSeconds), 1, 24 * 3600, nameof(limit));
+        return RecordCommandAsync($"uuid_record {Uuid} start {path} {Seconds(limit)} {{RECORD_STEREO={(stereo ? "true" : "false")}}}", ct);
+    }
+
+    /// <summary>Stops the recording into <paramref name="path"/> (<c>uuid_record … stop</c>); FreeSWITCH then closes (or uploads) the file.</summary>
+    /// <exception cref="MediaException">FreeSWITCH has no such recording on the channel.</exception>
+    public Task StopRecordingAsync(string path, CancellationToken ct = default)
+    {
+        RequireArgumentWord(path, nameof(path));
+        return RecordCommandAsync($"uuid_record {Uuid} stop {path}", ct);
+    }
+
+    private async Task RecordCommandAsync(string command, CancellationToken ct)
+    {
+        if (_endedCause() is { } ended)
+        {
+            throw new EndpointDestroyedException(Id, ended);
+        }
+        try
+        {
+            var reply = await _session.ApiAsync(command, ct).ConfigureAwait(false);
+            if (!reply.StartsWith("+OK", StringComparison.Ordinal))
+            {
+                throw new MediaException($"{command}: FreeSWITCH answered {reply.Trim()}");
+            }
+        }
+        catch (EslConnectionLostException ex)
+        {
+            var cause = _session.HungUp.IsCompletedSuccessfully ? _session.HungUp.Result : null;
+            throw new EndpointDestroyedException(Id, cause ?? EndpointDestroyedEventArgs.MediaServerLost, ex);
+        }
+        catch (Exception ex) when (ex is EslException or TimeoutException)
+        {
+            throw new MediaException($"{command}: {ex.Message}", ex);
+        }
+    }
+
     /// <summary>Runs any dialplan application on the channel and completes with its CHANNEL_EXECUTE_COMPLETE.</summary>
     /// <exception cref="EndpointDestroyedException">The endpoint ended before or while the application ran.</exception>
     public async Task<EslEvent> ExecuteAsync(string application, string? argument = null, CancellationToken ct = default)

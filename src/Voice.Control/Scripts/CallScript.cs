@@ -116,6 +116,7 @@ internal sealed class ScriptReader
         ["hangup"] = ["verb"],
         ["tag"] = ["verb", "data"],
         ["redirect"] = ["verb", "actionHook"],
+        ["record"] = ["verb", "action", "mixType"],
     };
 
     private static readonly string[] AudioExtensions = [".wav", ".mp3", ".ogg", ".opus", ".flac"];
@@ -188,6 +189,7 @@ internal sealed class ScriptReader
             "dtmf" => Dtmf(json, path),
             "hangup" => new HangupVerb(),
             "tag" => Tag(json, path),
+            "record" => Record(json, path),
             _ => new RedirectVerb(Hook(json, path, "actionHook", required: true)!),
         };
         return _problems.Count == before ? result : null;
@@ -313,6 +315,25 @@ internal sealed class ScriptReader
         }
         var duration = Int(json, path, "duration", 40, 2000) ?? 250;
         return new DtmfVerb(digits ?? string.Empty, TimeSpan.FromMilliseconds(duration));
+    }
+
+    private RecordVerb Record(JsonElement json, string path)
+    {
+        var action = String(json, path, "action", required: true);
+        if (action is not null and not ("start" or "stop"))
+        {
+            Problem(path + ".action", "must be start or stop");
+        }
+        var mix = String(json, path, "mixType");
+        if (mix is not null and not ("stereo" or "mixed"))
+        {
+            Problem(path + ".mixType", "must be stereo (the far end left, the call's audio right) or mixed (one channel)");
+        }
+        if (mix is not null && action == "stop")
+        {
+            Problem(path + ".mixType", "goes with start");
+        }
+        return new RecordVerb(action == "start", mix != "mixed");
     }
 
     private TagVerb Tag(JsonElement json, string path)

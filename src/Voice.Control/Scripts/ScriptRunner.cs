@@ -78,6 +78,10 @@ internal sealed class ScriptRunner(
 
     private bool _sounded;
     private int _hookCalls;
+    private int _recordings;
+
+    /// <summary>The recording running now, and its result so far.</summary>
+    private (RecordingFile File, RecordingResult Result)? _recording;
 
     /// <summary>
     /// Runs <paramref name="script"/> on the answered call until it ends, the far end hangs up, the media server loses
@@ -120,6 +124,12 @@ internal sealed class ScriptRunner(
         {
             await watching.CancelAsync().ConfigureAwait(false);
             await watchers.ConfigureAwait(false);
+            // A recording still running stops with the call: the media's end closes (or uploads) its file.
+            if (_recording is { } running)
+            {
+                _recording = null;
+                call.Record(r => r.With(running.Result with { Status = RecordingStatuses.Recorded, StoppedAt = time.GetUtcNow() }));
+            }
         }
     }
 
@@ -169,6 +179,12 @@ internal sealed class ScriptRunner(
                     break;
                 case RedirectVerb redirect:
                     replacement = await HookAsync(redirect.Name, redirect.ActionHook, null, ct).ConfigureAwait(false);
+                    break;
+                case RecordVerb record when record.Start:
+                    await StartRecordingAsync(record, ct).ConfigureAwait(false);
+                    break;
+                case RecordVerb:
+                    await StopRecordingAsync(ct).ConfigureAwait(false);
                     break;
                 case AcknowledgeVerb acknowledge:
                     await AcknowledgeAsync(acknowledge, path, ct).ConfigureAwait(false);
@@ -236,6 +252,66 @@ internal sealed class ScriptRunner(
     {
         await media.SendDigitsAsync(dtmf.Digits, dtmf.ToneDuration, ct).ConfigureAwait(false);
         call.Record(r => r.WithSent(dtmf.Digits));
+    }
+
+    /// <summary>
+    /// Starts a recording, unless one is running (it goes on). A recording that cannot start is reported on the call,
+    /// which goes on without it; the call ending meanwhile ends the script as usual.
+    /// </summary>
+    private async Task StartRecordingAsync(RecordVerb verb, CancellationToken ct)
+    {
+        if (_recording is not null)
+        {
+            return;
+        }
+        var part = ++_recordings;
+        var started = time.GetUtcNow();
+        if (options.Recording is not { } settings)
+        {
+            call.Record(r => r.With(new RecordingResult(part, null, verb.Stereo, RecordingStatuses.Failed, started, started,
+                "recording is not configured (CallOptions.Recording)")));
+            return;
+        }
+        var file = settings.NewFile(call.CallId, part);
+        var result = new RecordingResult(part, file.Name, verb.Stereo, RecordingStatuses.Recording, started, null, null);
+        try
+        {
+            await media.StartRecordingAsync(file, verb.Stereo, settings.MaxDuration, ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is CallBackendException or NotSupportedException && !ct.IsCancellationRequested && !farEnd.IsCompleted)
+        {
+            ScriptLog.RecordingFailed(logger, call.CallId, file.Name, ex.Message);
+            call.Record(r => r.With(result with { Status = RecordingStatuses.Failed, StoppedAt = time.GetUtcNow(), Detail = "could not start: " + ex.Message }));
+            return;
+        }
+        _recording = (file, result);
+        call.Record(r => r.With(result));
+    }
+
+    /// <summary>Stops the running recording, if any; a stop that fails is reported on the recording, and the call goes on.</summary>
+    private async Task StopRecordingAsync(CancellationToken ct)
+    {
+        if (_recording is not { } running)
+        {
+            return;
+        }
+        _recording = null;
+        try
+        {
+            await media.StopRecordingAsync(running.File, ct).ConfigureAwait(false);
+            call.Record(r => r.With(running.Result with { Status = RecordingStatuses.Recorded, StoppedAt = time.GetUtcNow() }));
+        }
+        catch (Exception ex) when (ex is CallBackendException or NotSupportedException && !ct.IsCancellationRequested && !farEnd.IsCompleted)
+        {
+            ScriptLog.RecordingFailed(logger, call.CallId, running.File.Name, ex.Message);
+            call.Record(r => r.With(running.Result with { Status = RecordingStatuses.Failed, StoppedAt = time.GetUtcNow(), Detail = "could not stop: " + ex.Message }));
+        }
+        catch
+        {
+            // The call is ending: its end closes the file, as for a recording never stopped.
+            _recording = running;
+            throw;
+        }
     }
 
     private async Task<SpeechAudio?> PromptAsync(Verb? prompt, CancellationToken ct) => prompt switch
@@ -478,4 +554,7 @@ internal static partial class ScriptLog
 {
     [LoggerMessage(320, LogLevel.Warning, "Call {CallId}: the hook {Url} failed ({Detail}); the fallback message is said and the script goes on")]
     public static partial void HookFailed(ILogger logger, string callId, Uri url, string detail);
+
+    [LoggerMessage(321, LogLevel.Warning, "Call {CallId}: recording {File} failed ({Detail}); the call goes on without it")]
+    public static partial void RecordingFailed(ILogger logger, string callId, string file, string detail);
 }

@@ -9,7 +9,7 @@ namespace Voice.Control.Scripts;
 /// </summary>
 public abstract record Verb
 {
-    /// <summary>The verb's name in JSON: say, play, pause, gather, dtmf, hangup, tag, redirect.</summary>
+    /// <summary>The verb's name in JSON: say, play, pause, gather, dtmf, hangup, tag, redirect, record.</summary>
     public abstract string Name { get; }
 }
 
@@ -86,6 +86,19 @@ public sealed record DtmfVerb(string Digits, TimeSpan ToneDuration) : Verb
 public sealed record HangupVerb : Verb
 {
     public override string Name => "hangup";
+}
+
+/// <summary>
+/// VoiceBridge extension: starts (<c>{"verb":"record","action":"start"}</c>) or stops (<c>"action":"stop"</c>) recording
+/// the call to a WAV file, the far end on the left channel and what the call plays on the right (<c>"mixType":"stereo"</c>,
+/// the default), or both in one (<c>"mixed"</c>). A recording still running when the call ends stops with it. A recording
+/// that fails is reported on the call, which goes on.
+/// </summary>
+public sealed record RecordVerb(bool Start, bool Stereo = true) : Verb
+{
+    public override string Name => "record";
+
+    public static RecordVerb StartStereo { get; } = new(true);
 }
 
 /// <summary>Attaches data to the call (a JSON object): it rides along in every later state change and webhook.</summary>

@@ -283,9 +283,56 @@ public sealed class SimulatedBackend : ICallBackend
         private Task Scaled(TimeSpan duration, CancellationToken ct) =>
             Task.Delay(TimeSpan.FromTicks((long)(duration.Ticks / options.PlaybackSpeed)), time, ct);
 
+        private SimulatedRecording? _recording;
+
+        public Task StartRecordingAsync(RecordingFile file, bool stereo, TimeSpan limit, CancellationToken ct)
+        {
+            if (_remoteSdp is null)
+            {
+                throw new CallBackendException(CallFailure.MediaFailed, "simulated endpoint recorded before it was connected to the callee");
+            }
+            FinishRecording();
+            _recording = new SimulatedRecording(file, stereo, limit, time.GetTimestamp());
+            return Task.CompletedTask;
+        }
+
+        public Task StopRecordingAsync(RecordingFile file, CancellationToken ct)
+        {
+            if (_recording?.File != file)
+            {
+                throw new CallBackendException(CallFailure.MediaFailed, $"simulated endpoint is not recording {file.Name}");
+            }
+            FinishRecording();
+            return Task.CompletedTask;
+        }
+
+        private void FinishRecording()
+        {
+            if (Interlocked.Exchange(ref _recording, null) is { } recording)
+            {
+                try
+                {
+                    recording.Finish(time, options.PlaybackSpeed);
+                }
+                catch (IOException ex)
+                {
+                    throw new CallBackendException(CallFailure.MediaFailed, $"simulated recording {recording.File.Name} could not be written: {ex.Message}");
+                }
+            }
+        }
+
         public Task DestroyAsync(CancellationToken ct)
         {
             backend._media.TryRemove(localSdp, out _);
+            try
+            {
+                // As FreeSWITCH does, the channel's end closes its recording.
+                FinishRecording();
+            }
+            catch (CallBackendException)
+            {
+                // The call ends anyway; the recording's file is missing, which the host reports.
+            }
             _lost.TrySetResult("NORMAL_CLEARING");
             return Task.CompletedTask;
         }

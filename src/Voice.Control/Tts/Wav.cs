@@ -13,8 +13,8 @@ internal static class Wav
     /// <summary>What is kept before the first speech window, so a soft onset is not clipped.</summary>
     private static readonly TimeSpan PreRoll = TimeSpan.FromMilliseconds(20);
 
-    /// <summary>The 44-byte RIFF/WAVE header of 16-bit mono PCM.</summary>
-    public static byte[] Header(int dataLength, int sampleRate)
+    /// <summary>The 44-byte RIFF/WAVE header of 16-bit PCM, mono unless <paramref name="channels"/> says otherwise.</summary>
+    public static byte[] Header(int dataLength, int sampleRate, short channels = 1)
     {
         var header = new byte[HeaderLength];
         var span = header.AsSpan();
@@ -24,10 +24,10 @@ internal static class Wav
         "fmt "u8.CopyTo(span[12..]);
         BinaryPrimitives.WriteInt32LittleEndian(span[16..], 16); // fmt chunk size
         BinaryPrimitives.WriteInt16LittleEndian(span[20..], 1); // PCM
-        BinaryPrimitives.WriteInt16LittleEndian(span[22..], 1); // mono
+        BinaryPrimitives.WriteInt16LittleEndian(span[22..], channels);
         BinaryPrimitives.WriteInt32LittleEndian(span[24..], sampleRate);
-        BinaryPrimitives.WriteInt32LittleEndian(span[28..], sampleRate * 2); // byte rate
-        BinaryPrimitives.WriteInt16LittleEndian(span[32..], 2); // block align
+        BinaryPrimitives.WriteInt32LittleEndian(span[28..], sampleRate * 2 * channels); // byte rate
+        BinaryPrimitives.WriteInt16LittleEndian(span[32..], (short)(2 * channels)); // block align
         BinaryPrimitives.WriteInt16LittleEndian(span[34..], 16); // bits per sample
         "data"u8.CopyTo(span[36..]);
         BinaryPrimitives.WriteInt32LittleEndian(span[40..], dataLength);
@@ -80,6 +80,49 @@ internal static class Wav
             offset = body + size + (size & 1);
         }
         throw new FormatException("no data chunk");
+    }
+
+    /// <summary>
+    /// The layout of a 16-bit PCM WAV file from its first bytes (<paramref name="head"/>, a few hundred are enough) and its
+    /// length: channels, rate, and how long its samples play. Null when it is not one.
+    /// </summary>
+    public static (int Channels, int SampleRate, TimeSpan Duration)? Describe(ReadOnlySpan<byte> head, long fileLength)
+    {
+        if (head.Length < 12 || !head[..4].SequenceEqual("RIFF"u8) || !head[8..12].SequenceEqual("WAVE"u8))
+        {
+            return null;
+        }
+        (int Channels, int Rate)? format = null;
+        var offset = 12;
+        while (offset + 8 <= head.Length)
+        {
+            var id = head.Slice(offset, 4);
+            var size = BinaryPrimitives.ReadInt32LittleEndian(head[(offset + 4)..]);
+            var body = offset + 8;
+            if (id.SequenceEqual("fmt "u8) && size >= 16 && body + 16 <= head.Length)
+            {
+                var channels = BinaryPrimitives.ReadInt16LittleEndian(head[(body + 2)..]);
+                var rate = BinaryPrimitives.ReadInt32LittleEndian(head[(body + 4)..]);
+                var bits = BinaryPrimitives.ReadInt16LittleEndian(head[(body + 14)..]);
+                format = channels > 0 && rate > 0 && bits == 16 ? (channels, rate) : null;
+            }
+            else if (id.SequenceEqual("data"u8))
+            {
+                if (format is not { } known)
+                {
+                    return null;
+                }
+                // A file still being written, or whose writer could not seek back, has a size that does not match: count what is there.
+                var samples = Math.Max(0, fileLength - body);
+                return (known.Channels, known.Rate, TimeSpan.FromSeconds(samples / (2.0 * known.Channels * known.Rate)));
+            }
+            if (size < 0)
+            {
+                return null;
+            }
+            offset = body + size + (size & 1);
+        }
+        return null;
     }
 
     /// <summary>How long the PCM of a WAV file of <paramref name="fileLength"/> bytes plays.</summary>

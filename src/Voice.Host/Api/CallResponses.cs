@@ -46,6 +46,11 @@ public sealed record CallView(
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Digits { get; init; }
 
+    /// <summary>The call's recordings, each with its file's state and download URL (only on a single call).</summary>
+    [JsonPropertyOrder(1)]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<RecordingView>? Recordings { get; init; }
+
     /// <summary>What the script found out: each gather, the digits sent, each hook call and its outcome.</summary>
     [JsonPropertyOrder(1)]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]

@@ -39,7 +39,8 @@ internal static class CallsApi
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType).ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
-        api.MapGet("/call/{callId}", async (string callId, IOutboundCalls calls, SqliteCallStore store, CallRecorder recorder, Alerts.AlertChains alerts) =>
+        api.MapGet("/call/{callId}", async (string callId, IOutboundCalls calls, SqliteCallStore store, CallRecorder recorder, Alerts.AlertChains alerts,
+            Voice.Control.VoiceControlOptions options, TimeProvider time) =>
         {
             var live = calls.Get(callId);
             var stored = live is null ? await store.GetAsync(callId) : null;
@@ -49,6 +50,11 @@ internal static class CallsApi
                 return ApiErrors.NotFound(callId);
             }
             found = CallResponses.WithWebhooks(found, await store.WebhooksAsync(callId));
+            var recordings = live is not null ? RecordingFiles.Of(live.Results) : RecordingFiles.Of(stored!.ResultsJson);
+            if (recordings.Count > 0)
+            {
+                found = found with { Recordings = RecordingsApi.Views(callId, recordings, options.Calls.Recording, found.EndedAt, time.GetUtcNow()) };
+            }
             // A call still running belongs to an alert only if that alert is active (it ends after its last call):
             // the store is asked only about ended calls, not at every poll of a running one.
             var alertId = alerts.ActiveAlertOf(callId)

@@ -50,6 +50,9 @@ public sealed class OutboundCallRequest
     /// <summary>Any JSON, echoed in every state change and webhook.</summary>
     public JsonElement? Tag { get; set; }
 
+    /// <summary>Record the call from the answer to the hang-up (WAV, the callee left, the call's audio right): <c>GET /api/call/{id}/recording</c>.</summary>
+    public bool? Record { get; set; }
+
     /// <summary>Which states to send webhooks for; default all.</summary>
     public List<string>? WebhookEvents { get; set; }
 
@@ -87,6 +90,7 @@ public sealed class OutboundCallRequest
         MaxDuration = MaxDurationSeconds is { } max ? TimeSpan.FromSeconds(max) : null,
         Headers = Headers,
         Tag = Tag?.GetRawText(),
+        Record = Record ?? false,
     };
 }
 

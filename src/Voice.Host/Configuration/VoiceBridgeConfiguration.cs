@@ -23,7 +23,7 @@ internal static class VoiceBridgeConfiguration
     public static VoiceControlOptions From(IConfiguration configuration, string dataDirectory)
     {
         var drachtio = Drachtio(configuration);
-        var calls = Calls(configuration);
+        var calls = Calls(configuration) with { Recording = Recording(configuration, dataDirectory) };
         return new VoiceControlOptions
         {
             Calls = calls,
@@ -58,6 +58,33 @@ internal static class VoiceBridgeConfiguration
                     : null,
             },
         };
+    }
+
+    /// <summary>
+    /// Call recordings: kept in Recordings:Directory (default: the data directory's <c>recordings</c>), written there by
+    /// FreeSWITCH, or under RECORDINGS_FREESWITCH_TARGET as FreeSWITCH sees it: a path (a shared volume), or this host's
+    /// upload URL (<c>http://voicebridge:3000/fs/recordings/</c>) when FreeSWITCH runs elsewhere; Recordings:MaxSeconds long at most.
+    /// </summary>
+    private static CallRecordingOptions Recording(IConfiguration configuration, string dataDirectory)
+    {
+        var recording = new CallRecordingOptions
+        {
+            Directory = Path.GetFullPath(Value(configuration, null, "Recordings:Directory") ?? Path.Combine(dataDirectory, "recordings")),
+            FreeSwitchTarget = Value(configuration, "RECORDINGS_FREESWITCH_TARGET", "Recordings:FreeSwitchTarget"),
+        };
+        recording = Int(configuration, null, "Recordings:MaxSeconds") is { } seconds ? recording with { MaxDuration = TimeSpan.FromSeconds(seconds) } : recording;
+        try
+        {
+            recording.Validate();
+        }
+        catch (ArgumentException ex)
+        {
+            // The library names its own settings; the user set these ones.
+            var message = ex.ParamName is { } name ? ex.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal) : ex.Message;
+            throw new InvalidOperationException(message.Replace("Recording target", "RECORDINGS_FREESWITCH_TARGET", StringComparison.Ordinal)
+                .Replace("Recording MaxDuration must be 10 s – 4 h", "Recordings:MaxSeconds must be 10–14400", StringComparison.Ordinal), ex);
+        }
+        return recording;
     }
 
     /// <summary>Webhook signing and retries: WEBHOOK_SECRET (or Webhooks:Secret, else a generated secret in the data directory) and the Webhooks section.</summary>

@@ -298,17 +298,33 @@ internal sealed class CallRecorder(
         }
     }
 
+    /// <summary>Deletes the calls past the retention, and their recordings.</summary>
+    public async Task PurgeAsync()
+    {
+        var cutoff = time.GetUtcNow() - options.Retention;
+        var purged = await store.PurgeAsync(cutoff);
+        if (purged.Count > 0)
+        {
+            logger.LogInformation("Deleted {Count} calls older than the retention of {Days} days", purged.Count, options.Retention.TotalDays);
+        }
+        if (options.RecordingDirectory is { } directory)
+        {
+            // A file no stored call knows (an upload for a call never stored) goes a day after the calls of its time.
+            var deleted = await RecordingFiles.DeleteAsync(directory, purged, cutoff - TimeSpan.FromDays(1), async id => await store.GetAsync(id) is not null);
+            if (deleted > 0)
+            {
+                logger.LogInformation("Deleted {Count} recordings of calls past the retention", deleted);
+            }
+        }
+    }
+
     private async Task PurgeLoopAsync(CancellationToken stoppingToken)
     {
         try
         {
             while (!stoppingToken.IsCancellationRequested)
             {
-                var purged = await store.PurgeAsync(time.GetUtcNow() - options.Retention);
-                if (purged > 0)
-                {
-                    logger.LogInformation("Deleted {Count} calls older than the retention of {Days} days", purged, options.Retention.TotalDays);
-                }
+                await PurgeAsync();
                 await Task.Delay(TimeSpan.FromHours(1), time, stoppingToken);
             }
         }

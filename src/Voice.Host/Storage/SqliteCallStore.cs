@@ -497,18 +497,18 @@ public sealed partial class SqliteCallStore : IDisposable
     });
 
     /// <summary>
-    /// Deletes ended calls older than <paramref name="before"/>, with their history and webhooks; returns how many.
+    /// Deletes ended calls older than <paramref name="before"/>, with their history and webhooks; returns their ids.
     /// Their daily counts are kept, so <see cref="CountAsync"/> still covers the whole year.
     /// </summary>
-    public Task<int> PurgeAsync(DateTimeOffset before) => OnWriteThreadAsync(async connection =>
+    public Task<IReadOnlyList<string>> PurgeAsync(DateTimeOffset before) => OnWriteThreadAsync<IReadOnlyList<string>>(async connection =>
     {
         await using var transaction = await connection.BeginTransactionAsync();
         var cutoff = before.ToUnixTimeMilliseconds();
-        var purged = await connection.ExecuteScalarAsync<int>(
-            "SELECT COUNT(*) FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff", new { cutoff }, transaction);
-        if (purged == 0)
+        var purged = (await connection.QueryAsync<string>(
+            "SELECT call_id FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff", new { cutoff }, transaction)).AsList();
+        if (purged.Count == 0)
         {
-            return 0;
+            return purged;
         }
         await connection.ExecuteAsync("""
             INSERT INTO call_counts_archive (day, caller_id, to_number, calls)

@@ -62,14 +62,15 @@ public class ScriptCallTests
         }
     }
 
-    private async Task<(MediaRig Rig, CallManager Calls, ChangeLog Changes, FakeHook Hook, FileSpeech Speech)> StartAsync()
+    private async Task<(MediaRig Rig, CallManager Calls, ChangeLog Changes, FakeHook Hook, FileSpeech Speech)> StartAsync(CallOptions? options = null)
     {
+        options ??= Options;
         var rig = await MediaRig.ConnectAsync("mrf-play-collect");
         _owned.Add(rig);
         var hook = new FakeHook();
         _owned.Add(hook);
         var speech = new FileSpeech();
-        var calls = new CallManager(Options, new SipCallBackend(rig.Client, new MediaServerPool([rig.Server]), Options), speech, TestLog.Factory,
+        var calls = new CallManager(options, new SipCallBackend(rig.Client, new MediaServerPool([rig.Server]), options), speech, TestLog.Factory,
             hooks: new HttpCallHooks(new HttpClient(), Secret));
         _owned.Add(calls);
         return (rig, calls, new ChangeLog(calls), hook, speech);
@@ -262,6 +263,87 @@ public class ScriptCallTests
         Assert.That(ended.Results.Hooks.Single().Outcome, Is.EqualTo("replaced"), "answered, though nothing is left to run it on");
         await NothingLeftAsync(rig);
         await rig.Signalling.Peer.AssertClientSendsNothingMoreAsync(TimeSpan.FromMilliseconds(200));
+    }
+
+    private const string EndpointUuid = "9805ae87-7aae-48cf-958b-f4125c0ef96f";
+
+    /// <summary>FreeSWITCH's answer to an <c>api</c> command on the channel's socket (lab, uuid_record: <c>+OK Success</c>).</summary>
+    private static Task ApiReplyAsync(EslReplay outbound, string body) =>
+        outbound.Peer.SendAsync($"Content-Type: api/response\nContent-Length: {body.Length + 1}\n\n{body}\n");
+
+    private static CallOptions Recording(string? target = null) =>
+        Options with { Recording = new CallRecordingOptions { Directory = "/var/lib/voicebridge/recordings", FreeSwitchTarget = target } };
+
+    [Test]
+    public async Task Record_true_starts_recording_both_parties_in_stereo_before_the_message_and_the_call_ends_with_it_recorded()
+    {
+        var (rig, calls, changes, _, _) = await StartAsync(Recording());
+        var (placed, outbound) = await AnsweredAsync(rig, calls, changes, new CallRequest { To = "+15551234567", Message = "Disk full on db-01.", Record = true });
+
+        var start = await outbound.Peer.ReceiveCommandAsync();
+        Assert.That(start, Does.Match($@"^api uuid_record {EndpointUuid} start /var/lib/voicebridge/recordings/{placed.CallId}-1-[0-9a-f]{{24}}\.wav 3600 \{{RECORD_STEREO=true\}}$"),
+            "the whole call, stereo, capped at the recording limit");
+        await ApiReplyAsync(outbound, "+OK Success");
+        var play = await ExecuteAsync(outbound);
+        Assert.That((App(play), Header(play, "execute-app-arg: ")), Is.EqualTo(("playback", FileSpeech.PathOf("Disk full on db-01."))), "then the message");
+        await HangsUpAsync(rig, outbound);
+
+        var ended = await changes.FinalAsync(placed.CallId);
+        Assert.That(ended.Reason, Is.EqualTo("announce_complete"));
+        var recording = ended.Results.Recordings.Single();
+        Assert.That((recording.Status, recording.Stereo, "/var/lib/voicebridge/recordings/" + recording.File), Is.EqualTo((RecordingStatuses.Recorded, true, start.Split(' ')[4])));
+        Assert.That(recording.StoppedAt, Is.Not.Null, "stopped by the call's end, which closes FreeSWITCH's file");
+        await NothingLeftAsync(rig);
+    }
+
+    [Test]
+    public async Task A_recording_FreeSWITCH_refuses_is_reported_on_the_call_which_goes_on()
+    {
+        var (rig, calls, changes, _, _) = await StartAsync(Recording());
+        var (placed, outbound) = await AnsweredAsync(rig, calls, changes, new CallRequest { To = "+15551234567", Message = "Disk full on db-01.", Record = true });
+
+        Assert.That(await outbound.Peer.ReceiveCommandAsync(), Does.StartWith($"api uuid_record {EndpointUuid} start "));
+        await ApiReplyAsync(outbound, "-ERR Cannot record session!");
+        var play = await ExecuteAsync(outbound);
+        Assert.That(App(play), Is.EqualTo("playback"), "the message is said all the same");
+        await HangsUpAsync(rig, outbound);
+
+        var ended = await changes.FinalAsync(placed.CallId);
+        Assert.That((ended.To, ended.Reason), Is.EqualTo((CallState.Completed, "announce_complete")), "a failed recording never fails the call");
+        var recording = ended.Results.Recordings.Single();
+        Assert.That(recording.Status, Is.EqualTo(RecordingStatuses.Failed));
+        Assert.That(recording.Detail, Does.StartWith("could not start: ").And.Contain("-ERR Cannot record session!"));
+        await NothingLeftAsync(rig);
+    }
+
+    [Test]
+    public async Task A_record_verb_uploading_to_VoiceBridge_starts_mixed_and_stops_on_the_wire_between_the_says()
+    {
+        var (rig, calls, changes, _, _) = await StartAsync(Recording("http://voicebridge:3000/fs/recordings/"));
+        var (placed, outbound) = await AnsweredAsync(rig, calls, changes, new CallRequest
+        {
+            To = "+15551234567",
+            Script = Script("""
+                [{"verb":"record","action":"start","mixType":"mixed"},{"verb":"say","text":"Recorded part."},
+                 {"verb":"record","action":"stop"},{"verb":"say","text":"Not recorded."}]
+                """),
+        });
+
+        var start = await outbound.Peer.ReceiveCommandAsync();
+        Assert.That(start, Does.Match($@"^api uuid_record {EndpointUuid} start http://voicebridge:3000/fs/recordings/{placed.CallId}-1-[0-9a-f]{{24}}\.wav 3600 \{{RECORD_STEREO=false\}}$"),
+            "FreeSWITCH records a temporary file and PUTs it to VoiceBridge when the recording ends");
+        await ApiReplyAsync(outbound, "+OK Success");
+        Assert.That(Header(await ExecuteAsync(outbound), "execute-app-arg: "), Is.EqualTo(FileSpeech.PathOf("Recorded part.")));
+        Assert.That(await outbound.Peer.ReceiveCommandAsync(), Is.EqualTo($"api uuid_record {EndpointUuid} stop {start.Split(' ')[4]}"));
+        await ApiReplyAsync(outbound, "+OK Success");
+        Assert.That(Header(await ExecuteAsync(outbound), "execute-app-arg: "), Is.EqualTo(FileSpeech.PathOf("Not recorded.")));
+        await HangsUpAsync(rig, outbound);
+
+        var ended = await changes.FinalAsync(placed.CallId);
+        var recording = ended.Results.Recordings.Single();
+        Assert.That((recording.Status, recording.Stereo), Is.EqualTo((RecordingStatuses.Recorded, false)));
+        Assert.That(recording.StoppedAt, Is.LessThan(ended.At), "stopped by the verb, before the call ended");
+        await NothingLeftAsync(rig);
     }
 
     private const string PhoneDialog = "087aea98-60c8-1240-da9f-925dacc98fbd;from-tag=FZKBj2tQKvBaD";
