@@ -31,7 +31,8 @@ public class HostTests
         }
     }
 
-    private static async Task<(RealHost Host, HttpClient Client, TestPhone.TestPhone Phone, string Data)> StartAsync(bool speechOverHttp = false, Dictionary<string, string?>? extra = null)
+    private static async Task<(RealHost Host, HttpClient Client, TestPhone.TestPhone Phone, string Data)> StartAsync(
+        bool speechOverHttp = false, Dictionary<string, string?>? extra = null, bool recordingsUploaded = false)
     {
         var settings = LabSettings.Require();
         var phone = TestPhone.TestPhone.Start(settings.PhoneAddress, logger: null);
@@ -55,6 +56,8 @@ public class HostTests
             ["SIP_TRUNK_HOST"] = phone.EndPoint.ToString(),
             ["SIP_DIAL_RULE"] = "E164",
             ["Tts:HttpBase"] = speechOverHttp ? $"http://{settings.ListenerAddress}:{port}/tts/" : null,
+            // FreeSWITCH on another machine uploads recordings to the host; on this one it writes into the host's directory.
+            ["RECORDINGS_FREESWITCH_TARGET"] = recordingsUploaded ? $"http://{settings.ListenerAddress}:{port}/fs/recordings/" : null,
         });
         foreach (var (key, value) in extra ?? [])
         {
@@ -249,6 +252,74 @@ public class HostTests
             TestContext.Progress.WriteLine($"over HTTP: {heard}; speech {phone.AnswerToSpeech?.TotalMilliseconds:0.0} ms after the 200 OK");
             Assert.That(heard.HeardSpeech, Is.True, heard.ToString());
             Assert.That(phone.AnswerToSpeech, Is.LessThanOrEqualTo(TimeSpan.FromMilliseconds(150)));
+            await AssertNoChannelsLeftAsync();
+        }
+        finally
+        {
+            await StopAsync(running);
+        }
+    }
+
+    /// <summary>The left and right channels of a 16-bit stereo WAV file, after its 44-byte header.</summary>
+    private static (short[] Left, short[] Right, int Rate) Channels(byte[] wav)
+    {
+        Assert.That(System.Text.Encoding.ASCII.GetString(wav, 0, 4), Is.EqualTo("RIFF"));
+        Assert.That(BitConverter.ToInt16(wav, 22), Is.EqualTo(2), "stereo");
+        var frames = (wav.Length - 44) / 4;
+        var left = new short[frames];
+        var right = new short[frames];
+        for (var i = 0; i < frames; i++)
+        {
+            left[i] = BitConverter.ToInt16(wav, 44 + 4 * i);
+            right[i] = BitConverter.ToInt16(wav, 46 + 4 * i);
+        }
+        return (left, right, BitConverter.ToInt32(wav, 24));
+    }
+
+    /// <summary>Per 20 ms window: its RMS and zero-crossing rate.</summary>
+    private static List<(double Rms, double Crossings)> Windows(short[] samples, int rate) =>
+        [.. samples.Chunk(rate / 50).Select(w => (Math.Sqrt(w.Average(s => (double)s * s)), w.Zip(w.Skip(1)).Count(p => (p.First < 0) != (p.Second < 0)) / (double)w.Length))];
+
+    [TestCase(true, false, TestName = "A recorded call is uploaded by FreeSWITCH in stereo, the phone left and the message right")]
+    [TestCase(false, false, TestName = "A recorded call is written into the host's directory in stereo, the phone left and the message right")]
+    [TestCase(true, true, TestName = "A recorded call the phone hangs up mid-message is uploaded whole up to the hang-up")]
+    public async Task A_recorded_call_reaches_the_host_in_stereo(bool uploaded, bool phoneHangsUp)
+    {
+        var running = await StartAsync(recordingsUploaded: uploaded);
+        try
+        {
+            running.Phone.Behaviour = PhoneBehaviour.Answering with { ToneHz = 500, HangUpAfter = phoneHangsUp ? TimeSpan.FromSeconds(2.5) : null };
+            var response = await running.Client.PostAsJsonAsync("/api/outbound-call", new { to = "+15551230031", message = Messages.Alert, timeoutSeconds = 20, record = true });
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+            var callId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("callId").GetString()!;
+            await running.Phone.NextCallAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(15));
+            var ended = await EndedAsync(running.Client, callId);
+            Assert.That(ended.GetProperty("reason").GetString(), Is.EqualTo(phoneHangsUp ? "remote_hangup" : "announce_complete"));
+
+            JsonElement recording = default;
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+            while (!((recording = (await running.Client.GetFromJsonAsync<JsonElement>($"/api/call/{callId}")).GetProperty("recordings")[0]).GetProperty("available").GetBoolean()))
+            {
+                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the recording never reached the host: " + recording);
+                await Task.Delay(100);
+            }
+            var wav = await running.Client.GetByteArrayAsync(recording.GetProperty("url").GetString());
+            var (left, right, rate) = Channels(wav);
+            var seconds = left.Length / (double)rate;
+            TestContext.Progress.WriteLine($"recording ({(uploaded ? "uploaded" : "shared directory")}): {wav.Length} bytes, {rate} Hz, {seconds:0.00} s; call {ended.GetProperty("duration")} s");
+            var answered = ended.GetProperty("answeredAt").GetDateTimeOffset();
+            var callSeconds = (ended.GetProperty("endedAt").GetDateTimeOffset() - answered).TotalSeconds;
+            TestContext.Progress.WriteLine($"call answered for {callSeconds:0.00} s");
+            Assert.That(seconds, Is.EqualTo(callSeconds).Within(0.6), "from the answer to the hang-up");
+
+            // Left: what FreeSWITCH heard from the phone, its 500 Hz tone (a crossing rate of 2 × 500 / 8000).
+            var phone = Windows(left, rate).Where(w => w.Rms > 1000).ToList();
+            Assert.That(phone.Count, Is.GreaterThan(left.Length / (rate / 50) / 2), "the phone's tone through most of the call");
+            Assert.That(phone.Average(w => w.Crossings), Is.EqualTo(0.125).Within(0.02), "a steady 500 Hz tone");
+            // Right: what the phone heard, the spoken message (loud windows whose crossing rate varies, unlike the tone).
+            var message = Windows(right, rate).Where(w => w.Rms > 500).ToList();
+            Assert.That(message.Count, Is.GreaterThan(50), "at least a second of the message");
+            Assert.That(message.Max(w => w.Crossings) - message.Min(w => w.Crossings), Is.GreaterThan(0.05), "speech, not a tone");
             await AssertNoChannelsLeftAsync();
         }
         finally

@@ -11,6 +11,20 @@ public static class G711
         return (short)((u & 0x80) != 0 ? 0x84 - t : t - 0x84);
     }
 
+    /// <summary>μ-law encoding (the ITU-T G.711 segment search, with the 0x84 bias).</summary>
+    public static byte EncodeMuLaw(short sample)
+    {
+        var sign = sample < 0 ? 0x80 : 0;
+        var magnitude = Math.Min(Math.Abs((int)sample), 32635) + 0x84;
+        var exponent = 7;
+        for (var mask = 0x4000; (magnitude & mask) == 0 && exponent > 0; mask >>= 1)
+        {
+            exponent--;
+        }
+        var mantissa = (magnitude >> (exponent + 3)) & 0x0F;
+        return (byte)~(sign | (exponent << 4) | mantissa);
+    }
+
     public static short DecodeALaw(byte encoded)
     {
         var a = encoded ^ 0x55;

@@ -26,6 +26,9 @@ public sealed record PhoneBehaviour
     /// <summary>Sends silence back, as real phones do.</summary>
     public bool SendsRtp { get; init; } = true;
 
+    /// <summary>Sends a steady tone of this pitch (PCMU) instead of silence: something of the phone's to find in a recording.</summary>
+    public int? ToneHz { get; init; }
+
     /// <summary>Keys the callee presses (RFC 4733, in its RTP stream), each this long after the call is set up.</summary>
     public IReadOnlyList<(TimeSpan After, char Key)> Presses { get; init; } = [];
 }

@@ -116,15 +116,15 @@ public sealed class RtpEndpoint : IAsyncDisposable
     /// Starts sending 20 ms of silence every 20 ms to <paramref name="remote"/> (what phones do; FreeSWITCH learns the path
     /// from it); keys pressed go out in the same stream as RFC 4733 events of <paramref name="eventType"/>.
     /// </summary>
-    public void SendSilenceTo(IPEndPoint remote, int payloadType, int? eventType = null)
+    public void SendSilenceTo(IPEndPoint remote, int payloadType, int? eventType = null, int? toneHz = null)
     {
-        _sending = SendAsync(remote, payloadType, eventType, _stop.Token);
+        _sending = SendAsync(remote, payloadType, eventType, toneHz, _stop.Token);
     }
 
     /// <summary>Presses a key: 100 ms of telephone-event packets, then three end packets, as phones send them.</summary>
     public void PressKey(char key) => _keys.Enqueue(key);
 
-    private async Task SendAsync(IPEndPoint remote, int payloadType, int? eventType, CancellationToken ct)
+    private async Task SendAsync(IPEndPoint remote, int payloadType, int? eventType, int? toneHz, CancellationToken ct)
     {
         var packet = new byte[12 + 160];
         packet[0] = 0x80;
@@ -165,6 +165,13 @@ public sealed class RtpEndpoint : IAsyncDisposable
                 }
                 BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(2), sequence++);
                 BinaryPrimitives.WriteUInt32BigEndian(packet.AsSpan(4), timestamp += 160);
+                if (toneHz is { } hz && payloadType == 0)
+                {
+                    for (var i = 0; i < 160; i++)
+                    {
+                        packet[12 + i] = G711.EncodeMuLaw((short)(Math.Sin(2 * Math.PI * hz * (timestamp + i) / 8000.0) * 8000));
+                    }
+                }
                 await _socket.SendToAsync(packet, remote, ct).ConfigureAwait(false);
             }
         }

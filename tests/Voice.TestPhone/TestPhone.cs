@@ -198,7 +198,7 @@ public sealed partial class TestPhone : IAsyncDisposable
                     }
                     if (BehaviourFor(call.User).SendsRtp && RemoteMedia(call.AckSdp ?? call.OfferedSdp) is { } remote)
                     {
-                        call.Media.SendSilenceTo(remote.EndPoint, remote.PayloadType, remote.EventType);
+                        call.Media.SendSilenceTo(remote.EndPoint, remote.PayloadType, remote.EventType, BehaviourFor(call.User).ToneHz);
                         var media = call.Media;
                         foreach (var (after, key) in BehaviourFor(call.User).Presses)
                         {

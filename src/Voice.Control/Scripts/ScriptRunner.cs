@@ -124,11 +124,10 @@ internal sealed class ScriptRunner(
         {
             await watching.CancelAsync().ConfigureAwait(false);
             await watchers.ConfigureAwait(false);
-            // A recording still running stops with the call: the media's end closes (or uploads) its file.
             if (_recording is { } running)
             {
                 _recording = null;
-                call.Record(r => r.With(running.Result with { Status = RecordingStatuses.Recorded, StoppedAt = time.GetUtcNow() }));
+                await FinishRecordingAsync(running).ConfigureAwait(false);
             }
         }
     }
@@ -312,6 +311,32 @@ internal sealed class ScriptRunner(
             _recording = running;
             throw;
         }
+    }
+
+    /// <summary>
+    /// A recording still running when the script ends is stopped before the call's end is reported: FreeSWITCH answers the
+    /// stop once the file is closed (and uploaded), so a recording reported <c>recorded</c> is whole. When the media is gone,
+    /// or the stop is not confirmed, the channel's end closes the file.
+    /// </summary>
+    private async Task FinishRecordingAsync((RecordingFile File, RecordingResult Result) running)
+    {
+        string? detail = null;
+        if (media.Lost.IsCompleted)
+        {
+            detail = "the media server lost the call: the file holds what it wrote until then";
+        }
+        else
+        {
+            try
+            {
+                await media.StopRecordingAsync(running.File, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is CallBackendException or NotSupportedException)
+            {
+                detail = $"the stop was not confirmed ({ex.Message}); the channel's end closes the file";
+            }
+        }
+        call.Record(r => r.With(running.Result with { Status = RecordingStatuses.Recorded, StoppedAt = time.GetUtcNow(), Detail = detail }));
     }
 
     private async Task<SpeechAudio?> PromptAsync(Verb? prompt, CancellationToken ct) => prompt switch

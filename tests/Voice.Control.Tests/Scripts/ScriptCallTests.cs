@@ -286,13 +286,16 @@ public class ScriptCallTests
         await ApiReplyAsync(outbound, "+OK Success");
         var play = await ExecuteAsync(outbound);
         Assert.That((App(play), Header(play, "execute-app-arg: ")), Is.EqualTo(("playback", FileSpeech.PathOf("Disk full on db-01."))), "then the message");
+        Assert.That(await outbound.Peer.ReceiveCommandAsync(), Is.EqualTo($"api uuid_record {EndpointUuid} stop {start.Split(' ')[4]}"),
+            "stopped before the end is reported: FreeSWITCH answers once the file is closed");
+        await ApiReplyAsync(outbound, "+OK Success");
         await HangsUpAsync(rig, outbound);
 
         var ended = await changes.FinalAsync(placed.CallId);
         Assert.That(ended.Reason, Is.EqualTo("announce_complete"));
         var recording = ended.Results.Recordings.Single();
         Assert.That((recording.Status, recording.Stereo, "/var/lib/voicebridge/recordings/" + recording.File), Is.EqualTo((RecordingStatuses.Recorded, true, start.Split(' ')[4])));
-        Assert.That(recording.StoppedAt, Is.Not.Null, "stopped by the call's end, which closes FreeSWITCH's file");
+        Assert.That((recording.StoppedAt is not null, recording.Detail), Is.EqualTo((true, (string?)null)));
         await NothingLeftAsync(rig);
     }
 
