@@ -57,6 +57,9 @@ public class StartupTests
     [TestCase("INBOUND_ROUTES", "4000", "Inbound route '4000' must be pattern=application")]
     [TestCase("INBOUND_ROUTES", "4000=sales", "names application 'sales', which is not configured")]
     [TestCase("SIP_REGISTER", "yes", "SIP_REGISTER 'yes' must be true or false")]
+    [TestCase("RECORDINGS_FREESWITCH_TARGET", "recordings", "RECORDINGS_FREESWITCH_TARGET 'recordings' must be an absolute directory path, or an http(s) URL ending in '/'")]
+    [TestCase("RECORDINGS_FREESWITCH_TARGET", "http://vb:3000/fs/recordings", "RECORDINGS_FREESWITCH_TARGET 'http://vb:3000/fs/recordings' must be")]
+    [TestCase("Recordings__MaxSeconds", "5", "Recordings:MaxSeconds must be 10–14400")]
     public async Task A_setting_that_cannot_be_used_ends_the_start_with_one_clear_line_and_exit_code_1(string name, string value, string said)
     {
         var run = await StartAsync(new() { ["DRACHTIO_HOST"] = "127.0.0.1", ["DRACHTIO_SECRET"] = "cymru", ["API_KEYS"] = "tests=0123456789abcdef0123", [name] = value });
