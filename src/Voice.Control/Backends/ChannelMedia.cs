@@ -9,8 +9,16 @@ namespace Voice.Control.Backends;
 /// A FreeSWITCH channel as the orchestrator's media (<see cref="ICallMedia"/>): an endpoint's, or one a dialplan handed
 /// over. Says, plays, gathers and sends keys through the channel's commands; failures leave as <see cref="CallBackendException"/>.
 /// </summary>
-internal sealed class ChannelMedia(MediaChannel channel, string localSdp, Task<string> lost, Func<string, CancellationToken, Task<string?>> connect, Func<CancellationToken, Task> destroy) : ICallMedia
+internal sealed class ChannelMedia(
+    MediaChannel channel, string localSdp, Task<string> lost, Func<string, CancellationToken, Task<string?>> connect, Func<CancellationToken, Task> destroy,
+    MediaServer? server = null) : ICallMedia
 {
+    /// <summary>The media server the channel is on, when known (an endpoint's); a second leg to bridge to goes there too.</summary>
+    public MediaServer? Server => server;
+
+    /// <summary>The channel's commands.</summary>
+    public MediaChannel Channel => channel;
+
     public string LocalSdp => localSdp;
 
     public Task<string> Lost => lost;
@@ -67,6 +75,10 @@ internal sealed class ChannelMedia(MediaChannel channel, string localSdp, Task<s
 
     public Task StopRecordingAsync(RecordingFile file, CancellationToken ct) =>
         Translated(() => channel.StopRecordingAsync(file.FreeSwitchPath, ct));
+
+    public Task BridgeAsync(ICallMedia other, CancellationToken ct) => other is ChannelMedia leg
+        ? Translated(() => channel.BridgeAsync(leg.Channel, ct))
+        : throw new NotSupportedException("a FreeSWITCH channel bridges only to another FreeSWITCH channel");
 
     public Task DestroyAsync(CancellationToken ct) => Translated(() => destroy(ct));
 }

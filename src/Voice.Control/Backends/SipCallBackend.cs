@@ -30,6 +30,12 @@ public sealed class SipCallBackend(DrachtioClient drachtio, MediaServerPool medi
     public Task<ICallMedia> CreateMediaAsync(string remoteOffer, CancellationToken ct) =>
         Translated<ICallMedia>(async () => EndpointMedia(await media.CreateEndpointAsync(remoteOffer, ct).ConfigureAwait(false)));
 
+    /// <summary>A second leg's endpoint on the server of <paramref name="near"/>'s (any, when that is not known).</summary>
+    public Task<ICallMedia> CreateMediaNearAsync(ICallMedia near, string? remoteOffer, CancellationToken ct) =>
+        Translated<ICallMedia>(async () => EndpointMedia(near is ChannelMedia { Server: { } server }
+            ? await server.CreateEndpointAsync(remoteOffer, ct).ConfigureAwait(false)
+            : await media.CreateEndpointAsync(remoteOffer, ct).ConfigureAwait(false)));
+
     public Task<ICallDialog> DialAsync(DialRequest request, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -110,5 +116,6 @@ public sealed class SipCallBackend(DrachtioClient drachtio, MediaServerPool medi
         endpoint.LocalSdp,
         endpoint.Terminated.ContinueWith(t => t.Result.Cause, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default),
         endpoint.ModifyAsync,
-        endpoint.DestroyAsync);
+        endpoint.DestroyAsync,
+        endpoint.Server);
 }

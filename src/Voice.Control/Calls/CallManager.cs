@@ -94,6 +94,9 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
 
     public bool IsSimulated => _backend.IsSimulated;
 
+    /// <summary>The backend calls are placed on (a script's <c>dial</c> makes its second leg there).</summary>
+    internal ICallBackend Backend => _backend;
+
     /// <summary>Watchers registered now (for tests: a watch that ended holds nothing).</summary>
     internal int WatcherCount => _watchers.Count;
 

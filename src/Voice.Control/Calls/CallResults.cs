@@ -26,6 +26,18 @@ public sealed record HookResult(string Verb, string Url, int? Status, string Out
 /// <param name="Detail">Why it failed.</param>
 public sealed record RecordingResult(int Part, string? File, bool Stereo, string Status, DateTimeOffset StartedAt, DateTimeOffset? StoppedAt, string? Detail);
 
+/// <summary>One target of a <c>dial</c> and what came of it.</summary>
+/// <param name="Verb">Where in the script: <c>verbs[2]</c>.</param>
+/// <param name="Target">The number or extension as the script gave it.</param>
+/// <param name="Outcome"><c>answered</c> (bridged to the call), or why not: a call reason (<c>busy</c>, <c>no_answer</c>,
+/// <c>rejected</c>, <c>canceled</c> when another target answered first or the call ended, <c>destination_denied</c>, <c>media_error</c>…).</param>
+/// <param name="SipStatus">The target's final SIP status, when it sent one.</param>
+/// <param name="AnsweredAt">When it answered.</param>
+/// <param name="EndedAt">When its leg ended.</param>
+/// <param name="EndedBy">For an answered target, who ended the bridge: <c>callee</c> (this target hung up), <c>caller</c> (the call's far end did), or <c>call</c> (the API, the maximum duration, a media failure).</param>
+/// <param name="Detail">More about a failure.</param>
+public sealed record DialResult(string Verb, string Target, string Outcome, int? SipStatus, DateTimeOffset? AnsweredAt, DateTimeOffset? EndedAt, string? EndedBy, string? Detail);
+
 /// <summary>Where a recording is.</summary>
 public static class RecordingStatuses
 {
@@ -74,17 +86,22 @@ public sealed record CallResults
     /// <summary>Every hook called, in order.</summary>
     public IReadOnlyList<HookResult> Hooks { get; init; } = [];
 
+    /// <summary>Every target of every <c>dial</c>, in the order they ended.</summary>
+    public IReadOnlyList<DialResult> Dials { get; init; } = [];
+
     /// <summary>Every recording, in the order they started.</summary>
     public IReadOnlyList<RecordingResult> Recordings { get; init; } = [];
 
     /// <summary>True when nothing has been found out (a plain announce call).</summary>
-    public bool IsEmpty => Gathers.Count == 0 && Acknowledged is null && DigitsSent.Count == 0 && Hooks.Count == 0 && Recordings.Count == 0;
+    public bool IsEmpty => Gathers.Count == 0 && Acknowledged is null && DigitsSent.Count == 0 && Hooks.Count == 0 && Recordings.Count == 0 && Dials.Count == 0;
 
     public CallResults With(GatherResult gather) => this with { Gathers = [.. Gathers, gather], Digits = Digits + gather.Digits };
 
     public CallResults WithSent(string digits) => this with { DigitsSent = [.. DigitsSent, digits] };
 
     public CallResults With(HookResult hook) => this with { Hooks = [.. Hooks, hook] };
+
+    public CallResults With(DialResult dial) => this with { Dials = [.. Dials, dial] };
 
     /// <summary>Adds a recording, or replaces the one of the same part.</summary>
     public CallResults With(RecordingResult recording) => this with
@@ -99,8 +116,9 @@ public sealed record CallResults
 /// The JSON form of <see cref="CallResults"/>, as the REST API, webhooks and the history show it:
 /// <c>{"acknowledged":true,"digits":"21","gathers":[{"verb":"verbs[0]","try":1,"digits":"2","reason":"dtmfDetected"}],
 /// "digitsSent":["12"],"hooks":[{"verb":"gather","url":…,"status":200,"outcome":"replaced","detail":null,"ms":35}],
+/// "dials":[{"verb":"verbs[1]","target":"101","outcome":"answered","sipStatus":200,"answeredAt":…,"endedAt":…,"endedBy":"callee","detail":null}],
 /// "recordings":[{"part":1,"file":"….wav","mixType":"stereo","status":"recorded","startedAt":…,"stoppedAt":…,"detail":null}]}</c>
-/// (<c>acknowledged</c> only for calls that asked for it, <c>recordings</c> only for calls that recorded).
+/// (<c>acknowledged</c> only for calls that asked for it, <c>dials</c> and <c>recordings</c> only for calls that dialled or recorded).
 /// </summary>
 public static class CallResultsJson
 {
@@ -166,6 +184,31 @@ public static class CallResultsJson
             json.WriteEndObject();
         }
         json.WriteEndArray();
+        if (results.Dials.Count > 0)
+        {
+            json.WriteStartArray("dials");
+            foreach (var dial in results.Dials)
+            {
+                json.WriteStartObject();
+                json.WriteString("verb", dial.Verb);
+                json.WriteString("target", dial.Target);
+                json.WriteString("outcome", dial.Outcome);
+                if (dial.SipStatus is { } status)
+                {
+                    json.WriteNumber("sipStatus", status);
+                }
+                else
+                {
+                    json.WriteNull("sipStatus");
+                }
+                WriteTime(json, "answeredAt", dial.AnsweredAt);
+                WriteTime(json, "endedAt", dial.EndedAt);
+                json.WriteString("endedBy", dial.EndedBy);
+                json.WriteString("detail", dial.Detail);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+        }
         if (results.Recordings.Count > 0)
         {
             json.WriteStartArray("recordings");
@@ -177,19 +220,24 @@ public static class CallResultsJson
                 json.WriteString("mixType", recording.Stereo ? "stereo" : "mixed");
                 json.WriteString("status", recording.Status);
                 json.WriteString("startedAt", recording.StartedAt);
-                if (recording.StoppedAt is { } stopped)
-                {
-                    json.WriteString("stoppedAt", stopped);
-                }
-                else
-                {
-                    json.WriteNull("stoppedAt");
-                }
+                WriteTime(json, "stoppedAt", recording.StoppedAt);
                 json.WriteString("detail", recording.Detail);
                 json.WriteEndObject();
             }
             json.WriteEndArray();
         }
         json.WriteEndObject();
+    }
+
+    private static void WriteTime(System.Text.Json.Utf8JsonWriter json, string name, DateTimeOffset? time)
+    {
+        if (time is { } value)
+        {
+            json.WriteString(name, value);
+        }
+        else
+        {
+            json.WriteNull(name);
+        }
     }
 }

@@ -37,6 +37,13 @@ public interface ICallBackend
     /// <exception cref="OperationCanceledException"><paramref name="ct"/> was cancelled; CANCEL went out
     /// (<see cref="CallCanceledException"/> with the INVITE's final status when it got one).</exception>
     Task<ICallDialog> DialAsync(DialRequest request, CancellationToken ct);
+
+    /// <summary>
+    /// Creates media for a second leg that <paramref name="near"/> will be bridged to: on the same media server (a bridge
+    /// joins two channels of one FreeSWITCH). With <paramref name="remoteOffer"/>, the media answers it (a late offer).
+    /// </summary>
+    Task<ICallMedia> CreateMediaNearAsync(ICallMedia near, string? remoteOffer, CancellationToken ct) =>
+        remoteOffer is null ? CreateMediaAsync(ct) : CreateMediaAsync(remoteOffer, ct);
 }
 
 /// <summary>The answered SIP call leg to the callee.</summary>
@@ -104,6 +111,13 @@ public interface ICallMedia
     /// <summary>Stops the recording into <paramref name="file"/>; its file is then finished (or uploaded).</summary>
     Task StopRecordingAsync(RecordingFile file, CancellationToken ct) =>
         Task.FromException(new NotSupportedException("this media cannot record"));
+
+    /// <summary>
+    /// Joins this media and <paramref name="other"/> (another call leg's, on the same media server): each party hears the
+    /// other, until either is destroyed. Media that cannot bridge throw <see cref="NotSupportedException"/>.
+    /// </summary>
+    Task BridgeAsync(ICallMedia other, CancellationToken ct) =>
+        Task.FromException(new NotSupportedException("this media cannot be bridged"));
 
     /// <summary>Releases the media server's channel. Idempotent.</summary>
     Task DestroyAsync(CancellationToken ct);

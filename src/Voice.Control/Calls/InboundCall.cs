@@ -118,7 +118,7 @@ internal sealed class InboundCall : TrackedCall
             await rendering.Prefetch(script.CallsHooks ? script.Says().Append(new SayVerb(Options.HookFailureMessage)) : script.Says()).ConfigureAwait(false);
             await _leg.AnswerAsync(run.Token).ConfigureAwait(false);
             TryMove(CallState.Playing, sipStatus: 200);
-            var runner = new ScriptRunner(this, _leg.Media, _leg.Ended, rendering, hooks, Options, Time, Logger, audio =>
+            var runner = new ScriptRunner(this, _leg.Media, _leg.Ended, rendering, hooks, Options, Time, Logger, Manager.Backend, audio =>
             {
                 if (audio is not null)
                 {

@@ -211,7 +211,7 @@ internal sealed class OutboundCall : TrackedCall
     /// <summary>Runs the script until it ends, the callee hangs up, the API hangs up or the maximum duration passes.</summary>
     private async Task RunScriptAsync(ICallMedia media, ICallDialog dialog, ScriptSpeech speech, ICallHooks hooks, long answeredSince, CancellationToken ct)
     {
-        var runner = new ScriptRunner(this, media, dialog.Ended, speech, hooks, Options, Time, Logger, audio =>
+        var runner = new ScriptRunner(this, media, dialog.Ended, speech, hooks, Options, Time, Logger, Manager.Backend, audio =>
         {
             Manager.Meter.AnswerToAudio.Record(VoiceMeter.SecondsSince(answeredSince));
             if (audio is not null)

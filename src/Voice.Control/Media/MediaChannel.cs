@@ -182,7 +182,26 @@ public sealed class MediaChannel
         return RecordCommandAsync($"uuid_record {Uuid} stop {path}", ct);
     }
 
-    private async Task RecordCommandAsync(string command, CancellationToken ct)
+    /// <summary>
+    /// Bridges this channel and <paramref name="other"/> (<c>uuid_bridge</c>), two channels of the same FreeSWITCH: each
+    /// hears the other until either hangs up. Both sessions stay connected; a recording of either goes on, the far end
+    /// on its left channel and the other party on its right.
+    /// </summary>
+    /// <exception cref="MediaException">FreeSWITCH refused (a channel gone, or on another server).</exception>
+    public Task BridgeAsync(MediaChannel other, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        if (other._endedCause() is { } ended)
+        {
+            throw new EndpointDestroyedException(other.Id, ended);
+        }
+        return ApiCommandAsync($"uuid_bridge {Uuid} {other.Uuid}", ct);
+    }
+
+    private Task RecordCommandAsync(string command, CancellationToken ct) => ApiCommandAsync(command, ct);
+
+    /// <summary>An <c>api</c> command on the channel's session that FreeSWITCH answers <c>+OK</c> when it did it.</summary>
+    private async Task ApiCommandAsync(string command, CancellationToken ct)
     {
         if (_endedCause() is { } ended)
         {

@@ -117,6 +117,7 @@ internal sealed class ScriptReader
         ["tag"] = ["verb", "data"],
         ["redirect"] = ["verb", "actionHook"],
         ["record"] = ["verb", "action", "mixType"],
+        ["dial"] = ["verb", "target", "timeout", "callerId"],
     };
 
     private static readonly string[] AudioExtensions = [".wav", ".mp3", ".ogg", ".opus", ".flac"];
@@ -190,6 +191,7 @@ internal sealed class ScriptReader
             "hangup" => new HangupVerb(),
             "tag" => Tag(json, path),
             "record" => Record(json, path),
+            "dial" => Dial(json, path),
             _ => new RedirectVerb(Hook(json, path, "actionHook", required: true)!),
         };
         return _problems.Count == before ? result : null;
@@ -315,6 +317,47 @@ internal sealed class ScriptReader
         }
         var duration = Int(json, path, "duration", 40, 2000) ?? 250;
         return new DtmfVerb(digits ?? string.Empty, TimeSpan.FromMilliseconds(duration));
+    }
+
+    /// <summary>jambonz's target list: <c>[{"type":"phone","number":"+1…"}, {"type":"user","name":"101"}]</c>.</summary>
+    private DialVerb Dial(JsonElement json, string path)
+    {
+        var targets = new List<string>();
+        if (!json.TryGetProperty("target", out var list) || list.ValueKind != JsonValueKind.Array || list.GetArrayLength() is 0 or > DialVerb.MaxTargets)
+        {
+            Problem(path + ".target", $"is required: a list of 1–{DialVerb.MaxTargets} targets, {{\"type\":\"phone\",\"number\":…}} or {{\"type\":\"user\",\"name\":…}}");
+        }
+        else
+        {
+            var i = 0;
+            foreach (var target in list.EnumerateArray())
+            {
+                var targetPath = $"{path}.target[{i++}]";
+                var type = target.ValueKind == JsonValueKind.Object ? String(target, targetPath, "type", required: true) : null;
+                var field = type switch { "phone" => "number", "user" => "name", _ => null };
+                if (field is null)
+                {
+                    Problem(targetPath + ".type", "must be phone (a number) or user (a PBX extension)");
+                    continue;
+                }
+                Unknown(target, targetPath, ["type", field]);
+                var value = String(target, targetPath, field, required: true);
+                if (value is not null && (value.Length is 0 or > 64 || value.Any(char.IsControl)))
+                {
+                    Problem($"{targetPath}.{field}", "must be a phone number or extension, at most 64 characters");
+                }
+                else if (value is not null)
+                {
+                    targets.Add(value);
+                }
+            }
+        }
+        var callerId = String(json, path, "callerId");
+        if (callerId is not null && !CallFieldRules.IsCallerId(callerId))
+        {
+            Problem(path + ".callerId", "must be a phone number or SIP user");
+        }
+        return new DialVerb(targets, Seconds(json, path, "timeout", 5, 120) ?? TimeSpan.FromSeconds(30), callerId);
     }
 
     private RecordVerb Record(JsonElement json, string path)

@@ -71,14 +71,21 @@ internal sealed class ScriptRunner(
     CallOptions options,
     TimeProvider time,
     ILogger logger,
+    ICallBackend? backend,
     Action<SpeechAudio?> firstSound)
 {
+    /// <summary>What the caller hears while a <c>dial</c>'s targets ring (the North American ringback: 440 + 480 Hz, 2 s on, 4 s off).</summary>
+    internal const string Ringback = "tone_stream://%(2000,4000,440,480);loops=-1";
+
     /// <summary>The most hooks one call may call: an application whose answers redirect to itself ends, not loops until the call's time is up.</summary>
     public const int MaxHookCalls = 50;
 
     private bool _sounded;
     private int _hookCalls;
     private int _recordings;
+
+    /// <summary>The party a <c>dial</c> bridged to hung up: the call ends as the far end's.</summary>
+    private bool _dialedPartyHungUp;
 
     /// <summary>The recording running now, and its result so far.</summary>
     private (RecordingFile File, RecordingResult Result)? _recording;
@@ -97,7 +104,9 @@ internal sealed class ScriptRunner(
         try
         {
             await RunAsync(script, stop.Token).ConfigureAwait(false);
-            return new ScriptEnd(CallState.Completed, CallReasons.AnnounceComplete, null);
+            return _dialedPartyHungUp
+                ? new ScriptEnd(CallState.Completed, CallReasons.RemoteHangup, "the dialled party hung up")
+                : new ScriptEnd(CallState.Completed, CallReasons.AnnounceComplete, null);
         }
         catch (Exception ex) when (ex is OperationCanceledException or CallBackendException)
         {
@@ -185,6 +194,12 @@ internal sealed class ScriptRunner(
                 case RecordVerb:
                     await StopRecordingAsync(ct).ConfigureAwait(false);
                     break;
+                case DialVerb dial:
+                    if (await DialAsync(dial, path, ct).ConfigureAwait(false))
+                    {
+                        return;
+                    }
+                    break;
                 case AcknowledgeVerb acknowledge:
                     await AcknowledgeAsync(acknowledge, path, ct).ConfigureAwait(false);
                     break;
@@ -251,6 +266,186 @@ internal sealed class ScriptRunner(
     {
         await media.SendDigitsAsync(dtmf.Digits, dtmf.ToneDuration, ct).ConfigureAwait(false);
         call.Record(r => r.WithSent(dtmf.Digits));
+    }
+
+    /// <summary>A target of a <c>dial</c> that answered: its media (bridged to the call's) and its dialog.</summary>
+    private sealed record DialledLeg(string Target, ICallMedia Media, ICallDialog Dialog, DateTimeOffset AnsweredAt);
+
+    /// <summary>
+    /// Rings every target at once while the caller hears ringback; bridges the first that answers and cancels the rest.
+    /// Returns true once a bridge has ended by a hang-up of the dialled party (the call ends too); false when nobody was
+    /// bridged (the script goes on). The call ending meanwhile ends the bridge and is thrown as usual. Every leg made here
+    /// is hung up and released here, whatever happens.
+    /// </summary>
+    private async Task<bool> DialAsync(DialVerb verb, string path, CancellationToken ct)
+    {
+        if (backend is null)
+        {
+            foreach (var target in verb.Targets)
+            {
+                call.Record(r => r.With(new DialResult(path, target, CallReasons.Error, null, null, time.GetUtcNow(), null, "this call cannot dial")));
+            }
+            return false;
+        }
+        DialledLeg? bridged = null;
+        using (var ringing = CancellationTokenSource.CreateLinkedTokenSource(ct))
+        {
+            using var ringback = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var tone = RingbackAsync(ringback.Token);
+            var attempts = verb.Targets.Select(target => RingAsync(verb, target, path, ringing.Token, ct)).ToList();
+            var pending = attempts.ToList();
+            while (pending.Count > 0 && bridged is null)
+            {
+                var done = await Task.WhenAny(pending).ConfigureAwait(false);
+                pending.Remove(done);
+                bridged = await done.ConfigureAwait(false);
+            }
+            // The others are cancelled (CANCEL while they ring); one that answered at the same moment is hung up.
+            await ringing.CancelAsync().ConfigureAwait(false);
+            foreach (var late in (await Task.WhenAll(attempts).ConfigureAwait(false)).Where(l => l is not null && l != bridged))
+            {
+                call.Record(r => r.With(new DialResult(path, late!.Target, CallReasons.Canceled, 200, late.AnsweredAt, time.GetUtcNow(), null, "another target answered first")));
+                await ReleaseLegAsync(late!).ConfigureAwait(false);
+            }
+            await ringback.CancelAsync().ConfigureAwait(false);
+            await tone.ConfigureAwait(false);
+        }
+        if (bridged is null)
+        {
+            ct.ThrowIfCancellationRequested();
+            return false;
+        }
+        var endedBy = "call";
+        string? detail = null;
+        try
+        {
+            ct.ThrowIfCancellationRequested();
+            await media.BridgeAsync(bridged.Media, ct).ConfigureAwait(false);
+            Sounding(null);
+            var calleeGone = Task.WhenAny(bridged.Dialog.Ended, bridged.Media.Lost);
+            await calleeGone.WaitAsync(ct).ConfigureAwait(false);
+            if (bridged.Media.Lost.IsCompleted && !bridged.Dialog.Ended.IsCompleted)
+            {
+                detail = "the media server lost the dialled leg: " + bridged.Media.Lost.Result;
+                throw new CallBackendException(CallFailure.MediaFailed, detail);
+            }
+            endedBy = "callee";
+            _dialedPartyHungUp = true;
+            return true;
+        }
+        catch (OperationCanceledException) when (farEnd.IsCompleted)
+        {
+            endedBy = "caller";
+            throw;
+        }
+        catch (CallBackendException ex) when (detail is null)
+        {
+            detail = "the bridge failed: " + ex.Message;
+            throw;
+        }
+        finally
+        {
+            var leg = bridged;
+            call.Record(r => r.With(new DialResult(path, leg.Target, "answered", 200, leg.AnsweredAt, time.GetUtcNow(), endedBy, detail)));
+            await ReleaseLegAsync(leg).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Ringback to the caller until <paramref name="ct"/> ends it; a media that cannot play it leaves the caller in silence.</summary>
+    private async Task RingbackAsync(CancellationToken ct)
+    {
+        var tone = new SpeechAudio { Provider = "tone", Source = Ringback };
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                await media.PlayAsync(tone, ct).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or CallBackendException)
+        {
+        }
+    }
+
+    /// <summary>
+    /// One target: its media on the call's media server, the INVITE, the media pointed at its answer. Returns the leg once
+    /// answered; null, with its result recorded, when it is refused, not answered, or cancelled (its media then released).
+    /// </summary>
+    private async Task<DialledLeg?> RingAsync(DialVerb verb, string target, string path, CancellationToken ct, CancellationToken callEnded)
+    {
+        if (!Phone.PhoneNumber.TryParse(target, options.Numbers, out var number, out var error) || options.Policy.Check(number) is { } denied)
+        {
+            var (reason, why) = number is null ? (CallReasons.Error, "not a number or extension: " + error) : (CallReasons.DestinationDenied, options.Policy.Check(number));
+            call.Record(r => r.With(new DialResult(path, target, reason, null, null, time.GetUtcNow(), null, why)));
+            return null;
+        }
+        ICallMedia? legMedia = null;
+        ICallDialog? dialog = null;
+        try
+        {
+            var request = new DialRequest
+            {
+                Number = number,
+                Uri = options.DialPlan.ToSipUri(number),
+                Sdp = null,
+                CallerId = verb.CallerId ?? options.DefaultCallerId,
+                RingTimeout = verb.Timeout,
+            };
+            if (backend!.LateOffer)
+            {
+                dialog = await backend.DialAsync(request with
+                {
+                    AnswerOffer = async (offer, answerCt) => (legMedia = await backend.CreateMediaNearAsync(media, offer, answerCt).ConfigureAwait(false)).LocalSdp,
+                }, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                legMedia = await backend.CreateMediaNearAsync(media, null, ct).ConfigureAwait(false);
+                var created = legMedia;
+                dialog = await backend.DialAsync(request with
+                {
+                    Sdp = created.LocalSdp,
+                    AnswerReoffer = (offer, reofferCt) => created.ReofferAsync(offer, reofferCt),
+                }, ct).ConfigureAwait(false);
+                await legMedia.ConnectAsync(dialog.RemoteSdp ?? string.Empty, ct).ConfigureAwait(false);
+            }
+            return new DialledLeg(target, legMedia!, dialog, time.GetUtcNow());
+        }
+        catch (Exception ex) when (ex is CallBackendException or OperationCanceledException)
+        {
+            var outcome = CallOutcomes.ForFailure(ex, answered: false, hungUp: false, stopping: false);
+            var reason = ex is OperationCanceledException ? CallReasons.Canceled : outcome.Reason;
+            call.Record(r => r.With(new DialResult(path, target, reason, outcome.SipStatus, null, time.GetUtcNow(), null,
+                ex is OperationCanceledException ? (callEnded.IsCancellationRequested ? "the call ended while it rang" : "another target answered first") : outcome.Detail)));
+            if (dialog is not null)
+            {
+                await Quietly(() => dialog.HangupAsync(CancellationToken.None)).ConfigureAwait(false);
+            }
+            if (legMedia is not null)
+            {
+                await Quietly(() => legMedia.DestroyAsync(CancellationToken.None)).ConfigureAwait(false);
+            }
+            return null;
+        }
+    }
+
+    /// <summary>Hangs up a dialled leg and releases its media; neither failing stops the other.</summary>
+    private async Task ReleaseLegAsync(DialledLeg leg)
+    {
+        await Quietly(() => leg.Dialog.HangupAsync(CancellationToken.None)).ConfigureAwait(false);
+        await Quietly(() => leg.Media.DestroyAsync(CancellationToken.None)).ConfigureAwait(false);
+    }
+
+    private async Task Quietly(Func<Task> step)
+    {
+        try
+        {
+            await step().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is CallBackendException or OperationCanceledException or TimeoutException)
+        {
+            ScriptLog.LegReleaseFailed(logger, call.CallId, ex.Message);
+        }
     }
 
     /// <summary>
@@ -579,6 +774,9 @@ internal static partial class ScriptLog
 {
     [LoggerMessage(320, LogLevel.Warning, "Call {CallId}: the hook {Url} failed ({Detail}); the fallback message is said and the script goes on")]
     public static partial void HookFailed(ILogger logger, string callId, Uri url, string detail);
+
+    [LoggerMessage(322, LogLevel.Warning, "Call {CallId}: releasing a dialled leg failed ({Detail})")]
+    public static partial void LegReleaseFailed(ILogger logger, string callId, string detail);
 
     [LoggerMessage(321, LogLevel.Warning, "Call {CallId}: recording {File} failed ({Detail}); the call goes on without it")]
     public static partial void RecordingFailed(ILogger logger, string callId, string file, string detail);

@@ -9,7 +9,7 @@ namespace Voice.Control.Scripts;
 /// </summary>
 public abstract record Verb
 {
-    /// <summary>The verb's name in JSON: say, play, pause, gather, dtmf, hangup, tag, redirect, record.</summary>
+    /// <summary>The verb's name in JSON: say, play, pause, gather, dtmf, hangup, tag, redirect, record, dial.</summary>
     public abstract string Name { get; }
 }
 
@@ -99,6 +99,21 @@ public sealed record RecordVerb(bool Start, bool Stereo = true) : Verb
     public override string Name => "record";
 
     public static RecordVerb StartStereo { get; } = new(true);
+}
+
+/// <summary>
+/// Connects the call to another party (jambonz's <c>dial</c>): every target rings at once, on a second leg of the same
+/// media server; the first to answer is bridged to the call and the others are cancelled. Either party hanging up then
+/// ends the call. When nobody answers within <see cref="Timeout"/> (or every target is busy or fails), the script goes on.
+/// </summary>
+/// <param name="Targets">Phone numbers or PBX extensions, 1–5.</param>
+/// <param name="Timeout">How long the targets ring.</param>
+/// <param name="CallerId">What the targets see; null: the configured default caller ID.</param>
+public sealed record DialVerb(IReadOnlyList<string> Targets, TimeSpan Timeout, string? CallerId = null) : Verb
+{
+    public const int MaxTargets = 5;
+
+    public override string Name => "dial";
 }
 
 /// <summary>Attaches data to the call (a JSON object): it rides along in every later state change and webhook.</summary>

@@ -84,6 +84,10 @@ public sealed class SimulatedBackend : ICallBackend
         }
         await Task.Delay(ring, _time, ct).ConfigureAwait(false);
         var dialog = new SimulatedDialog();
+        if (request.Sdp is { } own && _media.TryGetValue(own, out var answered))
+        {
+            answered.Dialog = dialog;
+        }
         if (MagicNumbers.KeyPressesOf(number) is { } presses && request.Sdp is { } sdp && _media.TryGetValue(sdp, out var pressing))
         {
             pressing.Presses = presses;
@@ -193,7 +197,7 @@ public sealed class SimulatedBackend : ICallBackend
         action();
     }
 
-    private sealed class SimulatedDialog : ICallDialog
+    internal sealed class SimulatedDialog : ICallDialog
     {
         private readonly TaskCompletionSource<CallLegEnd> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -284,6 +288,31 @@ public sealed class SimulatedBackend : ICallBackend
             Task.Delay(TimeSpan.FromTicks((long)(duration.Ticks / options.PlaybackSpeed)), time, ct);
 
         private SimulatedRecording? _recording;
+
+        /// <summary>The dialog this media was offered in, once answered.</summary>
+        public SimulatedDialog? Dialog { get; set; }
+
+        /// <summary>The media this one is bridged to.</summary>
+        public SimulatedMedia? BridgedTo { get; private set; }
+
+        /// <summary>Bridges to another simulated leg: its party talks for <see cref="SimulationOptions.TalkTime"/>, then hangs up.</summary>
+        public Task BridgeAsync(ICallMedia other, CancellationToken ct)
+        {
+            if (other is not SimulatedMedia leg || _remoteSdp is null || leg._remoteSdp is null)
+            {
+                throw new CallBackendException(CallFailure.MediaFailed, "simulated media bridges only two connected simulated legs");
+            }
+            BridgedTo = leg;
+            leg.BridgedTo = this;
+            _ = HangUpLaterAsync(leg);
+            return Task.CompletedTask;
+        }
+
+        private async Task HangUpLaterAsync(SimulatedMedia leg)
+        {
+            await Task.Delay(options.TalkTime, time).ConfigureAwait(false);
+            leg.Dialog?.EndedBy("the dialled party hung up (simulated)");
+        }
 
         public Task StartRecordingAsync(RecordingFile file, bool stereo, TimeSpan limit, CancellationToken ct)
         {

@@ -12,6 +12,9 @@ public sealed record SimulationOptions
     /// <summary>How long into the message the "hangs up during the message" number hangs up.</summary>
     public TimeSpan HangupAfter { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>How long a party a <c>dial</c> bridged to talks before it hangs up.</summary>
+    public TimeSpan TalkTime { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Playback runs this many times faster than the audio lasts (1 = real time).</summary>
     public double PlaybackSpeed { get; init; } = 1;
 }
