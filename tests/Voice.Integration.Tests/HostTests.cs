@@ -328,6 +328,102 @@ public class HostTests
         }
     }
 
+    [Test]
+    public async Task A_dial_bridges_the_call_to_a_second_phone_each_hears_the_other_and_its_hang_up_ends_both()
+    {
+        var running = await StartAsync();
+        try
+        {
+            running.Phone.When("+15551230041", PhoneBehaviour.Answering with { ToneHz = 700 });
+            running.Phone.When("+15551230042", PhoneBehaviour.Answering with { ToneHz = 500, HangUpAfter = TimeSpan.FromSeconds(3) });
+            var response = await running.Client.PostAsJsonAsync("/api/outbound-call", new
+            {
+                to = "+15551230041",
+                record = true,
+                verbs = new object[] { new { verb = "dial", timeout = 15, target = new[] { new { type = "phone", number = "+15551230042" } } } },
+            });
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+            var callId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("callId").GetString()!;
+            var caller = await running.Phone.NextCallAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(15));
+            var dialled = await running.Phone.NextCallAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(15));
+            Assert.That((caller.User, dialled.User), Is.EqualTo(("+15551230041", "+15551230042")));
+
+            var ended = await EndedAsync(running.Client, callId);
+            Assert.That((ended.GetProperty("reason").GetString(), ended.GetProperty("detail").GetString()), Is.EqualTo(("remote_hangup", "the dialled party hung up")));
+            var dial = ended.GetProperty("results").GetProperty("dials")[0];
+            Assert.That((dial.GetProperty("outcome").GetString(), dial.GetProperty("endedBy").GetString()), Is.EqualTo(("answered", "callee")));
+            await caller.Ended.WaitAsync(TimeSpan.FromSeconds(5));
+
+            var callerHeard = caller.Media.Report();
+            var dialledHeard = dialled.Media.Report();
+            TestContext.Progress.WriteLine($"bridged: the caller heard {callerHeard}; the dialled phone heard {dialledHeard}");
+            Assert.That(dialledHeard.Audible, Is.GreaterThan(100), "the dialled phone heard the caller's tone for most of its 3 s");
+            Assert.That(callerHeard.Audible, Is.GreaterThan(100), "the caller heard the dialled phone (ringback alone lasts a few packets)");
+
+            // The recording of a bridged call: the caller on the left, the dialled phone (what the call played) on the right.
+            JsonElement recording = default;
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+            while (!((recording = (await running.Client.GetFromJsonAsync<JsonElement>($"/api/call/{callId}")).GetProperty("recordings")[0]).GetProperty("available").GetBoolean()))
+            {
+                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the recording never reached the host: " + recording);
+                await Task.Delay(100);
+            }
+            var (left, right, rate) = Channels(await running.Client.GetByteArrayAsync(recording.GetProperty("url").GetString()));
+            var callerTone = Windows(left, rate).Where(w => w.Rms > 1000).ToList();
+            var dialledTone = Windows(right, rate).Where(w => w.Rms > 1000).ToList();
+            Assert.That(callerTone.Average(w => w.Crossings), Is.EqualTo(2 * 700 / 8000.0).Within(0.02), "700 Hz, the caller, on the left");
+            Assert.That(dialledTone.Count, Is.GreaterThan(100));
+            Assert.That(dialledTone.Skip(dialledTone.Count / 2).Average(w => w.Crossings), Is.EqualTo(2 * 500 / 8000.0).Within(0.02), "500 Hz, the dialled phone, on the right");
+            await AssertNoChannelsLeftAsync();
+        }
+        finally
+        {
+            await StopAsync(running);
+        }
+    }
+
+    [Test]
+    public async Task The_caller_hanging_up_during_a_bridge_ends_the_dialled_leg_and_a_busy_target_lets_the_script_go_on()
+    {
+        var running = await StartAsync();
+        try
+        {
+            running.Phone.When("+15551230051", PhoneBehaviour.Answering with { HangUpAfter = TimeSpan.FromSeconds(7) });
+            running.Phone.When("+15551230052", PhoneBehaviour.Answering with { ToneHz = 500 });
+            running.Phone.When("+15551230053", PhoneBehaviour.Answering with { FinalStatus = 486 });
+            var response = await running.Client.PostAsJsonAsync("/api/outbound-call", new
+            {
+                to = "+15551230051",
+                verbs = new object[]
+                {
+                    new { verb = "dial", timeout = 10, target = new[] { new { type = "phone", number = "+15551230053" } } },
+                    new { verb = "say", text = "Nobody is free." },
+                    new { verb = "dial", timeout = 10, target = new[] { new { type = "phone", number = "+15551230052" } } },
+                },
+            });
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+            var callId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("callId").GetString()!;
+            var calls = new List<PhoneCall>();
+            for (var i = 0; i < 3; i++)
+            {
+                calls.Add(await running.Phone.NextCallAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(15)));
+            }
+            var dialled = calls.Single(c => c.User == "+15551230052");
+
+            var ended = await EndedAsync(running.Client, callId);
+            Assert.That((ended.GetProperty("reason").GetString(), ended.GetProperty("detail").ValueKind), Is.EqualTo(("remote_hangup", JsonValueKind.Null)));
+            var dials = ended.GetProperty("results").GetProperty("dials");
+            Assert.That((dials[0].GetProperty("outcome").GetString(), dials[0].GetProperty("sipStatus").GetInt32()), Is.EqualTo(("busy", 486)));
+            Assert.That((dials[1].GetProperty("outcome").GetString(), dials[1].GetProperty("endedBy").GetString()), Is.EqualTo(("answered", "caller")));
+            Assert.That(await dialled.Ended.WaitAsync(TimeSpan.FromSeconds(5)), Is.EqualTo("bye-received"), "the dialled phone was hung up");
+            await AssertNoChannelsLeftAsync();
+        }
+        finally
+        {
+            await StopAsync(running);
+        }
+    }
+
     private static int FreePort()
     {
         using var probe = new TcpListener(IPAddress.Loopback, 0);
