@@ -30,6 +30,35 @@ public class ScriptApiTests
     }
 
     [Test]
+    public async Task A_dial_shows_each_targets_outcome_on_the_call_and_in_the_history()
+    {
+        await using var factory = new HostFactory(new(Settings) { ["Simulation:TalkTimeMs"] = "100" });
+        using var client = factory.CreateClient();
+        var callId = await HostFactory.PlaceAsync(client, """
+            {"to":"+15005550000","verbs":[{"verb":"dial","timeout":10,"target":[{"type":"phone","number":"+15005550001"},{"type":"phone","number":"+15005550000"}]}]}
+            """);
+        var ended = await HostFactory.WaitForEndAsync(client, callId);
+        Assert.That((ended.GetProperty("reason").GetString(), ended.GetProperty("detail").GetString()), Is.EqualTo(("remote_hangup", "the dialled party hung up")));
+        var dials = ended.GetProperty("results").GetProperty("dials").EnumerateArray()
+            .Select(d => (d.GetProperty("target").GetString(), d.GetProperty("outcome").GetString(), d.GetProperty("endedBy").GetString())).ToList();
+        Assert.That(dials, Is.EquivalentTo(new[] { ("+15005550001", "busy", (string?)null), ("+15005550000", "answered", "callee") }));
+        var history = await client.GetFromJsonAsync<JsonElement>("/api/calls?state=completed");
+        Assert.That(history.GetProperty("calls")[0].GetProperty("results").GetProperty("dials").GetArrayLength(), Is.EqualTo(2), "kept with the call");
+    }
+
+    [TestCase("call me", HttpStatusCode.BadRequest, "validation_error")]
+    [TestCase("+19005550100", HttpStatusCode.Forbidden, "destination_denied")]
+    public async Task A_dial_target_that_cannot_be_called_is_refused_naming_it(string target, HttpStatusCode status, string code)
+    {
+        await using var factory = new HostFactory(Settings);
+        using var client = factory.CreateClient();
+        var response = await PostAsync(client, $$"""{"to":"+15005550000","verbs":[{"verb":"dial","target":[{"type":"phone","number":"{{target}}"}]}]}""");
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.That((response.StatusCode, problem.GetProperty("code").GetString(), problem.GetProperty("field").GetString()),
+            Is.EqualTo((status, code, "verbs[0].dial.target[0]")));
+    }
+
+    [Test]
     public async Task Every_problem_in_the_verbs_is_named_by_its_path_and_nothing_is_placed()
     {
         await using var factory = new HostFactory(Settings);
@@ -55,6 +84,7 @@ public class ScriptApiTests
     [TestCase("""{"to":"+15005550000","message":"Hi","acknowledge":{"digit":"1","repeatDigit":"1"}}""", "acknowledge.repeatDigit")]
     [TestCase("""{"to":"+15005550000","message":"Hi","acknowledge":{"tries":9}}""", "acknowledge.tries")]
     [TestCase("""{"to":"+15005550000","verbs":[{"verb":"redirect","actionHook":"http://169.254.169.254/latest"}]}""", "verbs[0].redirect.actionHook")]
+    [TestCase("""{"to":"+15005550000","verbs":[{"verb":"dial","target":[{"type":"sip","sipUri":"sip:a@b"}]}]}""", "verbs[0].dial.target[0].type")]
     public async Task A_request_that_mixes_the_shorthands_wrongly_is_refused_naming_the_field(string json, string field)
     {
         await using var factory = new HostFactory(Settings);

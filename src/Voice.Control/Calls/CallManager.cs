@@ -330,6 +330,20 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
                 throw new CallRequestException($"verbs[{record.i}].record", "recording is not configured on this server");
             }
         }
+        foreach (var (dial, i) in (request.Script?.Verbs ?? []).Select((verb, i) => (verb as DialVerb, i)).Where(v => v.Item1 is not null))
+        {
+            foreach (var (target, j) in dial!.Targets.Select((target, j) => (target, j)))
+            {
+                if (!PhoneNumber.TryParse(target, _options.Numbers, out var dialled, out var wrong))
+                {
+                    throw new CallRequestException($"verbs[{i}].dial.target[{j}]", wrong);
+                }
+                if (_options.Policy.Check(dialled) is { } refused)
+                {
+                    throw new CallRequestException($"verbs[{i}].dial.target[{j}]", refused, CallReasons.DestinationDenied);
+                }
+            }
+        }
         if (request.Acknowledge?.Problem() is { } problem)
         {
             throw new CallRequestException("acknowledge." + problem.Path, problem.Reason);

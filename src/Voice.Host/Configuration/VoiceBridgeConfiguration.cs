@@ -48,6 +48,7 @@ internal static class VoiceBridgeConfiguration
                 SignallingDelay = Milliseconds(configuration, "Simulation:SignallingDelayMs") ?? new SimulationOptions().SignallingDelay,
                 HangupAfter = Milliseconds(configuration, "Simulation:HangupAfterMs") ?? new SimulationOptions().HangupAfter,
                 PlaybackSpeed = Int(configuration, null, "Simulation:PlaybackSpeed") ?? 1,
+                TalkTime = Milliseconds(configuration, "Simulation:TalkTimeMs") ?? new SimulationOptions().TalkTime,
             },
             SpeechCache = new SpeechCacheOptions
             {

@@ -97,6 +97,19 @@ public class SimulatedDialTests
         }));
     }
 
+    [TestCase("+19005550100", "destination_denied")]
+    [TestCase("not a number", "invalid")]
+    public void A_target_that_cannot_be_called_is_refused_before_the_call_with_its_path(string target, string code)
+    {
+        var (calls, _) = Start();
+        var refused = Assert.Throws<CallRequestException>(() => calls.Place(new CallRequest
+        {
+            To = MagicNumbers.Answers,
+            Script = Script($"[{{\"verb\":\"say\",\"text\":\"Connecting.\"}},{Dial(MagicNumbers.Answers, target)}]"),
+        }))!;
+        Assert.That((refused.Field, refused.Code), Is.EqualTo(("verbs[1].dial.target[1]", code)));
+    }
+
     [TestCase("""{"verb":"dial","target":[]}""", "verbs[0].dial.target")]
     [TestCase("""{"verb":"dial","target":[{"type":"sip","sipUri":"sip:x@y"}]}""", "verbs[0].dial.target[0].type")]
     [TestCase("""{"verb":"dial","target":[{"type":"phone"}]}""", "verbs[0].dial.target[0].number")]
