@@ -62,6 +62,12 @@ try
     var applications = ApplicationSettings.From(builder.Configuration, webhooks.Destinations);
     voice = voice with { Calls = voice.Calls with { Applications = applications.ToDictionary(a => a.Name, a => a.Application, StringComparer.Ordinal) } };
     builder.Services.AddSingleton(applications);
+    // Click-to-call's agents: AGENTS=101=Alice,102=Bob (or Agents: ["101=Alice", …]); others are created on first use.
+    var agents = (VoiceBridgeConfiguration.List(builder.Configuration, "AGENTS", "Agents") ?? [])
+        .Select(a => a.Split('=', 2) is [var extension, var name] ? new Voice.Host.Agents.AgentSettings(extension.Trim(), name.Trim())
+            : new Voice.Host.Agents.AgentSettings(a.Trim(), null))
+        .ToList();
+    builder.Services.AddSingleton(sp => new Voice.Host.Agents.AgentDesk(sp.GetRequiredService<IOutboundCalls>(), store, agents));
     builder.Services.AddSingleton(webhooks);
     builder.Services.AddSingleton<IValidator<OutboundCallRequest>>(new OutboundCallValidator(voice.Calls, webhooks.Destinations));
     // Scripts' hooks are signed with the webhook secret and may connect only where webhooks may.
@@ -95,6 +101,7 @@ try
     // Before any request: the schema, then what the last run left behind.
     await store.InitializeAsync();
     var (closed, queued) = await store.RecoverAsync(TimeProvider.System.GetUtcNow());
+    await app.Services.GetRequiredService<Voice.Host.Agents.AgentDesk>().LoadAsync();
     if (closed > 0)
     {
         app.Logger.LogWarning("{Count} calls were in progress when VoiceBridge last stopped; they are recorded as failed (host_restart)", closed);
@@ -130,6 +137,7 @@ try
     app.MapHealthApi();
     app.MapCallsApi();
     app.MapRecordingsApi(voice.Calls.Recording!);
+    app.MapClickToCallApi();
     app.MapStatsApi();
     app.MapSimulateApi();
     app.MapMetrics();

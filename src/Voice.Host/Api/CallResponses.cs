@@ -46,6 +46,16 @@ public sealed record CallView(
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Digits { get; init; }
 
+    /// <summary>For a click-to-call: the agent's extension (rung first).</summary>
+    [JsonPropertyOrder(1)]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Agent { get; init; }
+
+    /// <summary>For a click-to-call: the number the agent is connected to.</summary>
+    [JsonPropertyOrder(1)]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Destination { get; init; }
+
     /// <summary>The call's recordings, each with its file's state and download URL (only on a single call).</summary>
     [JsonPropertyOrder(1)]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
@@ -123,6 +133,8 @@ internal static class CallResponses
         Direction = call.Direction,
         Source = call.Source,
         Application = call.Application,
+        Agent = call.Agent,
+        Destination = call.Destination,
     }, call.ResultsJson);
 
     /// <summary>The results (<see cref="CallResultsJson"/>) on the view, with acknowledged and digits lifted to the top.</summary>

@@ -40,7 +40,7 @@ internal static class CallsApi
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType).ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         api.MapGet("/call/{callId}", async (string callId, IOutboundCalls calls, SqliteCallStore store, CallRecorder recorder, Alerts.AlertChains alerts,
-            Voice.Control.VoiceControlOptions options, TimeProvider time) =>
+            Voice.Control.VoiceControlOptions options, TimeProvider time, Agents.AgentDesk desk) =>
         {
             var live = calls.Get(callId);
             var stored = live is null ? await store.GetAsync(callId) : null;
@@ -48,6 +48,10 @@ internal static class CallsApi
             if (found is null)
             {
                 return ApiErrors.NotFound(callId);
+            }
+            if (live is not null && desk.ClickToCallOf(callId) is { } clickToCall)
+            {
+                found = found with { Mode = "click-to-call", Agent = clickToCall.Agent, Destination = clickToCall.Destination };
             }
             found = CallResponses.WithWebhooks(found, await store.WebhooksAsync(callId));
             var recordings = live is not null ? RecordingFiles.Of(live.Results) : RecordingFiles.Of(stored!.ResultsJson);
@@ -119,6 +123,19 @@ internal static class CallsApi
         {
             return problem!;
         }
+        return await PlaceRequestAsync(context, request, calls, validator, store, recorder, options, alerts);
+    }
+
+    /// <summary>
+    /// Places a read request: validation, the idempotency key, the store, the call. <paramref name="decorate"/> adds to the
+    /// stored call what the request does not say (click-to-call's agent); <paramref name="placed"/> learns the call's id
+    /// before the call can start, and <paramref name="refused"/> that it was not placed after all.
+    /// </summary>
+    internal static async Task<IResult> PlaceRequestAsync(
+        HttpContext context, OutboundCallRequest request, CallManager calls, IValidator<OutboundCallRequest> validator, SqliteCallStore store, CallRecorder recorder,
+        Voice.Control.VoiceControlOptions options, Alerts.AlertChains alerts,
+        Func<CallRecord, CallRecord>? decorate = null, Action<string>? placed = null, Action<string>? refused = null)
+    {
         var validation = await validator.ValidateAsync(request, context.RequestAborted);
         if (!validation.IsValid)
         {
@@ -158,6 +175,7 @@ internal static class CallsApi
             AlertId = alert?.AlertId,
             Attempt = alert is null ? null : 1,
         };
+        record = decorate?.Invoke(record) ?? record;
         if (!recorder.Accept(new NewCall(record, idempotencyKey, hash) { Alert = alert }))
         {
             if (idempotencyKey is not null)
@@ -172,11 +190,13 @@ internal static class CallsApi
             {
                 alerts.Starting(alert, callId);
             }
+            placed?.Invoke(callId);
             var call = calls.Place(callRequest, callId);
             return JsonBody.Ok(new PlacedView(call.CallId, "queued", call.Simulated));
         }
         catch (Exception ex) when (ex is CallRequestException or CallQueueFullException)
         {
+            refused?.Invoke(callId);
             alerts.Abandon(callId);
             // Answered once the withdrawal is written, so a retry with the same key is a new attempt.
             await recorder.WithdrawAsync(callId);

@@ -61,6 +61,12 @@ public sealed record CallRecord
     /// <summary>For a call that came in: the application it ran.</summary>
     public string? Application { get; init; }
 
+    /// <summary>For a click-to-call: the agent's extension (called first).</summary>
+    public string? Agent { get; init; }
+
+    /// <summary>For a click-to-call: the number the agent is connected to.</summary>
+    public string? Destination { get; init; }
+
     /// <summary>A call that came in, as it is first stored (ringing); its webhooks go to its application's URL.</summary>
     public static CallRecord Arrived(Voice.Control.Calls.CallSnapshot call, string? webhookUrl) => new()
     {

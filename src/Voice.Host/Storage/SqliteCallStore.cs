@@ -79,7 +79,9 @@ public sealed partial class SqliteCallStore : IDisposable
                 attempt INTEGER,
                 direction TEXT NOT NULL DEFAULT 'outbound',
                 source TEXT,
-                application TEXT);
+                application TEXT,
+                agent TEXT,
+                destination TEXT);
             CREATE INDEX IF NOT EXISTS calls_by_time ON calls (created_at DESC, call_id DESC);
             CREATE INDEX IF NOT EXISTS calls_by_state ON calls (state, created_at DESC);
             CREATE INDEX IF NOT EXISTS calls_by_to ON calls (to_number, created_at DESC);
@@ -133,7 +135,7 @@ public sealed partial class SqliteCallStore : IDisposable
             await connection.ExecuteAsync("ALTER TABLE webhook_outbox ADD COLUMN trace_parent TEXT");
         }
         var callColumns = (await connection.QueryAsync<string>("SELECT name FROM pragma_table_info('calls')")).ToHashSet(StringComparer.Ordinal);
-        foreach (var (column, type) in new[] { ("results", "TEXT"), ("alert_id", "TEXT"), ("attempt", "INTEGER"), ("direction", "TEXT NOT NULL DEFAULT 'outbound'"), ("source", "TEXT"), ("application", "TEXT") })
+        foreach (var (column, type) in new[] { ("results", "TEXT"), ("alert_id", "TEXT"), ("attempt", "INTEGER"), ("direction", "TEXT NOT NULL DEFAULT 'outbound'"), ("source", "TEXT"), ("application", "TEXT"), ("agent", "TEXT"), ("destination", "TEXT") })
         {
             if (!callColumns.Contains(column))
             {
@@ -141,6 +143,7 @@ public sealed partial class SqliteCallStore : IDisposable
             }
         }
         await connection.ExecuteAsync(AlertsSchema);
+        await connection.ExecuteAsync(AgentsSchema);
     }
 
     /// <summary>
@@ -313,13 +316,14 @@ public sealed partial class SqliteCallStore : IDisposable
             await remember.ExecuteNonQueryAsync();
         }
         var insert = Command(transaction, """
-            INSERT INTO calls (call_id, to_number, caller_id, message, mode, state, tag, simulated, webhook_url, webhook_events, request_json, created_at, alert_id, attempt, direction, source, application)
-            VALUES ($id, $to, $caller, $message, $mode, $state, $tag, $simulated, $url, $events, $request, $created, $alert, $attempt, $direction, $source, $application)
+            INSERT INTO calls (call_id, to_number, caller_id, message, mode, state, tag, simulated, webhook_url, webhook_events, request_json, created_at, alert_id, attempt, direction, source, application, agent, destination)
+            VALUES ($id, $to, $caller, $message, $mode, $state, $tag, $simulated, $url, $events, $request, $created, $alert, $attempt, $direction, $source, $application, $agent, $destination)
             """);
         Bind(insert, ("$id", call.CallId), ("$to", call.To), ("$caller", call.CallerId), ("$message", call.Message), ("$mode", call.Mode),
             ("$state", call.State), ("$tag", call.Tag), ("$simulated", call.Simulated), ("$url", call.WebhookUrl),
             ("$events", call.WebhookEvents is null ? null : string.Join(',', call.WebhookEvents)), ("$request", call.RequestJson),
-            ("$created", created), ("$alert", call.AlertId), ("$attempt", call.Attempt), ("$direction", call.Direction), ("$source", call.Source), ("$application", call.Application));
+            ("$created", created), ("$alert", call.AlertId), ("$attempt", call.Attempt), ("$direction", call.Direction), ("$source", call.Source), ("$application", call.Application),
+            ("$agent", call.Agent), ("$destination", call.Destination));
         await insert.ExecuteNonQueryAsync();
         if (accepted.Alert is { } alert)
         {
@@ -882,6 +886,10 @@ public sealed partial class SqliteCallStore : IDisposable
 
         public string? application { get; set; }
 
+        public string? agent { get; set; }
+
+        public string? destination { get; set; }
+
         public CallRecord ToRecord() => new()
         {
             CallId = call_id,
@@ -908,6 +916,8 @@ public sealed partial class SqliteCallStore : IDisposable
             Direction = direction,
             Source = source,
             Application = application,
+            Agent = agent,
+            Destination = destination,
         };
     }
 #pragma warning restore IDE1006, SA1300
