@@ -124,7 +124,20 @@ try
     app.Logger.LogInformation(apiKeys.Disabled ? "API authentication is OFF ({Source})" : "API keys from {Source}: send Authorization: Bearer <key> or X-API-Key: <key>", apiKeys.Source);
 
     app.UseApiErrorPages();
+    // The dashboard's page loads nothing from elsewhere and runs no inline script: a value that slipped into the page as
+    // markup could not run, and no other site may frame it.
+    app.Use((context, next) =>
+    {
+        var headers = context.Response.Headers;
+        headers.ContentSecurityPolicy = "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+        headers.XContentTypeOptions = "nosniff";
+        headers["Referrer-Policy"] = "same-origin";
+        return next(context);
+    });
     app.UseApiSecurity();
+    // The dashboard (wwwroot: index.html, app.js, app.css) at /.
+    app.UseDefaultFiles();
+    app.UseStaticFiles();
     // Rendered speech for a FreeSWITCH on another machine (Tts:HttpBase = http://<this host>:<port>/tts/). The names are
     // SHA-256 digests, so they cannot be guessed; files being written start with a dot and are never served.
     var speechDirectory = Directory.CreateDirectory(voice.SpeechCache!.Directory).FullName;
@@ -138,6 +151,7 @@ try
     app.MapCallsApi();
     app.MapRecordingsApi(voice.Calls.Recording!);
     app.MapClickToCallApi();
+    app.MapDashboardApi();
     app.MapStatsApi();
     app.MapSimulateApi();
     app.MapMetrics();

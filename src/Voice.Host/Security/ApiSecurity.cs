@@ -51,6 +51,7 @@ internal static class ApiSecurity
         }
         builder.Services.AddSingleton(sp => new KeyRateLimits(perSecond, burst, sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton(sp => new FailedKeyLimits(sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(sp => new DashboardSessions(sp.GetRequiredService<TimeProvider>()));
         return keys;
     }
 
@@ -61,6 +62,7 @@ internal static class ApiSecurity
         var limits = app.Services.GetRequiredService<KeyRateLimits>();
         var guesses = app.Services.GetRequiredService<FailedKeyLimits>();
         var meter = app.Services.GetRequiredService<HostMeter>();
+        var sessions = app.Services.GetRequiredService<DashboardSessions>();
         app.Use(async (context, next) =>
         {
             if (!context.Request.Path.StartsWithSegments("/api"))
@@ -84,6 +86,19 @@ internal static class ApiSecurity
                 return;
             }
             var name = keys.Disabled ? "local" : presented is null ? null : keys.Match(presented);
+            if (name is null && presented is null && sessions.Find(context.Request.Cookies[DashboardSessions.CookieName]) is { } session)
+            {
+                // The dashboard: its session cookie stands for the key it signed in with. Anything that changes state must
+                // also carry the session's CSRF token, which another site's form or script cannot know.
+                if (!HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method)
+                    && !DashboardSessions.CsrfMatches(session, context.Request.Headers[DashboardSessions.CsrfHeader].ToString()))
+                {
+                    await ApiErrors.Problem(StatusCodes.Status403Forbidden, "csrf_failed",
+                        $"A change through a dashboard session must carry its {DashboardSessions.CsrfHeader} header").ExecuteAsync(context);
+                    return;
+                }
+                name = session.KeyName;
+            }
             if (name is null)
             {
                 if (presented is not null)

@@ -55,4 +55,24 @@ public sealed partial class SqliteCallStore
         }
         return open;
     }
+
+    /// <summary>
+    /// Calls per day for the <paramref name="days"/> days up to today, in the time zone whose offset is
+    /// <paramref name="offset"/> (its offset now: a day across a clock change is an hour off), oldest first; days without calls count 0.
+    /// </summary>
+    public async Task<IReadOnlyList<(DateOnly Day, int Calls)>> CallsPerDayAsync(DateTimeOffset now, int days, TimeSpan offset)
+    {
+        var today = DateOnly.FromDateTime(now.ToOffset(offset).Date);
+        var first = today.AddDays(1 - days);
+        var since = new DateTimeOffset(first.ToDateTime(TimeOnly.MinValue), offset);
+        await using var connection = await OpenAsync();
+        var rows = await connection.QueryAsync<(string Day, long Calls)>("""
+            SELECT date((created_at + @shift) / 1000, 'unixepoch') AS day, COUNT(*) FROM calls WHERE created_at >= @since GROUP BY 1
+            UNION ALL
+            SELECT day, SUM(calls) FROM call_counts_archive WHERE day >= @first GROUP BY day
+            """, new { shift = (long)offset.TotalMilliseconds, since = since.ToUnixTimeMilliseconds(), first = first.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture) });
+        var counts = rows.GroupBy(r => DateOnly.ParseExact(r.Day, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture))
+            .ToDictionary(g => g.Key, g => (int)g.Sum(r => r.Calls));
+        return [.. Enumerable.Range(0, days).Select(i => first.AddDays(i)).Select(day => (day, counts.GetValueOrDefault(day)))];
+    }
 }
