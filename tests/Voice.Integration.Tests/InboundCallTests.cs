@@ -117,7 +117,7 @@ public class InboundCallTests
         var (call, callId) = await CallInAsync(lab);
         Assert.That(await call.CancelAsync(), Is.EqualTo(487));
         var ended = await lab.EndedAsync(callId);
-        Assert.That((ended.State, ended.Reason), Is.EqualTo((CallState.Failed, CallReasons.Canceled)));
+        Assert.That((ended.State, ended.Reason), Is.EqualTo((CallState.Failed, CallReasons.Canceled)), ended.Detail);
         await lab.AssertNoChannelsLeftAsync();
     }
 

@@ -37,7 +37,28 @@ internal sealed class SipInboundLeg : IInboundLeg
 
     public Task<CallLegEnd> Ended => _ended.Task;
 
-    public Task RingAsync(CancellationToken ct) => Translated(() => _invite.RingAsync(ct: ct));
+    /// <summary>
+    /// 180 Ringing. drachtio-server refuses it when the caller's CANCEL got there first; the CANCEL itself may reach us a
+    /// moment after the refusal (lab: once in a few dozen calls cancelled at once), so the refusal waits briefly for it,
+    /// and the call then ends as the caller's, as it did.
+    /// </summary>
+    public Task RingAsync(CancellationToken ct) => Translated(async () =>
+    {
+        try
+        {
+            await _invite.RingAsync(ct: ct).ConfigureAwait(false);
+        }
+        catch (DrachtioException)
+        {
+            await ((Task)_invite.Canceled).WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (_invite.Canceled.IsCompleted)
+            {
+                // Ended now, not when the continuation registered on the cancellation gets its turn.
+                OnCanceled();
+            }
+            throw;
+        }
+    });
 
     public Task AnswerAsync(CancellationToken ct) => Translated(async () =>
     {

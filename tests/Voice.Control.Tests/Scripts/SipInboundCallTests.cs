@@ -134,7 +134,7 @@ public class SipInboundCallTests
     private static async Task EndedCanceledAsync(Rig rig)
     {
         var ended = await rig.Changes.FinalAsync(rig.CallId);
-        Assert.That((ended.To, ended.Reason), Is.EqualTo((CallState.Failed, CallReasons.Canceled)));
+        Assert.That((ended.To, ended.Reason), Is.EqualTo((CallState.Failed, CallReasons.Canceled)), ended.Detail);
         await NothingLeftAsync(rig);
         await rig.Peer.AssertClientSendsNothingMoreAsync(TimeSpan.FromMilliseconds(300));
     }
@@ -223,6 +223,23 @@ public class SipInboundCallTests
         await rig.Peer.SendAsync($"{FakeDrachtioPeer.NewId()}|response|{cancel.Id}|OK|application|0|udp|127.0.0.1|5090|12:00:00.000000|cancel-txn|Msg sent:|\r\n{cancel.Sip}");
         await rig.Peer.SendAsync($"{FakeDrachtioPeer.NewId()}|sip|network|300|udp|127.0.0.1|5090|12:00:00.000000|{inviteTransaction}||\r\n" +
             $"SIP/2.0 487 Request Terminated\r\nCall-ID: {echo.Sip.CallId}\r\nCSeq: {echo.Sip.GetHeader("CSeq")}\r\nFrom: {echo.Sip.From}\r\nTo: {echo.Sip.To};tag=fs487\r\nContent-Length: 0\r\n\r\n");
+
+        await EndedCanceledAsync(rig);
+    }
+
+    [Test]
+    public async Task A_CANCEL_relayed_after_drachtio_server_refused_our_180_still_ends_the_call_as_the_callers()
+    {
+        var rig = await StartAsync(_ => new CallApplication { Script = CallScript.Say("Hello.") });
+        await rig.Inbound.PlayAsync(1); // the INVITE
+        var ringing = await rig.Peer.ReceiveAsync("sip");
+        Assert.That(ringing.Sip.StatusCode, Is.EqualTo(180));
+
+        // The caller cancelled at once: drachtio-server refuses the 180 for the transaction it ended, and its relay of the
+        // CANCEL comes a moment later.
+        await rig.Peer.SendAsync($"{FakeDrachtioPeer.NewId()}|response|{ringing.Id}|NOK|");
+        await Task.Delay(100); // the relay's lateness, as the lab showed it: not a wait for the client
+        await rig.Peer.SendAsync(InboundCapture.Cancel());
 
         await EndedCanceledAsync(rig);
     }
