@@ -43,7 +43,16 @@ public sealed partial class DrachtioClient
             {
                 // The echo is awaited without ct: once the INVITE is out, cancelling means CANCEL, which needs its transaction id.
                 await connection.SendAsync((proxy is null ? "sip||\r\n" : $"sip|||{proxy}\r\n") + request, transaction).ConfigureAwait(false);
-                var echo = await transaction.ReadReplyAsync(CancellationToken.None).ConfigureAwait(false);
+                DrachtioResponse echo;
+                try
+                {
+                    // Bounded: a drachtio-server that never takes the INVITE must not hold the call (and a shutdown) for good.
+                    echo = await transaction.ReadReplyAsync(CancellationToken.None).WaitAsync(_options.TransactionTimeout, _time, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (TimeoutException ex)
+                {
+                    throw new DrachtioException($"drachtio-server did not take the INVITE to {uri} within {_options.TransactionTimeout.TotalSeconds:0.###} s", ex);
+                }
                 EnsureAccepted(echo);
 
                 var (final, finalMessage, cancelSent) = await AwaitInviteFinalAsync(

@@ -191,6 +191,19 @@ public class DrachtioClientCallTests
     }
 
     [Test]
+    public async Task An_INVITE_drachtio_server_never_takes_fails_within_the_transaction_timeout_and_leaves_nothing()
+    {
+        // A server that reads the INVITE and never echoes it: the caller, and a shutdown behind it, must not wait for ever.
+        var (client, replay) = await ConnectToFlowAsync("uac-cancel");
+        var call = client.CreateUacAsync(Phone, new UacOptions { LocalSdp = OfferOf(replay) });
+        Assert.That((await replay.Peer.ReceiveAsync("sip")).Sip.Method, Is.EqualTo("INVITE"));
+
+        var error = (await Assert.ThrowsAsync<DrachtioException>(() => call.Within()))!; // after the transaction timeout (2 s here)
+        Assert.That(error.Message, Does.Contain("did not take the INVITE"));
+        Assert.That(client.Dialogs, Is.Empty);
+    }
+
+    [Test]
     public async Task An_answer_that_crosses_our_CANCEL_is_acknowledged_and_hung_up()
     {
         // The race of RFC 3261 §9.1: the 200 arrives instead of the 487. Nothing may stay half open.

@@ -349,6 +349,157 @@ public class ScriptCallTests
         await NothingLeftAsync(rig);
     }
 
+    private const string DialledUuid = "b0b0ae87-7aae-48cf-958b-f4125c0ef96f";
+    private const string DialledPhoneDialog = "087ab0b0-60c8-1240-da9f-925dacc98fbd;from-tag=FZKBj2tQKvBaD";
+
+    /// <summary>The second leg of a dial: its endpoint, its phone and its Event Socket session, replayed from the same capture under Call-IDs and a channel UUID of their own.</summary>
+    private sealed record DialledLeg(CaptureReplay Signalling, EslReplay Outbound);
+
+    /// <summary>
+    /// The call is answered and its script dials +15557654321: the caller hears ringback (a playback of the ringback tone,
+    /// answered +OK), the second endpoint is made, its INVITE answered, and the endpoint pointed at the dialled phone; then
+    /// the ringback is broken off and the two channels are bridged with <c>uuid_bridge</c>, answered as FreeSWITCH does.
+    /// </summary>
+    private async Task<(CallSnapshot Placed, EslReplay Outbound, DialledLeg Dialled)> BridgedAsync(MediaRig rig, CallManager calls, ChangeLog changes)
+    {
+        var (placed, outbound) = await AnsweredAsync(rig, calls, changes, new CallRequest
+        {
+            To = "+15551234567",
+            Script = Script("""[{"verb":"dial","timeout":10,"target":[{"type":"phone","number":"+15557654321"}]}]"""),
+        });
+        var ringback = await outbound.Peer.ReceiveCommandAsync();
+        Assert.That(ringback, Does.Contain("execute-app-name: playback").And.Contain("execute-app-arg: " + ScriptRunner.Ringback), "ringback while it rings");
+        await outbound.Peer.SendAsync("Content-Type: command/reply\nReply-Text: +OK\n\n");
+
+        var signalling = new CaptureReplay(rig.Signalling.Peer, rig.Signalling.Frames);
+        signalling.Map("0877a937-60c8-1240-da9f-925dacc98fbd", "0877b0b0-60c8-1240-da9f-925dacc98fbd");
+        signalling.Map("087aea98-60c8-1240-da9f-925dacc98fbd", "087ab0b0-60c8-1240-da9f-925dacc98fbd");
+        signalling.Skip(signalling.Frames.ToList().FindIndex(f => f.From == Side.App && f.Message.Contains("\r\nINVITE sip:drachtio@", StringComparison.Ordinal)));
+        string? endpointId = null;
+        await signalling.ExpectClientAsync((_, actual) =>
+        {
+            Assert.That(actual.Sip.ToString(), Is.EqualTo("INVITE sip:drachtio@127.0.0.1:5090"), "a second endpoint, on the call's FreeSWITCH");
+            endpointId = actual.Sip.GetHeader("User-Agent")!["drachtio-fsmrf:".Length..];
+        });
+        await signalling.PlayAsync(2); // echo, 200 OK with FreeSWITCH's offer
+        await signalling.ExpectClientAsync((_, actual) => Assert.That(actual.Sip.Method, Is.EqualTo("ACK")));
+        await signalling.PlayAsync(1); // its echo
+        var dialledOutbound = await rig.DialInAsync(endpointId!);
+        dialledOutbound.Map(EndpointUuid, DialledUuid);
+        await dialledOutbound.PlayAsync(2); // connect, channel data
+        await dialledOutbound.ExpectClientAsync((_, actual) => Assert.That(actual, Does.StartWith("event json ")));
+        await dialledOutbound.PlayAsync(3); // +OK, filter, +OK
+        dialledOutbound.Skip(4);
+
+        await signalling.ExpectClientAsync((_, actual) =>
+        {
+            Assert.That(actual.Sip.ToString(), Is.EqualTo("INVITE sip:15557654321@127.0.0.1:5085"));
+            Assert.That(actual.Sip.GetHeader("Content-Type"), Is.EqualTo("application/sdp"), "the second endpoint's offer");
+        });
+        await signalling.PlayAsync(3); // echo, 180, 200 OK
+        await signalling.ExpectClientAsync((_, actual) => Assert.That((actual.Sip.Method, actual.Fields[3]), Is.EqualTo(("ACK", DialledPhoneDialog))));
+        await signalling.PlayAsync(1); // its echo
+        await signalling.ExpectClientAsync((_, actual) =>
+        {
+            Assert.That((actual.Sip.Method, actual.Fields[3][..9]), Is.EqualTo(("INVITE", "0877b0b0-")), "the second endpoint re-INVITEd");
+            Assert.That(actual.Sip.Body, Does.Contain("m=audio 6186 RTP/AVP"), "with the dialled phone's SDP");
+        });
+        await signalling.PlayAsync(2); // echo, FreeSWITCH's 200 OK
+        await signalling.ExpectClientAsync((_, actual) => Assert.That((actual.Sip.Method, actual.Fields[3][..9]), Is.EqualTo(("ACK", "0877b0b0-"))));
+        await signalling.PlayAsync(1); // its echo
+
+        Assert.That(await outbound.Peer.ReceiveCommandAsync(), Is.EqualTo($"api uuid_break {EndpointUuid} all"), "the ringback stops");
+        await ApiReplyAsync(outbound, "+OK");
+        Assert.That(await outbound.Peer.ReceiveCommandAsync(), Is.EqualTo($"api uuid_bridge {EndpointUuid} {DialledUuid}"));
+        await ApiReplyAsync(outbound, "+OK " + DialledUuid);
+        return (placed, outbound, new DialledLeg(signalling, dialledOutbound));
+    }
+
+    /// <summary>The dialled phone sends a request in its dialog (a BYE), answered by us and echoed.</summary>
+    private static async Task DialledPhoneHangsUpAsync(MediaRig rig)
+    {
+        const string request = "BYE sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5085;branch=z9hG4bK-dialled-bye\r\n" +
+                               "From: <sip:15557654321@127.0.0.1:5085>;tag=1612SIPpTag011\r\nTo: <sip:127.0.0.1:5060>;tag=FZKBj2tQKvBaD\r\n" +
+                               "Call-ID: 087ab0b0-60c8-1240-da9f-925dacc98fbd\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n";
+        await rig.Signalling.Peer.SendAsync($"{FakeDrachtioPeer.NewId()}|sip|network|{request.Length}|udp|127.0.0.1|5085|12:00:00.000000|dialled-bye|{DialledPhoneDialog}|\r\n{request}");
+        Assert.That((await AnswerToPhoneAsync(rig, "dialled-bye")).Sip.StatusCode, Is.EqualTo(200));
+    }
+
+    /// <summary>The dialled leg's endpoint is released: its BYE answered, its session closed by FreeSWITCH.</summary>
+    private static async Task DialledEndpointReleasedAsync(MediaRig rig, DialledLeg dialled)
+    {
+        var bye = await rig.Signalling.Peer.ReceiveAsync("sip");
+        Assert.That((bye.Sip.Method, bye.Fields[3][..9]), Is.EqualTo(("BYE", "0877b0b0-")), "the second endpoint's dialog");
+        await rig.AnswerByeAsync(bye);
+        dialled.Outbound.Skip(dialled.Outbound.Messages.ToList().FindLastIndex(m => m.From == Side.App) + 2 - dialled.Outbound.Position);
+        await dialled.Outbound.PlayToEndAsync();
+        await dialled.Outbound.Peer.CloseAsync();
+    }
+
+    [Test]
+    public async Task A_dial_bridges_a_second_leg_and_the_dialled_phone_hanging_up_ends_both_with_nothing_left()
+    {
+        var (rig, calls, changes, _, _) = await StartAsync();
+        var (placed, outbound, dialled) = await BridgedAsync(rig, calls, changes);
+
+        await DialledPhoneHangsUpAsync(rig);
+        await DialledEndpointReleasedAsync(rig, dialled);
+        await HangsUpAsync(rig, outbound); // then the caller: BYE, and the first endpoint released
+
+        var ended = await changes.FinalAsync(placed.CallId);
+        Assert.That((ended.To, ended.Reason, ended.Detail), Is.EqualTo((CallState.Completed, "remote_hangup", (string?)"the dialled party hung up")));
+        var dial = ended.Results.Dials.Single();
+        Assert.That((dial.Target, dial.Outcome, dial.SipStatus, dial.EndedBy), Is.EqualTo(("+15557654321", "answered", (int?)200, (string?)"callee")));
+        await NothingLeftAsync(rig);
+    }
+
+    [Test]
+    public async Task The_caller_hanging_up_mid_bridge_hangs_up_the_dialled_phone_and_releases_both_endpoints()
+    {
+        var (rig, calls, changes, _, _) = await StartAsync();
+        var (placed, outbound, dialled) = await BridgedAsync(rig, calls, changes);
+
+        await PhoneSendsAsync(rig, "BYE", 2, "phone-bye");
+        Assert.That((await AnswerToPhoneAsync(rig, "phone-bye")).Sip.StatusCode, Is.EqualTo(200));
+        // The dialled phone gets its BYE, in its own dialog, and then the second endpoint goes.
+        var bye = await rig.Signalling.Peer.ReceiveAsync("sip");
+        Assert.That((bye.Sip.Method, bye.Fields[3]), Is.EqualTo(("BYE", DialledPhoneDialog)));
+        await rig.AnswerByeAsync(bye, fromPort: "5085");
+        await DialledEndpointReleasedAsync(rig, dialled);
+        await ReleaseEndpointAsync(rig, outbound);
+
+        var ended = await changes.FinalAsync(placed.CallId);
+        Assert.That((ended.Reason, ended.Results.Dials.Single().EndedBy), Is.EqualTo(("remote_hangup", (string?)"caller")));
+        await NothingLeftAsync(rig);
+    }
+
+    [Test]
+    public async Task FreeSWITCH_losing_the_dialled_channel_mid_bridge_fails_the_call_and_hangs_everything_up()
+    {
+        var (rig, calls, changes, _, _) = await StartAsync();
+        var (placed, outbound, dialled) = await BridgedAsync(rig, calls, changes);
+
+        // The second channel's socket closes with no BYE before it: FreeSWITCH lost it.
+        await dialled.Outbound.Peer.CloseAsync();
+        var byes = new List<ClientFrame>();
+        for (var i = 0; i < 2; i++)
+        {
+            var bye = await rig.Signalling.Peer.ReceiveAsync("sip");
+            Assert.That(bye.Sip.Method, Is.EqualTo("BYE"));
+            byes.Add(bye);
+            await rig.AnswerByeAsync(bye, fromPort: bye.Fields[3] == DialledPhoneDialog ? "5085" : "5090");
+        }
+        Assert.That(byes.Select(b => b.Fields[3][..9]), Is.EquivalentTo(new[] { "087ab0b0-", "0877b0b0-" }), "the dialled phone and the lost endpoint's dialog");
+        await HangsUpAsync(rig, outbound);
+
+        var ended = await changes.FinalAsync(placed.CallId);
+        Assert.That((ended.To, ended.Reason), Is.EqualTo((CallState.Failed, "media_error")));
+        var dial = ended.Results.Dials.Single();
+        Assert.That((dial.Outcome, dial.EndedBy), Is.EqualTo(("answered", (string?)"call")));
+        Assert.That(dial.Detail, Does.StartWith("the media server lost the dialled leg"));
+        await NothingLeftAsync(rig);
+    }
+
     private const string PhoneDialog = "087aea98-60c8-1240-da9f-925dacc98fbd;from-tag=FZKBj2tQKvBaD";
 
     /// <summary>The phone sends a request in its dialog of the captured call (with SDP when given), under <paramref name="transaction"/>.</summary>

@@ -76,6 +76,9 @@ public sealed class CaptureReplay(FakeDrachtioPeer peer, IReadOnlyList<CapturedF
         return peer.SendAsync(Substitute(captured.Message));
     }
 
+    /// <summary>Replaces <paramref name="captured"/> with <paramref name="ours"/> in every server frame sent from now on (a second call replayed from the same capture gets Call-IDs of its own).</summary>
+    public void Map(string captured, string ours) => _ids[captured] = ours;
+
     /// <summary>Passes over captured frames our client must not produce (and the server's replies to them).</summary>
     public void Skip(int count) => Position += count;
 
