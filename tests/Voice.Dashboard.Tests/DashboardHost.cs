@@ -42,6 +42,7 @@ public sealed class DashboardHost : WebApplicationFactory<Program>
             ["API_KEYS"] = $"dashboard={ApiKey}",
             ["AGENTS"] = "101=Alice,102=Bob",
             ["RateLimit:PerSecond"] = "1000",
+            ["WEBHOOK_ALLOWED_NETWORKS"] = "loopback",
             ["Simulation:RingTimeMs"] = "1200",
             ["Simulation:SignallingDelayMs"] = "20",
             ["Simulation:PlaybackSpeed"] = "4",
@@ -60,6 +61,32 @@ public sealed class DashboardHost : WebApplicationFactory<Program>
         {
             Directory.Delete(_data, recursive: true);
         }
+    }
+
+    /// <summary>A webhook receiver on this machine that answers 204 to everything, as n8n would; dispose to stop it.</summary>
+    public static (string Url, IDisposable Stop) Receiver()
+    {
+        var port = FreePort();
+        var listener = new HttpListener();
+        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        listener.Start();
+        _ = Task.Run(async () =>
+        {
+            while (listener.IsListening)
+            {
+                try
+                {
+                    var context = await listener.GetContextAsync();
+                    context.Response.StatusCode = 204;
+                    context.Response.Close();
+                }
+                catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+                {
+                    return;
+                }
+            }
+        });
+        return ($"http://127.0.0.1:{port}/hook", listener);
     }
 
     private static int FreePort()

@@ -128,7 +128,9 @@ public class DashboardTests
     {
         var page = await NewPageAsync();
         await SignInAsync(page);
-        var callId = await PlaceAsync(new { to = "+15005550000", message = "Disk full on db-01.", record = true });
+        var (hook, stop) = DashboardHost.Receiver();
+        using var receiver = stop;
+        var callId = await PlaceAsync(new { to = "+15005550000", message = "Disk full on db-01.", record = true, webhookUrl = hook });
 
         await Assertions.Expect(StateOf(page, callId, "ringing")).ToBeVisibleAsync();
         await ScreenshotAsync(page, "live-ringing");
@@ -145,6 +147,18 @@ public class DashboardTests
         await page.WaitForFunctionAsync("() => { const a = document.querySelector('#recording-1'); return a.readyState >= 1 && a.duration > 0.5; }");
         var played = await page.EvaluateAsync<double>("async () => { const a = document.querySelector('#recording-1'); a.muted = true; await a.play(); await new Promise(r => setTimeout(r, 400)); a.pause(); return a.currentTime; }");
         Assert.That(played, Is.GreaterThan(0.1), "the recording plays in the browser");
+        // Every state change's webhook, delivered: the page shows each delivery once the sender is through.
+        var delivered = page.Locator("#webhooks tbody tr", new() { HasText = "delivered" });
+        var deadline = DateTime.UtcNow + Patience;
+        while (await delivered.CountAsync() < 5)
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the five webhooks delivered, on the call's page");
+            await Task.Delay(300); // the step of a bounded poll: the page shows deliveries as of its last load
+            await page.ReloadAsync();
+            await Assertions.Expect(page.Locator("#timeline")).ToBeVisibleAsync();
+        }
+        await Assertions.Expect(page.Locator("#webhooks tbody tr")).ToHaveCountAsync(5);
+        await Assertions.Expect(page.Locator("#webhooks tbody tr").Last).ToContainTextAsync("completed");
         await ScreenshotAsync(page, "call-detail");
     }
 
@@ -210,6 +224,8 @@ public class DashboardTests
         await Assertions.Expect(page.Locator("#calls-per-day rect")).ToHaveCountAsync(30);
         Assert.That(await page.Locator("#calls-per-day rect").Last.GetAttributeAsync("data-calls"), Is.EqualTo("2"), "today's bar");
         await Assertions.Expect(page.Locator("#daily-total")).ToContainTextAsync("today 2");
+        await Assertions.Expect(page.Locator("#by-destination tbody tr")).ToHaveCountAsync(2);
+        Assert.That(await page.Locator("#by-destination .bar").First.EvaluateAsync<string>("b => b.style.width"), Is.EqualTo("100%"), "a bar per destination");
         await ScreenshotAsync(page, "phone-counters");
 
         var wide = await NewPageAsync();
