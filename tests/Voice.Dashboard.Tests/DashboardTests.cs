@@ -77,6 +77,8 @@ public class DashboardTests
         await page.FillAsync("#api-key", DashboardHost.ApiKey);
         await page.ClickAsync("button[type=submit]");
         await page.Locator("#nav").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Visible });
+        // The page follows calls once its event stream is connected (it says so: "live").
+        await page.Locator("body[data-live='connected']").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Attached });
     }
 
     private async Task<string> PlaceAsync(object body)

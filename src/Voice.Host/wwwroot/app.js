@@ -73,6 +73,7 @@ function failure(error) {
 function signedOut() {
   csrf = null;
   if (events) { events.close(); events = null; }
+  delete document.body.dataset.live;
   nav.hidden = true;
   const message = h('p', { class: 'error', role: 'alert', hidden: true });
   const key = h('input', { type: 'password', name: 'apiKey', id: 'api-key', autocomplete: 'current-password', required: true });
@@ -99,6 +100,14 @@ function signedIn() {
   nav.hidden = false;
   if (!events) {
     events = new EventSource('/api/events');
+    // Connected (again): what changed while the stream was down is read afresh, and the page says it is live.
+    let connectedBefore = false;
+    events.addEventListener('open', () => {
+      document.body.dataset.live = 'connected';
+      if (connectedBefore) route();
+      connectedBefore = true;
+    });
+    events.addEventListener('error', () => { document.body.dataset.live = 'reconnecting'; });
     events.addEventListener('state', (event) => {
       const change = JSON.parse(event.data);
       for (const listener of listeners) listener(change);

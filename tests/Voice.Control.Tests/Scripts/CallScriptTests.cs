@@ -72,7 +72,7 @@ public class CallScriptTests
     [TestCase("[]", "verbs", "must hold at least one verb")]
     [TestCase("""["say"]""", "verbs[0]", "must be a verb")]
     [TestCase("""[{"text":"hi"}]""", "verbs[0].verb", "is required")]
-    [TestCase("""[{"verb":"dial"}]""", "verbs[0].verb", "'dial' is not a verb VoiceBridge runs")]
+    [TestCase("""[{"verb":"conference"}]""", "verbs[0].verb", "'conference' is not a verb VoiceBridge runs")]
     [TestCase("""[{"verb":"say"}]""", "verbs[0].say.text", "is required")]
     [TestCase("""[{"verb":"say","text":""}]""", "verbs[0].say.text", "must not be empty")]
     [TestCase("""[{"verb":"say","text":"a\nb"}]""", "verbs[0].say.text", "must not contain control characters")]
