@@ -206,6 +206,9 @@ async function livePage() {
     }
     row.querySelector('.call-state').replaceChildren(stateBadge(change.state));
     row.children[3].textContent = change.reason || '';
+    // The way it went, on hover: queued → dialing → ringing → …
+    row.dataset.states = row.dataset.states ? `${row.dataset.states} ${change.state}` : change.state;
+    row.title = row.dataset.states.split(' ').join(' → ');
     if (!refreshing) {
       refreshing = setTimeout(async () => {
         refreshing = null;
