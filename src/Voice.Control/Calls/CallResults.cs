@@ -170,14 +170,7 @@ public static class CallResultsJson
             json.WriteStartObject();
             json.WriteString("verb", hook.Verb);
             json.WriteString("url", hook.Url);
-            if (hook.Status is { } status)
-            {
-                json.WriteNumber("status", status);
-            }
-            else
-            {
-                json.WriteNull("status");
-            }
+            WriteNumber(json, "status", hook.Status);
             json.WriteString("outcome", hook.Outcome);
             json.WriteString("detail", hook.Detail);
             json.WriteNumber("ms", (long)hook.Elapsed.TotalMilliseconds);
@@ -193,14 +186,7 @@ public static class CallResultsJson
                 json.WriteString("verb", dial.Verb);
                 json.WriteString("target", dial.Target);
                 json.WriteString("outcome", dial.Outcome);
-                if (dial.SipStatus is { } status)
-                {
-                    json.WriteNumber("sipStatus", status);
-                }
-                else
-                {
-                    json.WriteNull("sipStatus");
-                }
+                WriteNumber(json, "sipStatus", dial.SipStatus);
                 WriteTime(json, "answeredAt", dial.AnsweredAt);
                 WriteTime(json, "endedAt", dial.EndedAt);
                 json.WriteString("endedBy", dial.EndedBy);
@@ -227,6 +213,18 @@ public static class CallResultsJson
             json.WriteEndArray();
         }
         json.WriteEndObject();
+    }
+
+    private static void WriteNumber(System.Text.Json.Utf8JsonWriter json, string name, int? number)
+    {
+        if (number is { } value)
+        {
+            json.WriteNumber(name, value);
+        }
+        else
+        {
+            json.WriteNull(name);
+        }
     }
 
     private static void WriteTime(System.Text.Json.Utf8JsonWriter json, string name, DateTimeOffset? time)

@@ -174,14 +174,9 @@ internal static class ClickToCallApi
 
     private static async Task<IResult> ListAsync(string? tz, AgentDesk desk, SqliteCallStore store, CallRecorder recorder, TimeProvider time)
     {
-        TimeZoneInfo zone;
-        try
+        if (!TimeZones.TryFind(tz, out var zone, out var badZone))
         {
-            zone = string.IsNullOrEmpty(tz) ? TimeZoneInfo.Utc : TimeZoneInfo.FindSystemTimeZoneById(tz);
-        }
-        catch (Exception ex) when (ex is TimeZoneNotFoundException or InvalidTimeZoneException)
-        {
-            return ApiErrors.Problem(StatusCodes.Status400BadRequest, "validation_error", $"tz: '{tz}' is not a known time zone (use an IANA name such as Europe/Berlin)", "tz");
+            return badZone!;
         }
         await recorder.WrittenAsync();
         var today = StatsApi.Periods(time.GetUtcNow(), zone).Today;

@@ -57,14 +57,9 @@ internal static class DashboardApi
             {
                 return ApiErrors.Problem(StatusCodes.Status400BadRequest, "validation_error", "days: must be between 1 and 366", "days");
             }
-            TimeZoneInfo zone;
-            try
+            if (!TimeZones.TryFind(tz, out var zone, out var badZone))
             {
-                zone = string.IsNullOrEmpty(tz) ? TimeZoneInfo.Utc : TimeZoneInfo.FindSystemTimeZoneById(tz);
-            }
-            catch (Exception ex) when (ex is TimeZoneNotFoundException or InvalidTimeZoneException)
-            {
-                return ApiErrors.Problem(StatusCodes.Status400BadRequest, "validation_error", $"tz: '{tz}' is not a known time zone (use an IANA name such as Europe/Berlin)", "tz");
+                return badZone!;
             }
             await recorder.WrittenAsync();
             var now = time.GetUtcNow();

@@ -14,14 +14,9 @@ internal static class StatsApi
     {
         routes.MapGet("/api/stats", async (string? tz, SqliteCallStore store, CallRecorder recorder, VoiceControlOptions options, TimeProvider time) =>
         {
-            TimeZoneInfo zone;
-            try
+            if (!TimeZones.TryFind(tz, out var zone, out var badZone))
             {
-                zone = string.IsNullOrEmpty(tz) ? TimeZoneInfo.Utc : TimeZoneInfo.FindSystemTimeZoneById(tz);
-            }
-            catch (Exception ex) when (ex is TimeZoneNotFoundException or InvalidTimeZoneException)
-            {
-                return ApiErrors.Problem(StatusCodes.Status400BadRequest, "validation_error", $"tz: '{tz}' is not a known time zone (use an IANA name such as Europe/Berlin)", "tz");
+                return badZone!;
             }
             var periods = Periods(time.GetUtcNow(), zone);
             await recorder.WrittenAsync();
