@@ -424,6 +424,39 @@ public class HostTests
         }
     }
 
+    [Test]
+    public async Task Click_to_call_rings_the_agent_showing_the_destination_then_bridges_them_and_frees_the_agent()
+    {
+        var running = await StartAsync();
+        try
+        {
+            running.Phone.When("101", PhoneBehaviour.Answering with { ToneHz = 700 });
+            running.Phone.When("+15551230061", PhoneBehaviour.Answering with { ToneHz = 500, HangUpAfter = TimeSpan.FromSeconds(2) });
+            var response = await running.Client.PostAsJsonAsync("/api/click-to-call", new { agent = "101", to = "+15551230061" });
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+            var callId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("callId").GetString()!;
+            var agent = await running.Phone.NextCallAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(15));
+            Assert.That(SipPacket.Uri(agent.Invite.Header("From")!), Does.StartWith("sip:+15551230061@"), "the agent's phone shows whom it will call");
+            var again = await running.Client.PostAsJsonAsync("/api/click-to-call", new { agent = "101", to = "+15551230062" });
+            Assert.That(again.StatusCode, Is.EqualTo(HttpStatusCode.Conflict), "the agent is busy");
+
+            await agent.HeardAsync(25, TimeSpan.FromSeconds(10)); // "Calling plus 1, 5 5 5, …"
+            var destination = await running.Phone.NextCallAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20));
+            Assert.That(destination.User, Is.EqualTo("+15551230061"));
+            var ended = await EndedAsync(running.Client, callId);
+            Assert.That((ended.GetProperty("reason").GetString(), ended.GetProperty("agent").GetString(), ended.GetProperty("destination").GetString()),
+                Is.EqualTo(("remote_hangup", "101", "+15551230061")));
+            Assert.That(destination.Media.Report().Audible, Is.GreaterThan(50), "the destination heard the agent");
+            var agents = await running.Client.GetFromJsonAsync<JsonElement>("/api/agents");
+            Assert.That(agents.GetProperty("agents")[0].GetProperty("available").GetBoolean(), Is.True, "the agent is free again");
+            await AssertNoChannelsLeftAsync();
+        }
+        finally
+        {
+            await StopAsync(running);
+        }
+    }
+
     private static int FreePort()
     {
         using var probe = new TcpListener(IPAddress.Loopback, 0);
