@@ -35,7 +35,13 @@ public class RecordingApiTests
         return client;
     }
 
-    private static string RecordingFile(JsonElement call) => call.GetProperty("results").GetProperty("recordings")[0].GetProperty("file").GetString()!;
+    /// <summary>The file of the call's first recording, as stored: the API never shows it (it is the secret part of the upload URL).</summary>
+    private static async Task<string> RecordingFileAsync(HostFactory factory, string callId)
+    {
+        await factory.Services.GetRequiredService<CallRecorder>().WrittenAsync();
+        var stored = await factory.Services.GetRequiredService<SqliteCallStore>().GetAsync(callId);
+        return RecordingFiles.Of(stored!.ResultsJson)[0].File!;
+    }
 
     [Test]
     public async Task A_recorded_call_shows_its_recording_and_serves_it_as_WAV_with_ranges()
@@ -102,7 +108,8 @@ public class RecordingApiTests
         });
         using var client = factory.CreateClient();
         var (callId, call) = await RecordedCallAsync(client);
-        var name = RecordingFile(call);
+        var name = await RecordingFileAsync(factory, callId);
+        Assert.That(call.GetProperty("results").GetProperty("recordings")[0].TryGetProperty("file", out _), Is.False, "the upload URL's secret is not shown");
         var path = Path.Combine(factory.DataDirectory, "recordings", name);
         // The simulation writes its file directly; take it away, as if FreeSWITCH had not uploaded it yet.
         var wav = await File.ReadAllBytesAsync(path);
@@ -137,12 +144,30 @@ public class RecordingApiTests
     }
 
     [Test]
+    public async Task Webhooks_tell_of_the_recording_but_not_its_file_name()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var factory = new HostFactory(new() { ["WEBHOOK_ALLOWED_NETWORKS"] = "loopback" });
+        using var client = factory.CreateClient();
+        var callId = await HostFactory.PlaceAsync(client, $$"""{"to":"+15005550000","message":"Disk full.","record":true,"webhookUrl":"{{receiver.Url}}"}""");
+        await HostFactory.WaitForEndAsync(client, callId);
+        await HostFactory.Eventually(async () => { await Task.Yield(); return receiver.Accepted.Any(r => r.Body.Contains("\"completed\"", StringComparison.Ordinal)); }, "the final webhook");
+
+        var final = JsonDocument.Parse(receiver.Accepted.Last(r => r.Body.Contains("\"completed\"", StringComparison.Ordinal)).Body).RootElement;
+        var recording = final.GetProperty("results").GetProperty("recordings")[0];
+        Assert.That((recording.GetProperty("status").GetString(), recording.TryGetProperty("file", out _)), Is.EqualTo(("recorded", false)),
+            "a file name is the secret part of its upload URL");
+        var file = await RecordingFileAsync(factory, callId);
+        Assert.That(receiver.Accepted.Any(r => r.Body.Contains(file, StringComparison.Ordinal)), Is.False);
+    }
+
+    [Test]
     public async Task Without_an_upload_target_nobody_can_upload()
     {
         await using var factory = new HostFactory();
         using var client = factory.CreateClient();
-        var (_, call) = await RecordedCallAsync(client);
-        var response = await Anonymous(factory).PutAsync($"/fs/recordings/{RecordingFile(call)}", new ByteArrayContent([1, 2, 3]));
+        var (callId, _) = await RecordedCallAsync(client);
+        var response = await Anonymous(factory).PutAsync($"/fs/recordings/{await RecordingFileAsync(factory, callId)}", new ByteArrayContent([1, 2, 3]));
         Assert.That(response.StatusCode, Is.AnyOf(HttpStatusCode.NotFound, HttpStatusCode.MethodNotAllowed));
     }
 
@@ -151,8 +176,10 @@ public class RecordingApiTests
     {
         await using var factory = new HostFactory(new() { ["RETENTION_DAYS"] = "30" });
         using var client = factory.CreateClient();
-        var (old, oldCall) = await RecordedCallAsync(client);
-        var (recent, recentCall) = await RecordedCallAsync(client);
+        var (old, _) = await RecordedCallAsync(client);
+        var (recent, _) = await RecordedCallAsync(client);
+        var oldFile = await RecordingFileAsync(factory, old);
+        var recentFile = await RecordingFileAsync(factory, recent);
         var directory = Path.Combine(factory.DataDirectory, "recordings");
         var orphanOld = Path.Combine(directory, $"{Guid.NewGuid()}-1-{new string('a', 24)}.wav");
         var orphanNew = Path.Combine(directory, $"{Guid.NewGuid()}-1-{new string('b', 24)}.wav");
@@ -170,9 +197,9 @@ public class RecordingApiTests
         }
         await factory.Services.GetRequiredService<CallRecorder>().PurgeAsync();
 
-        Assert.That(File.Exists(Path.Combine(directory, RecordingFile(oldCall))), Is.False, "the purged call's recording");
+        Assert.That(File.Exists(Path.Combine(directory, oldFile)), Is.False, "the purged call's recording");
         Assert.That(File.Exists(orphanOld), Is.False, "a file of no call, older than the retention");
-        Assert.That(File.Exists(Path.Combine(directory, RecordingFile(recentCall))), Is.True);
+        Assert.That(File.Exists(Path.Combine(directory, recentFile)), Is.True);
         Assert.That(File.Exists(orphanNew), Is.True, "a file of no call yet may still be on its way");
         Assert.That((await client.GetAsync($"/api/call/{recent}/recording")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
     }

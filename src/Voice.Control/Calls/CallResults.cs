@@ -122,8 +122,11 @@ public sealed record CallResults
 /// </summary>
 public static class CallResultsJson
 {
-    /// <summary>The results as one JSON object; null when there are none (a plain announce call).</summary>
-    public static string? Serialize(CallResults results)
+    /// <summary>
+    /// The results as one JSON object; null when there are none (a plain announce call). <paramref name="withFiles"/>:
+    /// each recording's file name, which is also the secret part of its upload URL: kept in the store, never shown.
+    /// </summary>
+    public static string? Serialize(CallResults results, bool withFiles = true)
     {
         if (results.IsEmpty)
         {
@@ -132,12 +135,12 @@ public static class CallResultsJson
         using var buffer = new MemoryStream();
         using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
         {
-            Write(json, results);
+            Write(json, results, withFiles);
         }
         return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
 
-    public static void Write(System.Text.Json.Utf8JsonWriter json, CallResults results)
+    public static void Write(System.Text.Json.Utf8JsonWriter json, CallResults results, bool withFiles = true)
     {
         ArgumentNullException.ThrowIfNull(json);
         ArgumentNullException.ThrowIfNull(results);
@@ -202,7 +205,10 @@ public static class CallResultsJson
             {
                 json.WriteStartObject();
                 json.WriteNumber("part", recording.Part);
-                json.WriteString("file", recording.File);
+                if (withFiles)
+                {
+                    json.WriteString("file", recording.File);
+                }
                 json.WriteString("mixType", recording.Stereo ? "stereo" : "mixed");
                 json.WriteString("status", recording.Status);
                 json.WriteString("startedAt", recording.StartedAt);

@@ -123,7 +123,7 @@ internal static class CallResponses
         Direction = call.Direction,
         Source = call.Source,
         Application = call.Application,
-    }, CallResultsJson.Serialize(call.Results));
+    }, CallResultsJson.Serialize(call.Results, withFiles: false));
 
     /// <summary>A stored call, in the same shape as a live one.</summary>
     public static CallView Call(Storage.CallRecord call) => WithResults(new(
@@ -144,13 +144,31 @@ internal static class CallResponses
         {
             return view;
         }
-        var json = JsonSerializer.Deserialize<JsonElement>(results);
+        var json = WithoutFiles(JsonSerializer.Deserialize<JsonElement>(results));
         return view with
         {
             Acknowledged = json.TryGetProperty("acknowledged", out var acknowledged) ? acknowledged.GetBoolean() : null,
             Digits = json.GetProperty("digits").GetString(),
             Results = json,
         };
+    }
+
+    /// <summary>
+    /// Stored results without their recordings' file names: a name is the secret part of the recording's upload URL, so
+    /// it stays in the store (the call's <c>recordings</c> give the download URL instead).
+    /// </summary>
+    private static JsonElement WithoutFiles(JsonElement results)
+    {
+        if (!results.TryGetProperty("recordings", out var recordings) || !recordings.EnumerateArray().Any(r => r.TryGetProperty("file", out _)))
+        {
+            return results;
+        }
+        var node = System.Text.Json.Nodes.JsonNode.Parse(results.GetRawText())!;
+        foreach (var recording in node["recordings"]!.AsArray())
+        {
+            recording!.AsObject().Remove("file");
+        }
+        return JsonSerializer.Deserialize<JsonElement>(node.ToJsonString());
     }
 
     /// <summary>The call with its webhooks (only on a single call: a list would cost a query per call).</summary>

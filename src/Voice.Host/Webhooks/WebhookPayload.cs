@@ -70,7 +70,8 @@ public sealed record WebhookPayload(
                 }
                 json.WriteString("digits", payload.Results.Digits);
                 json.WritePropertyName("results");
-                Voice.Control.Calls.CallResultsJson.Write(json, payload.Results);
+                // Without recordings' file names: a name is the secret part of its upload URL (GET the call for its download URL).
+                Voice.Control.Calls.CallResultsJson.Write(json, payload.Results, withFiles: false);
             }
             json.WriteEndObject();
         }
