@@ -87,9 +87,13 @@ public class HostTests
         Directory.Delete(running.Data, recursive: true);
     }
 
-    private static async Task<string> PostAsync(HttpClient client, string to)
+    private static Task<string> PostAsync(HttpClient client, string to) =>
+        PostAsync(client, "/api/outbound-call", new { to, message = Messages.Alert, timeoutSeconds = 20 });
+
+    /// <summary>POSTs <paramref name="body"/> (a call, or a click-to-call) and returns the call's id; fails the test unless it was accepted.</summary>
+    private static async Task<string> PostAsync(HttpClient client, string path, object body)
     {
-        var response = await client.PostAsJsonAsync("/api/outbound-call", new { to, message = Messages.Alert, timeoutSeconds = 20 });
+        var response = await client.PostAsJsonAsync(path, body);
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("callId").GetString()!;
     }
@@ -260,6 +264,19 @@ public class HostTests
         }
     }
 
+    /// <summary>The call's first recording, once the host has it (FreeSWITCH writes or uploads it as the recording stops).</summary>
+    private static async Task<byte[]> RecordingAsync(HttpClient client, string callId)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        JsonElement recording;
+        while (!(recording = (await client.GetFromJsonAsync<JsonElement>($"/api/call/{callId}")).GetProperty("recordings")[0]).GetProperty("available").GetBoolean())
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the recording never reached the host: " + recording);
+            await Task.Delay(100); // the step of a bounded poll
+        }
+        return await client.GetByteArrayAsync(recording.GetProperty("url").GetString());
+    }
+
     /// <summary>The left and right channels of a 16-bit stereo WAV file, after its 44-byte header.</summary>
     private static (short[] Left, short[] Right, int Rate) Channels(byte[] wav)
     {
@@ -289,21 +306,12 @@ public class HostTests
         try
         {
             running.Phone.Behaviour = PhoneBehaviour.Answering with { ToneHz = 500, HangUpAfter = phoneHangsUp ? TimeSpan.FromSeconds(2.5) : null };
-            var response = await running.Client.PostAsJsonAsync("/api/outbound-call", new { to = "+15551230031", message = Messages.Alert, timeoutSeconds = 20, record = true });
-            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
-            var callId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("callId").GetString()!;
+            var callId = await PostAsync(running.Client, "/api/outbound-call", new { to = "+15551230031", message = Messages.Alert, timeoutSeconds = 20, record = true });
             await running.Phone.NextCallAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(15));
             var ended = await EndedAsync(running.Client, callId);
             Assert.That(ended.GetProperty("reason").GetString(), Is.EqualTo(phoneHangsUp ? "remote_hangup" : "announce_complete"));
 
-            JsonElement recording = default;
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-            while (!((recording = (await running.Client.GetFromJsonAsync<JsonElement>($"/api/call/{callId}")).GetProperty("recordings")[0]).GetProperty("available").GetBoolean()))
-            {
-                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the recording never reached the host: " + recording);
-                await Task.Delay(100);
-            }
-            var wav = await running.Client.GetByteArrayAsync(recording.GetProperty("url").GetString());
+            var wav = await RecordingAsync(running.Client, callId);
             var (left, right, rate) = Channels(wav);
             var seconds = left.Length / (double)rate;
             TestContext.Progress.WriteLine($"recording ({(uploaded ? "uploaded" : "shared directory")}): {wav.Length} bytes, {rate} Hz, {seconds:0.00} s; call {ended.GetProperty("duration")} s");
@@ -336,14 +344,12 @@ public class HostTests
         {
             running.Phone.When("+15551230041", PhoneBehaviour.Answering with { ToneHz = 700 });
             running.Phone.When("+15551230042", PhoneBehaviour.Answering with { ToneHz = 500, HangUpAfter = TimeSpan.FromSeconds(3) });
-            var response = await running.Client.PostAsJsonAsync("/api/outbound-call", new
+            var callId = await PostAsync(running.Client, "/api/outbound-call", new
             {
                 to = "+15551230041",
                 record = true,
                 verbs = new object[] { new { verb = "dial", timeout = 15, target = new[] { new { type = "phone", number = "+15551230042" } } } },
             });
-            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
-            var callId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("callId").GetString()!;
             var caller = await running.Phone.NextCallAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(15));
             var dialled = await running.Phone.NextCallAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(15));
             Assert.That((caller.User, dialled.User), Is.EqualTo(("+15551230041", "+15551230042")));
@@ -361,14 +367,7 @@ public class HostTests
             Assert.That(callerHeard.Audible, Is.GreaterThan(100), "the caller heard the dialled phone (ringback alone lasts a few packets)");
 
             // The recording of a bridged call: the caller on the left, the dialled phone (what the call played) on the right.
-            JsonElement recording = default;
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-            while (!((recording = (await running.Client.GetFromJsonAsync<JsonElement>($"/api/call/{callId}")).GetProperty("recordings")[0]).GetProperty("available").GetBoolean()))
-            {
-                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the recording never reached the host: " + recording);
-                await Task.Delay(100);
-            }
-            var (left, right, rate) = Channels(await running.Client.GetByteArrayAsync(recording.GetProperty("url").GetString()));
+            var (left, right, rate) = Channels(await RecordingAsync(running.Client, callId));
             var callerTone = Windows(left, rate).Where(w => w.Rms > 1000).ToList();
             var dialledTone = Windows(right, rate).Where(w => w.Rms > 1000).ToList();
             Assert.That(callerTone.Average(w => w.Crossings), Is.EqualTo(2 * 700 / 8000.0).Within(0.02), "700 Hz, the caller, on the left");
@@ -391,7 +390,7 @@ public class HostTests
             running.Phone.When("+15551230051", PhoneBehaviour.Answering with { HangUpAfter = TimeSpan.FromSeconds(7) });
             running.Phone.When("+15551230052", PhoneBehaviour.Answering with { ToneHz = 500 });
             running.Phone.When("+15551230053", PhoneBehaviour.Answering with { FinalStatus = 486 });
-            var response = await running.Client.PostAsJsonAsync("/api/outbound-call", new
+            var callId = await PostAsync(running.Client, "/api/outbound-call", new
             {
                 to = "+15551230051",
                 verbs = new object[]
@@ -401,8 +400,6 @@ public class HostTests
                     new { verb = "dial", timeout = 10, target = new[] { new { type = "phone", number = "+15551230052" } } },
                 },
             });
-            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
-            var callId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("callId").GetString()!;
             var calls = new List<PhoneCall>();
             for (var i = 0; i < 3; i++)
             {
@@ -432,9 +429,7 @@ public class HostTests
         {
             running.Phone.When("101", PhoneBehaviour.Answering with { ToneHz = 700 });
             running.Phone.When("+15551230061", PhoneBehaviour.Answering with { ToneHz = 500, HangUpAfter = TimeSpan.FromSeconds(2) });
-            var response = await running.Client.PostAsJsonAsync("/api/click-to-call", new { agent = "101", to = "+15551230061" });
-            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
-            var callId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("callId").GetString()!;
+            var callId = await PostAsync(running.Client, "/api/click-to-call", new { agent = "101", to = "+15551230061" });
             var agent = await running.Phone.NextCallAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(15));
             Assert.That(SipPacket.Uri(agent.Invite.Header("From")!), Does.StartWith("sip:+15551230061@"), "the agent's phone shows whom it will call");
             var again = await running.Client.PostAsJsonAsync("/api/click-to-call", new { agent = "101", to = "+15551230062" });

@@ -37,11 +37,7 @@ internal sealed class SipInboundLeg : IInboundLeg
 
     public Task<CallLegEnd> Ended => _ended.Task;
 
-    /// <summary>
-    /// 180 Ringing. drachtio-server refuses it when the caller's CANCEL got there first; the CANCEL itself may reach us a
-    /// moment after the refusal (lab: once in a few dozen calls cancelled at once), so the refusal waits briefly for it,
-    /// and the call then ends as the caller's, as it did.
-    /// </summary>
+    /// <summary>180 Ringing; a refusal is the caller's CANCEL when one follows it (<see cref="RefusedAsync"/>).</summary>
     public Task RingAsync(CancellationToken ct) => Translated(async () =>
     {
         try
@@ -50,15 +46,25 @@ internal sealed class SipInboundLeg : IInboundLeg
         }
         catch (DrachtioException)
         {
-            await ((Task)_invite.Canceled).WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            if (_invite.Canceled.IsCompleted)
-            {
-                // Ended now, not when the continuation registered on the cancellation gets its turn.
-                OnCanceled();
-            }
+            await RefusedAsync().ConfigureAwait(false);
             throw;
         }
     });
+
+    /// <summary>
+    /// drachtio-server refused our response (180 or 200): when the caller's CANCEL got there first it has ended the
+    /// transaction, and its relay of the CANCEL may reach us a moment after the refusal (lab: once in a few dozen calls
+    /// cancelled at once, behind a 180). So the refusal waits briefly for it, and the call then ends as the caller's, now,
+    /// not when the continuation registered on the cancellation gets its turn.
+    /// </summary>
+    private async Task RefusedAsync()
+    {
+        await ((Task)_invite.Canceled).WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (_invite.Canceled.IsCompleted)
+        {
+            OnCanceled();
+        }
+    }
 
     public Task AnswerAsync(CancellationToken ct) => Translated(async () =>
     {
@@ -69,10 +75,10 @@ internal sealed class SipInboundLeg : IInboundLeg
         {
             dialog = await _invite.AcceptAsync(endpoint.LocalSdp).ConfigureAwait(false);
         }
-        catch (DrachtioException) when (_invite.Canceled.IsCompleted)
+        catch (DrachtioException)
         {
-            // The CANCEL crossed our 200: the call ends as the caller's, now, not when the continuation above runs.
-            OnCanceled();
+            // The CANCEL crossed our 200.
+            await RefusedAsync().ConfigureAwait(false);
             throw;
         }
         _dialog = dialog;

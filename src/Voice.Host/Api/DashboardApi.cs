@@ -145,13 +145,15 @@ internal static class DashboardApi
         var next = changes.MoveNextAsync().AsTask();
         try
         {
+            // One heartbeat timer at a time, made again only once it has fired: not one per change.
+            var heartbeat = Task.Delay(TimeSpan.FromSeconds(15), stop.Token);
             while (true)
             {
-                var done = await Task.WhenAny(next, Task.Delay(TimeSpan.FromSeconds(15), stop.Token));
-                if (done != next)
+                if (await Task.WhenAny(next, heartbeat) == heartbeat)
                 {
                     await context.Response.WriteAsync(": ping\n\n", stop.Token);
                     await context.Response.Body.FlushAsync(stop.Token);
+                    heartbeat = Task.Delay(TimeSpan.FromSeconds(15), stop.Token);
                     continue;
                 }
                 if (!await next)

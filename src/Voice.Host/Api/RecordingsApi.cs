@@ -136,22 +136,17 @@ internal static class RecordingsApi
         var partial = Path.Combine(options.Directory, "." + name + "." + Guid.NewGuid().ToString("N") + ".part");
         try
         {
+            var head = new byte[512];
             long total;
             await using (var file = new FileStream(partial, FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 * 1024, useAsync: true))
             {
-                total = await CopyAsync(context.Request.Body, file, options.MaxBytes, context.RequestAborted);
+                total = await CopyAsync(context.Request.Body, file, options.MaxBytes, head, context.RequestAborted);
             }
             if (total < 0)
             {
                 return TooLarge(options);
             }
-            var head = new byte[512];
-            int read;
-            await using (var file = File.OpenRead(partial))
-            {
-                read = await file.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, context.RequestAborted);
-            }
-            if (Wav.Describe(head.AsSpan(0, read), total) is null)
+            if (Wav.Describe(head.AsSpan(0, (int)Math.Min(total, head.Length)), total) is null)
             {
                 return ApiErrors.Problem(StatusCodes.Status415UnsupportedMediaType, "not_wav", "A recording must be a 16-bit PCM WAV file");
             }
@@ -172,14 +167,18 @@ internal static class RecordingsApi
         }
     }
 
-    /// <summary>Copies at most <paramref name="limit"/> bytes; -1 when there were more.</summary>
-    private static async Task<long> CopyAsync(Stream from, Stream to, long limit, CancellationToken ct)
+    /// <summary>Copies at most <paramref name="limit"/> bytes, keeping the first ones in <paramref name="head"/>; -1 when there were more.</summary>
+    private static async Task<long> CopyAsync(Stream from, Stream to, long limit, byte[] head, CancellationToken ct)
     {
         var buffer = new byte[64 * 1024];
         long total = 0;
         int read;
         while ((read = await from.ReadAsync(buffer, ct)) > 0)
         {
+            if (total < head.Length)
+            {
+                buffer.AsSpan(0, (int)Math.Min(read, head.Length - total)).CopyTo(head.AsSpan((int)total));
+            }
             total += read;
             if (total > limit)
             {
