@@ -40,11 +40,13 @@ try
     var voice = VoiceBridgeConfiguration.From(builder.Configuration, dataDirectory);
 
     var storage = new StorageOptions(
-        Path.Combine(dataDirectory, "voicebridge.db"),
         TimeSpan.FromDays(VoiceBridgeConfiguration.Int(builder.Configuration, "RETENTION_DAYS", "Storage:RetentionDays") is not { } days ? 90
             : days >= 1 ? days : throw new InvalidOperationException($"RETENTION_DAYS {days} must be at least 1.")),
         voice.Calls.Recording?.Directory);
-    var store = new SqliteCallStore(storage.DatabasePath);
+    // SQLite in the data directory unless DATABASE_URL (or Storage:ConnectionString) names a PostgreSQL, which several hosts can share.
+    ICallStore store = new CallStore(
+        StorageOptions.Database(VoiceBridgeConfiguration.Value(builder.Configuration, "DATABASE_URL", "Storage:ConnectionString"), dataDirectory),
+        WebhookPayload.Body);
     builder.Services.AddSingleton(storage);
     builder.Services.AddSingleton(store);
     // Alerts pick up where the last run left them before the recorder places its queued calls again.
@@ -54,8 +56,8 @@ try
     builder.Services.AddHostedService(sp => sp.GetRequiredService<Voice.Host.Alerts.AlertChains>());
     // The recorder is registered first so it stops last: the calls end (and say so) before it stops listening.
     builder.Services.AddSingleton(sp => new CallRecorder(
-        sp.GetRequiredService<IOutboundCalls>(), store, storage, sp.GetRequiredService<WebhookSender>(), sp.GetRequiredService<TimeProvider>(),
-        sp.GetRequiredService<ILogger<CallRecorder>>(), sp.GetRequiredService<CallManager>().Place));
+        sp.GetRequiredService<IOutboundCalls>(), store, storage, sp.GetRequiredService<WebhookSender>().Enqueue, sp.GetRequiredService<TimeProvider>(),
+        sp.GetRequiredService<ILogger<CallRecorder>>(), call => sp.GetRequiredService<CallManager>().Place(OutboundCallRequest.FromStored(call), call.CallId)));
     builder.Services.AddHostedService(sp => sp.GetRequiredService<CallRecorder>());
     var webhooks = VoiceBridgeConfiguration.Webhooks(builder.Configuration, dataDirectory);
     // What calls that come in hear, by name; their hooks and webhooks follow the webhook destination rules.
@@ -81,7 +83,7 @@ try
         { Timeout = Timeout.InfiniteTimeSpan },
         webhooks.Secret, sp.GetRequiredService<TimeProvider>()));
     builder.Services.AddSingleton(sp => new WebhookSender(
-        sp.GetRequiredService<SqliteCallStore>(), sp.GetRequiredService<WebhookOptions>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<WebhookSender>>(),
+        store, sp.GetRequiredService<WebhookOptions>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<WebhookSender>>(),
         sp.GetRequiredService<HostMeter>()));
     builder.Services.AddHostedService(sp => sp.GetRequiredService<WebhookSender>());
     // After the recorder and the webhook sender: hosted services stop in reverse order, so the calls end (and say

@@ -111,7 +111,7 @@ public class ClickToCallTests
     public async Task After_a_restart_an_agent_whose_call_was_cut_short_is_free()
     {
         using var directory = new TemporaryDirectory();
-        using (var store = new SqliteCallStore(Path.Combine(directory.Path, "voicebridge.db")))
+        using (var store = TestStores.Sqlite(Path.Combine(directory.Path, "voicebridge.db")))
         {
             await store.InitializeAsync();
             var now = DateTimeOffset.UtcNow;

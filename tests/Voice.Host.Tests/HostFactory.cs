@@ -11,12 +11,17 @@ public sealed class HostFactory : WebApplicationFactory<Program>
 {
     private readonly Dictionary<string, string?> _settings;
 
-    public HostFactory(Dictionary<string, string?>? settings = null, string? dataDirectory = null)
+    /// <param name="settings">Settings over the tests' defaults.</param>
+    /// <param name="dataDirectory">A data directory the test keeps; a temporary one by default.</param>
+    /// <param name="engine">The database: SQLite in the data directory, or a new database on the test PostgreSQL.</param>
+    public HostFactory(Dictionary<string, string?>? settings = null, string? dataDirectory = null, Engine engine = Engine.Sqlite)
     {
         DataDirectory = dataDirectory ?? Path.Combine(Path.GetTempPath(), "vb-host-" + Guid.NewGuid().ToString("N"));
         KeepData = dataDirectory is not null;
+        Engine = engine;
         _settings = new Dictionary<string, string?>
         {
+            ["DATABASE_URL"] = engine == Engine.Postgres && settings?.ContainsKey("DATABASE_URL") != true ? PostgresServer.CreateDatabase() : null,
             ["DataDirectory"] = DataDirectory,
             ["API_KEYS"] = $"tests={ApiKey}",
             ["RateLimit:PerSecond"] = "1000",
@@ -32,6 +37,14 @@ public sealed class HostFactory : WebApplicationFactory<Program>
             _settings[key] = value;
         }
     }
+
+    /// <summary>A host on a database of the test's own, which outlives it (its data directory too).</summary>
+    public HostFactory(Dictionary<string, string?>? settings, TestDatabase database)
+        : this(new Dictionary<string, string?>(settings ?? []) { ["DATABASE_URL"] = database.Url }, database.DataDirectory, database.Engine)
+    {
+    }
+
+    public Engine Engine { get; }
 
     /// <summary>The key every client of <see cref="WebApplicationFactory{TEntryPoint}.CreateClient()"/> sends.</summary>
     public const string ApiKey = "test-key-0123456789abcdef";

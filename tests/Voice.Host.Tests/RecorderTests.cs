@@ -14,16 +14,16 @@ public class RecorderTests
 
         public Recording()
         {
-            Store = new SqliteCallStore(_directory.Database, Time);
+            Store = TestStores.Sqlite(_directory.Database, Time);
             Sender = new WebhookSender(Store, new WebhookOptions { Secret = [1, 2, 3], Destinations = new(["loopback"]) }, Time, NullLogger<WebhookSender>.Instance);
-            Recorder = new CallRecorder(Calls, Store, new StorageOptions(_directory.Database, TimeSpan.FromDays(1)), Sender, Time, NullLogger<CallRecorder>.Instance);
+            Recorder = new CallRecorder(Calls, Store, new StorageOptions(TimeSpan.FromDays(1)), Sender.Enqueue, Time, NullLogger<CallRecorder>.Instance);
         }
 
         public HeldTimers Time { get; } = new();
 
         public RaisedCalls Calls { get; } = new();
 
-        public SqliteCallStore Store { get; }
+        public CallStore Store { get; }
 
         public WebhookSender Sender { get; }
 
@@ -57,18 +57,18 @@ public class RecorderTests
     {
         await using var recording = new Recording();
         await recording.StartAsync();
-        var commits = recording.Store.Commits;
+        var commits = recording.Store.Database.Commits;
 
         Assert.That(recording.Recorder.Accept(Call("grouped")));
         var window = await recording.Time.SetAsync(CallRecorder.BatchWindow);
         var now = DateTimeOffset.UtcNow;
         recording.Calls.Raise(new CallStateChange("grouped", 1, null, CallState.Queued, now));
         recording.Calls.Raise(new CallStateChange("grouped", 2, CallState.Queued, CallState.Dialing, now));
-        Assert.That(recording.Store.Commits, Is.EqualTo(commits), "nothing is written while the window is open");
+        Assert.That(recording.Store.Database.Commits, Is.EqualTo(commits), "nothing is written while the window is open");
         window.Fire();
 
         await HostFactory.Eventually(async () => (await recording.Store.GetAsync("grouped"))?.State == "dialing", "the call and both changes are written");
-        Assert.That(recording.Store.Commits - commits, Is.EqualTo(1), "one commit for the call and its two changes");
+        Assert.That(recording.Store.Database.Commits - commits, Is.EqualTo(1), "one commit for the call and its two changes");
     }
 
     [Test]

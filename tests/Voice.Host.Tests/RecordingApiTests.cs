@@ -39,7 +39,7 @@ public class RecordingApiTests
     private static async Task<string> RecordingFileAsync(HostFactory factory, string callId)
     {
         await factory.Services.GetRequiredService<CallRecorder>().WrittenAsync();
-        var stored = await factory.Services.GetRequiredService<SqliteCallStore>().GetAsync(callId);
+        var stored = await factory.Services.GetRequiredService<ICallStore>().GetAsync(callId);
         return RecordingFiles.Of(stored!.ResultsJson)[0].File!;
     }
 

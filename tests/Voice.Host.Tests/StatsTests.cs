@@ -33,7 +33,7 @@ public class StatsTests
     public async Task Counts_come_from_the_records_per_period_and_survive_the_retention_purge()
     {
         using var directory = new TemporaryDirectory();
-        using var store = new SqliteCallStore(directory.Database);
+        using var store = TestStores.Sqlite(directory.Database);
         await store.InitializeAsync();
         var today = new DateTimeOffset(2026, 11, 20, 0, 0, 0, TimeSpan.Zero); // a Friday
         var (week, month, year) = (new DateTimeOffset(2026, 11, 16, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));

@@ -7,8 +7,10 @@ using Voice.Host.Storage;
 
 namespace Voice.Host.Tests;
 
-/// <summary>Calls kept in the SQLite file: history, paging, idempotency, and what a restart finds.</summary>
-public class StorageTests
+/// <summary>Calls kept in the database, on each engine: history, paging, idempotency, and what a restart finds.</summary>
+[TestFixture(Engine.Sqlite)]
+[TestFixture(Engine.Postgres)]
+public class StorageTests(Engine engine)
 {
     private static Task<HttpResponseMessage> PostAsync(HttpClient client, string json, string? key = null)
     {
@@ -27,7 +29,7 @@ public class StorageTests
     [Test]
     public async Task Ended_calls_stay_in_the_history_newest_first_in_pages_and_filtered()
     {
-        await using var factory = new HostFactory();
+        await using var factory = new HostFactory(engine: engine);
         using var client = factory.CreateClient();
         var ids = new List<string>();
         foreach (var to in new[] { "+15005550000", "+15005550001", "+15005550000", "+15005550003", "+15005550000" })
@@ -70,7 +72,7 @@ public class StorageTests
     [Test]
     public async Task A_retried_POST_with_the_same_Idempotency_Key_returns_the_same_call()
     {
-        await using var factory = new HostFactory();
+        await using var factory = new HostFactory(engine: engine);
         using var client = factory.CreateClient();
         const string body = """{"to":"+15005550000","message":"Only once, please."}""";
 
@@ -93,7 +95,7 @@ public class StorageTests
     [Test]
     public async Task Concurrent_POSTs_with_one_Idempotency_Key_make_one_call()
     {
-        await using var factory = new HostFactory();
+        await using var factory = new HostFactory(engine: engine);
         using var client = factory.CreateClient();
         const string body = """{"to":"+15005550000","message":"Sent by three automations at once."}""";
 
@@ -111,36 +113,10 @@ public class StorageTests
     }
 
     [Test]
-    public async Task A_POST_is_answered_while_the_database_is_locked_and_its_call_is_written_once_it_is_free()
-    {
-        await using var factory = new HostFactory();
-        using var client = factory.CreateClient();
-        await client.GetAsync("/healthz"); // the host is up and its database created
-
-        // Another process holding SQLite's write lock, as a stalled disk would hold a write.
-        await using var blocker = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={factory.DatabasePath}");
-        await blocker.OpenAsync();
-        await using var hold = blocker.CreateCommand();
-        hold.CommandText = "BEGIN IMMEDIATE";
-        await hold.ExecuteNonQueryAsync();
-        var response = await PostAsync(client, """{"to":"+15005550000","message":"The database is busy."}""").WaitAsync(TimeSpan.FromSeconds(5));
-        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), "answered before the lock is released");
-        var callId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("callId").GetString()!;
-        using var store = new SqliteCallStore(factory.DatabasePath);
-        Assert.That(await store.GetAsync(callId), Is.Null, "not written yet");
-
-        hold.CommandText = "ROLLBACK";
-        await hold.ExecuteNonQueryAsync();
-        var ended = await HostFactory.WaitForEndAsync(client, callId);
-        Assert.That(ended.GetProperty("state").GetString(), Is.EqualTo("completed"));
-        await HostFactory.Eventually(async () => (await store.HistoryAsync(callId)).Select(h => h.State).SequenceEqual(["queued", "dialing", "ringing", "playing", "completed"]));
-    }
-
-    [Test]
     public async Task An_alert_whose_first_call_is_withdrawn_is_gone_with_it_and_a_later_attempt_withdrawn_leaves_it()
     {
-        using var directory = new TemporaryDirectory();
-        using var store = new SqliteCallStore(directory.Database);
+        using var database = new TestDatabase(engine);
+        using var store = database.Open();
         await store.InitializeAsync();
         var now = DateTimeOffset.UtcNow;
         CallRecord Attempt(string id, int attempt) => new()
@@ -167,15 +143,15 @@ public class StorageTests
     [Test]
     public async Task A_call_accepted_just_before_the_host_stops_is_kept()
     {
-        using var directory = new TemporaryDirectory();
+        using var database = new TestDatabase(engine);
         string callId;
-        await using (var factory = new HostFactory(dataDirectory: directory.Path))
+        await using (var factory = database.Host())
         {
             using var client = factory.CreateClient();
             callId = await PlaceAsync(client, "+15005550002");
         }
 
-        using var store = new SqliteCallStore(directory.Database);
+        using var store = database.Open();
         var call = await store.GetAsync(callId);
         Assert.That(call, Is.Not.Null, "written before the host stopped");
         Assert.That(call!.To, Is.EqualTo("+15005550002"));
@@ -185,8 +161,8 @@ public class StorageTests
     public async Task A_restart_closes_calls_that_were_in_progress_and_places_the_queued_ones_again()
     {
         // What a host that died mid-call leaves behind: one call ringing, one still queued.
-        using var directory = new TemporaryDirectory();
-        using var store = new SqliteCallStore(directory.Database);
+        using var database = new TestDatabase(engine);
+        using var store = database.Open();
         await store.InitializeAsync();
         var now = DateTimeOffset.UtcNow;
         foreach (var (id, to) in new[] { ("ringing-call", "+15005550002"), ("queued-call", "+15005550000") })
@@ -205,7 +181,7 @@ public class StorageTests
             new CallStateChange("queued-call", 1, null, CallState.Queued, now),
         ]);
 
-        await using var factory = new HostFactory(dataDirectory: directory.Path);
+        await using var factory = database.Host();
         using var client = factory.CreateClient();
 
         var interrupted = await client.GetFromJsonAsync<JsonElement>("/api/call/ringing-call");
@@ -220,124 +196,4 @@ public class StorageTests
         await HostFactory.Eventually(async () => (await store.HistoryAsync("queued-call")).Select(h => h.State).SequenceEqual(["queued", "dialing", "ringing", "playing", "completed"]));
     }
 
-    [Test]
-    public async Task A_database_of_an_earlier_version_drops_the_outbox_indexes_nothing_reads_and_keeps_its_pending_webhooks()
-    {
-        using var directory = new TemporaryDirectory();
-        var now = DateTimeOffset.UtcNow;
-        using (var earlier = new SqliteCallStore(directory.Database))
-        {
-            await earlier.InitializeAsync();
-            await earlier.InsertAsync(new CallRecord
-            {
-                CallId = "hooked", To = "+15005550000", Message = "Disk full", State = "queued", CreatedAt = now, WebhookUrl = "http://127.0.0.1:9/hook",
-                RequestJson = """{"to":"+15005550000","message":"Disk full"}""",
-            });
-            await earlier.RecordAsync([new CallStateChange("hooked", 1, null, CallState.Queued, now), new CallStateChange("hooked", 2, CallState.Queued, CallState.Dialing, now)]);
-            // The indexes an earlier version created.
-            await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={directory.Database}");
-            await connection.OpenAsync();
-            using var create = connection.CreateCommand();
-            create.CommandText = """
-                CREATE INDEX outbox_pending ON webhook_outbox (call_id, id) WHERE status = 'pending';
-                CREATE INDEX outbox_due ON webhook_outbox (next_attempt_at) WHERE status = 'pending';
-                """;
-            await create.ExecuteNonQueryAsync();
-        }
-
-        using var store = new SqliteCallStore(directory.Database);
-        await store.InitializeAsync();
-
-        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={directory.Database}"))
-        {
-            await connection.OpenAsync();
-            using var indexes = connection.CreateCommand();
-            indexes.CommandText = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'webhook_outbox' AND sql IS NOT NULL ORDER BY name";
-            var names = new List<string>();
-            await using (var reader = await indexes.ExecuteReaderAsync())
-            {
-                while (await reader.ReadAsync())
-                {
-                    names.Add(reader.GetString(0));
-                }
-            }
-            Assert.That(names, Is.EqualTo(new[] { "outbox_pending_by_id" }));
-        }
-        var pending = await store.PendingWebhooksAsync(10);
-        Assert.That(pending.Select(p => (p.Delivery.CallId, p.Delivery.Sequence)), Is.EqualTo(new[] { ("hooked", 1L), ("hooked", 2L) }));
-    }
-
-    [Test]
-    public async Task A_database_from_before_traces_gains_the_trace_column_keeps_its_webhooks_and_stores_new_traces()
-    {
-        using var directory = new TemporaryDirectory();
-        var now = DateTimeOffset.UtcNow;
-        Directory.CreateDirectory(directory.Path);
-        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={directory.Database};Pooling=False"))
-        {
-            await connection.OpenAsync();
-            using var create = connection.CreateCommand();
-            // The outbox as the first release created it, with one pending webhook.
-            create.CommandText = """
-                CREATE TABLE webhook_outbox (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT, call_id TEXT NOT NULL, sequence INTEGER NOT NULL, event TEXT NOT NULL,
-                    url TEXT NOT NULL, body TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
-                    next_attempt_at INTEGER NOT NULL, last_status INTEGER, last_error TEXT, created_at INTEGER NOT NULL, delivered_at INTEGER,
-                    UNIQUE (call_id, sequence));
-                INSERT INTO webhook_outbox (call_id, sequence, event, url, body, next_attempt_at, created_at)
-                VALUES ('old', 1, 'queued', 'http://127.0.0.1:9/hook', '{}', 0, 0);
-                """;
-            await create.ExecuteNonQueryAsync();
-        }
-
-        using var store = new SqliteCallStore(directory.Database);
-        await store.InitializeAsync();
-        await store.InsertAsync(new CallRecord
-        {
-            CallId = "new", To = "+15005550000", Message = "Disk full", State = "queued", CreatedAt = now, WebhookUrl = "http://127.0.0.1:9/hook",
-            RequestJson = """{"to":"+15005550000","message":"Disk full"}""",
-        });
-        var span = new System.Diagnostics.ActivityContext(System.Diagnostics.ActivityTraceId.CreateRandom(), System.Diagnostics.ActivitySpanId.CreateRandom(), System.Diagnostics.ActivityTraceFlags.Recorded);
-        await store.RecordAsync([new CallStateChange("new", 1, null, CallState.Queued, now) { Trace = span }]);
-
-        var pending = await store.PendingWebhooksAsync(10);
-        Assert.That(pending.Select(p => (p.Delivery.CallId, p.Delivery.TraceParent)), Is.EqualTo(new[]
-        {
-            ("old", (string?)null),
-            ("new", $"00-{span.TraceId.ToHexString()}-{span.SpanId.ToHexString()}-01"),
-        }));
-    }
-
-    [Test]
-    public async Task Checkpoints_keep_the_write_ahead_log_short_while_calls_keep_coming()
-    {
-        using var directory = new TemporaryDirectory();
-        using var store = new SqliteCallStore(directory.Database);
-        await store.InitializeAsync();
-        var now = DateTimeOffset.UtcNow;
-        var log = new FileInfo(directory.Database + "-wal");
-        long largest = 0;
-        for (var round = 0; round < 25; round++)
-        {
-            for (var i = 0; i < 100; i++)
-            {
-                var id = $"call-{round}-{i}";
-                await store.InsertAsync(new CallRecord
-                {
-                    CallId = id, To = "+15005550006", Message = "Backup failed on nas-01", State = "queued", CreatedAt = now,
-                    RequestJson = """{"to":"+15005550006","message":"Backup failed on nas-01"}""",
-                }, null, null);
-                await store.RecordAsync([new CallStateChange(id, 1, null, CallState.Queued, now), new CallStateChange(id, 2, CallState.Queued, CallState.Dialing, now)]);
-            }
-            store.Checkpoint();
-            log.Refresh();
-            largest = Math.Max(largest, log.Length);
-        }
-
-        // Without the checkpoints these 2,500 calls grow the log to 64 MB, where the writer checkpoints by itself.
-        Assert.That(largest, Is.LessThan(2L * SqliteCallStore.ResetFrames * 4096), "the log starts over once it is copied");
-        var last = await store.GetAsync("call-24-99");
-        Assert.That(last?.State, Is.EqualTo("dialing"));
-        Assert.That((await store.HistoryAsync("call-0-0")).Select(h => h.State), Is.EqualTo(new[] { "queued", "dialing" }));
-    }
 }

@@ -101,7 +101,7 @@ public class TelemetryTests
         using var directory = new TemporaryDirectory();
         var now = DateTimeOffset.UtcNow;
         var span = new ActivityContext(ActivityTraceId.CreateFromString(TraceId), ActivitySpanId.CreateFromString(Caller), ActivityTraceFlags.Recorded);
-        using (var store = new SqliteCallStore(Path.Combine(directory.Path, "voicebridge.db")))
+        using (var store = TestStores.Sqlite(Path.Combine(directory.Path, "voicebridge.db")))
         {
             await store.InitializeAsync();
             await store.InsertAsync(new CallRecord

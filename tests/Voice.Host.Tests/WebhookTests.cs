@@ -6,7 +6,6 @@ using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using Voice.Control.Calls;
 using Voice.Host.Storage;
-using Voice.Host.Webhooks;
 
 namespace Voice.Host.Tests;
 
@@ -246,7 +245,7 @@ public class WebhookTests
         await using var receiver = await WebhookReceiver.StartAsync();
         using var directory = new TemporaryDirectory();
         // What a host that died while the phone rang leaves behind: three recorded changes whose webhooks were never sent.
-        using var store = new SqliteCallStore(directory.Database);
+        using var store = TestStores.Sqlite(directory.Database);
         await store.InitializeAsync();
         var now = DateTimeOffset.UtcNow;
         await store.InsertAsync(new CallRecord
@@ -308,7 +307,7 @@ public class WebhookTests
         await using var receiver = await WebhookReceiver.StartAsync();
         using var directory = new TemporaryDirectory();
         // Three calls a dead host left with three unsent webhooks each; the next host holds two in memory at a time.
-        using var store = new SqliteCallStore(directory.Database);
+        using var store = TestStores.Sqlite(directory.Database);
         await store.InitializeAsync();
         var now = DateTimeOffset.UtcNow;
         foreach (var id in new[] { "left-1", "left-2", "left-3" })
@@ -351,9 +350,9 @@ public class WebhookTests
         return (reader.GetString(0), reader.GetInt64(1));
     }
 
-    private static async Task<SqliteCallStore> StoreWithCallAsync(string database, string callId, DateTimeOffset now)
+    private static async Task<CallStore> StoreWithCallAsync(string database, string callId, DateTimeOffset now)
     {
-        var store = new SqliteCallStore(database);
+        var store = TestStores.Sqlite(database);
         await store.InitializeAsync();
         await store.InsertAsync(new CallRecord
         {
@@ -373,10 +372,10 @@ public class WebhookTests
 
         store.QueueAttempt("hooked", new WebhookAttempt(first.Id, "delivered", 200, null, now, null));
         Assert.That(await OnDiskAsync(directory.Database, first.Id), Is.EqualTo(("pending", 0L)), "queued, not yet written");
-        var commits = store.Commits;
+        var commits = store.Database.Commits;
         await store.WriteAsync([], [new CallStateChange("hooked", 2, CallState.Queued, CallState.Dialing, now)], []);
 
-        Assert.That(store.Commits - commits, Is.EqualTo(1), "the outcome rode along with the recorder's transaction");
+        Assert.That(store.Database.Commits - commits, Is.EqualTo(1), "the outcome rode along with the recorder's transaction");
         Assert.That(await OnDiskAsync(directory.Database, first.Id), Is.EqualTo(("delivered", 1L)));
     }
 
@@ -402,7 +401,7 @@ public class WebhookTests
         Assert.That(await OnDiskAsync(directory.Database, dialing.Id), Is.EqualTo(("pending", 0L)), "the read cost no write");
 
         await store.FlushAttemptsAsync();
-        using var reopened = new SqliteCallStore(directory.Database);
+        using var reopened = TestStores.Sqlite(directory.Database);
         Assert.That(await reopened.WebhooksAsync("hooked"), Is.EqualTo(held), "a store that does not hold the call reads the same from the outbox");
     }
 
@@ -418,7 +417,7 @@ public class WebhookTests
         }
 
         // As after a restart: the outbox's pending webhook is retried by a store that never held the call.
-        using var store = new SqliteCallStore(directory.Database);
+        using var store = TestStores.Sqlite(directory.Database);
         await store.InitializeAsync();
         store.QueueAttempt("hooked", new WebhookAttempt(id, "pending", 503, "the receiver answered 503", now, now.AddSeconds(1)));
         var states = await store.WebhooksAsync("hooked");

@@ -13,7 +13,7 @@ public sealed record AgentSettings(string Extension, string? Name);
 /// (the calls a restart cut short are closed, those still queued are placed again and keep their agent busy).
 /// One agent, one call: the reservation is taken before the call is placed, so two clicks at once cannot both ring it.
 /// </summary>
-internal sealed class AgentDesk(IOutboundCalls calls, SqliteCallStore store, IReadOnlyList<AgentSettings> configured)
+internal sealed class AgentDesk(IOutboundCalls calls, ICallStore store, IReadOnlyList<AgentSettings> configured)
 {
     /// <summary>Agent → the call that holds it (or a reservation, for a call being placed).</summary>
     private readonly ConcurrentDictionary<string, string> _holding = new(StringComparer.Ordinal);

@@ -14,7 +14,7 @@ namespace Voice.Host.Alerts;
 /// of its calls stops the whole alert.
 /// </summary>
 internal sealed class AlertChains(
-    CallManager calls, SqliteCallStore store, CallRecorder recorder, Voice.Control.VoiceControlOptions options, TimeProvider time,
+    CallManager calls, ICallStore store, CallRecorder recorder, Voice.Control.VoiceControlOptions options, TimeProvider time,
     IHostApplicationLifetime lifetime, ILogger<AlertChains> logger) : IHostedService
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -171,7 +171,7 @@ internal sealed class AlertChains(
         {
             // Cut short by VoiceBridge itself (stopping, or a restart found it in progress): an API hang-up stops the
             // alert before its call ends, so these never come from one. Tried again at once, not counted.
-            CallReasons.Canceled or CallReasons.LocalHangup or SqliteCallStore.HostRestart => Interrupted,
+            CallReasons.Canceled or CallReasons.LocalHangup or CallStore.HostRestart => Interrupted,
             _ when completed => "not_acknowledged",
             CallReasons.Busy => "busy",
             CallReasons.NoAnswer => "no_answer",

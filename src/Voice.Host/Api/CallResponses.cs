@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Voice.Control.Calls;
-using Voice.Host.Webhooks;
+using Voice.Host.Storage;
 
 namespace Voice.Host.Api;
 
@@ -179,7 +179,7 @@ internal static class CallResponses
     };
 
     /// <summary>The alert as stored, with its attempts.</summary>
-    public static async Task<AlertView?> AlertAsync(Storage.SqliteCallStore store, string alertId)
+    public static async Task<AlertView?> AlertAsync(Storage.ICallStore store, string alertId)
     {
         if (await store.AlertAsync(alertId) is not { } alert)
         {

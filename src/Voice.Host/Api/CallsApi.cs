@@ -39,7 +39,7 @@ internal static class CallsApi
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType).ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
-        api.MapGet("/call/{callId}", async (string callId, IOutboundCalls calls, SqliteCallStore store, CallRecorder recorder, Alerts.AlertChains alerts,
+        api.MapGet("/call/{callId}", async (string callId, IOutboundCalls calls, ICallStore store, CallRecorder recorder, Alerts.AlertChains alerts,
             Voice.Control.VoiceControlOptions options, TimeProvider time, Agents.AgentDesk desk) =>
         {
             var live = calls.Get(callId);
@@ -107,7 +107,7 @@ internal static class CallsApi
     }
 
     private static async Task<IResult> PlaceAsync(
-        HttpContext context, CallManager calls, IValidator<OutboundCallRequest> validator, SqliteCallStore store, CallRecorder recorder, Voice.Control.VoiceControlOptions options,
+        HttpContext context, CallManager calls, IValidator<OutboundCallRequest> validator, ICallStore store, CallRecorder recorder, Voice.Control.VoiceControlOptions options,
         Alerts.AlertChains alerts)
     {
         if (context.Request.ContentLength > MaxBodyBytes)
@@ -132,7 +132,7 @@ internal static class CallsApi
     /// before the call can start, and <paramref name="refused"/> that it was not placed after all.
     /// </summary>
     internal static async Task<IResult> PlaceRequestAsync(
-        HttpContext context, OutboundCallRequest request, CallManager calls, IValidator<OutboundCallRequest> validator, SqliteCallStore store, CallRecorder recorder,
+        HttpContext context, OutboundCallRequest request, CallManager calls, IValidator<OutboundCallRequest> validator, ICallStore store, CallRecorder recorder,
         Voice.Control.VoiceControlOptions options, Alerts.AlertChains alerts,
         Func<CallRecord, CallRecord>? decorate = null, Action<string>? placed = null, Action<string>? refused = null)
     {
@@ -222,7 +222,7 @@ internal static class CallsApi
     /// Without query parameters, the active calls as in the original. With any of state, to, from, until,
     /// cursor or limit: the history, newest first, one page at a time.
     /// </summary>
-    private static async Task<IResult> ListAsync(HttpContext context, IOutboundCalls calls, SqliteCallStore store, CallRecorder recorder, Voice.Control.VoiceControlOptions options)
+    private static async Task<IResult> ListAsync(HttpContext context, IOutboundCalls calls, ICallStore store, CallRecorder recorder, Voice.Control.VoiceControlOptions options)
     {
         var query = context.Request.Query;
         if (query.Count == 0)

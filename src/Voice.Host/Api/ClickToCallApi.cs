@@ -52,7 +52,7 @@ internal static class ClickToCallApi
     }
 
     private static async Task<IResult> PlaceAsync(
-        HttpContext context, AgentDesk desk, CallManager calls, IValidator<OutboundCallRequest> validator, SqliteCallStore store, CallRecorder recorder,
+        HttpContext context, AgentDesk desk, CallManager calls, IValidator<OutboundCallRequest> validator, ICallStore store, CallRecorder recorder,
         VoiceControlOptions options, Alerts.AlertChains alerts, TimeProvider time)
     {
         if (RequestBody.ContentTypeProblem(context.Request.ContentType) is { } unsupported)
@@ -172,7 +172,7 @@ internal static class ClickToCallApi
         return (number.StartsWith('+') ? "plus " : string.Empty) + string.Join(", ", groups);
     }
 
-    private static async Task<IResult> ListAsync(string? tz, AgentDesk desk, SqliteCallStore store, CallRecorder recorder, TimeProvider time)
+    private static async Task<IResult> ListAsync(string? tz, AgentDesk desk, ICallStore store, CallRecorder recorder, TimeProvider time)
     {
         if (!TimeZones.TryFind(tz, out var zone, out var badZone))
         {

@@ -36,7 +36,7 @@ internal static class DashboardApi
         var api = routes.MapGroup("/api").WithTags("Dashboard");
         api.MapGet("/events", StreamAsync)
             .WithSummary("Every call's state changes as server-sent events (event: state), as they happen");
-        api.MapGet("/call/{callId}/timeline", async (string callId, IOutboundCalls calls, SqliteCallStore store, CallRecorder recorder) =>
+        api.MapGet("/call/{callId}/timeline", async (string callId, IOutboundCalls calls, ICallStore store, CallRecorder recorder) =>
         {
             await recorder.WrittenAsync();
             var history = await store.HistoryAsync(callId);
@@ -51,7 +51,7 @@ internal static class DashboardApi
                 timeline = history.Select(h => new { sequence = h.Sequence, state = h.State, reason = h.Reason, at = h.At }),
             });
         }).WithSummary("A call's states in order, with when each began").ProducesProblem(StatusCodes.Status404NotFound);
-        api.MapGet("/stats/daily", async (int? days, string? tz, SqliteCallStore store, CallRecorder recorder, TimeProvider time) =>
+        api.MapGet("/stats/daily", async (int? days, string? tz, ICallStore store, CallRecorder recorder, TimeProvider time) =>
         {
             if (days is < 1 or > 366)
             {

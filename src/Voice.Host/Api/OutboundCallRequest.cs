@@ -76,6 +76,15 @@ public sealed class OutboundCallRequest
         CreatedAt = now,
     };
 
+    /// <summary>
+    /// The library's request of a stored call (a call still queued when a host stopped, placed again under its id).
+    /// </summary>
+    /// <exception cref="System.Text.Json.JsonException">The stored request is not one.</exception>
+    public static Voice.Control.Calls.CallRequest FromStored(Storage.CallRecord call) =>
+        System.Text.Json.JsonSerializer.Deserialize<OutboundCallRequest>(call.RequestJson, StoredJson)!.ToCallRequest();
+
+    private static readonly System.Text.Json.JsonSerializerOptions StoredJson = new(System.Text.Json.JsonSerializerDefaults.Web);
+
     /// <summary>The library's request for a validated body.</summary>
     public Voice.Control.Calls.CallRequest ToCallRequest() => new()
     {

@@ -21,7 +21,7 @@ internal static class RecordingsApi
 
     public static IEndpointRouteBuilder MapRecordingsApi(this IEndpointRouteBuilder routes, CallRecordingOptions options)
     {
-        routes.MapGet("/api/call/{callId}/recording", async (string callId, int? part, IOutboundCalls calls, SqliteCallStore store) =>
+        routes.MapGet("/api/call/{callId}/recording", async (string callId, int? part, IOutboundCalls calls, ICallStore store) =>
         {
             var (found, recordings, _) = await FindAsync(callId, calls, store);
             if (!found)
@@ -55,7 +55,7 @@ internal static class RecordingsApi
 
         if (options.Uploaded)
         {
-            routes.MapPut("/fs/recordings/{name}", (string name, HttpContext context, IOutboundCalls calls, SqliteCallStore store, TimeProvider time) =>
+            routes.MapPut("/fs/recordings/{name}", (string name, HttpContext context, IOutboundCalls calls, ICallStore store, TimeProvider time) =>
                 ReceiveAsync(name, context, calls, store, time, options)).ExcludeFromDescription();
         }
         return routes;
@@ -97,7 +97,7 @@ internal static class RecordingsApi
     }
 
     /// <summary>A call's recordings: from the live call, or from its stored results; whether the call exists at all, and when it ended.</summary>
-    public static async Task<(bool Found, IReadOnlyList<RecordingEntry> Recordings, DateTimeOffset? EndedAt)> FindAsync(string callId, IOutboundCalls calls, SqliteCallStore store)
+    public static async Task<(bool Found, IReadOnlyList<RecordingEntry> Recordings, DateTimeOffset? EndedAt)> FindAsync(string callId, IOutboundCalls calls, ICallStore store)
     {
         if (calls.Get(callId) is { } live)
         {
@@ -110,7 +110,7 @@ internal static class RecordingsApi
     /// FreeSWITCH's upload of a finished recording (mod_httapi's PUT). Taken only for a file a call reported and that is not
     /// here yet, within <see cref="UploadWindow"/> of the call's end, up to the recording size cap, and only a WAV file.
     /// </summary>
-    private static async Task<IResult> ReceiveAsync(string name, HttpContext context, IOutboundCalls calls, SqliteCallStore store, TimeProvider time, CallRecordingOptions options)
+    private static async Task<IResult> ReceiveAsync(string name, HttpContext context, IOutboundCalls calls, ICallStore store, TimeProvider time, CallRecordingOptions options)
     {
         var callId = RecordingFiles.CallIdOf(name);
         var (found, recordings, endedAt) = callId is null ? (false, [], null) : await FindAsync(callId, calls, store);

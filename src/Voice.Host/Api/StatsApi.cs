@@ -12,7 +12,7 @@ internal static class StatsApi
 {
     public static IEndpointRouteBuilder MapStatsApi(this IEndpointRouteBuilder routes)
     {
-        routes.MapGet("/api/stats", async (string? tz, SqliteCallStore store, CallRecorder recorder, VoiceControlOptions options, TimeProvider time) =>
+        routes.MapGet("/api/stats", async (string? tz, ICallStore store, CallRecorder recorder, VoiceControlOptions options, TimeProvider time) =>
         {
             if (!TimeZones.TryFind(tz, out var zone, out var badZone))
             {

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Voice.Control.Calls;
-using Voice.Host.Api;
 
 namespace Voice.Host.Storage;
 
@@ -15,8 +14,8 @@ namespace Voice.Host.Storage;
 /// <see cref="BatchWindow"/>), always before its first state change, which comes through the same queue.
 /// </remarks>
 internal sealed class CallRecorder(
-    IOutboundCalls calls, SqliteCallStore store, StorageOptions options, Webhooks.WebhookSender webhooks, TimeProvider time, ILogger<CallRecorder> logger,
-    Func<CallRequest, string, CallSnapshot>? placeAgain = null)
+    IOutboundCalls calls, ICallStore store, StorageOptions options, Action<IReadOnlyList<WebhookDelivery>> webhooks, TimeProvider time, ILogger<CallRecorder> logger,
+    Func<CallRecord, CallSnapshot>? placeAgain = null)
     : BackgroundService
 {
     /// <summary>
@@ -32,16 +31,6 @@ internal sealed class CallRecorder(
     /// Webhooks go out this much later, which nobody notices.
     /// </summary>
     public static readonly TimeSpan BatchWindow = TimeSpan.FromMilliseconds(30);
-
-    /// <summary>How often the write-ahead log is copied into the database file under load…</summary>
-    public static readonly TimeSpan CheckpointInterval = TimeSpan.FromMilliseconds(250);
-
-    /// <summary>…that is, once this many transactions were committed since the last copy; fewer wait this long.</summary>
-    public const int CheckpointCommits = 50;
-
-    public static readonly TimeSpan CheckpointQuietInterval = TimeSpan.FromSeconds(2);
-
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     private readonly Lock _lock = new();
     private readonly List<Pending> _queue = [];
@@ -105,12 +94,10 @@ internal sealed class CallRecorder(
             PlaceAgain(call);
         }
         var purge = PurgeLoopAsync(stoppingToken);
-        // Its fsyncs block a thread for as long as the disk takes: a thread of its own, not the pool's.
-        var checkpoint = Task.Factory.StartNew(() => CheckpointLoop(stoppingToken), CancellationToken.None,
-            TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var maintenance = store.MaintainAsync(ex => logger.LogError(ex, "Could not maintain the {Engine} database", store.Engine), stoppingToken);
         await _drained.Task;
         await purge;
-        await checkpoint;
+        await maintenance;
     }
 
     /// <summary>
@@ -210,7 +197,7 @@ internal sealed class CallRecorder(
         {
             if (store.WriteHere(accepted, changes, withdrawn) is { Count: > 0 } queued)
             {
-                webhooks.Enqueue(queued);
+                webhooks(queued);
             }
         }
         catch (Exception ex)
@@ -257,44 +244,12 @@ internal sealed class CallRecorder(
     {
         try
         {
-            var request = JsonSerializer.Deserialize<OutboundCallRequest>(call.RequestJson, Json)!;
-            (placeAgain ?? throw new InvalidOperationException("this recorder cannot place calls again"))(request.ToCallRequest(), call.CallId);
+            (placeAgain ?? throw new InvalidOperationException("this recorder cannot place calls again"))(call);
             logger.LogInformation("Call {CallId} was queued when the host stopped; queued again", call.CallId);
         }
         catch (Exception ex) when (ex is JsonException or CallRequestException or CallQueueFullException)
         {
             logger.LogError("Call {CallId} was queued when the host stopped and cannot be queued again: {Error}", call.CallId, ex.Message);
-        }
-    }
-
-    /// <summary>
-    /// Keeps the database's write-ahead log short with checkpoints off the write path (see
-    /// <see cref="SqliteCallStore.Checkpoint"/>); at 200 calls/s with every webhook the log grows by about
-    /// 8,000 pages a second.
-    /// </summary>
-    private void CheckpointLoop(CancellationToken stoppingToken)
-    {
-        var copied = store.Commits;
-        var last = time.GetTimestamp();
-        while (!stoppingToken.WaitHandle.WaitOne(CheckpointInterval))
-        {
-            // Each checkpoint costs a database-file fsync: under load one every interval keeps the log short; at a
-            // few calls a second, one every couple of seconds does; with nothing written, none.
-            var commits = store.Commits;
-            if (commits == copied || (commits - copied < CheckpointCommits && time.GetElapsedTime(last) < CheckpointQuietInterval))
-            {
-                continue;
-            }
-            copied = commits;
-            last = time.GetTimestamp();
-            try
-            {
-                store.Checkpoint();
-            }
-            catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
-            {
-                logger.LogError(ex, "Could not checkpoint the database");
-            }
         }
     }
 

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Voice.Host.Webhooks;
 
 namespace Voice.Host.Storage;
 
@@ -10,7 +9,7 @@ namespace Voice.Host.Storage;
 /// </summary>
 /// <remarks>
 /// Rows are added once their transaction has committed, and a delivery attempt the moment it is queued for writing
-/// (<see cref="SqliteCallStore.QueueAttempt"/>): this view is never behind the outbox, and ahead of it only by
+/// (<see cref="CallStore.QueueAttempt"/>): this view is never behind the outbox, and ahead of it only by
 /// outcomes not yet written (which a crash would send again). Calls not held here (accepted before a restart, or
 /// beyond <see cref="MaxCalls"/>) are read from the database.
 /// </remarks>

@@ -24,6 +24,19 @@ public sealed record WebhookPayload(
     /// <summary>For a call that came in: who called, from where, and the application it ran.</summary>
     public Inbound? Inbound { get; init; }
 
+    /// <summary>The body of the webhook of a recorded state change (what the store is given to build its outbox rows with).</summary>
+    public static string Body(Voice.Host.Storage.OutboxEvent e)
+    {
+        long? duration = e.State is "completed" or "failed" && e.AnsweredAt is { } answered ? (long)Math.Round((e.At - answered) / 1000.0) : null;
+        return Json(new WebhookPayload(e.CallId, e.Sequence, e.State, DateTimeOffset.FromUnixTimeMilliseconds(e.At), e.To, duration, e.Reason, e.SipStatus, e.Detail, e.Tag, e.Simulated)
+        {
+            Results = e.Results,
+            AlertId = e.AlertId,
+            Attempt = (int?)e.Attempt,
+            Inbound = e.Inbound is { } inbound ? new Inbound(inbound.From, inbound.Source, inbound.Application) : null,
+        });
+    }
+
     public static string Json(WebhookPayload payload)
     {
         using var buffer = new MemoryStream(256);
@@ -93,37 +106,3 @@ public sealed record WebhookPayload(
 
 /// <summary>What a webhook of a call that came in says besides: the caller, the source and the application.</summary>
 public sealed record Inbound(string? From, string? Source, string? Application);
-
-/// <summary>One webhook waiting in the outbox, as the sender takes it.</summary>
-public sealed record WebhookDelivery
-{
-    public long Id { get; init; }
-
-    public string CallId { get; init; } = string.Empty;
-
-    public long Sequence { get; init; }
-
-    public string Event { get; init; } = string.Empty;
-
-    public string Url { get; init; } = string.Empty;
-
-    public string Body { get; init; } = string.Empty;
-
-    /// <summary>Attempts made before this one.</summary>
-    public long Attempts { get; init; }
-
-    public long CreatedAtMs { get; init; }
-
-    /// <summary>The W3C <c>traceparent</c> of the call's span (null when the call was not traced): each attempt is a span in the call's trace.</summary>
-    public string? TraceParent { get; init; }
-}
-
-/// <summary>
-/// How one webhook of a call went, as <c>GET /api/call/{id}</c> shows it. Status is pending (not yet delivered;
-/// NextAttemptAt says when it is tried next), delivered, or failed (given up).
-/// </summary>
-public sealed record WebhookState(
-    int Sequence, string Event, string Status, int Attempts, int? LastHttpStatus, string? LastError, DateTimeOffset? NextAttemptAt, DateTimeOffset? DeliveredAt);
-
-/// <summary>The outcome of one delivery attempt: delivered, failed (given up) or pending (tried again at <see cref="RetryAt"/>).</summary>
-public sealed record WebhookAttempt(long Id, string Status, int? HttpStatus, string? Error, DateTimeOffset At, DateTimeOffset? RetryAt);

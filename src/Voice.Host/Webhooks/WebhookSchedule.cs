@@ -1,3 +1,5 @@
+using Voice.Host.Storage;
+
 namespace Voice.Host.Webhooks;
 
 /// <summary>

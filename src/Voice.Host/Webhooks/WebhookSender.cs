@@ -20,12 +20,12 @@ namespace Voice.Host.Webhooks;
 /// pending than <see cref="WebhookOptions.MaxInMemory"/> and the excess was left to the database. Nothing runs
 /// in between: a webhook goes out from the thread that wrote it, and the next one of its call from the thread
 /// that read the answer to the one before. Outcomes ride along with the recorder's next transaction
-/// (<see cref="SqliteCallStore.QueueAttempt"/>), or are written by a timer within <see cref="FlushDelay"/>; a
+/// (<see cref="IWebhookOutbox.QueueAttempt"/>), or are written by a timer within <see cref="FlushDelay"/>; a
 /// timer is otherwise set only for a retry. A quiet host does no work at all.
 /// </remarks>
 internal sealed class WebhookSender : BackgroundService
 {
-    private readonly SqliteCallStore _store;
+    private readonly IWebhookOutbox _store;
     private readonly WebhookOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<WebhookSender> _logger;
@@ -46,7 +46,7 @@ internal sealed class WebhookSender : BackgroundService
     private int _starting;
     private int _startAgain;
 
-    public WebhookSender(SqliteCallStore store, WebhookOptions options, TimeProvider time, ILogger<WebhookSender> logger, HostMeter? meter = null, HttpMessageHandler? handler = null)
+    public WebhookSender(IWebhookOutbox store, WebhookOptions options, TimeProvider time, ILogger<WebhookSender> logger, HostMeter? meter = null, HttpMessageHandler? handler = null)
     {
         _meter = meter;
         _store = store;
@@ -124,7 +124,7 @@ internal sealed class WebhookSender : BackgroundService
                 }
                 return;
             }
-            catch (Microsoft.Data.Sqlite.SqliteException ex)
+            catch (System.Data.Common.DbException ex)
             {
                 _logger.LogError(ex, "Could not read the webhook outbox; trying again in 5 s");
                 await Task.Delay(TimeSpan.FromSeconds(5), _time, _stopping.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
@@ -206,7 +206,7 @@ internal sealed class WebhookSender : BackgroundService
         {
             await _store.FlushAttemptsAsync();
         }
-        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
+        catch (Exception ex) when (ex is System.Data.Common.DbException or IOException)
         {
             _logger.LogError(ex, "Could not record webhook deliveries");
         }

@@ -1,5 +1,5 @@
 using Dapper;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
 namespace Voice.Host.Storage;
 
@@ -52,53 +52,31 @@ public static class AlertStatus
     public const string Canceled = "canceled";
 }
 
-public sealed partial class SqliteCallStore
+/// <summary>Alerts: written with their first attempt, moved on by the alert chains.</summary>
+public sealed partial class CallStore
 {
-    private const string AlertsSchema = """
-        CREATE TABLE IF NOT EXISTS alerts (
-            alert_id TEXT PRIMARY KEY,
-            numbers TEXT NOT NULL,
-            attempts INTEGER NOT NULL,
-            delay_ms INTEGER NOT NULL,
-            retry_on TEXT NOT NULL,
-            acknowledge INTEGER NOT NULL,
-            request_json TEXT NOT NULL,
-            status TEXT NOT NULL,
-            outcome_number TEXT,
-            next_attempt_at INTEGER,
-            created_at INTEGER NOT NULL,
-            ended_at INTEGER);
-        CREATE INDEX IF NOT EXISTS alerts_active ON alerts (status) WHERE status = 'active';
-        CREATE INDEX IF NOT EXISTS calls_by_alert ON calls (alert_id, attempt) WHERE alert_id IS NOT NULL;
-        """;
-
-    private async Task InsertAlertAsync(SqliteTransaction transaction, AlertRecord alert)
+    private void InsertAlert(DbTransaction transaction, AlertRecord alert)
     {
         var insert = Command(transaction, """
             INSERT INTO alerts (alert_id, numbers, attempts, delay_ms, retry_on, acknowledge, request_json, status, created_at)
-            VALUES ($id, $numbers, $attempts, $delay, $on, $acknowledge, $request, $status, $created)
+            VALUES (@id, @numbers, @attempts, @delay, @on, @acknowledge, @request, @status, @created)
             """);
-        Bind(insert, ("$id", alert.AlertId), ("$numbers", string.Join(',', alert.Numbers)), ("$attempts", alert.Attempts),
-            ("$delay", (long)alert.Delay.TotalMilliseconds), ("$on", string.Join(',', alert.RetryOn)), ("$acknowledge", alert.Acknowledge),
-            ("$request", alert.RequestJson), ("$status", alert.Status), ("$created", alert.CreatedAt.ToUnixTimeMilliseconds()));
-        await insert.ExecuteNonQueryAsync();
+        Bind(insert, ("@id", alert.AlertId), ("@numbers", string.Join(',', alert.Numbers)), ("@attempts", (long)alert.Attempts),
+            ("@delay", (long)alert.Delay.TotalMilliseconds), ("@on", string.Join(',', alert.RetryOn)), ("@acknowledge", alert.Acknowledge ? 1L : 0L),
+            ("@request", alert.RequestJson), ("@status", alert.Status), ("@created", alert.CreatedAt.ToUnixTimeMilliseconds()));
+        insert.ExecuteNonQuery();
     }
 
     /// <summary>Writes where an alert is: its status, who it ended with, when its next attempt is due.</summary>
     public Task UpdateAlertAsync(string alertId, string status, string? outcomeNumber, DateTimeOffset? nextAttemptAt, DateTimeOffset? endedAt) =>
-        OnWriteThreadAsync(async connection =>
-        {
-            await connection.ExecuteAsync("""
-                UPDATE alerts SET status = @status, outcome_number = @outcomeNumber, next_attempt_at = @next, ended_at = @ended
-                WHERE alert_id = @alertId
-                """, new { alertId, status, outcomeNumber, next = nextAttemptAt?.ToUnixTimeMilliseconds(), ended = endedAt?.ToUnixTimeMilliseconds() });
-            Interlocked.Increment(ref _commits);
-            return 0;
-        });
+        OnWriteThreadAsync((connection, transaction) => connection.Execute("""
+            UPDATE alerts SET status = @status, outcome_number = @outcomeNumber, next_attempt_at = @next, ended_at = @ended
+            WHERE alert_id = @alertId
+            """, new { alertId, status, outcomeNumber, next = nextAttemptAt?.ToUnixTimeMilliseconds(), ended = endedAt?.ToUnixTimeMilliseconds() }, transaction));
 
     public async Task<AlertRecord?> AlertAsync(string alertId)
     {
-        await using var connection = await OpenAsync();
+        await using var connection = await _database.OpenAsync();
         var row = await connection.QuerySingleOrDefaultAsync<AlertRow>("SELECT * FROM alerts WHERE alert_id = @alertId", new { alertId });
         return row?.ToRecord();
     }
@@ -106,14 +84,14 @@ public sealed partial class SqliteCallStore
     /// <summary>The alerts still active (after a restart: the chains to go on with).</summary>
     public async Task<IReadOnlyList<AlertRecord>> ActiveAlertsAsync()
     {
-        await using var connection = await OpenAsync();
+        await using var connection = await _database.OpenAsync();
         return [.. (await connection.QueryAsync<AlertRow>("SELECT * FROM alerts WHERE status = 'active' ORDER BY created_at")).Select(r => r.ToRecord())];
     }
 
     /// <summary>An alert's attempts, in order.</summary>
     public async Task<IReadOnlyList<CallRecord>> AttemptsAsync(string alertId)
     {
-        await using var connection = await OpenAsync();
+        await using var connection = await _database.OpenAsync();
         return [.. (await connection.QueryAsync<CallRow>("SELECT * FROM calls WHERE alert_id = @alertId ORDER BY attempt", new { alertId })).Select(r => r.ToRecord())];
     }
 
