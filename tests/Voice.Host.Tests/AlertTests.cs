@@ -7,7 +7,9 @@ using Microsoft.Data.Sqlite;
 namespace Voice.Host.Tests;
 
 /// <summary>Alerts with retries and escalation on the simulated backend: one POST owns its attempts, in the store.</summary>
-public class AlertTests
+[TestFixture(Engine.Sqlite)]
+[TestFixture(Engine.Postgres)]
+public class AlertTests(Engine engine)
 {
     [TearDown]
     public void ReleaseFiles() => SqliteConnection.ClearAllPools();
@@ -30,7 +32,7 @@ public class AlertTests
     public async Task A_busy_number_is_called_again_then_the_next_number_acknowledges_and_webhooks_name_each_attempt()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
-        await using var factory = new HostFactory();
+        await using var factory = new HostFactory(engine: engine);
         using var client = factory.CreateClient();
         var alertId = await HostFactory.PlaceAsync(client, $$"""
             {"to":"+15005550001","message":"Disk full on db-01.","acknowledge":{},"retry":{"attempts":2,"delaySeconds":0},
@@ -64,7 +66,7 @@ public class AlertTests
     [Test]
     public async Task An_alert_nobody_acknowledges_is_exhausted_after_its_attempts()
     {
-        await using var factory = new HostFactory();
+        await using var factory = new HostFactory(engine: engine);
         using var client = factory.CreateClient();
         var alertId = await HostFactory.PlaceAsync(client, """
             {"to":"+15005550000","message":"Disk full.","acknowledge":{"tries":1,"timeoutSeconds":1},"retry":{"attempts":2,"delaySeconds":0}}
@@ -78,7 +80,7 @@ public class AlertTests
     [Test]
     public async Task Without_acknowledge_an_answer_ends_the_alert()
     {
-        await using var factory = new HostFactory();
+        await using var factory = new HostFactory(engine: engine);
         using var client = factory.CreateClient();
         var alertId = await HostFactory.PlaceAsync(client, """{"to":"+15005550001","message":"Disk full.","escalate":["+15005550000"]}""");
         var alert = await AlertAsync(client, alertId, a => HasStatus(a, "answered"), "the alert answered");
@@ -89,7 +91,7 @@ public class AlertTests
     [Test]
     public async Task Hanging_up_through_the_API_stops_the_whole_alert()
     {
-        await using var factory = new HostFactory();
+        await using var factory = new HostFactory(engine: engine);
         using var client = factory.CreateClient();
         var alertId = await HostFactory.PlaceAsync(client, """
             {"to":"+15005550001","message":"Disk full.","retry":{"attempts":3,"delaySeconds":600},"escalate":["+15005550000"]}
@@ -108,7 +110,7 @@ public class AlertTests
     [Test]
     public async Task Hanging_up_the_running_attempt_stops_the_alert_and_the_call()
     {
-        await using var factory = new HostFactory();
+        await using var factory = new HostFactory(engine: engine);
         using var client = factory.CreateClient();
         var alertId = await HostFactory.PlaceAsync(client, """
             {"to":"+15005550002","message":"Disk full.","timeoutSeconds":60,"retry":{"attempts":3,"delaySeconds":0}}
@@ -125,9 +127,9 @@ public class AlertTests
     [Test]
     public async Task A_restart_in_the_middle_of_a_chain_goes_on_where_it_was()
     {
-        using var directory = new TemporaryDirectory();
+        using var database = new TestDatabase(engine);
         string alertId;
-        await using (var first = new HostFactory(dataDirectory: directory.Path))
+        await using (var first = database.Host())
         {
             using var client = first.CreateClient();
             alertId = await HostFactory.PlaceAsync(client, """
@@ -137,7 +139,7 @@ public class AlertTests
         }
         SqliteConnection.ClearAllPools();
 
-        await using var second = new HostFactory(dataDirectory: directory.Path);
+        await using var second = database.Host();
         using var after = second.CreateClient();
         var alert = await AlertAsync(after, alertId, a => HasStatus(a, "acknowledged"), "the alert acknowledged after the restart");
         Assert.That(alert.GetProperty("attempts").EnumerateArray().Select(a => (a.GetProperty("to").GetString(), a.GetProperty("reason").GetString())), Is.EqualTo(new[]
@@ -156,7 +158,7 @@ public class AlertTests
     [TestCase("""{"to":"+15005550000","message":"Hi","escalate":[]}""", "escalate")]
     public async Task A_wrong_retry_or_escalation_is_refused_naming_the_field(string json, string field)
     {
-        await using var factory = new HostFactory();
+        await using var factory = new HostFactory(engine: engine);
         using var client = factory.CreateClient();
         var response = await client.PostAsync("/api/outbound-call", new StringContent(json, Encoding.UTF8, "application/json"));
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), await response.Content.ReadAsStringAsync());

@@ -6,7 +6,9 @@ using System.Text.Json;
 namespace Voice.Host.Tests;
 
 /// <summary>The original API's curl examples and contract, on the simulated backend.</summary>
-public class CallsApiTests
+[TestFixture(Engine.Sqlite)]
+[TestFixture(Engine.Postgres)]
+public class CallsApiTests(Engine engine)
 {
     private HostFactory _factory = null!;
     private HttpClient _client = null!;
@@ -14,7 +16,7 @@ public class CallsApiTests
     [SetUp]
     public void Start()
     {
-        _factory = new HostFactory();
+        _factory = new HostFactory(engine: engine);
         _client = _factory.CreateClient();
     }
 

@@ -10,7 +10,9 @@ using Voice.Host.Storage;
 namespace Voice.Host.Tests;
 
 /// <summary>Click-to-call and agents on the simulated backend: the agent first, then the destination, bridged; who is busy, and when they are free again.</summary>
-public class ClickToCallTests
+[TestFixture(Engine.Sqlite)]
+[TestFixture(Engine.Postgres)]
+public class ClickToCallTests(Engine engine)
 {
     [TearDown]
     public void ReleaseFiles() => SqliteConnection.ClearAllPools();
@@ -37,7 +39,7 @@ public class ClickToCallTests
     [Test]
     public async Task The_agent_is_rung_then_bridged_to_the_destination_busy_meanwhile_and_free_after()
     {
-        await using var factory = new HostFactory(Settings(talkMs: 1500));
+        await using var factory = new HostFactory(Settings(talkMs: 1500), engine: engine);
         using var client = factory.CreateClient();
         var callId = await PlacedAsync(await ClickAsync(client, """{"agent":"101","to":"+15005550000","record":true,"tag":{"crm":"lead-7"}}"""));
 
@@ -76,7 +78,7 @@ public class ClickToCallTests
     [Test]
     public async Task A_busy_destination_is_told_to_the_agent_and_frees_them()
     {
-        await using var factory = new HostFactory(Settings());
+        await using var factory = new HostFactory(Settings(), engine: engine);
         using var client = factory.CreateClient();
         var callId = await PlacedAsync(await ClickAsync(client, """{"agent":"102","to":"+15005550001"}"""));
         var ended = await HostFactory.WaitForEndAsync(client, callId);
@@ -92,7 +94,7 @@ public class ClickToCallTests
     [Test]
     public async Task An_agent_who_does_not_answer_is_free_again_and_one_created_on_first_use_is_listed()
     {
-        await using var factory = new HostFactory(Settings());
+        await using var factory = new HostFactory(Settings(), engine: engine);
         using var client = factory.CreateClient();
         // The simulation's number that never answers stands for the agent's phone.
         var callId = await PlacedAsync(await ClickAsync(client, """{"agent":"+15005550002","to":"+15005550000","timeoutSeconds":5}"""));
@@ -110,8 +112,8 @@ public class ClickToCallTests
     [Test]
     public async Task After_a_restart_an_agent_whose_call_was_cut_short_is_free()
     {
-        using var directory = new TemporaryDirectory();
-        using (var store = TestStores.Sqlite(Path.Combine(directory.Path, "voicebridge.db")))
+        using var database = new TestDatabase(engine);
+        using (var store = database.Open())
         {
             await store.InitializeAsync();
             var now = DateTimeOffset.UtcNow;
@@ -129,7 +131,7 @@ public class ClickToCallTests
         }
         SqliteConnection.ClearAllPools();
 
-        await using var factory = new HostFactory(Settings(), directory.Path);
+        await using var factory = database.Host(Settings());
         using var client = factory.CreateClient();
         var call = await client.GetFromJsonAsync<JsonElement>("/api/call/cut-short");
         Assert.That((call.GetProperty("reason").GetString(), call.GetProperty("agent").GetString()), Is.EqualTo(("host_restart", "101")));
@@ -145,7 +147,7 @@ public class ClickToCallTests
     [TestCase("""{"agent":"101","to":"+15005550000","webhookUrl":"ftp://x"}""", HttpStatusCode.BadRequest, "webhookUrl")]
     public async Task A_click_that_cannot_be_placed_is_refused_naming_the_field_and_holds_nobody(string json, HttpStatusCode status, string field)
     {
-        await using var factory = new HostFactory(Settings());
+        await using var factory = new HostFactory(Settings(), engine: engine);
         using var client = factory.CreateClient();
         var response = await ClickAsync(client, json);
         var text = await response.Content.ReadAsStringAsync();

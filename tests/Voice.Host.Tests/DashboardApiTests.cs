@@ -7,7 +7,9 @@ using Microsoft.Data.Sqlite;
 namespace Voice.Host.Tests;
 
 /// <summary>What the dashboard uses besides the call API: the page, signing in, the session's CSRF rule, the event stream, the timeline and calls per day.</summary>
-public class DashboardApiTests
+[TestFixture(Engine.Sqlite)]
+[TestFixture(Engine.Postgres)]
+public class DashboardApiTests(Engine engine)
 {
     [TearDown]
     public void ReleaseFiles() => SqliteConnection.ClearAllPools();
@@ -22,7 +24,7 @@ public class DashboardApiTests
     [Test]
     public async Task The_page_is_served_at_the_root_and_may_load_nothing_from_elsewhere()
     {
-        await using var factory = new HostFactory();
+        await using var factory = new HostFactory(engine: engine);
         var response = await Browser(factory).GetAsync("/");
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         Assert.That(await response.Content.ReadAsStringAsync(), Does.Contain("<script src=\"/app.js\"></script>"));
@@ -33,7 +35,7 @@ public class DashboardApiTests
     [Test]
     public async Task Signing_in_gives_a_strict_http_only_session_whose_changes_need_the_csrf_token()
     {
-        await using var factory = new HostFactory();
+        await using var factory = new HostFactory(engine: engine);
         using var browser = Browser(factory);
         Assert.That((await browser.PostAsJsonAsync("/auth/login", new { apiKey = "wrong-key-00000000000" })).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
         using (var crossSite = new HttpRequestMessage(HttpMethod.Post, "/auth/login") { Content = JsonContent.Create(new { apiKey = HostFactory.ApiKey }) })
@@ -76,7 +78,7 @@ public class DashboardApiTests
     [Test]
     public async Task The_event_stream_carries_each_state_change_as_it_happens()
     {
-        await using var factory = new HostFactory();
+        await using var factory = new HostFactory(engine: engine);
         using var client = factory.CreateClient();
         using var request = new HttpRequestMessage(HttpMethod.Get, "/api/events");
         using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);

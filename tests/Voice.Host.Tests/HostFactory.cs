@@ -46,6 +46,16 @@ public sealed class HostFactory : WebApplicationFactory<Program>
 
     public Engine Engine { get; }
 
+    /// <summary>A connection of the test's own to the host's database (to set up what no API does, such as an old call).</summary>
+    public async Task<System.Data.Common.DbConnection> ConnectAsync()
+    {
+        System.Data.Common.DbConnection connection = Engine == Engine.Postgres
+            ? new Npgsql.NpgsqlConnection(_settings["DATABASE_URL"])
+            : new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={DatabasePath};Pooling=False");
+        await connection.OpenAsync();
+        return connection;
+    }
+
     /// <summary>The key every client of <see cref="WebApplicationFactory{TEntryPoint}.CreateClient()"/> sends.</summary>
     public const string ApiKey = "test-key-0123456789abcdef";
 

@@ -11,7 +11,9 @@ using WireMock.Server;
 namespace Voice.Host.Tests;
 
 /// <summary>Calls that come in, simulated through the API: applications from configuration, history, webhooks.</summary>
-public class InboundApiTests
+[TestFixture(Engine.Sqlite)]
+[TestFixture(Engine.Postgres)]
+public class InboundApiTests(Engine engine)
 {
     private const string Secret = "whsec-inbound-0123456789";
 
@@ -37,7 +39,7 @@ public class InboundApiTests
             // As appsettings give it (in the environment: Applications__alerts__Say, Applications__alerts__WebhookUrl).
             ["Applications:alerts:Say"] = "You reached the alert line.",
             ["Applications:alerts:WebhookUrl"] = receiver.Url,
-        });
+        }, engine: engine);
         using var client = factory.CreateClient();
         var callId = await CallInAsync(client, """{"from":"+15551230001","to":"200","application":"alerts"}""");
 
@@ -73,7 +75,7 @@ public class InboundApiTests
         {
             ["WEBHOOK_SECRET"] = Secret,
             ["Applications:desk:CallHook"] = $"http://127.0.0.1:{hook.Port}/desk",
-        });
+        }, engine: engine);
         using var client = factory.CreateClient();
         var callId = await CallInAsync(client, """{"from":"+15005551102","application":"desk"}""");
 
@@ -89,7 +91,7 @@ public class InboundApiTests
     [Test]
     public async Task A_call_for_an_unknown_application_is_refused_and_says_why()
     {
-        await using var factory = new HostFactory();
+        await using var factory = new HostFactory(engine: engine);
         using var client = factory.CreateClient();
         var callId = await CallInAsync(client, """{"from":"+15551230001","application":"sales"}""");
         var call = await HostFactory.WaitForEndAsync(client, callId);
@@ -104,7 +106,7 @@ public class InboundApiTests
     [TestCase("""{"from":"+15551230001","verbs":[{"verb":"say"}]}""", "verbs[0].say.text")]
     public async Task A_wrong_simulated_call_is_refused_naming_the_field(string json, string field)
     {
-        await using var factory = new HostFactory();
+        await using var factory = new HostFactory(engine: engine);
         using var client = factory.CreateClient();
         var response = await client.PostAsync("/api/simulate/inbound", new StringContent(json, Encoding.UTF8, "application/json"));
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), await response.Content.ReadAsStringAsync());

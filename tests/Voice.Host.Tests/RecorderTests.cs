@@ -6,15 +6,18 @@ using Voice.Host.Webhooks;
 namespace Voice.Host.Tests;
 
 /// <summary>The recorder's group commit: writes that come close together share a transaction; a waiting reader does not wait for more.</summary>
-public class RecorderTests
+[TestFixture(Engine.Sqlite)]
+[TestFixture(Engine.Postgres)]
+public class RecorderTests(Engine engine)
 {
     private sealed class Recording : IAsyncDisposable
     {
-        private readonly TemporaryDirectory _directory = new();
+        private readonly TestDatabase _database;
 
-        public Recording()
+        public Recording(Engine engine)
         {
-            Store = TestStores.Sqlite(_directory.Database, Time);
+            _database = new TestDatabase(engine);
+            Store = _database.Open(Time);
             Sender = new WebhookSender(Store, new WebhookOptions { Secret = [1, 2, 3], Destinations = new(["loopback"]) }, Time, NullLogger<WebhookSender>.Instance);
             Recorder = new CallRecorder(Calls, Store, new StorageOptions(TimeSpan.FromDays(1)), Sender.Enqueue, Time, NullLogger<CallRecorder>.Instance);
         }
@@ -42,7 +45,7 @@ public class RecorderTests
             Recorder.Dispose();
             Sender.Dispose();
             Store.Dispose();
-            _directory.Dispose();
+            _database.Dispose();
         }
     }
 
@@ -55,7 +58,7 @@ public class RecorderTests
     [Test]
     public async Task Writes_that_arrive_while_the_writer_waits_share_one_commit()
     {
-        await using var recording = new Recording();
+        await using var recording = new Recording(engine);
         await recording.StartAsync();
         var commits = recording.Store.Database.Commits;
 
@@ -74,7 +77,7 @@ public class RecorderTests
     [Test]
     public async Task A_reader_waiting_for_the_writes_ends_the_wait_for_more()
     {
-        await using var recording = new Recording();
+        await using var recording = new Recording(engine);
         await recording.StartAsync();
 
         Assert.That(recording.Recorder.Accept(Call("read-soon")));

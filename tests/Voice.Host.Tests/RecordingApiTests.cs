@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Dapper;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Voice.Host.Storage;
@@ -9,7 +10,9 @@ using Voice.Host.Storage;
 namespace Voice.Host.Tests;
 
 /// <summary>Recorded calls through the API on the simulated backend: the view, the download, FreeSWITCH's upload, and retention.</summary>
-public class RecordingApiTests
+[TestFixture(Engine.Sqlite)]
+[TestFixture(Engine.Postgres)]
+public class RecordingApiTests(Engine engine)
 {
     [TearDown]
     public void ReleaseFiles() => SqliteConnection.ClearAllPools();
@@ -46,7 +49,7 @@ public class RecordingApiTests
     [Test]
     public async Task A_recorded_call_shows_its_recording_and_serves_it_as_WAV_with_ranges()
     {
-        await using var factory = new HostFactory();
+        await using var factory = new HostFactory(engine: engine);
         using var client = factory.CreateClient();
         var (callId, call) = await RecordedCallAsync(client);
 
@@ -79,7 +82,7 @@ public class RecordingApiTests
     [Test]
     public async Task Asking_for_a_recording_that_is_not_there_says_why()
     {
-        await using var factory = new HostFactory();
+        await using var factory = new HostFactory(engine: engine);
         using var client = factory.CreateClient();
         var plain = await HostFactory.PlaceAsync(client, """{"to":"+15005550000","message":"Not recorded."}""");
         await HostFactory.WaitForEndAsync(client, plain);
@@ -105,7 +108,7 @@ public class RecordingApiTests
         {
             ["RECORDINGS_FREESWITCH_TARGET"] = "http://voicebridge.test/fs/recordings/",
             ["Recordings:MaxSeconds"] = "10",
-        });
+        }, engine: engine);
         using var client = factory.CreateClient();
         var (callId, call) = await RecordedCallAsync(client);
         var name = await RecordingFileAsync(factory, callId);
@@ -147,7 +150,7 @@ public class RecordingApiTests
     public async Task Webhooks_tell_of_the_recording_but_not_its_file_name()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
-        await using var factory = new HostFactory(new() { ["WEBHOOK_ALLOWED_NETWORKS"] = "loopback" });
+        await using var factory = new HostFactory(new() { ["WEBHOOK_ALLOWED_NETWORKS"] = "loopback" }, engine: engine);
         using var client = factory.CreateClient();
         var callId = await HostFactory.PlaceAsync(client, $$"""{"to":"+15005550000","message":"Disk full.","record":true,"webhookUrl":"{{receiver.Url}}"}""");
         await HostFactory.WaitForEndAsync(client, callId);
@@ -164,7 +167,7 @@ public class RecordingApiTests
     [Test]
     public async Task Without_an_upload_target_nobody_can_upload()
     {
-        await using var factory = new HostFactory();
+        await using var factory = new HostFactory(engine: engine);
         using var client = factory.CreateClient();
         var (callId, _) = await RecordedCallAsync(client);
         var response = await Anonymous(factory).PutAsync($"/fs/recordings/{await RecordingFileAsync(factory, callId)}", new ByteArrayContent([1, 2, 3]));
@@ -174,7 +177,7 @@ public class RecordingApiTests
     [Test]
     public async Task Recordings_go_with_their_calls_past_the_retention()
     {
-        await using var factory = new HostFactory(new() { ["RETENTION_DAYS"] = "30" });
+        await using var factory = new HostFactory(new() { ["RETENTION_DAYS"] = "30" }, engine: engine);
         using var client = factory.CreateClient();
         var (old, _) = await RecordedCallAsync(client);
         var (recent, _) = await RecordedCallAsync(client);
@@ -187,13 +190,10 @@ public class RecordingApiTests
         await File.WriteAllBytesAsync(orphanNew, [1]);
         File.SetLastWriteTimeUtc(orphanOld, DateTime.UtcNow.AddDays(-40));
 
-        await using (var connection = new SqliteConnection($"Data Source={factory.DatabasePath}"))
+        await using (var connection = await factory.ConnectAsync())
         {
-            await connection.OpenAsync();
-            using var age = connection.CreateCommand();
-            age.CommandText = "UPDATE calls SET ended_at = ended_at - 40 * 86400000, created_at = created_at - 40 * 86400000 WHERE call_id = $id";
-            age.Parameters.AddWithValue("$id", old);
-            Assert.That(await age.ExecuteNonQueryAsync(), Is.EqualTo(1));
+            Assert.That(await connection.ExecuteAsync(
+                "UPDATE calls SET ended_at = ended_at - @age, created_at = created_at - @age WHERE call_id = @id", new { id = old, age = 40 * 86_400_000L }), Is.EqualTo(1));
         }
         await factory.Services.GetRequiredService<CallRecorder>().PurgeAsync();
 

@@ -11,7 +11,9 @@ using WireMock.Server;
 namespace Voice.Host.Tests;
 
 /// <summary>Call scripts through the REST API on the simulated backend: verbs, the acknowledge shorthand, hooks, and where results show.</summary>
-public class ScriptApiTests
+[TestFixture(Engine.Sqlite)]
+[TestFixture(Engine.Postgres)]
+public class ScriptApiTests(Engine engine)
 {
     private const string Secret = "whsec-scripts-0123456789";
 
@@ -32,7 +34,7 @@ public class ScriptApiTests
     [Test]
     public async Task A_dial_shows_each_targets_outcome_on_the_call_and_in_the_history()
     {
-        await using var factory = new HostFactory(new(Settings) { ["Simulation:TalkTimeMs"] = "100" });
+        await using var factory = new HostFactory(new(Settings) { ["Simulation:TalkTimeMs"] = "100" }, engine: engine);
         using var client = factory.CreateClient();
         var callId = await HostFactory.PlaceAsync(client, """
             {"to":"+15005550000","verbs":[{"verb":"dial","timeout":10,"target":[{"type":"phone","number":"+15005550001"},{"type":"phone","number":"+15005550000"}]}]}
@@ -50,7 +52,7 @@ public class ScriptApiTests
     [TestCase("+19005550100", HttpStatusCode.Forbidden, "destination_denied")]
     public async Task A_dial_target_that_cannot_be_called_is_refused_naming_it(string target, HttpStatusCode status, string code)
     {
-        await using var factory = new HostFactory(Settings);
+        await using var factory = new HostFactory(Settings, engine: engine);
         using var client = factory.CreateClient();
         var response = await PostAsync(client, $$"""{"to":"+15005550000","verbs":[{"verb":"dial","target":[{"type":"phone","number":"{{target}}"}]}]}""");
         var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
@@ -61,7 +63,7 @@ public class ScriptApiTests
     [Test]
     public async Task Every_problem_in_the_verbs_is_named_by_its_path_and_nothing_is_placed()
     {
-        await using var factory = new HostFactory(Settings);
+        await using var factory = new HostFactory(Settings, engine: engine);
         using var client = factory.CreateClient();
         var response = await PostAsync(client, """
             {"to":"+15005550000","verbs":[
@@ -87,7 +89,7 @@ public class ScriptApiTests
     [TestCase("""{"to":"+15005550000","verbs":[{"verb":"dial","target":[{"type":"sip","sipUri":"sip:a@b"}]}]}""", "verbs[0].dial.target[0].type")]
     public async Task A_request_that_mixes_the_shorthands_wrongly_is_refused_naming_the_field(string json, string field)
     {
-        await using var factory = new HostFactory(Settings);
+        await using var factory = new HostFactory(Settings, engine: engine);
         using var client = factory.CreateClient();
         var errors = await ErrorsOfAsync(await PostAsync(client, json));
         Assert.That(errors.TryGetProperty(field, out _), $"{field} in {errors}");
@@ -97,7 +99,7 @@ public class ScriptApiTests
     public async Task An_alert_repeated_then_acknowledged_shows_it_in_the_call_its_final_webhook_and_the_history()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
-        await using var factory = new HostFactory(Settings);
+        await using var factory = new HostFactory(Settings, engine: engine);
         using var client = factory.CreateClient();
         var callId = await HostFactory.PlaceAsync(client, $$"""
             {"to":"+15005551212","message":"Disk full on db-01.","acknowledge":{"digit":"1","repeatDigit":"2","tries":3},"webhookUrl":"{{receiver.Url}}"}
@@ -127,7 +129,7 @@ public class ScriptApiTests
     [Test]
     public async Task An_alert_nobody_acknowledges_says_so()
     {
-        await using var factory = new HostFactory(Settings);
+        await using var factory = new HostFactory(Settings, engine: engine);
         using var client = factory.CreateClient();
         var callId = await HostFactory.PlaceAsync(client, """{"to":"+15005550000","message":"Disk full.","acknowledge":{"tries":1,"timeoutSeconds":1}}""");
         var call = await HostFactory.WaitForEndAsync(client, callId);
@@ -141,7 +143,7 @@ public class ScriptApiTests
         hook.Given(Request.Create().WithPath("/n8n/gathered").UsingPost())
             .RespondWith(Response.Create().WithStatusCode(200).WithHeader("Content-Type", "application/json")
                 .WithBody("""[{"verb":"say","text":"Restarting nginx."},{"verb":"dtmf","dtmf":"9"}]"""));
-        await using var factory = new HostFactory(Settings);
+        await using var factory = new HostFactory(Settings, engine: engine);
         using var client = factory.CreateClient();
         var callId = await HostFactory.PlaceAsync(client, $$"""
             {"to":"+15005551302","tag":{"service":"nginx"},"verbs":[
@@ -165,7 +167,7 @@ public class ScriptApiTests
     [Test]
     public async Task A_hook_on_a_network_webhooks_may_not_reach_is_refused_when_placed()
     {
-        await using var factory = new HostFactory(new Dictionary<string, string?>(Settings) { ["WEBHOOK_ALLOWED_NETWORKS"] = null });
+        await using var factory = new HostFactory(new Dictionary<string, string?>(Settings) { ["WEBHOOK_ALLOWED_NETWORKS"] = null }, engine: engine);
         using var client = factory.CreateClient();
         var errors = await ErrorsOfAsync(await PostAsync(client, """
             {"to":"+15005550000","verbs":[{"verb":"say","text":"Hi"},{"verb":"gather","actionHook":"http://127.0.0.1:5678/webhook"}]}

@@ -8,8 +8,10 @@ using Voice.Host.Storage;
 
 namespace Voice.Host.Tests;
 
-/// <summary>GET /api/stats: calls per caller ID and destination today, this week, this month and this year.</summary>
-public class StatsTests
+/// <summary>GET /api/stats: calls per caller ID and destination today, this week, this month and this year, on each engine.</summary>
+[TestFixture(Engine.Sqlite)]
+[TestFixture(Engine.Postgres)]
+public class StatsTests(Engine engine)
 {
     [Test]
     public void Periods_start_at_local_midnight_on_the_day_the_week_the_month_and_the_year()
@@ -32,8 +34,8 @@ public class StatsTests
     [Test]
     public async Task Counts_come_from_the_records_per_period_and_survive_the_retention_purge()
     {
-        using var directory = new TemporaryDirectory();
-        using var store = TestStores.Sqlite(directory.Database);
+        using var database = new TestDatabase(engine);
+        using var store = database.Open();
         await store.InitializeAsync();
         var today = new DateTimeOffset(2026, 11, 20, 0, 0, 0, TimeSpan.Zero); // a Friday
         var (week, month, year) = (new DateTimeOffset(2026, 11, 16, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
@@ -80,7 +82,7 @@ public class StatsTests
     [Test]
     public async Task The_endpoint_counts_todays_calls_and_refuses_an_unknown_time_zone()
     {
-        await using var factory = new HostFactory(new() { ["DEFAULT_CALLER_ID"] = "+15551234567" });
+        await using var factory = new HostFactory(new() { ["DEFAULT_CALLER_ID"] = "+15551234567" }, engine: engine);
         using var client = factory.CreateClient();
         foreach (var body in new[] { """{"to":"+15005550000","message":"a"}""", """{"to":"+15005550000","message":"b","callerId":"+15559876543"}""" })
         {

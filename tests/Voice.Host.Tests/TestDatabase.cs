@@ -37,6 +37,16 @@ public sealed class TestDatabase : IDisposable
     /// <summary>A store on this database, as the host opens it (not yet initialised).</summary>
     public CallStore Open(TimeProvider? time = null) => TestStores.Open(Engine == Engine.Postgres ? new PostgresDatabase(Url!) : new SqliteDatabase(_directory.Database), time);
 
+    /// <summary>A connection of the test's own, past any store (whose reads may write what they have queued first).</summary>
+    public async Task<System.Data.Common.DbConnection> ConnectAsync()
+    {
+        System.Data.Common.DbConnection connection = Engine == Engine.Postgres
+            ? new Npgsql.NpgsqlConnection(Url)
+            : new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={_directory.Database};Mode=ReadOnly;Pooling=False");
+        await connection.OpenAsync();
+        return connection;
+    }
+
     /// <summary>A host on this database (it leaves the database to this object).</summary>
     public HostFactory Host(Dictionary<string, string?>? settings = null) => new(settings, this);
 

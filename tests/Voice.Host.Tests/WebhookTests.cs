@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Dapper;
 using Microsoft.Data.Sqlite;
 using Voice.Control.Calls;
 using Voice.Host.Storage;
@@ -10,7 +11,9 @@ using Voice.Host.Storage;
 namespace Voice.Host.Tests;
 
 /// <summary>Signed webhooks from the outbox: order, retries through a receiver outage, and a restart in the middle.</summary>
-public class WebhookTests
+[TestFixture(Engine.Sqlite)]
+[TestFixture(Engine.Postgres)]
+public class WebhookTests(Engine engine)
 {
     private const string Secret = "whsec-test-0123456789";
 
@@ -50,7 +53,7 @@ public class WebhookTests
     public async Task Every_state_change_is_posted_signed_in_order_with_the_original_fields()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
-        await using var factory = new HostFactory(FastRetries);
+        await using var factory = new HostFactory(FastRetries, engine: engine);
         using var client = factory.CreateClient();
 
         var callId = await HostFactory.PlaceAsync(client, $$"""
@@ -84,7 +87,7 @@ public class WebhookTests
     public async Task Only_the_states_in_webhookEvents_are_sent_and_a_tampered_body_does_not_verify()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
-        await using var factory = new HostFactory(FastRetries);
+        await using var factory = new HostFactory(FastRetries, engine: engine);
         using var client = factory.CreateClient();
 
         var callId = await HostFactory.PlaceAsync(client, $$"""
@@ -110,7 +113,7 @@ public class WebhookTests
         await using var receiver = await WebhookReceiver.StartAsync();
         // Down: 503s and 429s for the first six attempts; then up.
         receiver.AnswerInTurn((503, 3), (429, 3));
-        await using var factory = new HostFactory(FastRetries);
+        await using var factory = new HostFactory(FastRetries, engine: engine);
         using var client = factory.CreateClient();
 
         var first = await HostFactory.PlaceAsync(client, $$"""{"to":"+15005550000","message":"One.","webhookUrl":"{{receiver.Url}}"}""");
@@ -134,7 +137,7 @@ public class WebhookTests
     public async Task A_receiver_that_drops_the_connection_is_tried_again()
     {
         await using var receiver = new DroppingReceiver(drops: 2);
-        await using var factory = new HostFactory(FastRetries);
+        await using var factory = new HostFactory(FastRetries, engine: engine);
         using var client = factory.CreateClient();
         var callId = await HostFactory.PlaceAsync(client, $$"""{"to":"+15005550001","message":"Busy.","webhookUrl":"{{receiver.Url}}","webhookEvents":["failed"]}""");
         var delivery = (await SettledWebhooksAsync(client, callId)).GetProperty("deliveries")[0];
@@ -208,7 +211,7 @@ public class WebhookTests
         await using var receiver = await WebhookReceiver.StartAsync();
         receiver.DelayFirst(TimeSpan.FromSeconds(1.5)); // longer than the one-second attempt limit below
         // The retry comes after the slow answer has finished (1 s limit + at least 0.8 s back-off > 1.5 s).
-        await using var factory = new HostFactory(new(FastRetries) { ["Webhooks:TimeoutSeconds"] = "1", ["Webhooks:InitialBackoffMs"] = "1000" });
+        await using var factory = new HostFactory(new(FastRetries) { ["Webhooks:TimeoutSeconds"] = "1", ["Webhooks:InitialBackoffMs"] = "1000" }, engine: engine);
         using var client = factory.CreateClient();
 
         var callId = await HostFactory.PlaceAsync(client, $$"""{"to":"+15005550001","message":"Busy.","webhookUrl":"{{receiver.Url}}","webhookEvents":["failed"]}""");
@@ -225,7 +228,7 @@ public class WebhookTests
     {
         await using var receiver = await WebhookReceiver.StartAsync();
         receiver.AnswerEvent("dialing", 410);
-        await using var factory = new HostFactory(FastRetries);
+        await using var factory = new HostFactory(FastRetries, engine: engine);
         using var client = factory.CreateClient();
 
         var callId = await HostFactory.PlaceAsync(client, $$"""{"to":"+15005550000","message":"Hello.","webhookUrl":"{{receiver.Url}}"}""");
@@ -243,9 +246,9 @@ public class WebhookTests
     public async Task After_a_crash_mid_call_the_restarted_host_closes_the_call_and_drains_the_outbox_in_order()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
-        using var directory = new TemporaryDirectory();
+        using var database = new TestDatabase(engine);
         // What a host that died while the phone rang leaves behind: three recorded changes whose webhooks were never sent.
-        using var store = TestStores.Sqlite(directory.Database);
+        using var store = database.Open();
         await store.InitializeAsync();
         var now = DateTimeOffset.UtcNow;
         await store.InsertAsync(new CallRecord
@@ -262,7 +265,7 @@ public class WebhookTests
         Assert.That(queued, Is.EqualTo(3));
         SqliteConnection.ClearAllPools();
 
-        await using var factory = new HostFactory(FastRetries, dataDirectory: directory.Path);
+        await using var factory = database.Host(FastRetries);
         using var client = factory.CreateClient();
         await HostFactory.Eventually(async () => receiver.Accepted.Count == 4, "the three old webhooks and the host_restart one");
 
@@ -279,9 +282,9 @@ public class WebhookTests
     {
         await using var receiver = await WebhookReceiver.StartAsync();
         receiver.AnswerAll(503);
-        using var directory = new TemporaryDirectory();
+        using var database = new TestDatabase(engine);
         string callId;
-        await using (var first = new HostFactory(FastRetries, dataDirectory: directory.Path))
+        await using (var first = database.Host(FastRetries))
         {
             using var client = first.CreateClient();
             callId = await HostFactory.PlaceAsync(client, $$"""{"to":"+15005550001","message":"Busy.","webhookUrl":"{{receiver.Url}}","webhookEvents":["failed"]}""");
@@ -294,7 +297,7 @@ public class WebhookTests
         SqliteConnection.ClearAllPools();
 
         receiver.AnswerAll(200);
-        await using var second = new HostFactory(FastRetries, dataDirectory: directory.Path);
+        await using var second = database.Host(FastRetries);
         using var again = second.CreateClient();
         await HostFactory.Eventually(async () => receiver.Accepted.Count == 1);
         Assert.That(Json(receiver.Accepted[0]).GetProperty("callId").GetString(), Is.EqualTo(callId));
@@ -305,9 +308,9 @@ public class WebhookTests
     public async Task More_pending_webhooks_than_the_sender_holds_in_memory_all_go_out_in_order()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
-        using var directory = new TemporaryDirectory();
+        using var database = new TestDatabase(engine);
         // Three calls a dead host left with three unsent webhooks each; the next host holds two in memory at a time.
-        using var store = TestStores.Sqlite(directory.Database);
+        using var store = database.Open();
         await store.InitializeAsync();
         var now = DateTimeOffset.UtcNow;
         foreach (var id in new[] { "left-1", "left-2", "left-3" })
@@ -326,7 +329,7 @@ public class WebhookTests
         }
         SqliteConnection.ClearAllPools();
 
-        await using var factory = new HostFactory(new(FastRetries) { ["Webhooks:MaxInMemory"] = "2" }, dataDirectory: directory.Path);
+        await using var factory = database.Host(new(FastRetries) { ["Webhooks:MaxInMemory"] = "2" });
         using var client = factory.CreateClient();
         await HostFactory.Eventually(async () => receiver.Accepted.Count == 12, "nine old webhooks and three host_restart ones");
 
@@ -337,22 +340,18 @@ public class WebhookTests
         }
     }
 
-    /// <summary>The outbox row of a webhook as it is on disk, read past the store (whose reads write queued outcomes first).</summary>
-    private static async Task<(string Status, long Attempts)> OnDiskAsync(string database, long id)
+    /// <summary>The outbox row of a webhook as it is in the database, read past the store (whose reads write queued outcomes first).</summary>
+    private static async Task<(string Status, long Attempts)> OnDiskAsync(TestDatabase database, long id)
     {
-        await using var connection = new SqliteConnection($"Data Source={database};Mode=ReadOnly;Pooling=False");
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT status, attempts FROM webhook_outbox WHERE id = $id";
-        command.Parameters.AddWithValue("$id", id);
-        await using var reader = await command.ExecuteReaderAsync();
-        Assert.That(await reader.ReadAsync(), $"webhook {id} is in the outbox");
-        return (reader.GetString(0), reader.GetInt64(1));
+        await using var connection = await database.ConnectAsync();
+        var row = await connection.QuerySingleOrDefaultAsync<(string Status, long Attempts)?>("SELECT status, attempts FROM webhook_outbox WHERE id = @id", new { id });
+        Assert.That(row, Is.Not.Null, $"webhook {id} is in the outbox");
+        return row!.Value;
     }
 
-    private static async Task<CallStore> StoreWithCallAsync(string database, string callId, DateTimeOffset now)
+    private static async Task<CallStore> StoreWithCallAsync(TestDatabase database, string callId, DateTimeOffset now)
     {
-        var store = TestStores.Sqlite(database);
+        var store = database.Open();
         await store.InitializeAsync();
         await store.InsertAsync(new CallRecord
         {
@@ -365,26 +364,26 @@ public class WebhookTests
     [Test]
     public async Task A_delivery_outcome_is_written_with_the_next_transaction()
     {
-        using var directory = new TemporaryDirectory();
+        using var database = new TestDatabase(engine);
         var now = DateTimeOffset.UtcNow;
-        using var store = await StoreWithCallAsync(directory.Database, "hooked", now);
+        using var store = await StoreWithCallAsync(database, "hooked", now);
         var first = (await store.WriteAsync([], [new CallStateChange("hooked", 1, null, CallState.Queued, now)], [])).Single();
 
         store.QueueAttempt("hooked", new WebhookAttempt(first.Id, "delivered", 200, null, now, null));
-        Assert.That(await OnDiskAsync(directory.Database, first.Id), Is.EqualTo(("pending", 0L)), "queued, not yet written");
+        Assert.That(await OnDiskAsync(database, first.Id), Is.EqualTo(("pending", 0L)), "queued, not yet written");
         var commits = store.Database.Commits;
         await store.WriteAsync([], [new CallStateChange("hooked", 2, CallState.Queued, CallState.Dialing, now)], []);
 
         Assert.That(store.Database.Commits - commits, Is.EqualTo(1), "the outcome rode along with the recorder's transaction");
-        Assert.That(await OnDiskAsync(directory.Database, first.Id), Is.EqualTo(("delivered", 1L)));
+        Assert.That(await OnDiskAsync(database, first.Id), Is.EqualTo(("delivered", 1L)));
     }
 
     [Test]
     public async Task A_running_call_s_webhooks_read_from_memory_are_what_the_outbox_holds_once_written()
     {
-        using var directory = new TemporaryDirectory();
+        using var database = new TestDatabase(engine);
         var now = DateTimeOffset.UtcNow;
-        using var store = await StoreWithCallAsync(directory.Database, "hooked", now);
+        using var store = await StoreWithCallAsync(database, "hooked", now);
         var queued = await store.WriteAsync([], [
             new CallStateChange("hooked", 1, null, CallState.Queued, now),
             new CallStateChange("hooked", 2, CallState.Queued, CallState.Dialing, now.AddMilliseconds(10)),
@@ -398,66 +397,65 @@ public class WebhookTests
         var held = await store.WebhooksAsync("hooked");
         Assert.That(held.Select(w => (w.Sequence, w.Status, w.Attempts, w.LastHttpStatus)),
             Is.EqualTo(new[] { (1, "delivered", 1, (int?)204), (2, "pending", 1, (int?)503), (3, "failed", 1, (int?)400) }), "outcomes show at once");
-        Assert.That(await OnDiskAsync(directory.Database, dialing.Id), Is.EqualTo(("pending", 0L)), "the read cost no write");
+        Assert.That(await OnDiskAsync(database, dialing.Id), Is.EqualTo(("pending", 0L)), "the read cost no write");
 
         await store.FlushAttemptsAsync();
-        using var reopened = TestStores.Sqlite(directory.Database);
+        using var reopened = database.Open();
         Assert.That(await reopened.WebhooksAsync("hooked"), Is.EqualTo(held), "a store that does not hold the call reads the same from the outbox");
     }
 
     [Test]
     public async Task A_call_not_held_in_memory_is_read_from_the_outbox_with_its_queued_outcomes_written_first()
     {
-        using var directory = new TemporaryDirectory();
+        using var database = new TestDatabase(engine);
         var now = DateTimeOffset.UtcNow;
         long id;
-        using (var before = await StoreWithCallAsync(directory.Database, "hooked", now))
+        using (var before = await StoreWithCallAsync(database, "hooked", now))
         {
             id = (await before.WriteAsync([], [new CallStateChange("hooked", 1, null, CallState.Queued, now)], [])).Single().Id;
         }
 
         // As after a restart: the outbox's pending webhook is retried by a store that never held the call.
-        using var store = TestStores.Sqlite(directory.Database);
+        using var store = database.Open();
         await store.InitializeAsync();
         store.QueueAttempt("hooked", new WebhookAttempt(id, "pending", 503, "the receiver answered 503", now, now.AddSeconds(1)));
         var states = await store.WebhooksAsync("hooked");
         Assert.That(states.Select(w => (w.Status, w.Attempts, w.LastHttpStatus)), Is.EqualTo(new[] { ("pending", 1, (int?)503) }));
-        Assert.That(await OnDiskAsync(directory.Database, id), Is.EqualTo(("pending", 1L)), "written before the read");
+        Assert.That(await OnDiskAsync(database, id), Is.EqualTo(("pending", 1L)), "written before the read");
     }
 
     [Test]
     public async Task A_call_is_read_from_the_outbox_once_it_has_ended_and_its_webhooks_are_settled()
     {
-        using var directory = new TemporaryDirectory();
+        using var database = new TestDatabase(engine);
         var now = DateTimeOffset.UtcNow;
-        using var store = await StoreWithCallAsync(directory.Database, "hooked", now);
+        using var store = await StoreWithCallAsync(database, "hooked", now);
         var final = (await store.WriteAsync([], [new CallStateChange("hooked", 1, null, CallState.Failed, now, "busy")], [])).Single();
         store.QueueAttempt("hooked", new WebhookAttempt(final.Id, "delivered", 200, null, now, null));
 
         // Released from memory: this read goes to the outbox, so the queued outcome is written first.
         var states = await store.WebhooksAsync("hooked");
         Assert.That(states.Select(w => w.Status), Is.EqualTo(new[] { "delivered" }));
-        Assert.That(await OnDiskAsync(directory.Database, final.Id), Is.EqualTo(("delivered", 1L)));
+        Assert.That(await OnDiskAsync(database, final.Id), Is.EqualTo(("delivered", 1L)));
     }
 
     [Test]
     public async Task A_delivery_is_written_back_soon_even_when_nothing_else_is_written()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
-        using var directory = new TemporaryDirectory();
-        await using var factory = new HostFactory(FastRetries, dataDirectory: directory.Path);
+        using var database = new TestDatabase(engine);
+        await using var factory = database.Host(FastRetries);
         using var client = factory.CreateClient();
         var callId = await HostFactory.PlaceAsync(client, $$"""{"to":"+15005550001","message":"Busy.","webhookUrl":"{{receiver.Url}}","webhookEvents":["failed"]}""");
         await HostFactory.WaitForEndAsync(client, callId);
         await HostFactory.Eventually(async () => receiver.Accepted.Count == 1, "the final webhook is delivered");
 
         // The call has ended: no later write of the recorder can carry the outcome, so the sender writes it itself.
-        await using var connection = new SqliteConnection($"Data Source={directory.Database};Mode=ReadOnly;Pooling=False");
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT id FROM webhook_outbox WHERE call_id = $call";
-        command.Parameters.AddWithValue("$call", callId);
-        var id = (long)(await command.ExecuteScalarAsync())!;
-        await HostFactory.Eventually(async () => await OnDiskAsync(directory.Database, id) == ("delivered", 1L), "the delivery is on disk");
+        long id;
+        await using (var connection = await database.ConnectAsync())
+        {
+            id = await connection.ExecuteScalarAsync<long>("SELECT id FROM webhook_outbox WHERE call_id = @call", new { call = callId });
+        }
+        await HostFactory.Eventually(async () => await OnDiskAsync(database, id) == ("delivered", 1L), "the delivery is on disk");
     }
 }

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Dapper;
 using Voice.Control.Calls;
 
@@ -23,9 +24,22 @@ public sealed partial class CallStore
     /// Deletes ended calls older than <paramref name="before"/>, with their history and webhooks; returns their ids.
     /// Their daily counts are kept, so <see cref="CountAsync"/> still covers the whole year.
     /// </summary>
-    public Task<IReadOnlyList<string>> PurgeAsync(DateTimeOffset before) => OnWriteThreadAsync<IReadOnlyList<string>>((connection, transaction) =>
+    public async Task<IReadOnlyList<string>> PurgeAsync(DateTimeOffset before)
     {
         var cutoff = before.ToUnixTimeMilliseconds();
+        // Most hours there is nothing to purge: a read finds that out without a turn of the write thread or a commit.
+        await using (var connection = await _database.OpenAsync())
+        {
+            if (await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff", new { cutoff }) == 0)
+            {
+                return [];
+            }
+        }
+        return await OnWriteThreadAsync<IReadOnlyList<string>>((connection, transaction) => Purge(connection, transaction, cutoff));
+    }
+
+    private List<string> Purge(DbConnection connection, DbTransaction transaction, long cutoff)
+    {
         var purged = connection.Query<string>("SELECT call_id FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff", new { cutoff }, transaction).AsList();
         if (purged.Count == 0)
         {
@@ -43,5 +57,5 @@ public sealed partial class CallStore
             DELETE FROM calls WHERE ended_at IS NOT NULL AND ended_at < @cutoff;
             """, new { cutoff }, transaction);
         return purged;
-    });
+    }
 }
