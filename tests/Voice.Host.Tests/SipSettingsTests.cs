@@ -46,4 +46,23 @@ public class SipSettingsTests
         Assert.That(simulated.Registration, Is.Null, "no drachtio-server, no registration");
         Assert.That(() => Read(new(ThreeCx) { ["SIP_AUTH_USERNAME"] = null, ["SIP_REGISTER"] = "true" }), Throws.InvalidOperationException.With.Message.Contains("SIP_REGISTER_USER"));
     }
+
+    [Test]
+    public void Several_media_servers_come_from_FREESWITCH_HOSTS_with_the_shared_password_and_a_SIP_URI_each()
+    {
+        var options = Read(new(ThreeCx) { ["FREESWITCH_HOSTS"] = "fs1.example.com:8021, 10.0.0.7:9021", ["FREESWITCH_SECRET"] = "s3cret" });
+        Assert.That(options.MediaServers.Select(m => (m.Name, m.EventSocket.Host, m.EventSocket.Port, m.EventSocket.Password, m.SipUri)), Is.EqualTo(new[]
+        {
+            ("fs1.example.com", "fs1.example.com", 8021, "s3cret", "sip:drachtio@fs1.example.com:5090"),
+            ("10.0.0.7:9021", "10.0.0.7", 9021, "s3cret", "sip:drachtio@10.0.0.7:5090"),
+        }));
+        var listed = Read(new(ThreeCx) { ["FreeSwitch:Hosts:0"] = "fs-a", ["FreeSwitch:Hosts:1"] = "fs-b", ["FreeSwitch:SipUri"] = "sip:mrf@{host}:5092" });
+        Assert.That(listed.MediaServers.Select(m => m.SipUri), Is.EqualTo(new[] { "sip:mrf@fs-a:5092", "sip:mrf@fs-b:5092" }));
+        Assert.That(Read(ThreeCx).MediaServers.Select(m => m.EventSocket.Host), Is.EqualTo(new[] { "127.0.0.1" }), "one FREESWITCH_HOST without the list");
+
+        Assert.That(() => Read(new(ThreeCx) { ["FREESWITCH_HOSTS"] = "fs1:80x21" }), Throws.InvalidOperationException.With.Message.Contains("'fs1:80x21' must be host or host:port"));
+        Assert.That(() => Read(new(ThreeCx) { ["FREESWITCH_HOSTS"] = "fs1,fs1:8021" }), Throws.InvalidOperationException.With.Message.Contains("names fs1:8021 twice"));
+        Assert.That(() => Read(new(ThreeCx) { ["FREESWITCH_HOSTS"] = "fs1,fs2", ["FreeSwitch:SipUri"] = "sip:drachtio@fs1:5090" }),
+            Throws.InvalidOperationException.With.Message.Contains("must contain {host}"));
+    }
 }

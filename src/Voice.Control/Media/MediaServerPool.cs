@@ -1,9 +1,16 @@
 namespace Voice.Control.Media;
 
 /// <summary>
-/// Several FreeSWITCH media servers used in turn: endpoints go round-robin to the servers that are ready, a
-/// server that is down is skipped, and one that fails an endpoint gives the next one a chance.
+/// Several FreeSWITCH media servers: each endpoint goes to the ready server with the least load, in turn among
+/// servers loaded alike; a server that is down is skipped until it is back, and one that fails an endpoint gives the
+/// next one a chance.
 /// </summary>
+/// <remarks>
+/// A server's load is its share of sessions in use: the sessions its last HEARTBEAT counted (every 20 s; they include
+/// other hosts' calls on a shared server) or the endpoints this process holds on it now, whichever is more (so a burst
+/// between heartbeats spreads), out of its Max-Sessions (1000 until a heartbeat says). Servers whose shares are
+/// within <see cref="LoadStep"/> of each other count as equal and take turns.
+/// </remarks>
 public sealed class MediaServerPool : IAsyncDisposable
 {
     private int _disposed;
@@ -27,7 +34,10 @@ public sealed class MediaServerPool : IAsyncDisposable
     public IReadOnlyList<MediaServerStatus> Status =>
         _servers.Select(s => new MediaServerStatus(s.Name, s.IsConnected, s.Load, s.Endpoints.Count, s.Problem)).ToList();
 
-    /// <summary>The next ready server in round-robin order.</summary>
+    /// <summary>Shares of sessions in use this close to each other count as the same load (servers take turns).</summary>
+    public const double LoadStep = 0.02;
+
+    /// <summary>The next ready server: the least loaded, in turn among those loaded alike.</summary>
     /// <exception cref="MediaServerUnavailableException">No server is ready.</exception>
     public MediaServer Next() => Candidates() is [var first, ..] ? first : throw NoneReady();
 
@@ -59,12 +69,12 @@ public sealed class MediaServerPool : IAsyncDisposable
     }
 
     /// <summary>
-    /// Ready servers in rotation order, starting with the first ready one after the server chosen last, which
-    /// becomes the new "last". Skipping a server that is down must not give its turn to its neighbour twice.
+    /// Ready servers, least loaded first; among servers loaded alike, in rotation order starting after the server chosen
+    /// last. The first becomes the new "last": skipping a server that is down must not give its turn to its neighbour twice.
     /// </summary>
     private List<MediaServer> Candidates()
     {
-        var ready = new List<MediaServer>(_servers.Length);
+        var ready = new List<(MediaServer Server, int Index, long Step)>(_servers.Length);
         lock (_lock)
         {
             for (var i = 1; i <= _servers.Length; i++)
@@ -72,15 +82,25 @@ public sealed class MediaServerPool : IAsyncDisposable
                 var index = (_last + i) % _servers.Length;
                 if (_servers[index].IsConnected)
                 {
-                    if (ready.Count == 0)
-                    {
-                        _last = index;
-                    }
-                    ready.Add(_servers[index]);
+                    ready.Add((_servers[index], index, (long)(LoadOf(_servers[index]) / LoadStep)));
                 }
             }
+            // A stable sort: the rotation order holds among equal loads.
+            ready = [.. ready.OrderBy(r => r.Step)];
+            if (ready.Count > 0)
+            {
+                _last = ready[0].Index;
+            }
         }
-        return ready;
+        return [.. ready.Select(r => r.Server)];
+    }
+
+    /// <summary>The share of a server's sessions in use (see the remarks on the class).</summary>
+    internal static double LoadOf(MediaServer server)
+    {
+        var load = server.Load;
+        var sessions = Math.Max(server.Endpoints.Count, load?.SessionCount ?? 0);
+        return (double)sessions / (load is { MaxSessions: > 0 } known ? known.MaxSessions : 1000);
     }
 
     private MediaServerUnavailableException NoneReady() =>

@@ -29,7 +29,7 @@ internal static class VoiceBridgeConfiguration
             Calls = calls,
             Drachtio = drachtio,
             Registration = drachtio is null ? null : Registration(configuration, calls),
-            MediaServers = drachtio is null ? [] : [MediaServer(configuration)],
+            MediaServers = drachtio is null ? [] : MediaServers(configuration),
             EventSocketListener = Listener(configuration),
             DefaultVoice = Value(configuration, null, "Tts:FliteVoice") ?? "kal",
             // "none" leaves the synthesis to FreeSWITCH's speak at answer (later speech; no flite needed on this host).
@@ -151,19 +151,50 @@ internal static class VoiceBridgeConfiguration
         return Int(configuration, null, "Sip:RegisterExpiresSeconds") is { } expires ? registration with { Expires = TimeSpan.FromSeconds(expires) } : registration;
     }
 
-    private static MediaServerOptions MediaServer(IConfiguration configuration)
+    /// <summary>
+    /// The media servers: <c>FREESWITCH_HOSTS=fs1:8021,fs2:8021</c> (or <c>FreeSwitch:Hosts</c>, a list) for several, which share
+    /// the password, profile and SRTP setting, otherwise the one <c>FREESWITCH_HOST</c>. A SIP URI set for several must
+    /// say where each host goes with <c>{host}</c>.
+    /// </summary>
+    private static List<MediaServerOptions> MediaServers(IConfiguration configuration)
     {
-        var host = Value(configuration, "FREESWITCH_HOST", "FreeSwitch:Host") ?? "127.0.0.1";
+        if (List(configuration, "FREESWITCH_HOSTS", "FreeSwitch:Hosts") is not { Count: > 0 } hosts)
+        {
+            return [MediaServer(configuration, Value(configuration, "FREESWITCH_HOST", "FreeSwitch:Host") ?? "127.0.0.1", Int(configuration, "FREESWITCH_PORT", "FreeSwitch:Port") ?? 8021)];
+        }
+        if (Value(configuration, null, "FreeSwitch:SipUri") is { } uri && !uri.Contains("{host}", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"FreeSwitch:SipUri '{uri}' must contain {{host}} when FREESWITCH_HOSTS names several media servers.");
+        }
+        var servers = new List<MediaServerOptions>();
+        foreach (var entry in hosts)
+        {
+            var colon = entry.LastIndexOf(':');
+            var (host, port) = colon < 0 ? (entry, 8021)
+                : int.TryParse(entry[(colon + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var p) && p is > 0 and < 65536
+                    ? (entry[..colon], p)
+                    : throw new InvalidOperationException($"FREESWITCH_HOSTS entry '{entry}' must be host or host:port (a port from 1 to 65535).");
+            if (servers.Exists(s => s.EventSocket.Host == host && s.EventSocket.Port == port))
+            {
+                throw new InvalidOperationException($"FREESWITCH_HOSTS names {host}:{port} twice.");
+            }
+            servers.Add(MediaServer(configuration, host, port));
+        }
+        return servers;
+    }
+
+    private static MediaServerOptions MediaServer(IConfiguration configuration, string host, int port)
+    {
         return new MediaServerOptions
         {
-            Name = host,
+            Name = port == 8021 ? host : $"{host}:{port}",
             EventSocket = new EslClientOptions
             {
                 Host = host,
-                Port = Int(configuration, "FREESWITCH_PORT", "FreeSwitch:Port") ?? 8021,
+                Port = port,
                 Password = Value(configuration, "FREESWITCH_SECRET", "FreeSwitch:Password") ?? "ClueCon",
             },
-            SipUri = Value(configuration, null, "FreeSwitch:SipUri") ?? $"sip:drachtio@{host}:5090",
+            SipUri = Value(configuration, null, "FreeSwitch:SipUri")?.Replace("{host}", host, StringComparison.Ordinal) ?? $"sip:drachtio@{host}:5090",
             Profile = Value(configuration, null, "FreeSwitch:Profile") ?? "mrf",
             Srtp = Value(configuration, null, "FreeSwitch:Srtp") is { } srtp && (bool.TryParse(srtp, out var on)
                 ? on : throw new InvalidOperationException($"FreeSwitch:Srtp '{srtp}' must be true or false.")),

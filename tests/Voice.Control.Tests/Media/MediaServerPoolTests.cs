@@ -86,6 +86,43 @@ public class MediaServerPoolTests
     }
 
     [Test]
+    public async Task Endpoints_go_to_the_server_with_the_least_load_its_heartbeat_reports()
+    {
+        var (a, fakeA) = NewServer("fs-a");
+        var (b, fakeB) = NewServer("fs-b");
+        var loginA = await ConnectAsync(a, fakeA);
+        var loginB = await ConnectAsync(b, fakeB);
+        await using var pool = new MediaServerPool([a, b]);
+
+        // fs-a is busy with other hosts' calls (150 of 200 sessions): new endpoints go to fs-b, however many.
+        await loginA.Peer.SendAsync(Heartbeat(sessions: 150));
+        await Poll.UntilAsync(() => a.Load?.SessionCount == 150);
+        Assert.That(Enumerable.Range(0, 5).Select(_ => pool.Next().Name), Is.All.EqualTo("fs-b"));
+
+        // Then fs-b reports more still: fs-a is the lighter one now.
+        await loginB.Peer.SendAsync(Heartbeat(sessions: 190));
+        await Poll.UntilAsync(() => b.Load?.SessionCount == 190);
+        Assert.That(Enumerable.Range(0, 3).Select(_ => pool.Next().Name), Is.All.EqualTo("fs-a"));
+        Assert.That(MediaServerPool.LoadOf(b), Is.EqualTo(0.95).Within(0.0001), "190 of the 200 sessions its heartbeat allows");
+
+        // Loaded alike, they take turns.
+        await loginB.Peer.SendAsync(Heartbeat(sessions: 151));
+        await Poll.UntilAsync(() => b.Load?.SessionCount == 151);
+        Assert.That(Enumerable.Range(0, 4).Select(_ => pool.Next().Name).Distinct().Count(), Is.EqualTo(2));
+    }
+
+    /// <summary>The captured HEARTBEAT with another Session-Count (its Content-Length made to fit).</summary>
+    private static byte[] Heartbeat(int sessions)
+    {
+        var captured = Encoding.UTF8.GetString(Captures.EslFlow("esl-fs-restart", "esl-in").First(m => Encoding.UTF8.GetString(m.Bytes).Contains("Event-Name: HEARTBEAT", StringComparison.Ordinal)).Bytes);
+        var split = captured.IndexOf("\n\n", StringComparison.Ordinal) + 2;
+        var body = captured[split..].Replace("Session-Count: 0\n", $"Session-Count: {sessions}\n", StringComparison.Ordinal);
+        Assert.That(body, Does.Contain($"Session-Count: {sessions}"));
+        var head = System.Text.RegularExpressions.Regex.Replace(captured[..split], @"Content-Length: \d+", $"Content-Length: {Encoding.UTF8.GetByteCount(body)}");
+        return Encoding.UTF8.GetBytes(head + body);
+    }
+
+    [Test]
     public async Task With_no_server_ready_the_pool_says_which_are_down()
     {
         var (a, fake) = NewServer("fs-a");
