@@ -4,23 +4,31 @@ using Voice.Control.Media;
 
 namespace Voice.Host;
 
-/// <summary><c>/healthz</c>: the process is alive. <c>/readyz</c>: calls can be placed (links up, or the simulated backend).</summary>
+/// <summary><c>/healthz</c>: the process is alive. <c>/readyz</c>: calls can be placed (the database answers, and the links are up or the backend is simulated).</summary>
 internal static class HealthApi
 {
     public static IEndpointRouteBuilder MapHealthApi(this IEndpointRouteBuilder routes)
     {
         routes.MapGet("/healthz", () => Api.JsonBody.Ok(new { status = "alive" }));
-        routes.MapGet("/readyz", (VoiceControlOptions options, VoiceControlHostedService links, VoiceControlRuntime runtime, IServiceProvider services) =>
+        routes.MapGet("/readyz", async (VoiceControlOptions options, VoiceControlHostedService links, VoiceControlRuntime runtime, IServiceProvider services, Storage.ICallStore store) =>
         {
+            // Without the database no call can be accepted: a load balancer sends the POSTs to another host meanwhile.
+            var database = new { engine = store.Engine, host = store.HostId, reachable = await store.PingAsync(TimeSpan.FromSeconds(2)) };
+            var databaseProblem = database.reachable ? null : $"the {store.Engine} database does not answer";
             if (options.IsSimulated)
             {
-                return Api.JsonBody.Ok(new { ready = true, backend = "simulated", simulated = true, drachtio = "not configured" });
+                var body = new { ready = database.reachable, backend = "simulated", simulated = true, drachtio = "not configured", database, problem = databaseProblem };
+                return database.reachable ? Api.JsonBody.Ok(body) : new Api.JsonBody(body, StatusCodes.Status503ServiceUnavailable, Api.JsonBody.Json);
             }
             var drachtio = services.GetRequiredService<DrachtioClient>();
             var media = services.GetRequiredService<MediaServerPool>().Status;
-            var ready = drachtio.IsConnected && media.Any(m => m.IsConnected) && links.StartFailure is null;
+            var ready = drachtio.IsConnected && media.Any(m => m.IsConnected) && links.StartFailure is null && database.reachable;
             // Everything that is down, so an operator reads the cause in the 503 itself.
             var problems = new List<string>();
+            if (databaseProblem is not null)
+            {
+                problems.Add(databaseProblem);
+            }
             if (links.StartFailure is { } failure)
             {
                 problems.Add(failure);
@@ -31,9 +39,10 @@ internal static class HealthApi
                     + (drachtio.LastFailure is { } lost ? ": " + lost : string.Empty));
             }
             problems.AddRange(media.Where(m => m.Problem is not null).Select(m => $"media server {m.Name}: {m.Problem}"));
-            var body = new
+            var linked = new
             {
                 ready,
+                database,
                 backend = "drachtio+freeswitch",
                 simulated = false,
                 drachtio = drachtio.IsConnected ? "connected" : "disconnected",
@@ -49,7 +58,7 @@ internal static class HealthApi
                 mediaServers = media.Select(m => new { name = m.Name, connected = m.IsConnected, problem = m.Problem, endpoints = m.Endpoints, sessions = m.Load?.SessionCount, idleCpu = m.Load?.IdleCpu }),
                 problem = problems.Count == 0 ? null : string.Join("; ", problems),
             };
-            return ready ? Api.JsonBody.Ok(body) : new Api.JsonBody(body, StatusCodes.Status503ServiceUnavailable, Api.JsonBody.Json);
+            return ready ? Api.JsonBody.Ok(linked) : new Api.JsonBody(linked, StatusCodes.Status503ServiceUnavailable, Api.JsonBody.Json);
         });
         return routes;
     }

@@ -44,9 +44,14 @@ try
             : days >= 1 ? days : throw new InvalidOperationException($"RETENTION_DAYS {days} must be at least 1.")),
         voice.Calls.Recording?.Directory);
     // SQLite in the data directory unless DATABASE_URL (or Storage:ConnectionString) names a PostgreSQL, which several hosts can share.
+    // With PostgreSQL, several hosts may share it: each names itself (HOST_ID; by default the machine's name and a random
+    // part new at every start) and holds a lease (CLUSTER_LEASE_SECONDS) that others wait out before taking over its work.
     ICallStore store = new CallStore(
         StorageOptions.Database(VoiceBridgeConfiguration.Value(builder.Configuration, "DATABASE_URL", "Storage:ConnectionString"), dataDirectory),
-        WebhookPayload.Body);
+        WebhookPayload.Body, hostId: VoiceBridgeConfiguration.Value(builder.Configuration, "HOST_ID", "Cluster:HostId"));
+    var lease = VoiceBridgeConfiguration.Int(builder.Configuration, "CLUSTER_LEASE_SECONDS", "Cluster:LeaseSeconds") is not { } seconds ? 15
+        : seconds >= 3 ? seconds : throw new InvalidOperationException($"CLUSTER_LEASE_SECONDS {seconds} must be at least 3.");
+    builder.Services.AddSingleton(new Voice.Host.Cluster.ClusterOptions(TimeSpan.FromSeconds(lease)));
     builder.Services.AddSingleton(storage);
     builder.Services.AddSingleton(store);
     // Alerts pick up where the last run left them before the recorder places its queued calls again.
@@ -89,6 +94,9 @@ try
     // After the recorder and the webhook sender: hosted services stop in reverse order, so the calls end (and say
     // so) before those stop listening. AddVoiceControl registers the service that opens and closes the links.
     builder.Services.AddVoiceControl(voice);
+    // After the library: it stops first, handing the calls it claimed and has not started back before the library ends the rest.
+    builder.Services.AddSingleton<Voice.Host.Cluster.ClusterMember>();
+    builder.Services.AddHostedService(sp => sp.GetRequiredService<Voice.Host.Cluster.ClusterMember>());
 
     var apiKeys = builder.AddApiSecurity(dataDirectory);
     builder.AddTelemetry();
@@ -114,7 +122,13 @@ try
     var webhookOf = applications.ToDictionary(a => a.Name, a => a.WebhookUrl, StringComparer.Ordinal);
     app.Services.GetRequiredService<CallManager>().CallArrived += (_, call) =>
         recorder.Accept(new Voice.Host.Storage.NewCall(Voice.Host.Storage.CallRecord.Arrived(call, call.Application is { } name ? webhookOf.GetValueOrDefault(name) : null)));
-    app.Lifetime.ApplicationStopped.Register(store.Dispose);
+    // Last: once everything is written, what this host still owns in a cluster goes back to it, then the store closes.
+    var member = app.Services.GetRequiredService<Voice.Host.Cluster.ClusterMember>();
+    app.Lifetime.ApplicationStopped.Register(() =>
+    {
+        member.Leave();
+        store.Dispose();
+    });
     if (voice.IsSimulated)
     {
         app.Logger.LogWarning(

@@ -43,22 +43,23 @@ public class SqliteStorageTests
     public async Task A_database_of_an_earlier_version_drops_the_outbox_indexes_nothing_reads_and_keeps_its_pending_webhooks()
     {
         using var directory = new TemporaryDirectory();
-        var now = DateTimeOffset.UtcNow;
-        using (var earlier = TestStores.Sqlite(directory.Database))
+        Directory.CreateDirectory(directory.Path);
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={directory.Database};Pooling=False"))
         {
-            await earlier.InitializeAsync();
-            await earlier.InsertAsync(new CallRecord
-            {
-                CallId = "hooked", To = "+15005550000", Message = "Disk full", State = "queued", CreatedAt = now, WebhookUrl = "http://127.0.0.1:9/hook",
-                RequestJson = """{"to":"+15005550000","message":"Disk full"}""",
-            });
-            await earlier.RecordAsync([new CallStateChange("hooked", 1, null, CallState.Queued, now), new CallStateChange("hooked", 2, CallState.Queued, CallState.Dialing, now)]);
-            // The indexes an earlier version created; it had no migrations table either.
-            await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={directory.Database}");
+            // A database as the releases before migrations left it: the tables, no migrations table, a call with two
+            // pending webhooks, and the two outbox indexes those releases kept.
             await connection.OpenAsync();
+            await using (var transaction = await connection.BeginTransactionAsync())
+            {
+                await Schema.SqliteBaselineAsync(connection, transaction);
+                await transaction.CommitAsync();
+            }
             using var create = connection.CreateCommand();
             create.CommandText = """
-                DROP TABLE schema_migrations;
+                INSERT INTO calls (call_id, to_number, message, mode, state, simulated, webhook_url, request_json, created_at, last_sequence)
+                VALUES ('hooked', '+15005550000', 'Disk full', 'announce', 'dialing', 1, 'http://127.0.0.1:9/hook', '{}', 0, 2);
+                INSERT INTO webhook_outbox (call_id, sequence, event, url, body, next_attempt_at, created_at) VALUES
+                    ('hooked', 1, 'queued', 'http://127.0.0.1:9/hook', '{}', 0, 0), ('hooked', 2, 'dialing', 'http://127.0.0.1:9/hook', '{}', 0, 0);
                 CREATE INDEX outbox_pending ON webhook_outbox (call_id, id) WHERE status = 'pending';
                 CREATE INDEX outbox_due ON webhook_outbox (next_attempt_at) WHERE status = 'pending';
                 """;
@@ -81,7 +82,7 @@ public class SqliteStorageTests
                     names.Add(reader.GetString(0));
                 }
             }
-            Assert.That(names, Is.EqualTo(new[] { "outbox_pending_by_id" }));
+            Assert.That(names, Is.EqualTo(new[] { "outbox_by_host", "outbox_pending_by_id" }), "the indexes of today's migrations only");
         }
         var pending = await store.PendingWebhooksAsync(10);
         Assert.That(pending.Select(p => (p.Delivery.CallId, p.Delivery.Sequence)), Is.EqualTo(new[] { ("hooked", 1L), ("hooked", 2L) }));

@@ -23,6 +23,12 @@ public sealed class TestDatabase : IDisposable
         Url = engine == Engine.Postgres ? PostgresServer.CreateDatabase() : null;
     }
 
+    /// <summary>
+    /// The host name of the stores and hosts a test opens on this database: one host that stops and starts again, so it
+    /// finds what it left (on PostgreSQL a host finds only its own calls; another's are taken over once its lease ends).
+    /// </summary>
+    public const string HostId = "test-host";
+
     public Engine Engine { get; }
 
     /// <summary>The host's data directory (for SQLite, the database's too).</summary>
@@ -35,7 +41,7 @@ public sealed class TestDatabase : IDisposable
     public string SqlitePath => Engine == Engine.Sqlite ? _directory.Database : throw new InvalidOperationException("not a SQLite database");
 
     /// <summary>A store on this database, as the host opens it (not yet initialised).</summary>
-    public CallStore Open(TimeProvider? time = null) => TestStores.Open(Engine == Engine.Postgres ? new PostgresDatabase(Url!) : new SqliteDatabase(_directory.Database), time);
+    public CallStore Open(TimeProvider? time = null) => TestStores.Open(Engine == Engine.Postgres ? new PostgresDatabase(Url!) : new SqliteDatabase(_directory.Database), time, HostId);
 
     /// <summary>A connection of the test's own, past any store (whose reads may write what they have queued first).</summary>
     public async Task<System.Data.Common.DbConnection> ConnectAsync()
@@ -48,7 +54,7 @@ public sealed class TestDatabase : IDisposable
     }
 
     /// <summary>A host on this database (it leaves the database to this object).</summary>
-    public HostFactory Host(Dictionary<string, string?>? settings = null) => new(settings, this);
+    public HostFactory Host(Dictionary<string, string?>? settings = null) => new(new Dictionary<string, string?>(settings ?? []) { ["HOST_ID"] = HostId }, this);
 
     public void Dispose() => _directory.Dispose();
 }

@@ -8,5 +8,5 @@ internal static class TestStores
 {
     public static CallStore Sqlite(string path, TimeProvider? time = null) => new(new SqliteDatabase(path), WebhookPayload.Body, time);
 
-    public static CallStore Open(StoreDatabase database, TimeProvider? time = null) => new(database, WebhookPayload.Body, time);
+    public static CallStore Open(StoreDatabase database, TimeProvider? time = null, string? hostId = null) => new(database, WebhookPayload.Body, time, hostId);
 }

@@ -122,6 +122,17 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
 
     public CallSnapshot Place(CallRequest request) => Place(request, null);
 
+    /// <summary>
+    /// Checks a request as <see cref="Place(CallRequest)"/> would, without placing it: for a call another process will
+    /// place (a host of a cluster that takes it from the shared queue).
+    /// </summary>
+    /// <exception cref="CallRequestException">A field is invalid or the destination is denied.</exception>
+    public void Check(CallRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        Validate(request);
+    }
+
     /// <summary>Places a call under an id the caller chose (the host's, written to its store before the call starts).</summary>
     internal CallSnapshot Place(CallRequest request, string? callId)
     {

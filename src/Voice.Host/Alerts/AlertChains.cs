@@ -169,9 +169,9 @@ internal sealed class AlertChains(
         }
         return (false, reason switch
         {
-            // Cut short by VoiceBridge itself (stopping, or a restart found it in progress): an API hang-up stops the
+            // Cut short by VoiceBridge itself (stopping, a restart found it in progress, or its host was lost): an API hang-up stops the
             // alert before its call ends, so these never come from one. Tried again at once, not counted.
-            CallReasons.Canceled or CallReasons.LocalHangup or CallStore.HostRestart => Interrupted,
+            CallReasons.Canceled or CallReasons.LocalHangup or CallStore.HostRestart or CallStore.HostLost => Interrupted,
             _ when completed => "not_acknowledged",
             CallReasons.Busy => "busy",
             CallReasons.NoAnswer => "no_answer",
@@ -326,6 +326,29 @@ internal sealed class AlertChains(
             logger.LogWarning("Alert {AlertId}: {Number} cannot be called: {Reason}", chain.Alert.AlertId, record.To, ex.Message);
             await recorder.WithdrawAsync(callId);
             await DecideAsync(chain, false, "failed");
+        }
+    }
+
+    /// <summary>Alerts this host took over in a cluster (from a host that was lost, or handed back by one that stopped): they go on here.</summary>
+    public async Task AdoptAsync(IReadOnlyList<AlertRecord> adopted)
+    {
+        foreach (var alert in adopted)
+        {
+            lock (_lock)
+            {
+                if (_byCall.ContainsKey(alert.AlertId))
+                {
+                    continue; // already running here
+                }
+            }
+            try
+            {
+                await ResumeAsync(alert);
+            }
+            catch (Exception ex)
+            {
+                logger.LogError(ex, "Alert {AlertId} could not be taken over", alert.AlertId);
+            }
         }
     }
 

@@ -44,6 +44,12 @@ internal static class CallsApi
         {
             var live = calls.Get(callId);
             var stored = live is null ? await store.GetAsync(callId) : null;
+            if (live is null && stored is null && store.Clustered)
+            {
+                // Accepted moments ago for the cluster's queue, and not written yet: once the recorder's batch is.
+                await recorder.WrittenAsync();
+                stored = await store.GetAsync(callId);
+            }
             var found = live is not null ? CallResponses.Call(live) : stored is not null ? CallResponses.Call(stored) : null;
             if (found is null)
             {
@@ -76,7 +82,8 @@ internal static class CallsApi
         api.MapGet("/calls", ListAsync)
             .WithSummary("Active calls; with state, to, from, until, cursor or limit: the history, newest first")
             .Produces<CallHistoryView>().ProducesProblem(StatusCodes.Status400BadRequest);
-        api.MapPost("/call/{callId}/hangup", async (string callId, IOutboundCalls calls, Alerts.AlertChains alerts) =>
+        api.MapPost("/call/{callId}/hangup", async (string callId, IOutboundCalls calls, Alerts.AlertChains alerts, Cluster.ClusterMember cluster, ICallStore store,
+            Webhooks.WebhookSender webhooks, TimeProvider time) =>
         {
             // A call of an active alert: the whole alert stops (no further attempt), and its running attempt hangs up.
             if (await alerts.StopAsync(callId) is { Stopped: true } stopped)
@@ -88,6 +95,10 @@ internal static class CallsApi
                 return JsonBody.Ok(new { success = true, message = "Alert stopped: no further attempt", callId, hungUp = stopped.Running });
             }
             var call = calls.Get(callId);
+            if (call is null && cluster.Clustered)
+            {
+                return await HangupElsewhereAsync(callId, cluster, store, webhooks, time);
+            }
             if (call is null)
             {
                 return ApiErrors.NotFound(callId);
@@ -106,9 +117,37 @@ internal static class CallsApi
         return routes;
     }
 
+    /// <summary>
+    /// A hang-up for a call this host does not run, in a cluster: a call still in the queue ends here, one another host
+    /// runs is hung up by that host (told through the database), one that has ended cannot be.
+    /// </summary>
+    private static async Task<IResult> HangupElsewhereAsync(string callId, Cluster.ClusterMember cluster, ICallStore store, Webhooks.WebhookSender webhooks, TimeProvider time)
+    {
+        if (await store.GetAsync(callId) is not { } stored)
+        {
+            return ApiErrors.NotFound(callId);
+        }
+        if (stored.State is "completed" or "failed")
+        {
+            return ApiErrors.Problem(StatusCodes.Status409Conflict, "call_ended", $"Call {callId} has already ended ({stored.State})", "callId");
+        }
+        if (stored.HostId is null && await store.CancelQueuedAsync(callId, time.GetUtcNow()) is { } canceled)
+        {
+            webhooks.Enqueue(canceled);
+            return JsonBody.Ok(new { success = true, message = "Call canceled before it started", callId });
+        }
+        if (stored.HostId == cluster.HostId && await cluster.HangupHereAsync(callId))
+        {
+            return JsonBody.Ok(new { success = true, message = "Call hangup initiated", callId });
+        }
+        // Claimed meanwhile, or running on another host: the host that runs it hangs it up.
+        await store.NotifyAsync(ClusterChannels.HangupChannel, callId);
+        return JsonBody.Ok(new { success = true, message = "Call hangup sent to the host running it", callId, host = stored.HostId });
+    }
+
     private static async Task<IResult> PlaceAsync(
         HttpContext context, CallManager calls, IValidator<OutboundCallRequest> validator, ICallStore store, CallRecorder recorder, Voice.Control.VoiceControlOptions options,
-        Alerts.AlertChains alerts)
+        Alerts.AlertChains alerts, Cluster.ClusterMember cluster)
     {
         if (context.Request.ContentLength > MaxBodyBytes)
         {
@@ -123,7 +162,7 @@ internal static class CallsApi
         {
             return problem!;
         }
-        return await PlaceRequestAsync(context, request, calls, validator, store, recorder, options, alerts);
+        return await PlaceRequestAsync(context, request, calls, validator, store, recorder, options, alerts, cluster: cluster);
     }
 
     /// <summary>
@@ -131,10 +170,15 @@ internal static class CallsApi
     /// stored call what the request does not say (click-to-call's agent); <paramref name="placed"/> learns the call's id
     /// before the call can start, and <paramref name="refused"/> that it was not placed after all.
     /// </summary>
+    /// <remarks>
+    /// In a cluster (<paramref name="cluster"/> on PostgreSQL) a plain call goes to the cluster's queue, checked but not
+    /// placed here: whichever host has room claims it. An alert's calls and click-to-call are placed by the host that
+    /// took the POST, which follows them.
+    /// </remarks>
     internal static async Task<IResult> PlaceRequestAsync(
         HttpContext context, OutboundCallRequest request, CallManager calls, IValidator<OutboundCallRequest> validator, ICallStore store, CallRecorder recorder,
         Voice.Control.VoiceControlOptions options, Alerts.AlertChains alerts,
-        Func<CallRecord, CallRecord>? decorate = null, Action<string>? placed = null, Action<string>? refused = null)
+        Func<CallRecord, CallRecord>? decorate = null, Action<string>? placed = null, Action<string>? refused = null, Cluster.ClusterMember? cluster = null)
     {
         var validation = await validator.ValidateAsync(request, context.RequestAborted);
         if (!validation.IsValid)
@@ -147,6 +191,12 @@ internal static class CallsApi
         if (key.Length > 255 || key.Any(char.IsControl))
         {
             return ApiErrors.Problem(StatusCodes.Status400BadRequest, "validation_error", "Idempotency-Key: must be at most 255 characters without control characters", "Idempotency-Key");
+        }
+        if (recorder.Failing)
+        {
+            // Accepted calls are kept until the database takes them; new ones are not taken into memory alone.
+            context.Response.Headers.RetryAfter = "5";
+            return ApiErrors.Problem(StatusCodes.Status503ServiceUnavailable, "database_unavailable", "The database does not take writes at the moment; send the call again shortly");
         }
         var callId = Guid.NewGuid().ToString();
         var requestJson = JsonSerializer.Serialize(request, Json);
@@ -176,13 +226,26 @@ internal static class CallsApi
             Attempt = alert is null ? null : 1,
         };
         record = decorate?.Invoke(record) ?? record;
-        if (!recorder.Accept(new NewCall(record, idempotencyKey, hash) { Alert = alert }))
+        var queue = cluster is { Clustered: true } && alert is null && placed is null;
+        if (queue && QueueRefusal(calls, callRequest, options, cluster!) is { } refusal)
+        {
+            if (idempotencyKey is not null)
+            {
+                store.ReleaseKey(idempotencyKey, callId);
+            }
+            return Refused(context, refusal);
+        }
+        if (!recorder.Accept(new NewCall(record, idempotencyKey, hash) { Alert = alert, Queued = queue }))
         {
             if (idempotencyKey is not null)
             {
                 store.ReleaseKey(idempotencyKey, callId);
             }
             return ApiErrors.Problem(StatusCodes.Status503ServiceUnavailable, "shutting_down", "VoiceBridge is stopping; send the call again once it is back");
+        }
+        if (queue)
+        {
+            return JsonBody.Ok(new PlacedView(callId, "queued", calls.IsSimulated));
         }
         try
         {
@@ -202,6 +265,21 @@ internal static class CallsApi
             await recorder.WithdrawAsync(callId);
             return Refused(context, ex);
         }
+    }
+
+    /// <summary>Why a call cannot join the cluster's queue (its request, or a full queue), or null.</summary>
+    private static Exception? QueueRefusal(CallManager calls, CallRequest request, Voice.Control.VoiceControlOptions options, Cluster.ClusterMember cluster)
+    {
+        try
+        {
+            calls.Check(request);
+        }
+        catch (CallRequestException ex)
+        {
+            return ex;
+        }
+        var max = options.Calls.MaxQueuedCalls;
+        return cluster.Queued >= max ? new CallQueueFullException(max, TimeSpan.FromSeconds(Math.Max(1, Math.Ceiling(max / options.Calls.CallsPerSecond)))) : null;
     }
 
     private static IResult Refused(HttpContext context, Exception exception)
@@ -227,6 +305,14 @@ internal static class CallsApi
         var query = context.Request.Query;
         if (query.Count == 0)
         {
+            if (store.Clustered)
+            {
+                // Every host's, from the database: the calls running here are newer in memory, so they are shown from there.
+                await recorder.WrittenAsync();
+                var local = calls.Active.ToDictionary(c => c.CallId, StringComparer.Ordinal);
+                var all = (await store.ActiveAsync()).Select(c => local.TryGetValue(c.CallId, out var live) ? CallResponses.Call(live) : CallResponses.Call(c));
+                return JsonBody.Ok(new CallListView([.. all]));
+            }
             var active = calls.Active;
             return JsonBody.Ok(new CallListView([.. active.Select(CallResponses.Call)]));
         }

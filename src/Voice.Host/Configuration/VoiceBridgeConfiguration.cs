@@ -160,7 +160,8 @@ internal static class VoiceBridgeConfiguration
     {
         if (List(configuration, "FREESWITCH_HOSTS", "FreeSwitch:Hosts") is not { Count: > 0 } hosts)
         {
-            return [MediaServer(configuration, Value(configuration, "FREESWITCH_HOST", "FreeSwitch:Host") ?? "127.0.0.1", Int(configuration, "FREESWITCH_PORT", "FreeSwitch:Port") ?? 8021)];
+            var single = Value(configuration, "FREESWITCH_HOST", "FreeSwitch:Host") ?? "127.0.0.1";
+            return [MediaServer(configuration, single, Int(configuration, "FREESWITCH_PORT", "FreeSwitch:Port") ?? 8021, single)];
         }
         if (Value(configuration, null, "FreeSwitch:SipUri") is { } uri && !uri.Contains("{host}", StringComparison.Ordinal))
         {
@@ -178,16 +179,16 @@ internal static class VoiceBridgeConfiguration
             {
                 throw new InvalidOperationException($"FREESWITCH_HOSTS names {host}:{port} twice.");
             }
-            servers.Add(MediaServer(configuration, host, port));
+            servers.Add(MediaServer(configuration, host, port, port == 8021 ? host : $"{host}:{port}"));
         }
         return servers;
     }
 
-    private static MediaServerOptions MediaServer(IConfiguration configuration, string host, int port)
+    private static MediaServerOptions MediaServer(IConfiguration configuration, string host, int port, string name)
     {
         return new MediaServerOptions
         {
-            Name = port == 8021 ? host : $"{host}:{port}",
+            Name = name,
             EventSocket = new EslClientOptions
             {
                 Host = host,

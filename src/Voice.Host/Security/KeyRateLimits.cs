@@ -11,18 +11,33 @@ internal sealed class KeyRateLimits(double perSecond, int burst, TimeProvider ti
 {
     private readonly ConcurrentDictionary<string, Bucket> _buckets = new(StringComparer.Ordinal);
 
+    private int _hosts = 1;
+
     public double PerSecond => perSecond;
 
     public int Burst => burst;
 
+    /// <summary>
+    /// The hosts of a cluster sharing the limits (1 alone). Each takes its share: a key may make <see cref="PerSecond"/>
+    /// requests a second across the cluster, as near as a load balancer that spreads requests evenly makes it, with no
+    /// round trip to the database per request.
+    /// </summary>
+    public int Hosts
+    {
+        get => Volatile.Read(ref _hosts);
+        set => Volatile.Write(ref _hosts, Math.Max(1, value));
+    }
+
     /// <summary>Takes a token from <paramref name="key"/>'s bucket; false, with when the next one is due, when it is empty.</summary>
     public bool TryTake(string key, out TimeSpan retryAfter)
     {
-        var bucket = _buckets.GetOrAdd(key, _ => new Bucket(burst, time.GetTimestamp()));
+        var hosts = Hosts;
+        var (rate, size) = (perSecond / hosts, Math.Max(1.0, (double)burst / hosts));
+        var bucket = _buckets.GetOrAdd(key, _ => new Bucket(size, time.GetTimestamp()));
         lock (bucket)
         {
             var now = time.GetTimestamp();
-            bucket.Tokens = Math.Min(burst, bucket.Tokens + (time.GetElapsedTime(bucket.Refilled, now).TotalSeconds * perSecond));
+            bucket.Tokens = Math.Min(size, bucket.Tokens + (time.GetElapsedTime(bucket.Refilled, now).TotalSeconds * rate));
             bucket.Refilled = now;
             if (bucket.Tokens >= 1)
             {
@@ -30,7 +45,7 @@ internal sealed class KeyRateLimits(double perSecond, int burst, TimeProvider ti
                 retryAfter = TimeSpan.Zero;
                 return true;
             }
-            retryAfter = TimeSpan.FromSeconds((1 - bucket.Tokens) / perSecond);
+            retryAfter = TimeSpan.FromSeconds((1 - bucket.Tokens) / rate);
             return false;
         }
     }

@@ -67,6 +67,12 @@ public sealed record CallRecord
     /// <summary>For a click-to-call: the number the agent is connected to.</summary>
     public string? Destination { get; init; }
 
+    /// <summary>
+    /// The host that runs the call. Null for a call queued for any host of a cluster to claim (on PostgreSQL); set when
+    /// one does, and for calls a host places itself (all calls on SQLite, alerts' attempts, click-to-call, calls that came in).
+    /// </summary>
+    public string? HostId { get; init; }
+
     /// <summary>A call that came in, as it is first stored (ringing); its webhooks go to its application's URL.</summary>
     public static CallRecord Arrived(Voice.Control.Calls.CallSnapshot call, string? webhookUrl) => new()
     {

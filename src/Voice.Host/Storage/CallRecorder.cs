@@ -152,6 +152,20 @@ internal sealed class CallRecorder(
         return true;
     }
 
+    /// <summary>
+    /// A write failed and is being tried again (the database is down, or the disk): new calls are refused meanwhile
+    /// (503) rather than accepted into memory only.
+    /// </summary>
+    public bool Failing => Volatile.Read(ref _failing);
+
+    private bool _failing;
+
+    /// <summary>Attempts at a batch once the host is stopping: after these, its writes are given up (and logged).</summary>
+    private const int AttemptsWhenStopping = 3;
+
+    /// <summary>The wait before another attempt at a batch that failed: 0.5 s, then doubling up to 5 s.</summary>
+    internal static TimeSpan RetryDelay(int failures) => TimeSpan.FromMilliseconds(Math.Min(5000, 500 * Math.Pow(2, failures - 1)));
+
     /// <summary>On the write thread: writes the queue, a batch of at most <see cref="MaxBatch"/> at a time.</summary>
     private void WriteQueued()
     {
@@ -169,11 +183,43 @@ internal sealed class CallRecorder(
                 batch = _queue.GetRange(0, count);
                 _queue.RemoveRange(0, count);
             }
-            Write(batch);
+            WriteUntilDone(batch);
         }
     }
 
-    private void Write(List<Pending> batch)
+    /// <summary>
+    /// Writes a batch, trying again until it is written: an accepted call is never dropped for a database that is down
+    /// for a while. The write thread waits meanwhile (nothing else could be written either). Whoever waits for the batch
+    /// goes on after the first attempt, so no request hangs on the outage.
+    /// </summary>
+    private void WriteUntilDone(List<Pending> batch)
+    {
+        var failures = 0;
+        while (!Write(batch, notify: failures == 0))
+        {
+            failures++;
+            Volatile.Write(ref _failing, true);
+            bool closed;
+            lock (_lock)
+            {
+                closed = _closed;
+            }
+            if (closed && failures >= AttemptsWhenStopping)
+            {
+                logger.LogError("The host is stopping and the database still refuses writes: {Count} writes are lost", batch.Count);
+                break;
+            }
+            Thread.Sleep(RetryDelay(failures));
+        }
+        if (failures > 0 && Volatile.Read(ref _failing))
+        {
+            Volatile.Write(ref _failing, false);
+            logger.LogInformation("The database takes writes again after {Failures} failed attempts", failures);
+        }
+    }
+
+    /// <summary>One attempt at a batch; false when the database refused it.</summary>
+    private bool Write(List<Pending> batch, bool notify)
     {
         List<NewCall> accepted = [];
         List<CallStateChange> changes = [];
@@ -193,6 +239,7 @@ internal sealed class CallRecorder(
                 withdrawn.Add(callId);
             }
         }
+        var written = true;
         try
         {
             if (store.WriteHere(accepted, changes, withdrawn) is { Count: > 0 } queued)
@@ -200,18 +247,28 @@ internal sealed class CallRecorder(
                 webhooks(queued);
             }
         }
+        catch (Exception ex) when (ex is System.Data.Common.DbException or IOException or InvalidOperationException or TimeoutException)
+        {
+            // The database is down or refuses: the batch is tried again. (Nothing may escape the write thread.)
+            logger.LogError(ex, "Could not write {Calls} new calls, {Changes} state changes and {Withdrawn} withdrawals; trying again",
+                accepted.Count, changes.Count, withdrawn.Count);
+            written = false;
+        }
         catch (Exception ex)
         {
-            // Nothing may escape the write thread. A database error is the usual cause; anything else is logged
-            // the same way, and the recorder goes on with the next batch.
+            // Not the database: trying again would fail the same way.
             logger.LogError(ex, "Could not write {Calls} new calls, {Changes} state changes and {Withdrawn} withdrawals",
                 accepted.Count, changes.Count, withdrawn.Count);
         }
         // Whoever waits (a refused POST, a history read) goes on either way: the failure is logged, not theirs.
-        foreach (var item in batch)
+        if (notify || written)
         {
-            item.Written?.TrySetResult();
+            foreach (var item in batch)
+            {
+                item.Written?.TrySetResult();
+            }
         }
+        return written;
     }
 
     private void OnStateChanged(object? sender, CallStateChange change) => Queue(new Pending(null, change, null, null));

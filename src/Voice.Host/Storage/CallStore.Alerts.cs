@@ -58,12 +58,12 @@ public sealed partial class CallStore
     private void InsertAlert(DbTransaction transaction, AlertRecord alert)
     {
         var insert = Command(transaction, """
-            INSERT INTO alerts (alert_id, numbers, attempts, delay_ms, retry_on, acknowledge, request_json, status, created_at)
-            VALUES (@id, @numbers, @attempts, @delay, @on, @acknowledge, @request, @status, @created)
+            INSERT INTO alerts (alert_id, numbers, attempts, delay_ms, retry_on, acknowledge, request_json, status, created_at, host_id)
+            VALUES (@id, @numbers, @attempts, @delay, @on, @acknowledge, @request, @status, @created, @host)
             """);
         Bind(insert, ("@id", alert.AlertId), ("@numbers", string.Join(',', alert.Numbers)), ("@attempts", (long)alert.Attempts),
             ("@delay", (long)alert.Delay.TotalMilliseconds), ("@on", string.Join(',', alert.RetryOn)), ("@acknowledge", alert.Acknowledge ? 1L : 0L),
-            ("@request", alert.RequestJson), ("@status", alert.Status), ("@created", alert.CreatedAt.ToUnixTimeMilliseconds()));
+            ("@request", alert.RequestJson), ("@status", alert.Status), ("@created", alert.CreatedAt.ToUnixTimeMilliseconds()), ("@host", HostId));
         insert.ExecuteNonQuery();
     }
 
@@ -85,7 +85,9 @@ public sealed partial class CallStore
     public async Task<IReadOnlyList<AlertRecord>> ActiveAlertsAsync()
     {
         await using var connection = await _database.OpenAsync();
-        return [.. (await connection.QueryAsync<AlertRow>("SELECT * FROM alerts WHERE status = 'active' ORDER BY created_at")).Select(r => r.ToRecord())];
+        // In a cluster, this host's (others' go on where they run; those of a host that is gone are taken over).
+        return [.. (await connection.QueryAsync<AlertRow>(
+            $"SELECT * FROM alerts WHERE status = 'active'{(Clustered ? " AND host_id = @host" : "")} ORDER BY created_at", new { host = HostId })).Select(r => r.ToRecord())];
     }
 
     /// <summary>An alert's attempts, in order.</summary>
@@ -121,6 +123,8 @@ public sealed partial class CallStore
         public long created_at { get; set; }
 
         public long? ended_at { get; set; }
+
+        public string? host_id { get; set; }
 
         public AlertRecord ToRecord() => new()
         {

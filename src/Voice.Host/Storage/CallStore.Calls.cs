@@ -22,14 +22,14 @@ public sealed partial class CallStore
             remember.ExecuteNonQuery();
         }
         var insert = Command(transaction, """
-            INSERT INTO calls (call_id, to_number, caller_id, message, mode, state, tag, simulated, webhook_url, webhook_events, request_json, created_at, alert_id, attempt, direction, source, application, agent, destination)
-            VALUES (@id, @to, @caller, @message, @mode, @state, @tag, @simulated, @url, @events, @request, @created, @alert, @attempt, @direction, @source, @application, @agent, @destination)
+            INSERT INTO calls (call_id, to_number, caller_id, message, mode, state, tag, simulated, webhook_url, webhook_events, request_json, created_at, alert_id, attempt, direction, source, application, agent, destination, host_id)
+            VALUES (@id, @to, @caller, @message, @mode, @state, @tag, @simulated, @url, @events, @request, @created, @alert, @attempt, @direction, @source, @application, @agent, @destination, @host)
             """);
         Bind(insert, ("@id", call.CallId), ("@to", call.To), ("@caller", call.CallerId), ("@message", call.Message), ("@mode", call.Mode),
             ("@state", call.State), ("@tag", call.Tag), ("@simulated", call.Simulated ? 1L : 0L), ("@url", call.WebhookUrl),
             ("@events", call.WebhookEvents is null ? null : string.Join(',', call.WebhookEvents)), ("@request", call.RequestJson),
             ("@created", created), ("@alert", call.AlertId), ("@attempt", (long?)call.Attempt), ("@direction", call.Direction), ("@source", call.Source),
-            ("@application", call.Application), ("@agent", call.Agent), ("@destination", call.Destination));
+            ("@application", call.Application), ("@agent", call.Agent), ("@destination", call.Destination), ("@host", accepted.Queued ? null : HostId));
         insert.ExecuteNonQuery();
         if (accepted.Alert is { } alert)
         {
@@ -48,8 +48,9 @@ public sealed partial class CallStore
             INSERT INTO call_events (call_id, sequence, state, reason, sip_status, detail, at)
             VALUES (@call, @sequence, @state, @reason, @sip, @detail, @at) ON CONFLICT DO NOTHING
             """);
-        // RETURNING hands back what the webhook needs; no row when the change is older than the stored state.
-        var update = Command(transaction, """
+        // RETURNING hands back what the webhook needs; no row when the change is older than the stored state or, in a
+        // cluster, when the call is not this host's (another host closed it as host_lost: this one was taken for dead).
+        var update = Command(transaction, $"""
             UPDATE calls SET
                 state = @state,
                 reason = COALESCE(@reason, reason),
@@ -61,12 +62,12 @@ public sealed partial class CallStore
                 last_sequence = @sequence,
                 tag = COALESCE(@tag, tag),
                 results = COALESCE(@results, results)
-            WHERE call_id = @call AND last_sequence < @sequence
+            WHERE call_id = @call AND last_sequence < @sequence{(Clustered ? " AND host_id = @host" : "")}
             RETURNING to_number, tag, simulated, webhook_url, webhook_events, answered_at, alert_id, attempt, direction, caller_id, source, application
             """);
         var outbox = Command(transaction, """
-            INSERT INTO webhook_outbox (call_id, sequence, event, url, body, next_attempt_at, created_at, trace_parent)
-            VALUES (@call, @sequence, @state, @url, @body, @at, @at, @trace) ON CONFLICT DO NOTHING
+            INSERT INTO webhook_outbox (call_id, sequence, event, url, body, next_attempt_at, created_at, trace_parent, host_id)
+            VALUES (@call, @sequence, @state, @url, @body, @at, @at, @trace, @host) ON CONFLICT DO NOTHING
             RETURNING id
             """);
         var queued = new List<WebhookDelivery>();
@@ -79,7 +80,7 @@ public sealed partial class CallStore
             history.ExecuteNonQuery();
             Bind(update, ("@call", change.CallId), ("@sequence", (long)change.Sequence), ("@state", state), ("@reason", change.Reason),
                 ("@sip", (long?)change.SipStatus), ("@detail", change.Detail), ("@at", at), ("@simulated", change.Simulated ? 1L : 0L),
-                ("@tag", change.Tag), ("@results", CallResultsJson.Serialize(change.Results)));
+                ("@tag", change.Tag), ("@results", CallResultsJson.Serialize(change.Results)), ("@host", HostId));
             WebhookTarget? target;
             using (var reader = update.ExecuteReader())
             {
@@ -89,7 +90,7 @@ public sealed partial class CallStore
             {
                 var body = _webhookBody(target.Event(change, state, at));
                 var trace = TraceParent(change.Trace);
-                Bind(outbox, ("@call", change.CallId), ("@sequence", (long)change.Sequence), ("@state", state), ("@url", target.Url), ("@body", body), ("@at", at), ("@trace", trace));
+                Bind(outbox, ("@call", change.CallId), ("@sequence", (long)change.Sequence), ("@state", state), ("@url", target.Url), ("@body", body), ("@at", at), ("@trace", trace), ("@host", HostId));
                 if (outbox.ExecuteScalar() is long id)
                 {
                     queued.Add(new WebhookDelivery { Id = id, CallId = change.CallId, Sequence = change.Sequence, Event = state, Url = target.Url!, Body = body, CreatedAtMs = at, TraceParent = trace });
@@ -127,6 +128,13 @@ public sealed partial class CallStore
         var rows = await connection.QueryAsync<(long Sequence, string State, string? Reason, long At)>(
             "SELECT sequence, state, reason, at FROM call_events WHERE call_id = @callId ORDER BY sequence", new { callId });
         return [.. rows.Select(r => ((int)r.Sequence, r.State, r.Reason, DateTimeOffset.FromUnixTimeMilliseconds(r.At)))];
+    }
+
+    public async Task<IReadOnlyList<CallRecord>> ActiveAsync()
+    {
+        await using var connection = await _database.OpenAsync();
+        return [.. (await connection.QueryAsync<CallRow>(
+            "SELECT * FROM calls WHERE state IN ('queued', 'dialing', 'ringing', 'playing') ORDER BY created_at, call_id")).Select(r => r.ToRecord())];
     }
 
     /// <summary>Calls newest first, filtered, one page at a time; the cursor is the last call of the page before.</summary>
@@ -244,6 +252,10 @@ public sealed partial class CallStore
 
         public string? destination { get; set; }
 
+        public string? host_id { get; set; }
+
+        public long? claimed_at { get; set; }
+
         public CallRecord ToRecord() => new()
         {
             CallId = call_id,
@@ -272,6 +284,7 @@ public sealed partial class CallStore
             Application = application,
             Agent = agent,
             Destination = destination,
+            HostId = host_id,
         };
     }
 #pragma warning restore IDE1006, SA1300

@@ -14,8 +14,17 @@ public sealed partial class CallStore
     /// one key agree on a single call. A reservation lasts until its call is written (the key is then in the database,
     /// until the call is withdrawn) or never accepted.
     /// </summary>
+    /// <remarks>
+    /// In a cluster the reservation is a row in the database from the start: two hosts given one key at once agree on
+    /// whichever inserted it first. A reservation whose call was never written (its host died in between) is taken
+    /// over after a minute.
+    /// </remarks>
     public async Task<(string CallId, string? RequestHash)?> ReserveKeyAsync(string key, string callId, string? requestHash)
     {
+        if (Clustered)
+        {
+            return await ReserveSharedKeyAsync(key, callId, requestHash);
+        }
         var mine = new KeyReservation();
         var holder = _keys.GetOrAdd(key, mine);
         if (holder != mine)
@@ -44,8 +53,45 @@ public sealed partial class CallStore
         return null;
     }
 
+    private async Task<(string CallId, string? RequestHash)?> ReserveSharedKeyAsync(string key, string callId, string? requestHash)
+    {
+        await using var connection = await _database.OpenAsync();
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            var inserted = await connection.ExecuteAsync(
+                "INSERT INTO idempotency_keys (key, call_id, request_hash, created_at) VALUES (@key, @callId, @hash, @now) ON CONFLICT (key) DO NOTHING",
+                new { key, callId, hash = requestHash ?? string.Empty, now });
+            if (inserted == 1)
+            {
+                return null;
+            }
+            var held = await connection.QuerySingleOrDefaultAsync<(string CallId, string RequestHash, long CreatedAt, long Calls)?>(
+                "SELECT k.call_id, k.request_hash, k.created_at, (SELECT COUNT(*) FROM calls c WHERE c.call_id = k.call_id) FROM idempotency_keys k WHERE k.key = @key",
+                new { key });
+            if (held is not { } found)
+            {
+                continue; // released meanwhile
+            }
+            if (found.Calls > 0 || now - found.CreatedAt < 60_000)
+            {
+                return (found.CallId, found.RequestHash.Length == 0 ? null : found.RequestHash);
+            }
+            await connection.ExecuteAsync("DELETE FROM idempotency_keys WHERE key = @key AND call_id = @stale", new { key, stale = found.CallId });
+        }
+        return null;
+    }
+
     public void ReleaseKey(string key, string callId)
     {
+        if (Clustered)
+        {
+            // The reservation is a row: it goes, unless the call was written after all (then the key is its own).
+            _ = OnWriteThreadAsync((connection, transaction) => connection.Execute(
+                "DELETE FROM idempotency_keys WHERE key = @key AND call_id = @callId AND NOT EXISTS (SELECT 1 FROM calls WHERE call_id = @callId)",
+                new { key, callId }, transaction)).ContinueWith(_ => { }, TaskScheduler.Default);
+            return;
+        }
         if (_keys.TryGetValue(key, out var reservation) && reservation.Decided.Task.IsCompletedSuccessfully
             && reservation.Decided.Task.Result.CallId == callId)
         {
@@ -59,6 +105,10 @@ public sealed partial class CallStore
     /// </summary>
     private void ReleaseKeys(IReadOnlyList<NewCall> calls)
     {
+        if (Clustered)
+        {
+            return; // nothing held in memory: the reservations are rows, and the calls written now own them
+        }
         foreach (var call in calls)
         {
             if (call.IdempotencyKey is { } key)

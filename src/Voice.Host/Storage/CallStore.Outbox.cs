@@ -46,10 +46,11 @@ public sealed partial class CallStore
     {
         await FlushAttemptsOfAsync(null);
         await using var connection = await _database.OpenAsync();
-        var rows = await connection.QueryAsync<(long Id, string CallId, long Sequence, string Event, string Url, string Body, long Attempts, long CreatedAt, long NextAttemptAt, string? TraceParent)>("""
+        // In a cluster, this host's: each pending webhook has one owner, the host that runs (or took over) its call.
+        var rows = await connection.QueryAsync<(long Id, string CallId, long Sequence, string Event, string Url, string Body, long Attempts, long CreatedAt, long NextAttemptAt, string? TraceParent)>($"""
             SELECT id, call_id, sequence, event, url, body, attempts, created_at, next_attempt_at, trace_parent
-            FROM webhook_outbox WHERE status = 'pending' ORDER BY id LIMIT @limit
-            """, new { limit });
+            FROM webhook_outbox WHERE status = 'pending'{(Clustered ? " AND host_id = @host" : "")} ORDER BY id LIMIT @limit
+            """, new { limit, host = HostId });
         return [.. rows.Select(r => (new WebhookDelivery
         {
             Id = r.Id, CallId = r.CallId, Sequence = r.Sequence, Event = r.Event, Url = r.Url, Body = r.Body, Attempts = r.Attempts, CreatedAtMs = r.CreatedAt,

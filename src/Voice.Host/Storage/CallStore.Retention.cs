@@ -9,13 +9,20 @@ public sealed partial class CallStore
 {
     private const string RestartDetail = "VoiceBridge restarted while the call was in progress";
 
+    /// <remarks>
+    /// In a cluster only this host's calls (a host restarted under the same <c>HOST_ID</c>): those it had claimed end too,
+    /// since one may have been dialled before its first change was written, and nothing is placed again here: the calls
+    /// still queued are the cluster's, for any host to claim.
+    /// </remarks>
     public Task<(int Closed, IReadOnlyList<CallRecord> Queued)> RecoverAsync(DateTimeOffset now) => OnWriteThreadAsync((connection, transaction) =>
     {
-        var interrupted = connection.Query<CallRow>("SELECT * FROM calls WHERE state IN ('dialing', 'ringing', 'playing')", transaction: transaction).ToList();
+        var interrupted = connection.Query<CallRow>(Clustered
+            ? "SELECT * FROM calls WHERE host_id = @host AND state IN ('queued', 'dialing', 'ringing', 'playing')"
+            : "SELECT * FROM calls WHERE state IN ('dialing', 'ringing', 'playing')", new { host = HostId }, transaction).ToList();
         // Recorded as any other change: history, the call's row and its webhook.
         Apply(transaction, interrupted.Select(call => new CallStateChange(
             call.call_id, (int)call.last_sequence + 1, null, CallState.Failed, now, HostRestart, Detail: RestartDetail, Simulated: call.simulated != 0)));
-        var queued = connection.Query<CallRow>("SELECT * FROM calls WHERE state = 'queued' ORDER BY created_at, call_id", transaction: transaction)
+        var queued = Clustered ? [] : connection.Query<CallRow>("SELECT * FROM calls WHERE state = 'queued' ORDER BY created_at, call_id", transaction: transaction)
             .Select(r => r.ToRecord()).ToList();
         return (interrupted.Count, (IReadOnlyList<CallRecord>)queued);
     });

@@ -23,14 +23,27 @@ public sealed partial class CallStore : ICallStore
     /// <param name="database">The engine; the store disposes of it.</param>
     /// <param name="webhookBody">Builds the body of a state change's webhook (the webhooks' payload).</param>
     /// <param name="time">The clock of the write thread's windows (see <see cref="Later"/>); the system's by default.</param>
-    public CallStore(StoreDatabase database, Func<OutboxEvent, string> webhookBody, TimeProvider? time = null)
+    /// <param name="hostId">This host's name in a cluster (<see cref="HostId"/>).</param>
+    public CallStore(StoreDatabase database, Func<OutboxEvent, string> webhookBody, TimeProvider? time = null, string? hostId = null)
     {
         _database = database;
         _webhookBody = webhookBody;
+        HostId = hostId ?? DefaultHostId();
         _thread = new WriteThread(database.Engine + " writer", time);
     }
 
     public StoreDatabase Database => _database;
+
+    /// <summary>
+    /// This host's name: the owner it writes on the calls it runs, their webhooks and their alerts. In a cluster each host
+    /// needs its own (<c>HOST_ID</c>); by default the machine's name and a random part, new at every start.
+    /// </summary>
+    public string HostId { get; }
+
+    /// <summary>Several hosts may share the database (PostgreSQL): calls are claimed, and each host writes only the calls it owns.</summary>
+    public bool Clustered => _database.Shared;
+
+    private static string DefaultHostId() => $"{Environment.MachineName}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(3))}";
 
     public string Engine => _database.Engine;
 
@@ -84,6 +97,12 @@ public sealed partial class CallStore : ICallStore
         {
             Withdraw(transaction, callId);
         }
+        if (_database.NotifySql is { } notify && calls.Any(c => c.Queued))
+        {
+            // Calls for any host to claim: every host hears of them as this commits.
+            Bind(Command(transaction, notify), ("@channel", ClusterChannels.QueueChannel), ("@payload", ""));
+            Command(transaction, notify).ExecuteNonQuery();
+        }
         transaction.Commit();
         _database.Committed();
         Hold(calls, queued, changes, withdrawn);
@@ -116,4 +135,7 @@ public sealed partial class CallStore : ICallStore
 public sealed record NewCall(CallRecord Call, string? IdempotencyKey = null, string? RequestHash = null)
 {
     public AlertRecord? Alert { get; init; }
+
+    /// <summary>For any host of a cluster to claim (written without an owner); otherwise this host runs it.</summary>
+    public bool Queued { get; init; }
 }

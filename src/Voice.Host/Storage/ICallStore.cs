@@ -7,7 +7,7 @@ namespace Voice.Host.Storage;
 /// (several hosts sharing one database) under it (<see cref="CallStore"/> over a <see cref="StoreDatabase"/>). It is
 /// made of one interface per concern; the parts of the host that need one concern only take that one.
 /// </summary>
-public interface ICallStore : ICallHistory, IWebhookOutbox, IIdempotencyKeys, IAlertStore, IAgentStore, IDisposable
+public interface ICallStore : ICallHistory, IWebhookOutbox, IIdempotencyKeys, IAlertStore, IAgentStore, IClusterStore, IDisposable
 {
     /// <summary>The database under the store: <c>sqlite</c> or <c>postgresql</c>.</summary>
     string Engine { get; }
@@ -63,6 +63,9 @@ public interface ICallHistory
 
     /// <summary>The state history of a call, in order.</summary>
     Task<IReadOnlyList<(int Sequence, string State, string? Reason, DateTimeOffset At)>> HistoryAsync(string callId);
+
+    /// <summary>Calls not yet ended, oldest first (in a cluster, every host's).</summary>
+    Task<IReadOnlyList<CallRecord>> ActiveAsync();
 
     /// <summary>Calls newest first, filtered, one page at a time.</summary>
     /// <exception cref="FormatException">The cursor is not one this store made.</exception>

@@ -31,7 +31,30 @@ public sealed class PostgresDatabase : StoreDatabase
 
     public override string Engine => "postgresql";
 
-    internal override IReadOnlyList<Migration> Migrations { get; } = [Migration.Sql(1, "calls, history, outbox, keys, counts, alerts, agents", Schema.PostgresBaseline)];
+    public override bool Shared => true;
+
+    internal override string? NotifySql => "SELECT pg_notify(@channel, @payload)";
+
+    public override async Task ListenAsync(IReadOnlyList<string> channels, Action<string, string> heard, CancellationToken stoppingToken)
+    {
+        await using var connection = await _source.OpenConnectionAsync(stoppingToken);
+        connection.Notification += (_, e) => heard(e.Channel, e.Payload);
+        foreach (var channel in channels)
+        {
+            await using var listen = new NpgsqlCommand($"LISTEN {channel}", connection);
+            await listen.ExecuteNonQueryAsync(stoppingToken);
+        }
+        while (true)
+        {
+            await connection.WaitAsync(stoppingToken);
+        }
+    }
+
+    internal override IReadOnlyList<Migration> Migrations { get; } =
+    [
+        Migration.Sql(1, "calls, history, outbox, keys, counts, alerts, agents", Schema.PostgresBaseline),
+        Migration.Sql(2, "hosts: owners, claims, leases, pacing", Schema.Hosts),
+    ];
 
     /// <summary>True for what names a PostgreSQL database: a <c>postgres://</c> or <c>postgresql://</c> URL, or Npgsql's form (<c>Host=…</c>).</summary>
     public static bool Names(string connectionString) =>

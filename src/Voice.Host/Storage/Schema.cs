@@ -204,4 +204,27 @@ internal static class Schema
             name TEXT,
             created_at BIGINT NOT NULL);
         """;
+
+    /// <summary>
+    /// Version 2, the same on both engines: which host owns each call (null: queued, for any host to claim), its webhooks
+    /// and its alert; when a call was claimed; the hosts' leases; and the cluster's pacing of new calls.
+    /// </summary>
+    public const string Hosts = """
+        ALTER TABLE calls ADD COLUMN host_id TEXT;
+        ALTER TABLE calls ADD COLUMN claimed_at BIGINT;
+        ALTER TABLE webhook_outbox ADD COLUMN host_id TEXT;
+        ALTER TABLE alerts ADD COLUMN host_id TEXT;
+        CREATE INDEX calls_unclaimed ON calls (created_at, call_id) WHERE state = 'queued' AND host_id IS NULL;
+        CREATE INDEX calls_by_host ON calls (host_id, state);
+        CREATE INDEX calls_by_claim ON calls (claimed_at) WHERE claimed_at IS NOT NULL;
+        CREATE INDEX outbox_by_host ON webhook_outbox (host_id, id) WHERE status = 'pending';
+        CREATE TABLE hosts (
+            host_id TEXT PRIMARY KEY,
+            started_at BIGINT NOT NULL,
+            lease_until BIGINT NOT NULL);
+        CREATE TABLE dispatch (
+            id BIGINT PRIMARY KEY,
+            next_start_at BIGINT NOT NULL);
+        INSERT INTO dispatch (id, next_start_at) VALUES (1, 0);
+        """;
 }

@@ -39,7 +39,11 @@ public sealed class SqliteDatabase : StoreDatabase
 
     public override string Engine => "sqlite";
 
-    internal override IReadOnlyList<Migration> Migrations { get; } = [new(1, "calls, history, outbox, keys, counts, alerts, agents", Schema.SqliteBaselineAsync)];
+    internal override IReadOnlyList<Migration> Migrations { get; } =
+    [
+        new(1, "calls, history, outbox, keys, counts, alerts, agents", Schema.SqliteBaselineAsync),
+        Migration.Sql(2, "hosts: owners, claims, leases, pacing", Schema.Hosts),
+    ];
 
     public override async Task<DbConnection> OpenAsync()
     {

@@ -28,6 +28,23 @@ public abstract class StoreDatabase : IDisposable
     /// <summary><c>sqlite</c> or <c>postgresql</c>.</summary>
     public abstract string Engine { get; }
 
+    /// <summary>Whether several hosts may share this database (PostgreSQL); SQLite belongs to one host.</summary>
+    public virtual bool Shared => false;
+
+    /// <summary>
+    /// Tells every host listening on channel <c>@channel</c> (see <see cref="ListenAsync"/>) <c>@payload</c> when the transaction commits:
+    /// SQL for inside a write transaction, or null where there are no other hosts to tell.
+    /// </summary>
+    internal virtual string? NotifySql => null;
+
+    /// <summary>
+    /// Hands <paramref name="heard"/> every notification on <paramref name="channels"/> (channel, payload) until
+    /// <paramref name="stoppingToken"/>; where there are no other hosts, waits for the token alone. Throws when the
+    /// connection is lost (the caller listens again).
+    /// </summary>
+    public virtual Task ListenAsync(IReadOnlyList<string> channels, Action<string, string> heard, CancellationToken stoppingToken) =>
+        Task.Delay(Timeout.Infinite, stoppingToken);
+
     /// <summary>Write transactions committed so far.</summary>
     public long Commits => Interlocked.Read(ref _commits);
 
