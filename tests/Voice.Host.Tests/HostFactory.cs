@@ -19,18 +19,10 @@ public sealed class HostFactory : WebApplicationFactory<Program>
         DataDirectory = dataDirectory ?? Path.Combine(Path.GetTempPath(), "vb-host-" + Guid.NewGuid().ToString("N"));
         KeepData = dataDirectory is not null;
         Engine = engine;
-        _settings = new Dictionary<string, string?>
+        _settings = new Dictionary<string, string?>(Defaults)
         {
             ["DATABASE_URL"] = engine == Engine.Postgres && settings?.ContainsKey("DATABASE_URL") != true ? PostgresServer.CreateDatabase() : null,
             ["DataDirectory"] = DataDirectory,
-            ["API_KEYS"] = $"tests={ApiKey}",
-            ["RateLimit:PerSecond"] = "1000",
-            // The tests' webhook receivers listen on 127.0.0.1, as an n8n on the same machine would.
-            ["WEBHOOK_ALLOWED_NETWORKS"] = "loopback",
-            ["Simulation:RingTimeMs"] = "30",
-            ["Simulation:SignallingDelayMs"] = "2",
-            ["Simulation:HangupAfterMs"] = "30",
-            ["Simulation:PlaybackSpeed"] = "50",
         };
         foreach (var (key, value) in settings ?? [])
         {
@@ -55,6 +47,19 @@ public sealed class HostFactory : WebApplicationFactory<Program>
         await connection.OpenAsync();
         return connection;
     }
+
+    /// <summary>What every test host runs with: the tests' key, no rate limit in the way, loopback webhooks, simulated calls sped up.</summary>
+    public static IReadOnlyDictionary<string, string?> Defaults { get; } = new Dictionary<string, string?>
+    {
+        ["API_KEYS"] = $"tests={ApiKey}",
+        ["RateLimit:PerSecond"] = "1000",
+        // The tests' webhook receivers listen on 127.0.0.1, as an n8n on the same machine would.
+        ["WEBHOOK_ALLOWED_NETWORKS"] = "loopback",
+        ["Simulation:RingTimeMs"] = "30",
+        ["Simulation:SignallingDelayMs"] = "2",
+        ["Simulation:HangupAfterMs"] = "30",
+        ["Simulation:PlaybackSpeed"] = "50",
+    };
 
     /// <summary>The key every client of <see cref="WebApplicationFactory{TEntryPoint}.CreateClient()"/> sends.</summary>
     public const string ApiKey = "test-key-0123456789abcdef";

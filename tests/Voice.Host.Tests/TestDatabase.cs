@@ -54,7 +54,12 @@ public sealed class TestDatabase : IDisposable
     }
 
     /// <summary>A host on this database (it leaves the database to this object).</summary>
-    public HostFactory Host(Dictionary<string, string?>? settings = null) => new(new Dictionary<string, string?>(settings ?? []) { ["HOST_ID"] = HostId }, this);
+    public HostFactory Host(Dictionary<string, string?>? settings = null)
+    {
+        var all = new Dictionary<string, string?>(settings ?? []);
+        all.TryAdd("HOST_ID", HostId);
+        return new(all, this);
+    }
 
     public void Dispose() => _directory.Dispose();
 }

@@ -245,6 +245,8 @@ internal static class CallsApi
         }
         if (queue)
         {
+            // Answered once written: the call is then the cluster's, found by every host, and kept should this one die.
+            await recorder.WrittenAsync();
             return JsonBody.Ok(new PlacedView(callId, "queued", calls.IsSimulated));
         }
         try

@@ -1,0 +1,220 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Dapper;
+
+namespace Voice.Host.Tests;
+
+/// <summary>Three hosts sharing one PostgreSQL behave as one service: each call placed once, each webhook delivered once and in order.</summary>
+public class ClusterTests
+{
+    private static Dictionary<string, string?> Settings(string hostId) => new()
+    {
+        ["HOST_ID"] = hostId,
+        ["MAX_CONCURRENT_CALLS"] = "60",
+        ["CALLS_PER_SECOND"] = "200",
+        ["Calls:MaxQueuedCalls"] = "1000",
+        ["CLUSTER_LEASE_SECONDS"] = "3",
+    };
+
+    [Test]
+    public async Task Three_hosts_place_600_calls_posted_round_robin_once_each_and_deliver_every_webhook_once_in_order()
+    {
+        using var database = new TestDatabase(Engine.Postgres);
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var hosts = new[] { database.Host(Settings("host-a")), database.Host(Settings("host-b")), database.Host(Settings("host-c")) };
+        try
+        {
+            var clients = hosts.Select(h => h.CreateClient()).ToArray();
+            const int Calls = 600;
+            var ids = new string[Calls];
+            // Posted round-robin, as a load balancer spreads them, 30 at a time.
+            await Parallel.ForAsync(0, Calls, new ParallelOptions { MaxDegreeOfParallelism = 30 }, async (i, _) =>
+                ids[i] = await HostFactory.PlaceAsync(clients[i % 3], $$"""{"to":"+15005550000","message":"Disk {{i}} is full.","webhookUrl":"{{receiver.Url}}"}"""));
+            Assert.That(ids.Distinct().Count(), Is.EqualTo(Calls));
+
+            await using var connection = await hosts[0].ConnectAsync();
+            await PollAsync(async () => await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM calls WHERE state IN ('completed', 'failed')") == Calls,
+                TimeSpan.FromSeconds(90), "every call ended");
+            var ended = (await connection.QueryAsync<(string State, string? Reason, string? HostId)>("SELECT state, reason, host_id FROM calls")).ToList();
+            Assert.That(ended.Select(c => (c.State, c.Reason)).Distinct(), Is.EqualTo(new[] { ("completed", (string?)"announce_complete") }), "every call was answered and heard");
+
+            // Placed once: each call's "queued" line comes from exactly one host, the one that owns it in the database.
+            var placedBy = hosts.Select(h => h.Logs.Entries.Where(e => e.EventId.Id == 300).Select(e => e.Message.Split(' ')[1]).ToList()).ToArray();
+            var placements = placedBy.SelectMany((calls, host) => calls.Select(call => (Call: call, Host: "host-" + (char)('a' + host)))).ToList();
+            Assert.That(placements.Count, Is.EqualTo(Calls), "one placement per call in the whole cluster");
+            Assert.That(placements.Select(p => p.Call).Order(), Is.EqualTo(ids.Order()));
+            var owners = (await connection.QueryAsync<(string CallId, string HostId)>("SELECT call_id, host_id FROM calls")).ToDictionary(r => r.CallId, r => r.HostId);
+            Assert.That(placements.All(p => owners[p.Call] == p.Host), "the host that placed a call is its owner");
+            Assert.That(placedBy.Select(p => p.Count), Is.All.GreaterThan(0), "every host took part");
+            TestContext.Progress.WriteLine($"placed per host: {string.Join(", ", placedBy.Select(p => p.Count))}");
+
+            // Every webhook once, each call's in order: queued, dialing, ringing, playing, completed.
+            await PollAsync(() => Task.FromResult(receiver.Accepted.Count >= Calls * 5), TimeSpan.FromSeconds(60), "every webhook delivered");
+            var events = receiver.Accepted.Select(r => JsonDocument.Parse(r.Body).RootElement)
+                .Select(b => (CallId: b.GetProperty("callId").GetString()!, Sequence: b.GetProperty("sequence").GetInt32(), Event: b.GetProperty("event").GetString()!)).ToList();
+            Assert.That(events.Count, Is.EqualTo(Calls * 5), "no webhook twice");
+            foreach (var call in events.GroupBy(e => e.CallId))
+            {
+                Assert.That(call.Select(e => e.Event), Is.EqualTo(new[] { "queued", "dialing", "ringing", "playing", "completed" }), $"call {call.Key} in order");
+            }
+
+            // Any host answers for any call, and the history is the same on each.
+            var someone = ids[7];
+            var views = await Task.WhenAll(clients.Select(c => c.GetFromJsonAsync<JsonElement>($"/api/call/{someone}")));
+            Assert.That(views.Select(v => v.GetProperty("state").GetString()), Is.All.EqualTo("completed"));
+            var pages = await Task.WhenAll(clients.Select(c => c.GetFromJsonAsync<JsonElement>("/api/calls?limit=500")));
+            Assert.That(pages.Select(p => p.GetProperty("count").GetInt32()), Is.All.EqualTo(500));
+        }
+        finally
+        {
+            foreach (var host in hosts)
+            {
+                await host.DisposeAsync();
+            }
+        }
+    }
+
+    [Test]
+    public async Task A_hang_up_sent_to_any_host_reaches_the_host_running_the_call_and_a_queued_call_is_canceled_where_it_waits()
+    {
+        using var database = new TestDatabase(Engine.Postgres);
+        // One call at a time in the cluster: while the first rings (a phone that never answers), the second waits in the queue.
+        var settings = new Dictionary<string, string?>(Settings("host-a")) { ["MAX_CONCURRENT_CALLS"] = "1" };
+        await using var a = database.Host(settings);
+        await using var b = database.Host(new(settings) { ["HOST_ID"] = "host-b" });
+        var (clientA, clientB) = (a.CreateClient(), b.CreateClient());
+
+        var ringing = await HostFactory.PlaceAsync(clientA, """{"to":"+15005550002","message":"Ring for long."}""");
+        await HostFactory.WaitForEndAsync(clientB, ringing, "ringing");
+        var waiting = await HostFactory.PlaceAsync(clientA, """{"to":"+15005550000","message":"Wait your turn."}""");
+        var queued = await clientB.GetFromJsonAsync<JsonElement>($"/api/call/{waiting}");
+        Assert.That(queued.GetProperty("state").GetString(), Is.EqualTo("queued"), "the cluster runs one call at a time");
+
+        // Asked of whichever host: the waiting call ends where it waits, the ringing one on the host that runs it.
+        var other = a.Logs.Entries.Any(e => e.EventId.Id == 300 && e.Message.Contains(ringing, StringComparison.Ordinal)) ? clientB : clientA;
+        var cancel = await (await other.PostAsync($"/api/call/{waiting}/hangup", null)).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.That(cancel.GetProperty("message").GetString(), Is.EqualTo("Call canceled before it started"));
+        var forwarded = await (await other.PostAsync($"/api/call/{ringing}/hangup", null)).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.That(forwarded.GetProperty("message").GetString(), Is.EqualTo("Call hangup sent to the host running it"));
+
+        var hungUp = await HostFactory.WaitForEndAsync(other, ringing);
+        Assert.That((hungUp.GetProperty("state").GetString(), hungUp.GetProperty("reason").GetString()), Is.EqualTo(("failed", "canceled")));
+        var canceled = await HostFactory.WaitForEndAsync(other, waiting);
+        Assert.That((canceled.GetProperty("state").GetString(), canceled.GetProperty("reason").GetString()), Is.EqualTo(("failed", "canceled")));
+        Assert.That(a.Logs.Entries.Concat(b.Logs.Entries).Count(e => e.EventId.Id == 300 && e.Message.Contains(waiting, StringComparison.Ordinal)), Is.Zero, "never placed");
+        var again = await other.PostAsync($"/api/call/{ringing}/hangup", null);
+        Assert.That((int)again.StatusCode, Is.EqualTo(409), "an ended call cannot be hung up");
+    }
+
+    [Test]
+    public async Task A_host_killed_mid_run_has_its_calls_closed_as_host_lost_by_another_and_the_others_complete_the_rest()
+    {
+        using var database = new TestDatabase(Engine.Postgres);
+        await using var receiver = await WebhookReceiver.StartAsync();
+        // Three processes; calls last about half a second, so the one killed has some running.
+        var settings = new Dictionary<string, string?>(Settings("host-a"))
+        {
+            ["DATABASE_URL"] = database.Url,
+            ["WEBHOOK_SECRET"] = "one-secret-for-the-cluster-0123456789",
+            ["Simulation:PlaybackSpeed"] = "6",
+            ["CALLS_PER_SECOND"] = "100",
+        };
+        var hosts = new List<HostProcess>();
+        try
+        {
+            foreach (var name in new[] { "host-a", "host-b", "host-c" })
+            {
+                hosts.Add(await HostProcess.StartAsync(Path.Combine(database.DataDirectory, name), new Dictionary<string, string?>(settings) { ["HOST_ID"] = name }));
+            }
+            var (victim, survivors) = (hosts[2], hosts.Take(2).ToArray());
+            await using var connection = await database.ConnectAsync();
+            const int Calls = 600;
+            var ids = new List<string>();
+            var next = 0;
+            async Task PostAsync(int count, IReadOnlyList<HostProcess> to)
+            {
+                var posted = await Task.WhenAll(Enumerable.Range(next, count).Select(i =>
+                    HostFactory.PlaceAsync(to[i % to.Count].Client, $$"""{"to":"+15005550000","message":"Disk {{i}} on nas-01 is full.","webhookUrl":"{{receiver.Url}}"}""")));
+                ids.AddRange(posted);
+                next += count;
+            }
+
+            // Round-robin over the three until host-c runs calls, then it is killed; the rest go round the other two.
+            while (await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM calls WHERE host_id = 'host-c' AND state IN ('dialing', 'ringing', 'playing')") < 3)
+            {
+                Assert.That(next, Is.LessThan(Calls / 2), "host-c never ran three calls at once");
+                await PostAsync(15, hosts);
+            }
+            var placedByVictim = victim.Placed;
+            await victim.KillAsync();
+            while (next < Calls)
+            {
+                await PostAsync(Math.Min(15, Calls - next), survivors);
+            }
+            Assert.That(ids.Distinct().Count(), Is.EqualTo(Calls), "every POST was accepted");
+
+            // Within the lease (3 s) and a renewal, a survivor closes host-c's calls; the others all complete.
+            await PollAsync(async () => await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM calls WHERE state IN ('completed', 'failed')") == Calls,
+                TimeSpan.FromSeconds(90), "every call ended");
+            var calls = (await connection.QueryAsync<(string CallId, string State, string Reason, string HostId)>("SELECT call_id, state, reason, host_id FROM calls")).ToList();
+            var lost = calls.Where(c => c.Reason == "host_lost").Select(c => c.CallId).ToHashSet();
+            Assert.That(lost, Is.Not.Empty);
+            Assert.That(calls.Where(c => !lost.Contains(c.CallId)).Select(c => (c.State, c.Reason)).Distinct(), Is.EqualTo(new[] { ("completed", "announce_complete") }));
+            Assert.That(calls.Where(c => lost.Contains(c.CallId)).Select(c => c.State).Distinct(), Is.EqualTo(new[] { "failed" }));
+            Assert.That(calls.Where(c => lost.Contains(c.CallId)).Select(c => c.HostId).Distinct(), Is.SubsetOf(new[] { "host-a", "host-b" }), "closed by a survivor, which owns them now");
+            Assert.That(await connection.QueryAsync<string>("SELECT host_id FROM hosts ORDER BY host_id"), Is.EqualTo(new[] { "host-a", "host-b" }), "host-c's lease is gone");
+
+            // Placed once: no call by two hosts; the lost ones by host-c alone (or by nobody, claimed but not yet started).
+            var placedBySurvivors = survivors.SelectMany(h => h.Placed).ToList();
+            Assert.That(placedBySurvivors.Concat(placedByVictim).GroupBy(id => id).Where(g => g.Count() > 1).Select(g => g.Key), Is.Empty, "no call placed twice");
+            Assert.That(lost.Intersect(placedBySurvivors), Is.Empty, "a lost call is not placed again");
+            Assert.That(placedBySurvivors.Concat(placedByVictim).ToHashSet().IsSupersetOf(calls.Where(c => !lost.Contains(c.CallId)).Select(c => c.CallId)), "every completed call was placed");
+
+            // Nothing lost: every recorded event reached the receiver, each call's in order. The survivors' own calls once each;
+            // host-c's may come twice (it may have delivered some before its death was recorded: receivers de-duplicate on callId + sequence).
+            var recorded = (await connection.QueryAsync<(string CallId, long Sequence)>("SELECT call_id, sequence FROM call_events")).ToList();
+            await PollAsync(() => Task.FromResult(receiver.Accepted.Select(Event).Select(e => (e.CallId, (long)e.Sequence)).ToHashSet().IsSupersetOf(recorded)),
+                TimeSpan.FromSeconds(60), "every recorded event delivered");
+            var delivered = receiver.Accepted.Select(Event).ToList();
+            foreach (var call in delivered.GroupBy(e => e.CallId))
+            {
+                var sequences = call.Select(e => e.Sequence).Distinct().ToList();
+                Assert.That(sequences, Is.Ordered, $"call {call.Key} in order");
+                if (!lost.Contains(call.Key) && !placedByVictim.Contains(call.Key))
+                {
+                    Assert.That(call.Count(), Is.EqualTo(sequences.Count), $"call {call.Key}: each webhook once");
+                }
+            }
+            var lostEvents = delivered.Where(e => lost.Contains(e.CallId)).GroupBy(e => e.CallId).Select(g => g.Last()).ToList();
+            Assert.That(lostEvents.Select(e => e.Event).Distinct(), Is.EqualTo(new[] { "failed" }), "the last word on a lost call is its failure");
+            TestContext.Progress.WriteLine($"host-c placed {placedByVictim.Count} before it was killed; {lost.Count} calls lost with it; a {survivors[0].Placed.Count}, b {survivors[1].Placed.Count}");
+        }
+        finally
+        {
+            foreach (var host in hosts)
+            {
+                await host.DisposeAsync();
+            }
+        }
+    }
+
+    private static (string CallId, int Sequence, string Event) Event(WebhookReceiver.Received received)
+    {
+        var body = JsonDocument.Parse(received.Body).RootElement;
+        return (body.GetProperty("callId").GetString()!, body.GetProperty("sequence").GetInt32(), body.GetProperty("event").GetString()!);
+    }
+
+    /// <summary>Polls <paramref name="condition"/> until it holds, failing the test after <paramref name="limit"/>.</summary>
+    private static async Task PollAsync(Func<Task<bool>> condition, TimeSpan limit, string what)
+    {
+        var deadline = DateTime.UtcNow + limit;
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail(what + ": not within " + limit.TotalSeconds + " s");
+            }
+            await Task.Delay(50);
+        }
+    }
+}
