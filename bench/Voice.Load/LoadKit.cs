@@ -20,7 +20,16 @@ internal static class LoadKit
             _ => ",\"webhookUrl\":\"" + webhookUrl + "\"",
         };
         var body = $$"""{"to":"{{to}}","message":"Disk at 95 percent on nas-01.","timeoutSeconds":{{timeoutSeconds}}{{hooks}},"tag":{"source":"load"} }""";
-        using var response = await http.PostAsync("/api/outbound-call", new StringContent(body, Encoding.UTF8, "application/json"));
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.PostAsync("/api/outbound-call", new StringContent(body, Encoding.UTF8, "application/json"));
+        }
+        catch (TaskCanceledException ex)
+        {
+            throw new TimeoutException($"POST /api/outbound-call to {http.BaseAddress} had no answer within {http.Timeout.TotalSeconds:0} s", ex);
+        }
+        using var _ = response;
         if (!response.IsSuccessStatusCode)
         {
             throw new InvalidOperationException($"POST answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
@@ -34,7 +43,17 @@ internal static class LoadKit
     // Webhooks per call: queued, dialing, ringing, (playing if answered,) and the final state; or only the final one.
     public static int PerCall(string webhooks, bool answered) => webhooks switch { "none" => 0, "final" => 1, _ => answered ? 5 : 4 };
 
-    public static async Task<int> ActiveAsync(HttpClient http) => (await http.GetFromJsonAsync<JsonElement>("/api/calls")).GetProperty("count").GetInt32();
+    public static async Task<int> ActiveAsync(HttpClient http)
+    {
+        try
+        {
+            return (await http.GetFromJsonAsync<JsonElement>("/api/calls")).GetProperty("count").GetInt32();
+        }
+        catch (TaskCanceledException ex)
+        {
+            throw new TimeoutException($"GET /api/calls on {http.BaseAddress} had no answer within {http.Timeout.TotalSeconds:0} s", ex);
+        }
+    }
 
     public static async Task<HttpStatusCode?> TryGetAsync(HttpClient http, string path)
     {

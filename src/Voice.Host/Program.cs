@@ -11,20 +11,24 @@ using Voice.Host.Security;
 using Voice.Host.Storage;
 using Voice.Host.Webhooks;
 
-// Socket completions run on the socket engine's thread instead of hopping to the thread pool: one wake-up fewer per
-// message on drachtio, Event Socket and webhook connections, which on the lab's virtual machine halved the cost of
-// each (README, Performance). Read by the runtime on the first socket operation, hence before anything else; an
-// operator's own setting wins. Kestrel then runs requests there too instead of handing each to the thread pool
-// twice. What continues on that thread only parses, reads the database and hands over; nothing on it blocks.
-if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
-{
-    Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
-}
-
 try
 {
     var builder = WebApplication.CreateBuilder(args);
-    if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") == "1")
+    // Socket completions run on the socket engine's thread instead of hopping to the thread pool: one wake-up fewer per
+    // message on drachtio, Event Socket and webhook connections, which on the lab's virtual machine halved the cost of
+    // each (README, Performance). Read by the runtime on the first socket operation (none has happened yet: building the
+    // configuration opens no socket); an operator's own setting wins. Kestrel then runs requests there too instead of
+    // handing each to the thread pool twice. What continues on that thread only parses, reads SQLite and hands over;
+    // nothing on it blocks. Not with PostgreSQL: Npgsql reads a large row's columns with blocking socket reads, and one
+    // on an engine thread waits for that same thread's readiness events (the load tool's runs stalled for 30 s, Npgsql's
+    // timeout, until this was so).
+    var database = VoiceBridgeConfiguration.Value(builder.Configuration, "DATABASE_URL", "Storage:ConnectionString");
+    var inline = database is null || !PostgresDatabase.Names(database);
+    if (inline && Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
+    {
+        Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+    }
+    if (inline && Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") == "1")
     {
         builder.WebHost.UseSockets(options => options.UnsafePreferInlineScheduling = true);
     }
@@ -47,7 +51,7 @@ try
     // With PostgreSQL, several hosts may share it: each names itself (HOST_ID; by default the machine's name and a random
     // part new at every start) and holds a lease (CLUSTER_LEASE_SECONDS) that others wait out before taking over its work.
     ICallStore store = new CallStore(
-        StorageOptions.Database(VoiceBridgeConfiguration.Value(builder.Configuration, "DATABASE_URL", "Storage:ConnectionString"), dataDirectory),
+        StorageOptions.Database(database, dataDirectory),
         WebhookPayload.Body, hostId: VoiceBridgeConfiguration.Value(builder.Configuration, "HOST_ID", "Cluster:HostId"));
     var lease = VoiceBridgeConfiguration.Int(builder.Configuration, "CLUSTER_LEASE_SECONDS", "Cluster:LeaseSeconds") is not { } seconds ? 15
         : seconds >= 3 ? seconds : throw new InvalidOperationException($"CLUSTER_LEASE_SECONDS {seconds} must be at least 3.");

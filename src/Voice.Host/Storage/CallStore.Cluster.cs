@@ -87,47 +87,73 @@ public sealed partial class CallStore : IClusterStore
 
     private const string Columns = "id, call_id, sequence, event, url, body, attempts, created_at, next_attempt_at, trace_parent";
 
-    public Task<(bool Kept, int Hosts)> RenewLeaseAsync(DateTimeOffset now, TimeSpan lease) => OnWriteThreadAsync((connection, transaction) =>
+    public Task<(bool Kept, int Hosts)> RenewLeaseAsync(DateTimeOffset now, TimeSpan lease) => SharedAsync(async (connection, transaction) =>
     {
         var until = (now + lease).ToUnixTimeMilliseconds();
-        var kept = connection.Execute("UPDATE hosts SET lease_until = @until WHERE host_id = @host", new { until, host = HostId }, transaction) == 1;
+        var kept = await connection.ExecuteAsync("UPDATE hosts SET lease_until = @until WHERE host_id = @host", new { until, host = HostId }, transaction) == 1;
         if (!kept)
         {
-            connection.Execute("INSERT INTO hosts (host_id, started_at, lease_until) VALUES (@host, @now, @until) ON CONFLICT (host_id) DO UPDATE SET lease_until = excluded.lease_until",
+            await connection.ExecuteAsync(
+                "INSERT INTO hosts (host_id, started_at, lease_until) VALUES (@host, @now, @until) ON CONFLICT (host_id) DO UPDATE SET lease_until = excluded.lease_until",
                 new { host = HostId, now = now.ToUnixTimeMilliseconds(), until }, transaction);
         }
-        var hosts = connection.ExecuteScalar<long>("SELECT COUNT(*) FROM hosts WHERE lease_until >= @now", new { now = now.ToUnixTimeMilliseconds() }, transaction);
+        var hosts = await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM hosts WHERE lease_until >= @now", new { now = now.ToUnixTimeMilliseconds() }, transaction);
         return (kept, (int)hosts);
     });
 
-    public Task<IReadOnlyList<ClaimedCall>> ClaimQueuedAsync(DateTimeOffset now, ClaimLimits limits) => OnWriteThreadAsync<IReadOnlyList<ClaimedCall>>((connection, transaction) =>
+    /// <remarks>
+    /// On a connection of its own, not the write thread's: a claim's commit waits for the database's disk, and the
+    /// recorder's writes go on meanwhile. Most wake-ups find the queue empty; that costs one read, no transaction.
+    /// </remarks>
+    public async Task<IReadOnlyList<ClaimedCall>> ClaimQueuedAsync(DateTimeOffset now, ClaimLimits limits)
     {
         RequireCluster();
-        connection.Execute("SELECT pg_advisory_xact_lock(@lock)", new { @lock = ClaimLock }, transaction);
-        var active = connection.ExecuteScalar<long>(
-            "SELECT COUNT(*) FROM calls WHERE state IN ('dialing', 'ringing', 'playing') OR (state = 'queued' AND host_id IS NOT NULL)", transaction: transaction);
-        var next = connection.ExecuteScalar<long>("SELECT next_start_at FROM dispatch WHERE id = 1 FOR UPDATE", transaction: transaction);
-        var at = now.ToUnixTimeMilliseconds();
-        var interval = 1000 / limits.PerSecond;
-        var first = Math.Max(next, at);
-        var slots = first > at + limits.Horizon.TotalMilliseconds ? 0 : (int)Math.Floor((at + limits.Horizon.TotalMilliseconds - first) / interval) + 1;
-        var count = Math.Min(Math.Min(limits.MaxActive - (int)active, slots), Math.Min(limits.LocalFree, limits.Batch));
-        if (count <= 0)
+        await using (var look = await _database.OpenAsync())
         {
-            return [];
+            if (!await look.ExecuteScalarAsync<bool>("SELECT EXISTS (SELECT 1 FROM calls WHERE state = 'queued' AND host_id IS NULL)"))
+            {
+                return [];
+            }
         }
-        var claimed = connection.Query<CallRow>("""
-            UPDATE calls SET host_id = @host, claimed_at = @at
-            WHERE call_id IN (SELECT call_id FROM calls WHERE state = 'queued' AND host_id IS NULL ORDER BY created_at, call_id LIMIT @count FOR UPDATE SKIP LOCKED)
-            RETURNING *
-            """, new { host = HostId, at, count }, transaction).OrderBy(r => r.created_at).ThenBy(r => r.call_id, StringComparer.Ordinal).ToList();
-        if (claimed.Count > 0)
+        return await SharedAsync<IReadOnlyList<ClaimedCall>>(async (connection, transaction) =>
         {
-            connection.Execute("UPDATE dispatch SET next_start_at = @next WHERE id = 1",
-                new { next = first + (long)Math.Ceiling(claimed.Count * interval) }, transaction);
-        }
-        return [.. claimed.Select((row, i) => new ClaimedCall(row.ToRecord(), DateTimeOffset.FromUnixTimeMilliseconds(first + (long)(i * interval))))];
-    });
+            await connection.ExecuteAsync("SELECT pg_advisory_xact_lock(@lock)", new { @lock = ClaimLock }, transaction);
+            var active = await connection.ExecuteScalarAsync<long>(
+                "SELECT COUNT(*) FROM calls WHERE state IN ('dialing', 'ringing', 'playing') OR (state = 'queued' AND host_id IS NOT NULL)", transaction: transaction);
+            var next = await connection.ExecuteScalarAsync<long>("SELECT next_start_at FROM dispatch WHERE id = 1", transaction: transaction);
+            var at = now.ToUnixTimeMilliseconds();
+            var interval = 1000 / limits.PerSecond;
+            var first = Math.Max(next, at);
+            var slots = first > at + limits.Horizon.TotalMilliseconds ? 0 : (int)Math.Floor((at + limits.Horizon.TotalMilliseconds - first) / interval) + 1;
+            var count = Math.Min(Math.Min(limits.MaxActive - (int)active, slots), Math.Min(limits.LocalFree, limits.Batch));
+            if (count <= 0)
+            {
+                return [];
+            }
+            var claimed = (await connection.QueryAsync<CallRow>("""
+                UPDATE calls SET host_id = @host, claimed_at = @at
+                WHERE call_id IN (SELECT call_id FROM calls WHERE state = 'queued' AND host_id IS NULL ORDER BY created_at, call_id LIMIT @count FOR UPDATE SKIP LOCKED)
+                RETURNING *
+                """, new { host = HostId, at, count }, transaction)).OrderBy(r => r.created_at).ThenBy(r => r.call_id, StringComparer.Ordinal).ToList();
+            if (claimed.Count > 0)
+            {
+                // The advisory lock keeps the pacing row to one claimer at a time.
+                await connection.ExecuteAsync("UPDATE dispatch SET next_start_at = @next WHERE id = 1",
+                    new { next = first + (long)Math.Ceiling(claimed.Count * interval) }, transaction);
+            }
+            return [.. claimed.Select((row, i) => new ClaimedCall(row.ToRecord(), DateTimeOffset.FromUnixTimeMilliseconds(first + (long)(i * interval))))];
+        });
+    }
+
+    /// <summary>A transaction on a pooled connection of its own (work of the cluster's that needs none of the write thread's statements).</summary>
+    private async Task<T> SharedAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work)
+    {
+        await using var connection = await _database.OpenAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        var result = await work(connection, transaction);
+        await transaction.CommitAsync();
+        return result;
+    }
 
     public Task ReleaseClaimsAsync(IReadOnlyList<string> callIds) => callIds.Count == 0 ? Task.CompletedTask : OnWriteThreadAsync((connection, transaction) =>
         connection.Execute(
@@ -149,7 +175,9 @@ public sealed partial class CallStore : IClusterStore
             var lost = connection.Query<CallRow>(
                 "UPDATE calls SET host_id = @me WHERE host_id = @host AND state IN ('queued', 'dialing', 'ringing', 'playing') RETURNING *",
                 new { me = HostId, host }, transaction).AsList();
-            webhooks.AddRange(TakeWebhooks(connection, transaction, "host_id = @host", new { me = HostId, host }));
+            webhooks.AddRange(connection.Query<OutboxRow>(
+                $"UPDATE webhook_outbox SET host_id = @me WHERE host_id = @host AND status = 'pending' RETURNING {Columns}", new { me = HostId, host }, transaction)
+                .OrderBy(r => r.Id).Select(r => r.Delivery));
             written.AddRange(Apply(transaction, lost.Select(call => new CallStateChange(
                 call.call_id, (int)call.last_sequence + 1, null, CallState.Failed, now, HostLost, Detail: LostDetail, Simulated: call.simulated != 0))));
             alerts.AddRange(connection.Query<AlertRow>(
@@ -160,21 +188,28 @@ public sealed partial class CallStore : IClusterStore
         return dead.Count == 0 ? Takeover.None : new Takeover(closed, [.. webhooks, .. written], alerts, dead);
     });
 
-    public Task<Takeover> AdoptAsync() => OnWriteThreadAsync((connection, transaction) =>
+    public async Task<Takeover> AdoptAsync()
     {
         RequireCluster();
-        connection.Execute("SELECT pg_advisory_xact_lock(@lock)", new { @lock = AdoptLock }, transaction);
-        var webhooks = TakeWebhooks(connection, transaction, "host_id IS NULL", new { me = HostId });
-        var alerts = connection.Query<AlertRow>(
-            "UPDATE alerts SET host_id = @me WHERE host_id IS NULL AND status = 'active' RETURNING *", new { me = HostId }, transaction).Select(r => r.ToRecord()).ToList();
-        return webhooks.Count == 0 && alerts.Count == 0 ? Takeover.None : new Takeover(0, webhooks, alerts, []);
-    });
-
-    /// <summary>Makes the pending webhooks <paramref name="owned"/> selects this host's; returns them oldest first.</summary>
-    private static List<WebhookDelivery> TakeWebhooks(DbConnection connection, DbTransaction transaction, string owned, object parameters) =>
-        [.. connection.Query<OutboxRow>(
-            $"UPDATE webhook_outbox SET host_id = @me WHERE {owned} AND status = 'pending' RETURNING {Columns}", parameters, transaction)
-            .OrderBy(r => r.Id).Select(r => r.Delivery)];
+        await using (var look = await _database.OpenAsync())
+        {
+            if (!await look.ExecuteScalarAsync<bool>(
+                "SELECT EXISTS (SELECT 1 FROM webhook_outbox WHERE host_id IS NULL AND status = 'pending') OR EXISTS (SELECT 1 FROM alerts WHERE host_id IS NULL AND status = 'active')"))
+            {
+                return Takeover.None;
+            }
+        }
+        return await SharedAsync(async (connection, transaction) =>
+        {
+            await connection.ExecuteAsync("SELECT pg_advisory_xact_lock(@lock)", new { @lock = AdoptLock }, transaction);
+            var webhooks = (await connection.QueryAsync<OutboxRow>(
+                $"UPDATE webhook_outbox SET host_id = @me WHERE host_id IS NULL AND status = 'pending' RETURNING {Columns}", new { me = HostId }, transaction))
+                .OrderBy(r => r.Id).Select(r => r.Delivery).ToList();
+            var alerts = (await connection.QueryAsync<AlertRow>(
+                "UPDATE alerts SET host_id = @me WHERE host_id IS NULL AND status = 'active' RETURNING *", new { me = HostId }, transaction)).Select(r => r.ToRecord()).ToList();
+            return webhooks.Count == 0 && alerts.Count == 0 ? Takeover.None : new Takeover(0, webhooks, alerts, []);
+        });
+    }
 
     public Task LeaveAsync() => OnWriteThreadAsync((connection, transaction) =>
     {
