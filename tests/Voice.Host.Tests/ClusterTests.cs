@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using Dapper;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Voice.Host.Tests;
 
@@ -196,6 +197,115 @@ public class ClusterTests
                 await host.DisposeAsync();
             }
         }
+    }
+
+    [Test]
+    public async Task One_Idempotency_Key_sent_to_two_hosts_at_once_makes_one_call()
+    {
+        using var database = new TestDatabase(Engine.Postgres);
+        await using var a = database.Host(Settings("host-a"));
+        await using var b = database.Host(Settings("host-b"));
+        var clients = new[] { a.CreateClient(), b.CreateClient() };
+        async Task<string> PostAsync(HttpClient client)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/outbound-call")
+            {
+                Content = new StringContent("""{"to":"+15005550000","message":"Only once, please."}""", System.Text.Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Add("Idempotency-Key", "alert-4711");
+            var response = await client.SendAsync(request);
+            Assert.That(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+            return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("callId").GetString()!;
+        }
+
+        var ids = await Task.WhenAll(Enumerable.Range(0, 10).Select(i => PostAsync(clients[i % 2])));
+        Assert.That(ids.Distinct().Count(), Is.EqualTo(1), "both hosts answer with the same call");
+        await HostFactory.WaitForEndAsync(clients[1], ids[0]);
+        await using var connection = await database.ConnectAsync();
+        Assert.That(await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM calls"), Is.EqualTo(1));
+        Assert.That(a.Logs.Entries.Concat(b.Logs.Entries).Count(e => e.EventId.Id == 300), Is.EqualTo(1), "placed once");
+    }
+
+    [Test]
+    public async Task Each_host_allows_its_share_of_a_key_s_rate_limit()
+    {
+        using var database = new TestDatabase(Engine.Postgres);
+        var limited = new Dictionary<string, string?>(Settings("host-a")) { ["RateLimit:PerSecond"] = "10", ["RateLimit:Burst"] = "10", ["CLUSTER_LEASE_SECONDS"] = "3" };
+        await using var a = database.Host(limited);
+        await using var b = database.Host(new(limited) { ["HOST_ID"] = "host-b" });
+        var limits = a.Services.GetRequiredService<Security.KeyRateLimits>();
+        using var client = a.CreateClient();
+        _ = b.CreateClient();
+        // Each host counts the hosts holding a lease when it renews its own (every second here).
+        await HostFactory.Eventually(() => Task.FromResult(limits.Hosts == 2), "host-a counts two hosts");
+
+        var answers = new List<int>();
+        for (var i = 0; i < 10; i++)
+        {
+            answers.Add((int)(await client.GetAsync("/api/calls?limit=1")).StatusCode);
+        }
+        Assert.That(answers.Count(s => s == 200), Is.InRange(5, 6), "half the burst on this host (a token may refill meanwhile)");
+        Assert.That(answers.Skip(6), Is.All.EqualTo(429));
+    }
+
+    [Test]
+    public async Task An_alert_goes_on_at_another_host_once_its_host_stops()
+    {
+        using var database = new TestDatabase(Engine.Postgres);
+        var settings = new Dictionary<string, string?>(Settings("host-a")) { ["CLUSTER_LEASE_SECONDS"] = "3" };
+        await using var b = database.Host(new(settings) { ["HOST_ID"] = "host-b" });
+        using var clientB = b.CreateClient();
+        string alertId;
+        await using (var a = database.Host(settings))
+        {
+            using var clientA = a.CreateClient();
+            // A busy number, called again in 2 s, then the next number, which answers.
+            alertId = await HostFactory.PlaceAsync(clientA, """{"to":"+15005550001","message":"Disk full.","retry":{"attempts":2,"delaySeconds":2},"escalate":["+15005550000"]}""");
+            await HostFactory.Eventually(async () =>
+                (await clientA.GetFromJsonAsync<JsonElement>($"/api/call/{alertId}")).TryGetProperty("alert", out var alert)
+                && alert.GetProperty("nextAttemptAt").ValueKind == JsonValueKind.String, "the first attempt busy, the second due");
+        }
+
+        // host-a stopped between the attempts: host-b takes the alert and makes the rest of them.
+        JsonElement ended = default;
+        await HostFactory.Eventually(async () =>
+            (await clientB.GetFromJsonAsync<JsonElement>($"/api/call/{alertId}")).TryGetProperty("alert", out ended) && ended.GetProperty("status").GetString() == "answered",
+            "the alert answered");
+        Assert.That(ended.GetProperty("answeredBy").GetString(), Is.EqualTo("+15005550000"));
+        var attempts = ended.GetProperty("attempts").EnumerateArray().Select(t => (t.GetProperty("to").GetString(), t.GetProperty("reason").GetString())).ToList();
+        Assert.That(attempts, Is.EqualTo(new[] { ("+15005550001", (string?)"busy"), ("+15005550001", "busy"), ("+15005550000", "announce_complete") }));
+        Assert.That(b.Logs.Entries.Count(e => e.EventId.Id == 300), Is.EqualTo(2), "host-b placed the second and third attempts");
+    }
+
+    [Test]
+    public async Task Without_its_database_a_host_is_not_ready_refuses_new_calls_and_keeps_those_it_accepted()
+    {
+        using var database = new TestDatabase(Engine.Postgres);
+        await using var host = database.Host(Settings("host-a"));
+        using var client = host.CreateClient();
+        Assert.That((await client.GetAsync("/readyz")).IsSuccessStatusCode);
+        var name = new Npgsql.NpgsqlConnectionStringBuilder(database.Url).Database;
+        await using var admin = new Npgsql.NpgsqlConnection(new Npgsql.NpgsqlConnectionStringBuilder(database.Url) { Database = "postgres", Pooling = false }.ToString());
+        await admin.OpenAsync();
+
+        // The database goes away: no new connection, the open ones cut.
+        await admin.ExecuteAsync($"ALTER DATABASE {name} ALLOW_CONNECTIONS false");
+        await admin.ExecuteAsync("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = @name", new { name });
+        var ready = await client.GetAsync("/readyz");
+        Assert.That((int)ready.StatusCode, Is.EqualTo(503));
+        Assert.That((await ready.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("problem").GetString(), Does.Contain("postgresql database does not answer"));
+        // A call accepted as the database went: kept in memory, written once it is back.
+        var kept = await HostFactory.PlaceAsync(client, """{"to":"+15005550000","message":"Written later."}""");
+        await HostFactory.Eventually(async () => (int)(await client.PostAsync("/api/outbound-call",
+            new StringContent("""{"to":"+15005550000","message":"Refused."}""", System.Text.Encoding.UTF8, "application/json"))).StatusCode == 503, "new calls refused");
+        var refused = await client.PostAsync("/api/outbound-call", new StringContent("""{"to":"+15005550000","message":"Refused."}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.That((await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString(), Is.EqualTo("database_unavailable"));
+
+        await admin.ExecuteAsync($"ALTER DATABASE {name} ALLOW_CONNECTIONS true");
+        var ended = await HostFactory.WaitForEndAsync(client, kept);
+        Assert.That(ended.GetProperty("state").GetString(), Is.EqualTo("completed"), "placed once the database took it");
+        await HostFactory.Eventually(async () => (await client.GetAsync("/readyz")).IsSuccessStatusCode, "ready again by itself");
+        Assert.That((await client.PostAsync("/api/outbound-call", new StringContent("""{"to":"+15005550000","message":"Back."}""", System.Text.Encoding.UTF8, "application/json"))).IsSuccessStatusCode);
     }
 
     private static (string CallId, int Sequence, string Event) Event(WebhookReceiver.Received received)

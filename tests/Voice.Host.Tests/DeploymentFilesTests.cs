@@ -37,13 +37,39 @@ public partial class DeploymentFilesTests
             Assert.That(File.Exists(Path.Combine(Repository(), file)), $"{file} is mounted but missing");
         }
 
-        // Every variable given to VoiceBridge is one its configuration reads (a typo would be silently ignored).
-        var names = Variable().Matches(compose[compose.IndexOf("  voicebridge:", StringComparison.Ordinal)..]).Select(m => m.Groups["name"].Value).ToList();
+        var names = VoiceBridgeVariables(compose[compose.IndexOf("  voicebridge:", StringComparison.Ordinal)..]);
         Assert.That(names, Is.SupersetOf(new[] { "DRACHTIO_HOST", "DRACHTIO_SECRET", "FREESWITCH_HOST", "FREESWITCH_SECRET", "SIP_TRUNK_HOST", "API_KEYS" }));
+    }
+
+    [Test]
+    public void The_cluster_compose_file_gives_every_host_the_shared_database_a_name_of_its_own_and_both_media_servers()
+    {
+        var compose = File.ReadAllText(Path.Combine(Repository(), "docker-compose.cluster.yml"));
+        foreach (var file in Mount().Matches(compose).Select(m => m.Groups["file"].Value))
+        {
+            Assert.That(File.Exists(Path.Combine(Repository(), file)), $"{file} is mounted but missing");
+        }
+        Assert.That(Regex.Matches(compose, @"profiles: \[(\w+)\]").Select(m => m.Groups[1].Value).Distinct(), Is.EquivalentTo(new[] { "database", "app", "media" }));
+        var app = compose[compose.IndexOf("  voicebridge:", StringComparison.Ordinal)..compose.IndexOf("  freeswitch:", StringComparison.Ordinal)];
+        Assert.That(VoiceBridgeVariables(app), Is.SupersetOf(new[] { "DATABASE_URL", "HOST_ID", "CLUSTER_LEASE_SECONDS", "FREESWITCH_HOSTS", "WEBHOOK_SECRET", "API_KEYS" }));
+
+        // The database URL, with the .env's values in it, names the compose file's PostgreSQL.
+        var url = Regex.Match(app, @"DATABASE_URL: (.+)").Groups[1].Value.Trim();
+        var filled = Regex.Replace(url, @"\$\{(\w+):\?[^}]*\}", m => m.Groups[1].Value == "DATABASE_HOST" ? "10.0.0.10" : "s3cret");
+        Assert.That(Storage.PostgresDatabase.Names(filled), filled);
+        var parsed = Storage.PostgresDatabase.Parse(filled);
+        Assert.That((parsed.Host, parsed.Port, parsed.Database, parsed.Username, parsed.Password), Is.EqualTo(("10.0.0.10", 5432, "voicebridge", "voicebridge", "s3cret")));
+    }
+
+    /// <summary>The variables a compose service gives VoiceBridge, each one its configuration reads (a typo would be silently ignored).</summary>
+    private static List<string> VoiceBridgeVariables(string service)
+    {
+        var names = Variable().Matches(service).Select(m => m.Groups["name"].Value).ToList();
         var read = Regex.Matches(
             string.Concat(Directory.GetFiles(Path.Combine(Repository(), "src", "Voice.Host"), "*.cs", SearchOption.AllDirectories).Select(File.ReadAllText)),
             "\"([A-Z_]{4,})\"").Select(m => m.Groups[1].Value).ToHashSet();
         Assert.That(names.Where(n => !read.Contains(n)), Is.Empty, "variables the host does not read");
+        return names;
     }
 
     [Test]
