@@ -63,6 +63,7 @@ public class ClusterTests
             var someone = ids[7];
             var views = await Task.WhenAll(clients.Select(c => c.GetFromJsonAsync<JsonElement>($"/api/call/{someone}")));
             Assert.That(views.Select(v => v.GetProperty("state").GetString()), Is.All.EqualTo("completed"));
+            Assert.That(views.Select(v => v.GetProperty("webhooks").GetProperty("delivered").GetInt32()), Is.All.EqualTo(5), "the same deliveries on every host");
             var pages = await Task.WhenAll(clients.Select(c => c.GetFromJsonAsync<JsonElement>("/api/calls?limit=500")));
             Assert.That(pages.Select(p => p.GetProperty("count").GetInt32()), Is.All.EqualTo(500));
         }

@@ -17,8 +17,9 @@ public sealed partial class CallStore
     /// <summary>What a committed write changed, in the webhooks held in memory (see <see cref="HeldWebhooks"/>).</summary>
     private void Hold(IReadOnlyList<NewCall> calls, List<WebhookDelivery> queued, IReadOnlyList<CallStateChange> changes, IReadOnlyList<string> withdrawn)
     {
-        foreach (var call in calls)
+        foreach (var call in calls.Where(c => !c.Queued))
         {
+            // A call for the cluster's queue is run, and its webhooks written, by whichever host claims it: not held here.
             _held.Hold(call.Call.CallId);
         }
         foreach (var delivery in queued)
