@@ -22,58 +22,48 @@ public class ClusterTests
     {
         using var database = new TestDatabase(Engine.Postgres);
         await using var receiver = await WebhookReceiver.StartAsync();
-        var hosts = new[] { database.Host(Settings("host-a")), database.Host(Settings("host-b")), database.Host(Settings("host-c")) };
-        try
+        await using var hosts = new Running<HostFactory>([database.Host(Settings("host-a")), database.Host(Settings("host-b")), database.Host(Settings("host-c"))]);
+        var clients = hosts.Select(h => h.CreateClient()).ToArray();
+        const int Calls = 600;
+        var ids = new string[Calls];
+        // Posted round-robin, as a load balancer spreads them, 30 at a time.
+        await Parallel.ForAsync(0, Calls, new ParallelOptions { MaxDegreeOfParallelism = 30 }, async (i, _) =>
+            ids[i] = await HostFactory.PlaceAsync(clients[i % 3], $$"""{"to":"+15005550000","message":"Disk {{i}} is full.","webhookUrl":"{{receiver.Url}}"}"""));
+        Assert.That(ids.Distinct().Count(), Is.EqualTo(Calls));
+
+        await using var connection = await hosts[0].ConnectAsync();
+        await PollAsync(async () => await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM calls WHERE state IN ('completed', 'failed')") == Calls,
+            TimeSpan.FromSeconds(90), "every call ended");
+        var ended = (await connection.QueryAsync<(string State, string? Reason, string? HostId)>("SELECT state, reason, host_id FROM calls")).ToList();
+        Assert.That(ended.Select(c => (c.State, c.Reason)).Distinct(), Is.EqualTo(new[] { ("completed", (string?)"announce_complete") }), "every call was answered and heard");
+
+        // Placed once: each call's "queued" line comes from exactly one host, the one that owns it in the database.
+        var placedBy = hosts.Select(h => h.Logs.Entries.Where(e => e.EventId.Id == 300).Select(e => e.Message.Split(' ')[1]).ToList()).ToArray();
+        var placements = placedBy.SelectMany((calls, host) => calls.Select(call => (Call: call, Host: "host-" + (char)('a' + host)))).ToList();
+        Assert.That(placements.Count, Is.EqualTo(Calls), "one placement per call in the whole cluster");
+        Assert.That(placements.Select(p => p.Call).Order(), Is.EqualTo(ids.Order()));
+        var owners = (await connection.QueryAsync<(string CallId, string HostId)>("SELECT call_id, host_id FROM calls")).ToDictionary(r => r.CallId, r => r.HostId);
+        Assert.That(placements.All(p => owners[p.Call] == p.Host), "the host that placed a call is its owner");
+        Assert.That(placedBy.Select(p => p.Count), Is.All.GreaterThan(0), "every host took part");
+        TestContext.Progress.WriteLine($"placed per host: {string.Join(", ", placedBy.Select(p => p.Count))}");
+
+        // Every webhook once, each call's in order: queued, dialing, ringing, playing, completed.
+        await PollAsync(() => Task.FromResult(receiver.Accepted.Count >= Calls * 5), TimeSpan.FromSeconds(60), "every webhook delivered");
+        var events = receiver.Accepted.Select(r => JsonDocument.Parse(r.Body).RootElement)
+            .Select(b => (CallId: b.GetProperty("callId").GetString()!, Sequence: b.GetProperty("sequence").GetInt32(), Event: b.GetProperty("event").GetString()!)).ToList();
+        Assert.That(events.Count, Is.EqualTo(Calls * 5), "no webhook twice");
+        foreach (var call in events.GroupBy(e => e.CallId))
         {
-            var clients = hosts.Select(h => h.CreateClient()).ToArray();
-            const int Calls = 600;
-            var ids = new string[Calls];
-            // Posted round-robin, as a load balancer spreads them, 30 at a time.
-            await Parallel.ForAsync(0, Calls, new ParallelOptions { MaxDegreeOfParallelism = 30 }, async (i, _) =>
-                ids[i] = await HostFactory.PlaceAsync(clients[i % 3], $$"""{"to":"+15005550000","message":"Disk {{i}} is full.","webhookUrl":"{{receiver.Url}}"}"""));
-            Assert.That(ids.Distinct().Count(), Is.EqualTo(Calls));
-
-            await using var connection = await hosts[0].ConnectAsync();
-            await PollAsync(async () => await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM calls WHERE state IN ('completed', 'failed')") == Calls,
-                TimeSpan.FromSeconds(90), "every call ended");
-            var ended = (await connection.QueryAsync<(string State, string? Reason, string? HostId)>("SELECT state, reason, host_id FROM calls")).ToList();
-            Assert.That(ended.Select(c => (c.State, c.Reason)).Distinct(), Is.EqualTo(new[] { ("completed", (string?)"announce_complete") }), "every call was answered and heard");
-
-            // Placed once: each call's "queued" line comes from exactly one host, the one that owns it in the database.
-            var placedBy = hosts.Select(h => h.Logs.Entries.Where(e => e.EventId.Id == 300).Select(e => e.Message.Split(' ')[1]).ToList()).ToArray();
-            var placements = placedBy.SelectMany((calls, host) => calls.Select(call => (Call: call, Host: "host-" + (char)('a' + host)))).ToList();
-            Assert.That(placements.Count, Is.EqualTo(Calls), "one placement per call in the whole cluster");
-            Assert.That(placements.Select(p => p.Call).Order(), Is.EqualTo(ids.Order()));
-            var owners = (await connection.QueryAsync<(string CallId, string HostId)>("SELECT call_id, host_id FROM calls")).ToDictionary(r => r.CallId, r => r.HostId);
-            Assert.That(placements.All(p => owners[p.Call] == p.Host), "the host that placed a call is its owner");
-            Assert.That(placedBy.Select(p => p.Count), Is.All.GreaterThan(0), "every host took part");
-            TestContext.Progress.WriteLine($"placed per host: {string.Join(", ", placedBy.Select(p => p.Count))}");
-
-            // Every webhook once, each call's in order: queued, dialing, ringing, playing, completed.
-            await PollAsync(() => Task.FromResult(receiver.Accepted.Count >= Calls * 5), TimeSpan.FromSeconds(60), "every webhook delivered");
-            var events = receiver.Accepted.Select(r => JsonDocument.Parse(r.Body).RootElement)
-                .Select(b => (CallId: b.GetProperty("callId").GetString()!, Sequence: b.GetProperty("sequence").GetInt32(), Event: b.GetProperty("event").GetString()!)).ToList();
-            Assert.That(events.Count, Is.EqualTo(Calls * 5), "no webhook twice");
-            foreach (var call in events.GroupBy(e => e.CallId))
-            {
-                Assert.That(call.Select(e => e.Event), Is.EqualTo(new[] { "queued", "dialing", "ringing", "playing", "completed" }), $"call {call.Key} in order");
-            }
-
-            // Any host answers for any call, and the history is the same on each.
-            var someone = ids[7];
-            var views = await Task.WhenAll(clients.Select(c => c.GetFromJsonAsync<JsonElement>($"/api/call/{someone}")));
-            Assert.That(views.Select(v => v.GetProperty("state").GetString()), Is.All.EqualTo("completed"));
-            Assert.That(views.Select(v => v.GetProperty("webhooks").GetProperty("delivered").GetInt32()), Is.All.EqualTo(5), "the same deliveries on every host");
-            var pages = await Task.WhenAll(clients.Select(c => c.GetFromJsonAsync<JsonElement>("/api/calls?limit=500")));
-            Assert.That(pages.Select(p => p.GetProperty("count").GetInt32()), Is.All.EqualTo(500));
+            Assert.That(call.Select(e => e.Event), Is.EqualTo(new[] { "queued", "dialing", "ringing", "playing", "completed" }), $"call {call.Key} in order");
         }
-        finally
-        {
-            foreach (var host in hosts)
-            {
-                await host.DisposeAsync();
-            }
-        }
+
+        // Any host answers for any call, and the history is the same on each.
+        var someone = ids[7];
+        var views = await Task.WhenAll(clients.Select(c => c.GetFromJsonAsync<JsonElement>($"/api/call/{someone}")));
+        Assert.That(views.Select(v => v.GetProperty("state").GetString()), Is.All.EqualTo("completed"));
+        Assert.That(views.Select(v => v.GetProperty("webhooks").GetProperty("delivered").GetInt32()), Is.All.EqualTo(5), "the same deliveries on every host");
+        var pages = await Task.WhenAll(clients.Select(c => c.GetFromJsonAsync<JsonElement>("/api/calls?limit=500")));
+        Assert.That(pages.Select(p => p.GetProperty("count").GetInt32()), Is.All.EqualTo(500));
     }
 
     [Test]
@@ -121,83 +111,73 @@ public class ClusterTests
             ["Simulation:PlaybackSpeed"] = "6",
             ["CALLS_PER_SECOND"] = "100",
         };
-        var hosts = new List<HostProcess>();
-        try
+        await using var hosts = new Running<HostProcess>([]);
+        foreach (var name in new[] { "host-a", "host-b", "host-c" })
         {
-            foreach (var name in new[] { "host-a", "host-b", "host-c" })
-            {
-                hosts.Add(await HostProcess.StartAsync(Path.Combine(database.DataDirectory, name), new Dictionary<string, string?>(settings) { ["HOST_ID"] = name }));
-            }
-            var (victim, survivors) = (hosts[2], hosts.Take(2).ToArray());
-            await using var connection = await database.ConnectAsync();
-            const int Calls = 600;
-            var ids = new List<string>();
-            var next = 0;
-            async Task PostAsync(int count, IReadOnlyList<HostProcess> to)
-            {
-                var posted = await Task.WhenAll(Enumerable.Range(next, count).Select(i =>
-                    HostFactory.PlaceAsync(to[i % to.Count].Client, $$"""{"to":"+15005550000","message":"Disk {{i}} on nas-01 is full.","webhookUrl":"{{receiver.Url}}"}""")));
-                ids.AddRange(posted);
-                next += count;
-            }
-
-            // Round-robin over the three until host-c runs calls, then it is killed; the rest go round the other two.
-            while (await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM calls WHERE host_id = 'host-c' AND state IN ('dialing', 'ringing', 'playing')") < 3)
-            {
-                Assert.That(next, Is.LessThan(Calls / 2), "host-c never ran three calls at once");
-                await PostAsync(15, hosts);
-            }
-            var placedByVictim = victim.Placed;
-            await victim.KillAsync();
-            while (next < Calls)
-            {
-                await PostAsync(Math.Min(15, Calls - next), survivors);
-            }
-            Assert.That(ids.Distinct().Count(), Is.EqualTo(Calls), "every POST was accepted");
-
-            // Within the lease (3 s) and a renewal, a survivor closes host-c's calls; the others all complete.
-            await PollAsync(async () => await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM calls WHERE state IN ('completed', 'failed')") == Calls,
-                TimeSpan.FromSeconds(90), "every call ended");
-            var calls = (await connection.QueryAsync<(string CallId, string State, string Reason, string HostId)>("SELECT call_id, state, reason, host_id FROM calls")).ToList();
-            var lost = calls.Where(c => c.Reason == "host_lost").Select(c => c.CallId).ToHashSet();
-            Assert.That(lost, Is.Not.Empty);
-            Assert.That(calls.Where(c => !lost.Contains(c.CallId)).Select(c => (c.State, c.Reason)).Distinct(), Is.EqualTo(new[] { ("completed", "announce_complete") }));
-            Assert.That(calls.Where(c => lost.Contains(c.CallId)).Select(c => c.State).Distinct(), Is.EqualTo(new[] { "failed" }));
-            Assert.That(calls.Where(c => lost.Contains(c.CallId)).Select(c => c.HostId).Distinct(), Is.SubsetOf(new[] { "host-a", "host-b" }), "closed by a survivor, which owns them now");
-            Assert.That(await connection.QueryAsync<string>("SELECT host_id FROM hosts ORDER BY host_id"), Is.EqualTo(new[] { "host-a", "host-b" }), "host-c's lease is gone");
-
-            // Placed once: no call by two hosts; the lost ones by host-c alone (or by nobody, claimed but not yet started).
-            var placedBySurvivors = survivors.SelectMany(h => h.Placed).ToList();
-            Assert.That(placedBySurvivors.Concat(placedByVictim).GroupBy(id => id).Where(g => g.Count() > 1).Select(g => g.Key), Is.Empty, "no call placed twice");
-            Assert.That(lost.Intersect(placedBySurvivors), Is.Empty, "a lost call is not placed again");
-            Assert.That(placedBySurvivors.Concat(placedByVictim).ToHashSet().IsSupersetOf(calls.Where(c => !lost.Contains(c.CallId)).Select(c => c.CallId)), "every completed call was placed");
-
-            // Nothing lost: every recorded event reached the receiver, each call's in order. The survivors' own calls once each;
-            // host-c's may come twice (it may have delivered some before its death was recorded: receivers de-duplicate on callId + sequence).
-            var recorded = (await connection.QueryAsync<(string CallId, long Sequence)>("SELECT call_id, sequence FROM call_events")).ToList();
-            await PollAsync(() => Task.FromResult(receiver.Accepted.Select(Event).Select(e => (e.CallId, (long)e.Sequence)).ToHashSet().IsSupersetOf(recorded)),
-                TimeSpan.FromSeconds(60), "every recorded event delivered");
-            var delivered = receiver.Accepted.Select(Event).ToList();
-            foreach (var call in delivered.GroupBy(e => e.CallId))
-            {
-                var sequences = call.Select(e => e.Sequence).Distinct().ToList();
-                Assert.That(sequences, Is.Ordered, $"call {call.Key} in order");
-                if (!lost.Contains(call.Key) && !placedByVictim.Contains(call.Key))
-                {
-                    Assert.That(call.Count(), Is.EqualTo(sequences.Count), $"call {call.Key}: each webhook once");
-                }
-            }
-            var lostEvents = delivered.Where(e => lost.Contains(e.CallId)).GroupBy(e => e.CallId).Select(g => g.Last()).ToList();
-            Assert.That(lostEvents.Select(e => e.Event).Distinct(), Is.EqualTo(new[] { "failed" }), "the last word on a lost call is its failure");
-            TestContext.Progress.WriteLine($"host-c placed {placedByVictim.Count} before it was killed; {lost.Count} calls lost with it; a {survivors[0].Placed.Count}, b {survivors[1].Placed.Count}");
+            hosts.Add(await HostProcess.StartAsync(Path.Combine(database.DataDirectory, name), new Dictionary<string, string?>(settings) { ["HOST_ID"] = name }));
         }
-        finally
+        var (victim, survivors) = (hosts[2], hosts.Take(2).ToArray());
+        await using var connection = await database.ConnectAsync();
+        const int Calls = 600;
+        var ids = new List<string>();
+        var next = 0;
+        async Task PostAsync(int count, IReadOnlyList<HostProcess> to)
         {
-            foreach (var host in hosts)
+            var posted = await Task.WhenAll(Enumerable.Range(next, count).Select(i =>
+                HostFactory.PlaceAsync(to[i % to.Count].Client, $$"""{"to":"+15005550000","message":"Disk {{i}} on nas-01 is full.","webhookUrl":"{{receiver.Url}}"}""")));
+            ids.AddRange(posted);
+            next += count;
+        }
+
+        // Round-robin over the three until host-c runs calls, then it is killed; the rest go round the other two.
+        while (await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM calls WHERE host_id = 'host-c' AND state IN ('dialing', 'ringing', 'playing')") < 3)
+        {
+            Assert.That(next, Is.LessThan(Calls / 2), "host-c never ran three calls at once");
+            await PostAsync(15, hosts);
+        }
+        var placedByVictim = victim.Placed;
+        await victim.KillAsync();
+        while (next < Calls)
+        {
+            await PostAsync(Math.Min(15, Calls - next), survivors);
+        }
+        Assert.That(ids.Distinct().Count(), Is.EqualTo(Calls), "every POST was accepted");
+
+        // Within the lease (3 s) and a renewal, a survivor closes host-c's calls; the others all complete.
+        await PollAsync(async () => await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM calls WHERE state IN ('completed', 'failed')") == Calls,
+            TimeSpan.FromSeconds(90), "every call ended");
+        var calls = (await connection.QueryAsync<(string CallId, string State, string Reason, string HostId)>("SELECT call_id, state, reason, host_id FROM calls")).ToList();
+        var lost = calls.Where(c => c.Reason == "host_lost").Select(c => c.CallId).ToHashSet();
+        Assert.That(lost, Is.Not.Empty);
+        Assert.That(calls.Where(c => !lost.Contains(c.CallId)).Select(c => (c.State, c.Reason)).Distinct(), Is.EqualTo(new[] { ("completed", "announce_complete") }));
+        Assert.That(calls.Where(c => lost.Contains(c.CallId)).Select(c => c.State).Distinct(), Is.EqualTo(new[] { "failed" }));
+        Assert.That(calls.Where(c => lost.Contains(c.CallId)).Select(c => c.HostId).Distinct(), Is.SubsetOf(new[] { "host-a", "host-b" }), "closed by a survivor, which owns them now");
+        Assert.That(await connection.QueryAsync<string>("SELECT host_id FROM hosts ORDER BY host_id"), Is.EqualTo(new[] { "host-a", "host-b" }), "host-c's lease is gone");
+
+        // Placed once: no call by two hosts; the lost ones by host-c alone (or by nobody, claimed but not yet started).
+        var placedBySurvivors = survivors.SelectMany(h => h.Placed).ToList();
+        Assert.That(placedBySurvivors.Concat(placedByVictim).GroupBy(id => id).Where(g => g.Count() > 1).Select(g => g.Key), Is.Empty, "no call placed twice");
+        Assert.That(lost.Intersect(placedBySurvivors), Is.Empty, "a lost call is not placed again");
+        Assert.That(placedBySurvivors.Concat(placedByVictim).ToHashSet().IsSupersetOf(calls.Where(c => !lost.Contains(c.CallId)).Select(c => c.CallId)), "every completed call was placed");
+
+        // Nothing lost: every recorded event reached the receiver, each call's in order. The survivors' own calls once each;
+        // host-c's may come twice (it may have delivered some before its death was recorded: receivers de-duplicate on callId + sequence).
+        var recorded = (await connection.QueryAsync<(string CallId, long Sequence)>("SELECT call_id, sequence FROM call_events")).ToList();
+        await PollAsync(() => Task.FromResult(receiver.Accepted.Select(Event).Select(e => (e.CallId, (long)e.Sequence)).ToHashSet().IsSupersetOf(recorded)),
+            TimeSpan.FromSeconds(60), "every recorded event delivered");
+        var delivered = receiver.Accepted.Select(Event).ToList();
+        foreach (var call in delivered.GroupBy(e => e.CallId))
+        {
+            var sequences = call.Select(e => e.Sequence).Distinct().ToList();
+            Assert.That(sequences, Is.Ordered, $"call {call.Key} in order");
+            if (!lost.Contains(call.Key) && !placedByVictim.Contains(call.Key))
             {
-                await host.DisposeAsync();
+                Assert.That(call.Count(), Is.EqualTo(sequences.Count), $"call {call.Key}: each webhook once");
             }
         }
+        var lostEvents = delivered.Where(e => lost.Contains(e.CallId)).GroupBy(e => e.CallId).Select(g => g.Last()).ToList();
+        Assert.That(lostEvents.Select(e => e.Event).Distinct(), Is.EqualTo(new[] { "failed" }), "the last word on a lost call is its failure");
+        TestContext.Progress.WriteLine($"host-c placed {placedByVictim.Count} before it was killed; {lost.Count} calls lost with it; a {survivors[0].Placed.Count}, b {survivors[1].Placed.Count}");
     }
 
     [Test]
@@ -313,6 +293,19 @@ public class ClusterTests
     {
         var body = JsonDocument.Parse(received.Body).RootElement;
         return (body.GetProperty("callId").GetString()!, body.GetProperty("sequence").GetInt32(), body.GetProperty("event").GetString()!);
+    }
+
+    /// <summary>The hosts a test started, stopped together when it ends (however it ends).</summary>
+    private sealed class Running<T>(IEnumerable<T> started) : List<T>(started), IAsyncDisposable
+        where T : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var host in this)
+            {
+                await host.DisposeAsync();
+            }
+        }
     }
 
     /// <summary>Polls <paramref name="condition"/> until it holds, failing the test after <paramref name="limit"/>.</summary>
