@@ -295,6 +295,48 @@ public class ClusterTests
         Assert.That((await client.PostAsync("/api/outbound-call", new StringContent("""{"to":"+15005550000","message":"Back."}""", System.Text.Encoding.UTF8, "application/json"))).IsSuccessStatusCode);
     }
 
+    [Test]
+    public async Task A_dashboard_session_started_at_one_host_works_at_the_other_and_signing_out_at_either_ends_it()
+    {
+        using var database = new TestDatabase(Engine.Postgres);
+        await using var a = database.Host(Settings("host-a"));
+        await using var b = database.Host(Settings("host-b"));
+        // One browser behind a load balancer: its cookie goes to whichever host gets the request.
+        var cookies = new System.Net.CookieContainer();
+        HttpClient Browser(HostFactory host)
+        {
+            var client = host.CreateDefaultClient(new Microsoft.AspNetCore.Mvc.Testing.Handlers.CookieContainerHandler(cookies));
+            client.DefaultRequestHeaders.Remove("X-API-Key"); // the cookie alone
+            return client;
+        }
+        using var toA = Browser(a);
+        using var toB = Browser(b);
+        Assert.That((int)(await toB.GetAsync("/api/calls")).StatusCode, Is.EqualTo(401), "no session yet");
+        var login = await toA.PostAsJsonAsync("/auth/login", new { apiKey = HostFactory.ApiKey });
+        Assert.That(login.IsSuccessStatusCode);
+        var csrf = (await login.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("csrfToken").GetString()!;
+
+        Assert.That((await toB.GetAsync("/api/calls")).IsSuccessStatusCode, "host-b knows the session host-a started");
+        var session = await toB.GetFromJsonAsync<JsonElement>("/auth/session");
+        Assert.That(session.GetProperty("csrfToken").GetString(), Is.EqualTo(csrf));
+        using (var place = new HttpRequestMessage(HttpMethod.Post, "/api/outbound-call") { Content = JsonContent.Create(new { to = "+15005550000", message = "From the dashboard." }) })
+        {
+            place.Headers.Add("X-CSRF-Token", csrf);
+            Assert.That((await toB.SendAsync(place)).IsSuccessStatusCode, "a change through host-b with the token host-a gave");
+        }
+
+        using (var logout = new HttpRequestMessage(HttpMethod.Post, "/auth/logout"))
+        {
+            logout.Headers.Add("X-CSRF-Token", csrf);
+            Assert.That((await toB.SendAsync(logout)).IsSuccessStatusCode);
+        }
+        using var replay = new HttpRequestMessage(HttpMethod.Get, "/api/calls");
+        replay.Headers.Add("Cookie", login.Headers.GetValues("Set-Cookie").Single().Split(';')[0]);
+        using var keyless = a.CreateDefaultClient();
+        keyless.DefaultRequestHeaders.Remove("X-API-Key");
+        Assert.That((int)(await keyless.SendAsync(replay)).StatusCode, Is.EqualTo(401), "signed out at host-b: the old cookie is worth nothing at host-a");
+    }
+
     private static (string CallId, int Sequence, string Event) Event(WebhookReceiver.Received received)
     {
         var body = JsonDocument.Parse(received.Body).RootElement;

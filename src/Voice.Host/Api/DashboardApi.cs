@@ -17,18 +17,18 @@ internal static class DashboardApi
     public static IEndpointRouteBuilder MapDashboardApi(this IEndpointRouteBuilder routes)
     {
         routes.MapPost("/auth/login", LoginAsync).ExcludeFromDescription();
-        routes.MapGet("/auth/session", (HttpContext context, DashboardSessions sessions) =>
-            sessions.Find(context.Request.Cookies[DashboardSessions.CookieName]) is { } session
+        routes.MapGet("/auth/session", async (HttpContext context, DashboardSessions sessions) =>
+            await sessions.FindAsync(context.Request.Cookies[DashboardSessions.CookieName]) is { } session
                 ? JsonBody.Ok(new { signedIn = true, name = session.KeyName, csrfToken = session.CsrfToken })
                 : ApiErrors.Problem(StatusCodes.Status401Unauthorized, "signed_out", "Sign in with an API key")).ExcludeFromDescription();
-        routes.MapPost("/auth/logout", (HttpContext context, DashboardSessions sessions) =>
+        routes.MapPost("/auth/logout", async (HttpContext context, DashboardSessions sessions) =>
         {
             var id = context.Request.Cookies[DashboardSessions.CookieName];
-            if (sessions.Find(id) is { } session && !DashboardSessions.CsrfMatches(session, context.Request.Headers[DashboardSessions.CsrfHeader].ToString()))
+            if (await sessions.FindAsync(id) is { } session && !DashboardSessions.CsrfMatches(session, context.Request.Headers[DashboardSessions.CsrfHeader].ToString()))
             {
                 return ApiErrors.Problem(StatusCodes.Status403Forbidden, "csrf_failed", $"Signing out must carry the session's {DashboardSessions.CsrfHeader} header");
             }
-            sessions.End(id);
+            await sessions.EndAsync(id);
             context.Response.Cookies.Delete(DashboardSessions.CookieName, Cookie(context));
             return JsonBody.Ok(new { success = true });
         }).ExcludeFromDescription();
@@ -117,7 +117,7 @@ internal static class DashboardApi
             guesses.Failed(client);
             return ApiErrors.Problem(StatusCodes.Status401Unauthorized, "invalid_api_key", "The API key is not valid");
         }
-        var (id, session) = sessions.Start(name);
+        var (id, session) = await sessions.StartAsync(name);
         var cookie = Cookie(context);
         cookie.Expires = session.Expires;
         context.Response.Cookies.Append(DashboardSessions.CookieName, id, cookie);

@@ -51,7 +51,8 @@ internal static class ApiSecurity
         }
         builder.Services.AddSingleton(sp => new KeyRateLimits(perSecond, burst, sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton(sp => new FailedKeyLimits(sp.GetRequiredService<TimeProvider>()));
-        builder.Services.AddSingleton(sp => new DashboardSessions(sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(sp => new DashboardSessions(sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<Storage.ICallStore>() is { Clustered: true } cluster ? cluster : null));
         return keys;
     }
 
@@ -86,7 +87,7 @@ internal static class ApiSecurity
                 return;
             }
             var name = keys.Disabled ? "local" : presented is null ? null : keys.Match(presented);
-            if (name is null && presented is null && sessions.Find(context.Request.Cookies[DashboardSessions.CookieName]) is { } session)
+            if (name is null && presented is null && await sessions.FindAsync(context.Request.Cookies[DashboardSessions.CookieName]) is { } session)
             {
                 // The dashboard: its session cookie stands for the key it signed in with. Anything that changes state must
                 // also carry the session's CSRF token, which another site's form or script cannot know.

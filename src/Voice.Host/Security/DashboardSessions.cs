@@ -10,9 +10,11 @@ internal sealed record DashboardSession(string KeyName, string CsrfToken, DateTi
 /// The dashboard's sessions. Signing in with an API key gives the browser an unguessable session id in an HttpOnly,
 /// SameSite=Strict cookie (scripts cannot read it, other sites cannot send it); a request that changes anything must also
 /// carry the session's CSRF token in <c>X-CSRF-Token</c>, which only the page itself learns. Sessions live in memory: a
-/// restart signs everyone out, and at most <see cref="MaxSessions"/> are kept (the oldest go first).
+/// restart signs everyone out, and at most <see cref="MaxSessions"/> are kept (the oldest go first). In a cluster they are
+/// kept in the shared database instead (<paramref name="shared"/>; the id as a SHA-256 hash only), so any host behind the
+/// load balancer knows a session another host started, and a sign-out at one ends it at all.
 /// </summary>
-internal sealed class DashboardSessions(TimeProvider time)
+internal sealed class DashboardSessions(TimeProvider time, Storage.ISessionStore? shared = null)
 {
     public const string CookieName = "vb_session";
 
@@ -25,7 +27,42 @@ internal sealed class DashboardSessions(TimeProvider time)
     private readonly ConcurrentDictionary<string, DashboardSession> _sessions = new(StringComparer.Ordinal);
 
     /// <summary>Starts a session for a key's holder; returns its id (for the cookie) and the session.</summary>
-    public (string Id, DashboardSession Session) Start(string keyName)
+    public async Task<(string Id, DashboardSession Session)> StartAsync(string keyName)
+    {
+        if (shared is null)
+        {
+            return Start(keyName);
+        }
+        var (id, session) = (Token(), new DashboardSession(keyName, Token(), time.GetUtcNow() + Lifetime));
+        await shared.SaveSessionAsync(Hash(id), new Storage.StoredSession(session.KeyName, session.CsrfToken, session.Expires));
+        return (id, session);
+    }
+
+    /// <summary>
+    /// The live session of a cookie value, or null: from memory, or in a cluster from the database every time (a sign-out
+    /// at one host ends the session at all of them; the dashboard's few requests afford the read).
+    /// </summary>
+    public async ValueTask<DashboardSession?> FindAsync(string? id)
+    {
+        if (shared is null || string.IsNullOrEmpty(id))
+        {
+            return Find(id);
+        }
+        return await shared.FindSessionAsync(Hash(id), time.GetUtcNow()) is { } stored ? new DashboardSession(stored.KeyName, stored.CsrfToken, stored.Expires) : null;
+    }
+
+    public async Task EndAsync(string? id)
+    {
+        End(id);
+        if (shared is not null && id is not null)
+        {
+            await shared.EndSessionAsync(Hash(id), time.GetUtcNow());
+        }
+    }
+
+    private static string Hash(string id) => Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(id)));
+
+    private (string Id, DashboardSession Session) Start(string keyName)
     {
         var now = time.GetUtcNow();
         foreach (var expired in _sessions.Where(s => s.Value.Expires <= now).Select(s => s.Key).ToList())
@@ -42,8 +79,8 @@ internal sealed class DashboardSessions(TimeProvider time)
         return (id, session);
     }
 
-    /// <summary>The live session of a cookie value, or null.</summary>
-    public DashboardSession? Find(string? id)
+    /// <summary>The live session of a cookie value in memory, or null.</summary>
+    private DashboardSession? Find(string? id)
     {
         if (string.IsNullOrEmpty(id) || !_sessions.TryGetValue(id, out var session))
         {
@@ -57,7 +94,7 @@ internal sealed class DashboardSessions(TimeProvider time)
         return session;
     }
 
-    public void End(string? id)
+    private void End(string? id)
     {
         if (id is not null)
         {

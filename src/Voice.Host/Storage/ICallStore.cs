@@ -7,7 +7,7 @@ namespace Voice.Host.Storage;
 /// (several hosts sharing one database) under it (<see cref="CallStore"/> over a <see cref="StoreDatabase"/>). It is
 /// made of one interface per concern; the parts of the host that need one concern only take that one.
 /// </summary>
-public interface ICallStore : ICallHistory, IWebhookOutbox, IIdempotencyKeys, IAlertStore, IAgentStore, IClusterStore, IDisposable
+public interface ICallStore : ICallHistory, IWebhookOutbox, IIdempotencyKeys, IAlertStore, IAgentStore, IClusterStore, ISessionStore, IDisposable
 {
     /// <summary>The database under the store: <c>sqlite</c> or <c>postgresql</c>.</summary>
     string Engine { get; }

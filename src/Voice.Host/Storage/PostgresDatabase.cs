@@ -54,6 +54,7 @@ public sealed class PostgresDatabase : StoreDatabase
     [
         Migration.Sql(1, "calls, history, outbox, keys, counts, alerts, agents", Schema.PostgresBaseline),
         Migration.Sql(2, "hosts: owners, claims, leases, pacing", Schema.Hosts),
+        Migration.Sql(3, "dashboard sessions", Schema.Sessions),
     ];
 
     /// <summary>True for what names a PostgreSQL database: a <c>postgres://</c> or <c>postgresql://</c> URL, or Npgsql's form (<c>Host=…</c>).</summary>

@@ -227,4 +227,13 @@ internal static class Schema
             next_start_at BIGINT NOT NULL);
         INSERT INTO dispatch (id, next_start_at) VALUES (1, 0);
         """;
+
+    /// <summary>Version 3, the same on both engines: dashboard sessions, which every host of a cluster knows (by a hash of the cookie's id).</summary>
+    public const string Sessions = """
+        CREATE TABLE dashboard_sessions (
+            id_hash TEXT PRIMARY KEY,
+            key_name TEXT NOT NULL,
+            csrf_token TEXT NOT NULL,
+            expires_at BIGINT NOT NULL);
+        """;
 }
