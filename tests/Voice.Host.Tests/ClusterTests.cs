@@ -337,6 +337,38 @@ public class ClusterTests
         Assert.That((int)(await keyless.SendAsync(replay)).StatusCode, Is.EqualTo(401), "signed out at host-b: the old cookie is worth nothing at host-a");
     }
 
+    [Test]
+    public async Task The_live_stream_of_one_host_shows_the_calls_another_host_runs()
+    {
+        using var database = new TestDatabase(Engine.Postgres);
+        await using var a = database.Host(Settings("host-a"));
+        await using var b = database.Host(Settings("host-b"));
+        using var watcher = a.CreateClient();
+        using var response = await watcher.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/api/events"), HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        Assert.That(await reader.ReadLineAsync(), Is.EqualTo(": connected"));
+
+        // An alert's call runs on the host that took it: host-b, whose changes reach host-a's stream through the database.
+        using var other = b.CreateClient();
+        var states = new List<string>();
+        string? callId = null;
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var place = HostFactory.PlaceAsync(other, """{"to":"+15005550000","message":"Seen everywhere.","retry":{"attempts":1,"delaySeconds":0}}""");
+        while (!states.Contains("completed"))
+        {
+            var line = await reader.ReadLineAsync(deadline.Token);
+            if (line is not null && line.StartsWith("data: ", StringComparison.Ordinal))
+            {
+                var change = JsonDocument.Parse(line["data: ".Length..]).RootElement;
+                callId ??= await place;
+                Assert.That(change.GetProperty("callId").GetString(), Is.EqualTo(callId));
+                states.Add(change.GetProperty("state").GetString()!);
+            }
+        }
+        Assert.That(states, Is.EqualTo(new[] { "queued", "dialing", "ringing", "playing", "completed" }));
+        Assert.That(a.Logs.Entries.Count(e => e.EventId.Id == 300), Is.Zero, "host-a only watched");
+    }
+
     private static (string CallId, int Sequence, string Event) Event(WebhookReceiver.Received received)
     {
         var body = JsonDocument.Parse(received.Body).RootElement;

@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using System.Text.Json;
 using Voice.Control.Calls;
 using Voice.Host.Agents;
@@ -133,7 +134,8 @@ internal static class DashboardApi
     /// The state stream: each change as <c>event: state</c> with the call's id, state, reason and when, and a comment every
     /// 15 s so proxies keep the connection. It ends when the client goes, or falls too far behind (it reconnects and re-reads).
     /// </summary>
-    private static async Task StreamAsync(HttpContext context, IOutboundCalls calls, IHostApplicationLifetime lifetime, AgentDesk desk)
+    /// <remarks>In a cluster the other hosts' changes come too (<see cref="Cluster.ClusterEvents"/>), a moment later.</remarks>
+    private static async Task StreamAsync(HttpContext context, IOutboundCalls calls, IHostApplicationLifetime lifetime, AgentDesk desk, Cluster.ClusterEvents cluster)
     {
         context.Response.Headers.ContentType = "text/event-stream";
         context.Response.Headers.CacheControl = "no-cache";
@@ -143,41 +145,38 @@ internal static class DashboardApi
         await context.Response.Body.FlushAsync(stop.Token);
         var changes = calls.WatchAsync(stop.Token).GetAsyncEnumerator(stop.Token);
         var next = changes.MoveNextAsync().AsTask();
+        var others = Channel.CreateBounded<string>(new BoundedChannelOptions(1000) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
+        using var watching = cluster.Watch(others.Writer);
+        var other = others.Reader.WaitToReadAsync(stop.Token).AsTask();
         try
         {
             // One heartbeat timer at a time, made again only once it has fired: not one per change.
             var heartbeat = Task.Delay(TimeSpan.FromSeconds(15), stop.Token);
             while (true)
             {
-                if (await Task.WhenAny(next, heartbeat) == heartbeat)
+                var ready = await Task.WhenAny(next, other, heartbeat);
+                if (ready == heartbeat)
                 {
                     await context.Response.WriteAsync(": ping\n\n", stop.Token);
                     await context.Response.Body.FlushAsync(stop.Token);
                     heartbeat = Task.Delay(TimeSpan.FromSeconds(15), stop.Token);
                     continue;
                 }
+                if (ready == other)
+                {
+                    while (others.Reader.TryRead(out var relayed))
+                    {
+                        await context.Response.WriteAsync($"event: state\ndata: {relayed}\n\n", stop.Token);
+                    }
+                    await context.Response.Body.FlushAsync(stop.Token);
+                    other = others.Reader.WaitToReadAsync(stop.Token).AsTask();
+                    continue;
+                }
                 if (!await next)
                 {
                     return;
                 }
-                var change = changes.Current;
-                var clickToCall = desk.ClickToCallOf(change.CallId);
-                var data = JsonSerializer.Serialize(new
-                {
-                    callId = change.CallId,
-                    sequence = change.Sequence,
-                    state = CallStateMachine.Name(change.To),
-                    previous = change.From is { } from ? CallStateMachine.Name(from) : null,
-                    at = change.At,
-                    reason = change.Reason,
-                    sipStatus = change.SipStatus,
-                    detail = change.Detail,
-                    simulated = change.Simulated,
-                    to = calls.Get(change.CallId)?.To,
-                    agent = clickToCall?.Agent,
-                    destination = clickToCall?.Destination,
-                }, Json);
-                await context.Response.WriteAsync($"event: state\ndata: {data}\n\n", stop.Token);
+                await context.Response.WriteAsync($"event: state\ndata: {StateJson(changes.Current, calls, desk)}\n\n", stop.Token);
                 await context.Response.Body.FlushAsync(stop.Token);
                 next = changes.MoveNextAsync().AsTask();
             }
@@ -189,7 +188,29 @@ internal static class DashboardApi
         {
             await stop.CancelAsync();
             await ((Task)next).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await ((Task)other).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             await changes.DisposeAsync();
         }
+    }
+
+    /// <summary>A state change as the stream sends it: the call's id, state, reason and when, its number and click-to-call's agent (this host's view).</summary>
+    internal static string StateJson(CallStateChange change, IOutboundCalls calls, AgentDesk desk)
+    {
+        var clickToCall = desk.ClickToCallOf(change.CallId);
+        return JsonSerializer.Serialize(new
+        {
+            callId = change.CallId,
+            sequence = change.Sequence,
+            state = CallStateMachine.Name(change.To),
+            previous = change.From is { } from ? CallStateMachine.Name(from) : null,
+            at = change.At,
+            reason = change.Reason,
+            sipStatus = change.SipStatus,
+            detail = change.Detail,
+            simulated = change.Simulated,
+            to = calls.Get(change.CallId)?.To,
+            agent = clickToCall?.Agent,
+            destination = clickToCall?.Destination,
+        }, Json);
     }
 }

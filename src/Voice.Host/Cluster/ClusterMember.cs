@@ -25,7 +25,7 @@ internal sealed record ClusterOptions(TimeSpan Lease)
 /// </summary>
 internal sealed class ClusterMember(
     ICallStore store, CallManager calls, Webhooks.WebhookSender webhooks, Alerts.AlertChains alerts, Security.KeyRateLimits rateLimits,
-    Voice.Control.VoiceControlOptions voice, ClusterOptions options, TimeProvider time, ILogger<ClusterMember> logger) : BackgroundService
+    ClusterEvents events, Voice.Control.VoiceControlOptions voice, ClusterOptions options, TimeProvider time, ILogger<ClusterMember> logger) : BackgroundService
 {
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly Lock _lock = new();
@@ -87,14 +87,18 @@ internal sealed class ClusterMember(
         }
     }
 
-    /// <summary>Hears other hosts: new calls in the queue, hang-ups for calls of this host's. Listens again after a lost connection.</summary>
+    /// <summary>
+    /// Hears other hosts: new calls in the queue, hang-ups for calls of this host's, and the live stream's changes. Listens
+    /// again after a lost connection.
+    /// </summary>
     private async Task ListenAsync(CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                await store.ListenAsync([ClusterChannels.QueueChannel, ClusterChannels.HangupChannel], Heard, stoppingToken);
+                await store.ListenAsync([ClusterChannels.QueueChannel, ClusterChannels.HangupChannel, ClusterChannels.StateChannel, ClusterChannels.WatchChannel],
+                    Heard, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -118,6 +122,10 @@ internal sealed class ClusterMember(
         else if (channel == ClusterChannels.HangupChannel && payload.Length > 0)
         {
             _ = HangupHereAsync(payload);
+        }
+        else
+        {
+            events.Heard(channel, payload);
         }
     }
 

@@ -240,8 +240,13 @@ public sealed partial class CallStore : IClusterStore
             callId, (int)row.last_sequence + 1, null, CallState.Failed, now, CallReasons.Canceled, Detail: "Hung up through the API while it waited in the queue", Simulated: row.simulated != 0)]);
     });
 
+    /// <remarks>On a pooled connection, without waiting for the disk at commit: a notification is not data to keep.</remarks>
     public Task NotifyAsync(string channel, string payload) => _database.NotifySql is not { } notify ? Task.CompletedTask
-        : OnWriteThreadAsync((connection, transaction) => connection.Execute(notify, new { channel, payload }, transaction));
+        : SharedAsync(async (connection, transaction) =>
+        {
+            await connection.ExecuteAsync("SET LOCAL synchronous_commit = off", transaction: transaction);
+            return await connection.ExecuteAsync(notify, new { channel, payload }, transaction);
+        });
 
     public Task ListenAsync(IReadOnlyList<string> channels, Action<string, string> heard, CancellationToken stoppingToken) =>
         _database.ListenAsync(channels, heard, stoppingToken);
@@ -286,4 +291,10 @@ public static class ClusterChannels
 
     /// <summary>Hang this call up (the payload), whichever host runs it.</summary>
     public const string HangupChannel = "voicebridge_hangup";
+
+    /// <summary>A host's state changes for the other hosts' live streams (a batch of them, as JSON).</summary>
+    public const string StateChannel = "voicebridge_state";
+
+    /// <summary>A host's live stream has clients: relay state changes for a while.</summary>
+    public const string WatchChannel = "voicebridge_watch";
 }
