@@ -88,6 +88,23 @@ public class RecorderTests(Engine engine)
         Assert.That((await recording.Store.GetAsync("read-soon"))?.State, Is.EqualTo("queued"));
     }
 
+    [Test]
+    public async Task A_write_the_database_refuses_for_good_is_dropped_and_the_writes_after_it_go_on()
+    {
+        await using var recording = new Recording(engine);
+        await recording.StartAsync();
+        await recording.Store.InsertAsync(Call("taken").Call);
+
+        // The same call id again: a constraint the database will refuse however often it is asked.
+        Assert.That(recording.Recorder.Accept(Call("taken")));
+        await recording.Recorder.WrittenAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.That(recording.Recorder.Accept(Call("after")));
+        await recording.Recorder.WrittenAsync().WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.That(await recording.Store.GetAsync("after"), Is.Not.Null, "written: the refused batch did not hold the writer");
+        Assert.That(recording.Recorder.Failing, Is.False, "not an outage: new calls are still taken");
+    }
+
     /// <summary>The library's calls, reduced to the event the recorder listens to.</summary>
     private sealed class RaisedCalls : IOutboundCalls
     {

@@ -247,16 +247,16 @@ internal sealed class CallRecorder(
                 webhooks(queued);
             }
         }
-        catch (Exception ex) when (ex is System.Data.Common.DbException or IOException or InvalidOperationException or TimeoutException)
+        catch (Exception ex) when (store.IsTransient(ex))
         {
-            // The database is down or refuses: the batch is tried again. (Nothing may escape the write thread.)
+            // The database is down or busy: the batch is tried again. (Nothing may escape the write thread.)
             logger.LogError(ex, "Could not write {Calls} new calls, {Changes} state changes and {Withdrawn} withdrawals; trying again",
                 accepted.Count, changes.Count, withdrawn.Count);
             written = false;
         }
         catch (Exception ex)
         {
-            // Not the database: trying again would fail the same way.
+            // The data refused, or not the database at all: trying again would fail the same way, and hold up every write after it.
             logger.LogError(ex, "Could not write {Calls} new calls, {Changes} state changes and {Withdrawn} withdrawals",
                 accepted.Count, changes.Count, withdrawn.Count);
         }

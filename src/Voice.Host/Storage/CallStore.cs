@@ -49,6 +49,8 @@ public sealed partial class CallStore : ICallStore
 
     public Task InitializeAsync() => _database.MigrateAsync();
 
+    public bool IsTransient(Exception error) => _database.IsTransient(error);
+
     public Task MaintainAsync(Action<Exception> failed, CancellationToken stoppingToken) => _database.MaintainAsync(failed, stoppingToken);
 
     public Task InsertAsync(CallRecord call, string? idempotencyKey = null, string? requestHash = null) =>

@@ -18,6 +18,9 @@ public interface ICallStore : ICallHistory, IWebhookOutbox, IIdempotencyKeys, IA
     /// <summary>What the database does in the background while the host runs (SQLite: checkpoints), until <paramref name="stoppingToken"/>; <paramref name="failed"/> hears of what went wrong.</summary>
     Task MaintainAsync(Action<Exception> failed, CancellationToken stoppingToken);
 
+    /// <summary>Whether a write that failed with <paramref name="error"/> may succeed if tried again (see <see cref="StoreDatabase.IsTransient"/>).</summary>
+    bool IsTransient(Exception error);
+
     /// <summary>Stores a new call, with its idempotency key when it has one.</summary>
     Task InsertAsync(CallRecord call, string? idempotencyKey = null, string? requestHash = null);
 

@@ -111,6 +111,20 @@ public sealed class PostgresDatabase : StoreDatabase
         return rows;
     }
 
+    /// <remarks>
+    /// What Npgsql calls transient (a connection lost or refused, a timeout), and the server's own conditions of that kind:
+    /// shutting down, too many connections, a serialization failure, a deadlock. Not a constraint or malformed data.
+    /// </remarks>
+    public override bool IsTransient(Exception error) => error switch
+    {
+        PostgresException server => server.IsTransient || server.SqlState.StartsWith("08", StringComparison.Ordinal) || server.SqlState.StartsWith("53", StringComparison.Ordinal)
+            || server.SqlState.StartsWith("57", StringComparison.Ordinal) || server.SqlState is "40001" or "40P01",
+        NpgsqlException or IOException or TimeoutException => true,
+        // A connection that broke mid-command is left in a state no command may use: the next attempt opens another.
+        InvalidOperationException => true,
+        _ => false,
+    };
+
     internal override string DayOf(string unixMilliseconds) => $"to_char(to_timestamp(({unixMilliseconds}) / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
 
     internal override string DayStart(string day) => $"CAST(EXTRACT(EPOCH FROM CAST({day} AS DATE)) * 1000 AS BIGINT)";

@@ -58,6 +58,14 @@ public sealed class SqliteDatabase : StoreDatabase
     internal override Task<List<T>> ReadAsync<T>(string sql, IReadOnlyList<(string Name, object? Value)> parameters, Func<DbDataReader, T> read) =>
         _readers.QueryAsync(sql, parameters, read);
 
+    /// <remarks>SQLite's busy, locked, I/O, full and cannot-open errors; not a constraint, a type mismatch or an SQL error.</remarks>
+    public override bool IsTransient(Exception error) => error switch
+    {
+        SqliteException sqlite => sqlite.SqliteErrorCode is 5 or 6 or 10 or 13 or 14 or 15,
+        IOException or TimeoutException => true,
+        _ => false,
+    };
+
     internal override string DayOf(string unixMilliseconds) => $"date(({unixMilliseconds}) / 1000, 'unixepoch')";
 
     internal override string DayStart(string day) => $"(unixepoch({day}) * 1000)";

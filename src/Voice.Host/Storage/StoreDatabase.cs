@@ -45,6 +45,12 @@ public abstract class StoreDatabase : IDisposable
     public virtual Task ListenAsync(IReadOnlyList<string> channels, Action<string, string> heard, CancellationToken stoppingToken) =>
         Task.Delay(Timeout.Infinite, stoppingToken);
 
+    /// <summary>
+    /// Whether a write that failed with <paramref name="error"/> may succeed if tried again: the database went away, was
+    /// busy, or timed out. A refusal of the data itself (a constraint, a malformed statement) would fail again forever.
+    /// </summary>
+    public abstract bool IsTransient(Exception error);
+
     /// <summary>Write transactions committed so far.</summary>
     public long Commits => Interlocked.Read(ref _commits);
 
