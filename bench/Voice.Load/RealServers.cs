@@ -83,6 +83,10 @@ internal static class RealServers
                 $"over {result.Speech.Count} calls; {result.HeardSpeech} of {result.Answered} answered calls heard plain G.711 speech (target p50 ≤ 80, p99 ≤ 150 ms)");
             Console.WriteLine($"webhooks received:     {result.Webhooks} ({(double)result.Webhooks / calls:F1} per call); GET polls: {result.Polls}");
             var channels = esl is null ? 0 : await ChannelsLeftAsync(esl);
+            if (Environment.GetEnvironmentVariable("VOICEBRIDGE_LOAD_HOST_LOG") is { Length: > 0 } keep)
+            {
+                await File.WriteAllTextAsync(keep, host.Log); // the host's own account of the run, kept for reading
+            }
             Console.WriteLine(esl is null ? "FreeSWITCH channels:   (stand-in)" : $"FreeSWITCH channels:   {channels} left after the run");
             return result.Outcomes.Keys.All(k => k == "completed/announce_complete") && channels == 0 && (lean is not null || result.HeardSpeech == result.Answered) ? 0 : 2;
         }
