@@ -310,8 +310,16 @@ internal sealed class ClusterMember(
         await base.StopAsync(cancellationToken);
         if (store.Clustered && unstarted.Count > 0)
         {
-            await store.ReleaseClaimsAsync(unstarted);
-            await store.NotifyAsync(ClusterChannels.QueueChannel, "");
+            try
+            {
+                await store.ReleaseClaimsAsync(unstarted);
+                await store.NotifyAsync(ClusterChannels.QueueChannel, "");
+            }
+            catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or TimeoutException)
+            {
+                // The database is gone too: these calls end host_lost once this host's lease has run out.
+                logger.LogError("Host {HostId} could not hand {Count} claimed calls back: {Error}", store.HostId, unstarted.Count, ex.Message);
+            }
         }
     }
 
