@@ -112,8 +112,8 @@ internal sealed class AlertChains(
     }
 
     /// <summary>
-    /// Stops the alert <paramref name="callId"/> belongs to, if it is active: no further attempt. Returns the attempt
-    /// still running (to hang up), or null; false when the call belongs to no active alert.
+    /// Stops the alert <paramref name="callId"/> belongs to, if it is active: no further attempt, and the attempt still
+    /// running hangs up (in the background). Returns that attempt, or null; false when the call belongs to no active alert.
     /// </summary>
     public async Task<(bool Stopped, string? Running)> StopAsync(string callId)
     {
@@ -129,6 +129,10 @@ internal sealed class AlertChains(
         await store.UpdateAlertAsync(chain.Alert.AlertId, AlertStatus.Canceled, null, null, time.GetUtcNow());
         logger.LogInformation("Alert {AlertId} stopped through the API after {Attempts} attempts", chain.Alert.AlertId, chain.Attempt);
         var running = chain.CurrentCallId is { } current && calls.Get(current) is { } call && !CallStateMachine.IsFinal(call.State) ? current : null;
+        if (running is not null)
+        {
+            _ = calls.HangupAsync(running);
+        }
         return (true, running);
     }
 

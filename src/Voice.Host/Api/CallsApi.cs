@@ -46,7 +46,8 @@ internal static class CallsApi
             var stored = live is null ? await store.GetAsync(callId) : null;
             if (live is null && stored is null && store.Clustered)
             {
-                // Accepted moments ago for the cluster's queue, and not written yet: once the recorder's batch is.
+                // A call for the cluster's queue that this host accepted while the database refused writes: it is kept, and
+                // found once the writes before this one are through, not denied meanwhile.
                 await recorder.WrittenAsync();
                 stored = await store.GetAsync(callId);
             }
@@ -88,10 +89,6 @@ internal static class CallsApi
             // A call of an active alert: the whole alert stops (no further attempt), and its running attempt hangs up.
             if (await alerts.StopAsync(callId) is { Stopped: true } stopped)
             {
-                if (stopped.Running is { } running)
-                {
-                    _ = calls.HangupAsync(running);
-                }
                 return JsonBody.Ok(new { success = true, message = "Alert stopped: no further attempt", callId, hungUp = stopped.Running });
             }
             var call = calls.Get(callId);

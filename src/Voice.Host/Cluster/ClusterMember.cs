@@ -135,12 +135,8 @@ internal sealed class ClusterMember(
     /// </summary>
     public async Task<bool> HangupHereAsync(string callId)
     {
-        if (await alerts.StopAsync(callId) is { Stopped: true } stopped)
+        if ((await alerts.StopAsync(callId)).Stopped)
         {
-            if (stopped.Running is { } running)
-            {
-                _ = calls.HangupAsync(running);
-            }
             return true;
         }
         if (calls.Get(callId) is not { } call || CallStateMachine.IsFinal(call.State))
@@ -216,7 +212,6 @@ internal sealed class ClusterMember(
             try
             {
                 var claimed = await ClaimOnceAsync();
-                Queued = await store.QueuedAsync();
                 // Calls left waiting: look again soon (room frees as calls end, start times come round); otherwise on notice.
                 wait = Queued > 0 || claimed > 0 ? ClusterOptions.BusyPoll : ClusterOptions.IdlePoll;
             }
@@ -239,12 +234,10 @@ internal sealed class ClusterMember(
             }
             free = voice.Calls.MaxConcurrentCalls - calls.Active.Count - _starting.Count;
         }
-        if (free <= 0)
-        {
-            return 0;
-        }
         var now = time.GetUtcNow();
-        var claimed = await store.ClaimQueuedAsync(now, new ClaimLimits(voice.Calls.MaxConcurrentCalls, voice.Calls.CallsPerSecond, free, ClusterOptions.Horizon));
+        // Asked even without room here: the answer says how many wait, for the POSTs' queue-full check.
+        var (claimed, waiting) = await store.ClaimQueuedAsync(now, new ClaimLimits(voice.Calls.MaxConcurrentCalls, voice.Calls.CallsPerSecond, free, ClusterOptions.Horizon));
+        Queued = waiting;
         lock (_lock)
         {
             foreach (var (call, startAt) in claimed)

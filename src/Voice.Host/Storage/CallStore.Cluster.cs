@@ -23,9 +23,10 @@ public interface IClusterStore
     /// Claims queued calls for this host, oldest first, as many as the cluster's limits allow now: at most
     /// <see cref="ClaimLimits.MaxActive"/> calls running or claimed in the whole cluster, starts no closer than
     /// 1 / <see cref="ClaimLimits.PerSecond"/> apart across the cluster (each claimed call gets its start time), none due
-    /// later than <see cref="ClaimLimits.Horizon"/>, and no more than this host has room for.
+    /// later than <see cref="ClaimLimits.Horizon"/>, and no more than this host has room for. Returns them, and how many
+    /// calls still wait in the queue after them.
     /// </summary>
-    Task<IReadOnlyList<ClaimedCall>> ClaimQueuedAsync(DateTimeOffset now, ClaimLimits limits);
+    Task<(IReadOnlyList<ClaimedCall> Claimed, long Waiting)> ClaimQueuedAsync(DateTimeOffset now, ClaimLimits limits);
 
     /// <summary>Hands claimed calls that were not started back to the queue.</summary>
     Task ReleaseClaimsAsync(IReadOnlyList<string> callIds);
@@ -41,9 +42,6 @@ public interface IClusterStore
 
     /// <summary>A host that stops: its pending webhooks, active alerts and unstarted claims go back to the cluster, and its lease ends.</summary>
     Task LeaveAsync();
-
-    /// <summary>Calls queued and not yet claimed by any host.</summary>
-    Task<long> QueuedAsync();
 
     /// <summary>
     /// Ends a call still queued and unclaimed as failed (<c>canceled</c>), claiming it first so no host starts it;
@@ -103,19 +101,22 @@ public sealed partial class CallStore : IClusterStore
 
     /// <remarks>
     /// On a connection of its own, not the write thread's: a claim's commit waits for the database's disk, and the
-    /// recorder's writes go on meanwhile. Most wake-ups find the queue empty; that costs one read, no transaction.
+    /// recorder's writes go on meanwhile. Most wake-ups find the queue empty, or no room here; that costs one read (the
+    /// queue's length, which the POSTs' queue-full check needs anyway), no transaction.
     /// </remarks>
-    public async Task<IReadOnlyList<ClaimedCall>> ClaimQueuedAsync(DateTimeOffset now, ClaimLimits limits)
+    public async Task<(IReadOnlyList<ClaimedCall> Claimed, long Waiting)> ClaimQueuedAsync(DateTimeOffset now, ClaimLimits limits)
     {
         RequireCluster();
+        long waiting;
         await using (var look = await _database.OpenAsync())
         {
-            if (!await look.ExecuteScalarAsync<bool>("SELECT EXISTS (SELECT 1 FROM calls WHERE state = 'queued' AND host_id IS NULL)"))
-            {
-                return [];
-            }
+            waiting = await look.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM calls WHERE state = 'queued' AND host_id IS NULL");
         }
-        return await SharedAsync<IReadOnlyList<ClaimedCall>>(async (connection, transaction) =>
+        if (waiting == 0 || limits.LocalFree <= 0)
+        {
+            return ([], waiting);
+        }
+        var claimed = await SharedAsync<IReadOnlyList<ClaimedCall>>(async (connection, transaction) =>
         {
             await connection.ExecuteAsync("SELECT pg_advisory_xact_lock(@lock)", new { @lock = ClaimLock }, transaction);
             var active = await connection.ExecuteScalarAsync<long>(
@@ -130,19 +131,20 @@ public sealed partial class CallStore : IClusterStore
             {
                 return [];
             }
-            var claimed = (await connection.QueryAsync<CallRow>("""
+            var rows = (await connection.QueryAsync<CallRow>("""
                 UPDATE calls SET host_id = @host, claimed_at = @at
                 WHERE call_id IN (SELECT call_id FROM calls WHERE state = 'queued' AND host_id IS NULL ORDER BY created_at, call_id LIMIT @count FOR UPDATE SKIP LOCKED)
                 RETURNING *
                 """, new { host = HostId, at, count }, transaction)).OrderBy(r => r.created_at).ThenBy(r => r.call_id, StringComparer.Ordinal).ToList();
-            if (claimed.Count > 0)
+            if (rows.Count > 0)
             {
                 // The advisory lock keeps the pacing row to one claimer at a time.
                 await connection.ExecuteAsync("UPDATE dispatch SET next_start_at = @next WHERE id = 1",
-                    new { next = first + (long)Math.Ceiling(claimed.Count * interval) }, transaction);
+                    new { next = first + (long)Math.Ceiling(rows.Count * interval) }, transaction);
             }
-            return [.. claimed.Select((row, i) => new ClaimedCall(row.ToRecord(), DateTimeOffset.FromUnixTimeMilliseconds(first + (long)(i * interval))))];
+            return [.. rows.Select((row, i) => new ClaimedCall(row.ToRecord(), DateTimeOffset.FromUnixTimeMilliseconds(first + (long)(i * interval))))];
         });
+        return (claimed, Math.Max(0, waiting - claimed.Count));
     }
 
     /// <summary>A transaction on a pooled connection of its own (work of the cluster's that needs none of the write thread's statements).</summary>
@@ -224,12 +226,6 @@ public sealed partial class CallStore : IClusterStore
         }
         return released;
     });
-
-    public async Task<long> QueuedAsync()
-    {
-        await using var connection = await _database.OpenAsync();
-        return await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM calls WHERE state = 'queued' AND host_id IS NULL");
-    }
 
     public Task<IReadOnlyList<WebhookDelivery>?> CancelQueuedAsync(string callId, DateTimeOffset now) => OnWriteThreadAsync<IReadOnlyList<WebhookDelivery>?>((connection, transaction) =>
     {
