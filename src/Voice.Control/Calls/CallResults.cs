@@ -132,12 +132,7 @@ public static class CallResultsJson
         {
             return null;
         }
-        using var buffer = new MemoryStream();
-        using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
-        {
-            Write(json, results, withFiles);
-        }
-        return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+        return Net.JsonText.Write((results, withFiles), static (json, state) => Write(json, state.results, state.withFiles));
     }
 
     public static void Write(System.Text.Json.Utf8JsonWriter json, CallResults results, bool withFiles = true)

@@ -1,6 +1,5 @@
-using System.Text;
-using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using Voice.Control.Net;
 using Voice.Control.Scripts;
 using Voice.Control.Tts;
 
@@ -205,8 +204,7 @@ internal sealed class InboundCall : TrackedCall
     /// <summary>What the call hook is told: the new call, and the headers or variables it came with.</summary>
     private string Body()
     {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
+        return JsonText.Write(json =>
         {
             json.WriteStartObject();
             json.WriteString("callId", Id);
@@ -224,8 +222,7 @@ internal sealed class InboundCall : TrackedCall
             json.WriteEndObject();
             json.WriteBoolean("simulated", Manager.IsSimulated);
             json.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+        });
     }
 
     /// <summary>Refuses the call when it was never answered and the caller is still there; otherwise ends the leg.</summary>

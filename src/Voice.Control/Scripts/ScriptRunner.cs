@@ -1,9 +1,9 @@
 using System.Diagnostics;
-using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Voice.Control.Calls;
 using Voice.Control.Diagnostics;
+using Voice.Control.Net;
 using Voice.Control.Tts;
 
 namespace Voice.Control.Scripts;
@@ -648,8 +648,7 @@ internal sealed class ScriptRunner(
     /// <summary>What a hook is told: the call's fields, and for a gather what it collected (jambonz's <c>digits</c> and <c>reason</c>).</summary>
     private string Body(string verb, GatheredDigits? gathered)
     {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
+        return JsonText.Write(json =>
         {
             json.WriteStartObject();
             json.WriteString("callId", call.CallId);
@@ -666,8 +665,7 @@ internal sealed class ScriptRunner(
                 json.WriteString("reason", gathered.Reason);
             }
             json.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+        });
     }
 
     /// <summary>The tag as JSON when it is JSON (what the REST API stores), as a string otherwise.</summary>

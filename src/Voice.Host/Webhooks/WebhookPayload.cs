@@ -1,5 +1,5 @@
-using System.Text;
 using System.Text.Json;
+using Voice.Control.Net;
 
 namespace Voice.Host.Webhooks;
 
@@ -39,8 +39,7 @@ public sealed record WebhookPayload(
 
     public static string Json(WebhookPayload payload)
     {
-        using var buffer = new MemoryStream(256);
-        using (var json = new Utf8JsonWriter(buffer))
+        return JsonText.Write(payload, static (json, payload) =>
         {
             json.WriteStartObject();
             json.WriteString("callId", payload.CallId);
@@ -87,8 +86,7 @@ public sealed record WebhookPayload(
                 Voice.Control.Calls.CallResultsJson.Write(json, payload.Results, withFiles: false);
             }
             json.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+        });
     }
 
     private static void WriteNumberOrNull(Utf8JsonWriter json, string name, long? value)
