@@ -28,7 +28,7 @@ public sealed class EslEvent
     private static readonly byte[][] KnownUtf8 = [.. Known.Select(Encoding.UTF8.GetBytes)];
 
     private readonly Dictionary<string, string>? _known;
-    private readonly byte[]? _json;
+    private readonly ReadOnlyMemory<byte>? _json;
     private readonly IReadOnlyList<KeyValuePair<string, string>>? _encoded;
     private Dictionary<string, string>? _headers;
 
@@ -38,7 +38,7 @@ public sealed class EslEvent
         Body = body;
     }
 
-    private EslEvent(byte[] json, Dictionary<string, string> known, string? body)
+    private EslEvent(ReadOnlyMemory<byte> json, Dictionary<string, string> known, string? body)
     {
         _json = json;
         _known = known;
@@ -100,7 +100,7 @@ public sealed class EslEvent
         return message.ContentType switch
         {
             EslContentTypes.EventPlain => ParsePlain(message.Body.Span),
-            EslContentTypes.EventJson => ParseJson(message.Body),
+            EslContentTypes.EventJson => ParseJson(message.Body, message.OwnsBody),
             _ when message["Event-Name"] is not null => new EslEvent(message.Headers),
             _ => throw new EslProtocolException($"not an event: {message}"),
         };
@@ -108,10 +108,10 @@ public sealed class EslEvent
 
     private Dictionary<string, string> DecodeAll()
     {
-        if (_json is not null)
+        if (_json is { } json)
         {
             var all = new Dictionary<string, string>(256, StringComparer.OrdinalIgnoreCase);
-            ReadJson(_json, (name, value) => all.TryAdd(name, value), wanted: null);
+            ReadJson(json.Span, (name, value) => all.TryAdd(name, value), wanted: null);
             return all;
         }
         var decoded = new Dictionary<string, string>(_encoded!.Count, StringComparer.OrdinalIgnoreCase);
@@ -170,7 +170,7 @@ public sealed class EslEvent
     }
 
     /// <summary>Checks the whole event and keeps the <see cref="Known"/> headers and the body; the rest stays bytes.</summary>
-    private static EslEvent ParseJson(ReadOnlyMemory<byte> json)
+    private static EslEvent ParseJson(ReadOnlyMemory<byte> json, bool owned)
     {
         var known = new Dictionary<string, string>(8, StringComparer.OrdinalIgnoreCase);
         string? body = null;
@@ -185,7 +185,8 @@ public sealed class EslEvent
                 known.TryAdd(name, value);
             }
         }, KnownUtf8);
-        return new EslEvent(json.ToArray(), known, body);
+        // The framing's copy is the event's own (10 KB a channel event): kept, not copied again.
+        return new EslEvent(owned ? json : json.ToArray(), known, body);
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using Voice.Control.Net;
@@ -57,7 +58,7 @@ public static class EslFrame
             return false;
         }
         var body = contentLength == 0 ? ReadOnlyMemory<byte>.Empty : rest.Slice(bodyStart, contentLength).ToArray();
-        message = new EslMessage(headers, body);
+        message = new EslMessage(headers, body, ownsBody: true);
         buffer = rest.Slice(bodyStart + contentLength);
         return true;
     }
@@ -148,15 +149,38 @@ public static class EslFrame
 
     private const string ContentLengthName = "Content-Length";
 
-    /// <summary>The envelope's few header names, shared rather than allocated per message.</summary>
-    private static string HeaderName(ReadOnlySpan<byte> name) => name switch
+    /// <summary>The most header names kept (FreeSWITCH's are its channel variables, a few hundred in practice).</summary>
+    private const int MaxKeptNames = 4096;
+
+    /// <summary>
+    /// Header names seen, shared rather than allocated per message: the outbound <c>connect</c> reply alone carries
+    /// some 250 of them, the same for every call. Seeded with the envelope's, which are compared by reference.
+    /// </summary>
+    private static readonly ConcurrentDictionary<string, string> Names = new(
+        new[] { "Content-Type", ContentLengthName, "Reply-Text", "Job-UUID" }.Select(name => KeyValuePair.Create(name, name)), StringComparer.Ordinal);
+
+    private static readonly ConcurrentDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> NameLookup =
+        Names.GetAlternateLookup<ReadOnlySpan<char>>();
+
+    private static string HeaderName(ReadOnlySpan<byte> name)
     {
-        _ when name.SequenceEqual("Content-Type"u8) => "Content-Type",
-        _ when name.SequenceEqual("Content-Length"u8) => ContentLengthName,
-        _ when name.SequenceEqual("Reply-Text"u8) => "Reply-Text",
-        _ when name.SequenceEqual("Job-UUID"u8) => "Job-UUID",
-        _ => Encoding.ASCII.GetString(name),
-    };
+        if (name.Length > 256)
+        {
+            return Encoding.ASCII.GetString(name);
+        }
+        Span<char> chars = stackalloc char[name.Length];
+        Encoding.ASCII.GetChars(name, chars);
+        if (NameLookup.TryGetValue(chars, out var kept))
+        {
+            return kept;
+        }
+        var text = new string(chars);
+        if (Names.Count < MaxKeptNames)
+        {
+            Names.TryAdd(text, text);
+        }
+        return text;
+    }
 
     /// <summary>
     /// Writes a command: its lines, then the blank line that ends it. With a body, the lines get a

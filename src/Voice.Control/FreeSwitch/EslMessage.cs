@@ -14,10 +14,21 @@ public sealed class EslMessage
     private string? _bodyText;
 
     public EslMessage(KeyValuePair<string, string>[] headers, ReadOnlyMemory<byte> body)
+        : this(headers, body, ownsBody: false)
+    {
+    }
+
+    /// <summary>A message whose body may be nobody else's: <paramref name="ownsBody"/> is true when the framing
+    /// copied it off the connection's buffer, and an event may then keep it instead of a copy.</summary>
+    internal EslMessage(KeyValuePair<string, string>[] headers, ReadOnlyMemory<byte> body, bool ownsBody)
     {
         _headers = headers;
         Body = body;
+        OwnsBody = ownsBody;
     }
+
+    /// <summary>The body's memory belongs to this message alone (see the constructor).</summary>
+    internal bool OwnsBody { get; }
 
     /// <summary>The header block in wire order.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Headers => _headers;

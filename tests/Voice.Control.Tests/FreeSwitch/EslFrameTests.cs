@@ -189,6 +189,25 @@ public class EslFrameTests
     }
 
     [Test]
+    public void A_json_event_reads_its_other_headers_from_its_own_bytes_not_the_buffer_it_came_in()
+    {
+        var stream = File.ReadAllBytes(Path.Combine(Captures.FreeSwitchDir, "esl-outbound-fsmrf-json.fs.bin"));
+        var framed = ReadAll(stream, out _).First(m => m.ContentType == EslContentTypes.EventJson);
+        var callerBody = framed.Body.ToArray();
+        var given = new EslMessage([KeyValuePair.Create("Content-Type", EslContentTypes.EventJson)], callerBody);
+        var fromFraming = EslEvent.Parse(framed);
+        var fromCaller = EslEvent.Parse(given);
+
+        // What the connection reads next lands in the same buffer; a caller may reuse its own.
+        Array.Clear(stream);
+        Array.Clear(callerBody);
+
+        Assert.That(fromFraming["Event-Date-Local"], Is.EqualTo("2026-11-22 03:21:12"));
+        Assert.That(fromCaller["Event-Date-Local"], Is.EqualTo("2026-11-22 03:21:12"));
+        Assert.That(fromCaller.Headers["Channel-State"], Is.EqualTo(fromFraming.Headers["Channel-State"]));
+    }
+
+    [Test]
     public void The_shutdown_notice_of_a_restarting_FreeSWITCH_decodes()
     {
         var messages = ReadAll(File.ReadAllBytes(Path.Combine(Captures.FlowDir("esl-fs-restart"), "esl-fs-restart.esl-in.fs.bin")), out _);
