@@ -20,10 +20,11 @@ using static LoadKit;
 //        that stalls the host's writes would)
 //        [--database sqlite|postgres] (postgres: a new database on the server VOICEBRIDGE_TEST_POSTGRES names, or --postgres)
 //        [--hosts 1] (several hosts on that PostgreSQL, the POSTs spread round-robin, as a load balancer would)
+//        [--against path/to/Voice.Host.dll] (real servers: that build runs the same calls at the same time, SideBySide.cs)
 var options = Args.Parse(args);
 if (options.Drachtio is not null)
 {
-    return await RealServers.RunAsync(options);
+    return options.Against is null ? await RealServers.RunAsync(options) : await SideBySide.RunAsync(args, options);
 }
 if (options.Hosts > 1 && options.Database != "postgres")
 {
@@ -248,6 +249,9 @@ internal sealed record Args(int Rate, int Seconds, int Concurrent, string LogLev
     /// <summary>Hosts sharing the database; the POSTs go round them.</summary>
     public int Hosts { get; init; } = 1;
 
+    /// <summary>Real servers: another build of the host that runs the same calls at the same time (<c>--against</c>).</summary>
+    public string? Against { get; init; }
+
     public static Args Parse(string[] args)
     {
         string? Find(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
@@ -272,6 +276,7 @@ internal sealed record Args(int Rate, int Seconds, int Concurrent, string LogLev
             Postgres = Find("--postgres") ?? Environment.GetEnvironmentVariable("VOICEBRIDGE_TEST_POSTGRES"),
             Hosts = int.Parse(Get("--hosts", "1"), CultureInfo.InvariantCulture) is var count and >= 1 ? count : throw new ArgumentException("--hosts is at least 1"),
             Poll = !args.Contains("--no-poll"),
+            Against = Find("--against"),
             HostEnvironment = args.Select((a, i) => (a, i)).Where(x => x.a == "--host-env" && x.i + 1 < args.Length)
                 .Select(x => args[x.i + 1].Split('=', 2)).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : string.Empty),
         };
