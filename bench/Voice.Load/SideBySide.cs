@@ -8,8 +8,9 @@ using System.Diagnostics;
 /// </summary>
 /// <remarks>
 /// Each copy places calls at <c>--rate</c>, so the servers see twice that: halve the rate to keep their load. The
-/// FreeSWITCH channel count each copy checks at its end includes the other's calls; both end within a second or two
-/// of each other, and each waits up to 10 s for the count to reach 0.
+/// servers' CPU each copy reports covers both copies' calls, and the FreeSWITCH channel count each copy checks at its
+/// end includes the other's; both end within a second or two of each other, and each waits up to 10 s for the count
+/// to reach 0.
 /// </remarks>
 internal static class SideBySide
 {
@@ -36,7 +37,8 @@ internal static class SideBySide
         using var child = Process.Start(start)!;
         var output = child.StandardOutput.ReadToEndAsync();
         var errors = child.StandardError.ReadToEndAsync();
-        Console.WriteLine($"this build ({Environment.GetEnvironmentVariable("VOICEBRIDGE_HOST_DLL") ?? "the repository's Release build"}), at the same time as {other}:");
+        Console.WriteLine($"this build ({Environment.GetEnvironmentVariable("VOICEBRIDGE_HOST_DLL") ?? "the repository's Release build"}), at the same time as {other}");
+        Console.WriteLine("(each copy's \"servers' CPU per call\" divides the servers' CPU for both copies' calls by its own: halve it)");
         var mine = await RealServers.RunAsync(options);
         await child.WaitForExitAsync();
         Console.WriteLine();
