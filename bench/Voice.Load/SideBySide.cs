@@ -39,7 +39,17 @@ internal static class SideBySide
         var errors = child.StandardError.ReadToEndAsync();
         Console.WriteLine($"this build ({Environment.GetEnvironmentVariable("VOICEBRIDGE_HOST_DLL") ?? "the repository's Release build"}), at the same time as {other}");
         Console.WriteLine("(each copy's \"servers' CPU per call\" divides the servers' CPU for both copies' calls by its own: halve it)");
-        var mine = await RealServers.RunAsync(options);
+        int mine;
+        try
+        {
+            mine = await RealServers.RunAsync(options);
+        }
+        catch
+        {
+            // Not left placing calls (and holding FreeSWITCH channels) on its own.
+            child.Kill(entireProcessTree: true);
+            throw;
+        }
         await child.WaitForExitAsync();
         Console.WriteLine();
         Console.WriteLine($"{other}, at the same time:");
