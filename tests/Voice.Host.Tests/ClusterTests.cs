@@ -32,8 +32,8 @@ public class ClusterTests
         Assert.That(ids.Distinct().Count(), Is.EqualTo(Calls));
 
         await using var connection = await hosts[0].ConnectAsync();
-        await PollAsync(async () => await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM calls WHERE state IN ('completed', 'failed')") == Calls,
-            TimeSpan.FromSeconds(90), "every call ended");
+        await HostFactory.Eventually(async () => await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM calls WHERE state IN ('completed', 'failed')") == Calls,
+            "every call ended", TimeSpan.FromSeconds(90));
         var ended = (await connection.QueryAsync<(string State, string? Reason, string? HostId)>("SELECT state, reason, host_id FROM calls")).ToList();
         Assert.That(ended.Select(c => (c.State, c.Reason)).Distinct(), Is.EqualTo(new[] { ("completed", (string?)"announce_complete") }), "every call was answered and heard");
 
@@ -48,7 +48,8 @@ public class ClusterTests
         TestContext.Progress.WriteLine($"placed per host: {string.Join(", ", placedBy.Select(p => p.Count))}");
 
         // Every webhook once, each call's in order: queued, dialing, ringing, playing, completed.
-        await PollAsync(() => Task.FromResult(receiver.Accepted.Count >= Calls * 5), TimeSpan.FromSeconds(60), "every webhook delivered");
+        await HostFactory.Eventually(() => Task.FromResult(receiver.Accepted.Count >= Calls * 5),
+            "every webhook delivered", TimeSpan.FromSeconds(60));
         var events = receiver.Accepted.Select(r => JsonDocument.Parse(r.Body).RootElement)
             .Select(b => (CallId: b.GetProperty("callId").GetString()!, Sequence: b.GetProperty("sequence").GetInt32(), Event: b.GetProperty("event").GetString()!)).ToList();
         Assert.That(events.Count, Is.EqualTo(Calls * 5), "no webhook twice");
@@ -144,8 +145,8 @@ public class ClusterTests
         Assert.That(ids.Distinct().Count(), Is.EqualTo(Calls), "every POST was accepted");
 
         // Within the lease (3 s) and a renewal, a survivor closes host-c's calls; the others all complete.
-        await PollAsync(async () => await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM calls WHERE state IN ('completed', 'failed')") == Calls,
-            TimeSpan.FromSeconds(90), "every call ended");
+        await HostFactory.Eventually(async () => await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM calls WHERE state IN ('completed', 'failed')") == Calls,
+            "every call ended", TimeSpan.FromSeconds(90));
         var calls = (await connection.QueryAsync<(string CallId, string State, string Reason, string HostId)>("SELECT call_id, state, reason, host_id FROM calls")).ToList();
         var lost = calls.Where(c => c.Reason == "host_lost").Select(c => c.CallId).ToHashSet();
         Assert.That(lost, Is.Not.Empty);
@@ -163,8 +164,8 @@ public class ClusterTests
         // Nothing lost: every recorded event reached the receiver, each call's in order. The survivors' own calls once each;
         // host-c's may come twice (it may have delivered some before its death was recorded: receivers de-duplicate on callId + sequence).
         var recorded = (await connection.QueryAsync<(string CallId, long Sequence)>("SELECT call_id, sequence FROM call_events")).ToList();
-        await PollAsync(() => Task.FromResult(receiver.Accepted.Select(Event).Select(e => (e.CallId, (long)e.Sequence)).ToHashSet().IsSupersetOf(recorded)),
-            TimeSpan.FromSeconds(60), "every recorded event delivered");
+        await HostFactory.Eventually(() => Task.FromResult(receiver.Accepted.Select(Event).Select(e => (e.CallId, (long)e.Sequence)).ToHashSet().IsSupersetOf(recorded)),
+            "every recorded event delivered", TimeSpan.FromSeconds(60));
         var delivered = receiver.Accepted.Select(Event).ToList();
         foreach (var call in delivered.GroupBy(e => e.CallId))
         {
@@ -385,20 +386,6 @@ public class ClusterTests
             {
                 await host.DisposeAsync();
             }
-        }
-    }
-
-    /// <summary>Polls <paramref name="condition"/> until it holds, failing the test after <paramref name="limit"/>.</summary>
-    private static async Task PollAsync(Func<Task<bool>> condition, TimeSpan limit, string what)
-    {
-        var deadline = DateTime.UtcNow + limit;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail(what + ": not within " + limit.TotalSeconds + " s");
-            }
-            await Task.Delay(50);
         }
     }
 }

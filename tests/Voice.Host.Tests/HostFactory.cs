@@ -129,15 +129,16 @@ public sealed class HostFactory : WebApplicationFactory<Program>
         }
     }
 
-    /// <summary>Polls <paramref name="condition"/> until it holds; fails the test after 10 s.</summary>
-    public static async Task Eventually(Func<Task<bool>> condition, string? what = null)
+    /// <summary>Polls <paramref name="condition"/> until it holds; fails the test after <paramref name="limit"/> (10 s unless given).</summary>
+    public static async Task Eventually(Func<Task<bool>> condition, string? what = null, TimeSpan? limit = null)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        var within = limit ?? TimeSpan.FromSeconds(10);
+        var deadline = DateTime.UtcNow + within;
         while (!await condition())
         {
             if (DateTime.UtcNow > deadline)
             {
-                Assert.Fail(what ?? "the condition did not become true in time");
+                Assert.Fail($"{what ?? "the condition did not become true"}: not within {within.TotalSeconds} s");
             }
             await Task.Delay(20);
         }
