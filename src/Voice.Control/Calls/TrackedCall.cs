@@ -329,7 +329,12 @@ internal abstract class TrackedCall : IScriptCall
         _trace.SetStatus(snapshot.State == CallState.Completed ? ActivityStatusCode.Ok : ActivityStatusCode.Error, snapshot.Detail);
         var current = Activity.Current;
         _trace.Stop();
-        Activity.Current = current;
+        // Stop makes the span's parent current. What was current goes back, unless that was this span, now ended: setting
+        // an ended span current is refused, with an exception System.Diagnostics throws and catches itself.
+        if (current is null || !current.IsStopped)
+        {
+            Activity.Current = current;
+        }
     }
 
     /// <summary>A span for one step of the call, ended with the step; failed when the step throws.</summary>
