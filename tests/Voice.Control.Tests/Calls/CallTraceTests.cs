@@ -95,7 +95,7 @@ public class CallTraceTests
     public async Task Ending_a_traced_call_throws_nothing_behind_the_scenes()
     {
         // An ended span set current again is refused with an exception thrown and caught inside System.Diagnostics: a
-        // debugger stops on it and it costs every call its throw.
+        // debugger that breaks on thrown exceptions stops there on every call, and every call pays for the throw.
         var refused = new ConcurrentQueue<Exception>();
         void Note(object? sender, System.Runtime.ExceptionServices.FirstChanceExceptionEventArgs e)
         {
