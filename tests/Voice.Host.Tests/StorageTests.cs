@@ -113,6 +113,34 @@ public class StorageTests(Engine engine)
     }
 
     [Test]
+    public async Task A_new_dashboard_session_clears_the_expired_ones_from_the_database()
+    {
+        using var database = new TestDatabase(engine);
+        using var store = database.Open();
+        await store.InitializeAsync();
+        var start = DateTimeOffset.UtcNow;
+        await store.SaveSessionAsync("ended-at-1h", new StoredSession("ops", "csrf-1", start.AddHours(1)), start);
+        await store.SaveSessionAsync("ends-at-3h", new StoredSession("ops", "csrf-2", start.AddHours(3)), start);
+
+        // Two hours on, a sign-in: the session that ended at one hour goes, the live one stays.
+        await store.SaveSessionAsync("new", new StoredSession("ops", "csrf-3", start.AddHours(14)), start.AddHours(2));
+
+        await using var connection = await database.ConnectAsync();
+        await using var query = connection.CreateCommand();
+        query.CommandText = "SELECT id_hash FROM dashboard_sessions ORDER BY id_hash";
+        var kept = new List<string>();
+        await using (var reader = await query.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                kept.Add(reader.GetString(0));
+            }
+        }
+        Assert.That(kept, Is.EqualTo(new[] { "ends-at-3h", "new" }), "signing in over the months does not grow the table");
+        Assert.That((await store.FindSessionAsync("ends-at-3h", start.AddHours(2)))?.CsrfToken, Is.EqualTo("csrf-2"));
+    }
+
+    [Test]
     public async Task An_alert_whose_first_call_is_withdrawn_is_gone_with_it_and_a_later_attempt_withdrawn_leaves_it()
     {
         using var database = new TestDatabase(engine);

@@ -33,8 +33,9 @@ internal sealed class DashboardSessions(TimeProvider time, Storage.ISessionStore
         {
             return Start(keyName);
         }
-        var (id, session) = (Token(), new DashboardSession(keyName, Token(), time.GetUtcNow() + Lifetime));
-        await shared.SaveSessionAsync(Hash(id), new Storage.StoredSession(session.KeyName, session.CsrfToken, session.Expires));
+        var now = time.GetUtcNow();
+        var (id, session) = (Token(), new DashboardSession(keyName, Token(), now + Lifetime));
+        await shared.SaveSessionAsync(Hash(id), new Storage.StoredSession(session.KeyName, session.CsrfToken, session.Expires), now);
         return (id, session);
     }
 

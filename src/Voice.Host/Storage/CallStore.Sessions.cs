@@ -8,7 +8,8 @@ public sealed record StoredSession(string KeyName, string CsrfToken, DateTimeOff
 /// <summary>Dashboard sessions kept where every host of a cluster finds them (the session's id is stored as a hash only).</summary>
 public interface ISessionStore
 {
-    Task SaveSessionAsync(string idHash, StoredSession session);
+    /// <summary>Keeps a new session, and forgets every session expired at <paramref name="now"/>: only live ones are kept.</summary>
+    Task SaveSessionAsync(string idHash, StoredSession session, DateTimeOffset now);
 
     /// <summary>The session, or null when there is none or it has expired at <paramref name="now"/>.</summary>
     Task<StoredSession?> FindSessionAsync(string idHash, DateTimeOffset now);
@@ -19,12 +20,13 @@ public interface ISessionStore
 
 public sealed partial class CallStore : ISessionStore
 {
-    public async Task SaveSessionAsync(string idHash, StoredSession session)
+    public async Task SaveSessionAsync(string idHash, StoredSession session, DateTimeOffset now)
     {
         await using var connection = await _database.OpenAsync();
-        await connection.ExecuteAsync(
-            "INSERT INTO dashboard_sessions (id_hash, key_name, csrf_token, expires_at) VALUES (@idHash, @KeyName, @CsrfToken, @expires)",
-            new { idHash, session.KeyName, session.CsrfToken, expires = session.Expires.ToUnixTimeMilliseconds() });
+        await connection.ExecuteAsync("""
+            DELETE FROM dashboard_sessions WHERE expires_at <= @now;
+            INSERT INTO dashboard_sessions (id_hash, key_name, csrf_token, expires_at) VALUES (@idHash, @KeyName, @CsrfToken, @expires)
+            """, new { idHash, session.KeyName, session.CsrfToken, expires = session.Expires.ToUnixTimeMilliseconds(), now = now.ToUnixTimeMilliseconds() });
     }
 
     public async Task<StoredSession?> FindSessionAsync(string idHash, DateTimeOffset now)
