@@ -99,9 +99,13 @@ try
     // so) before those stop listening. AddVoiceControl registers the service that opens and closes the links.
     builder.Services.AddVoiceControl(voice);
     // The live stream across the cluster (does nothing on SQLite).
-    builder.Services.AddSingleton(sp => new Voice.Host.Cluster.ClusterEvents(store, sp.GetRequiredService<IOutboundCalls>(),
-        change => DashboardApi.StateJson(change, sp.GetRequiredService<IOutboundCalls>(), sp.GetRequiredService<Voice.Host.Agents.AgentDesk>()),
-        sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Voice.Host.Cluster.ClusterEvents>>()));
+    builder.Services.AddSingleton(sp =>
+    {
+        var calls = sp.GetRequiredService<IOutboundCalls>();
+        var desk = sp.GetRequiredService<Voice.Host.Agents.AgentDesk>();
+        return new Voice.Host.Cluster.ClusterEvents(store, calls, change => DashboardApi.StateJson(change, calls, desk),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Voice.Host.Cluster.ClusterEvents>>());
+    });
     // After the library: it stops first, handing the calls it claimed and has not started back before the library ends the rest.
     builder.Services.AddSingleton<Voice.Host.Cluster.ClusterMember>();
     builder.Services.AddHostedService(sp => sp.GetRequiredService<Voice.Host.Cluster.ClusterMember>());
