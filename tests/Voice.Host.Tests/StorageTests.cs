@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Dapper;
 using Voice.Control.Calls;
 using Voice.Host.Storage;
 
@@ -126,16 +127,7 @@ public class StorageTests(Engine engine)
         await store.SaveSessionAsync("new", new StoredSession("ops", "csrf-3", start.AddHours(14)), start.AddHours(2));
 
         await using var connection = await database.ConnectAsync();
-        await using var query = connection.CreateCommand();
-        query.CommandText = "SELECT id_hash FROM dashboard_sessions ORDER BY id_hash";
-        var kept = new List<string>();
-        await using (var reader = await query.ExecuteReaderAsync())
-        {
-            while (await reader.ReadAsync())
-            {
-                kept.Add(reader.GetString(0));
-            }
-        }
+        var kept = await connection.QueryAsync<string>("SELECT id_hash FROM dashboard_sessions ORDER BY id_hash");
         Assert.That(kept, Is.EqualTo(new[] { "ends-at-3h", "new" }), "signing in over the months does not grow the table");
         Assert.That((await store.FindSessionAsync("ends-at-3h", start.AddHours(2)))?.CsrfToken, Is.EqualTo("csrf-2"));
     }
