@@ -484,7 +484,8 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
     {
         try
         {
-            await Task.Yield();
+            // Starts on the dispatcher's thread (a pool thread, never the caller of Place) up to its first wait: the
+            // dispatcher goes on once the INVITE is on its way.
             await call.RunAsync(_backend, _speech, _hooks, stopping).ConfigureAwait(false);
         }
         finally

@@ -11,7 +11,9 @@ namespace Voice.Control.Drachtio;
 public sealed class SipDialog
 {
     private readonly DrachtioClient _client;
-    private readonly TaskCompletionSource<DialogDestroyedEventArgs> _terminated = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Completed outside the state lock, after Destroyed's handlers: what awaits the end continues on the thread that
+    // ended the dialog (the read loop, for a BYE either way) instead of waking a pool thread.
+    private readonly TaskCompletionSource<DialogDestroyedEventArgs> _terminated = new();
     private readonly TaskCompletionSource<SipMessage> _acknowledged = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _stateLock = new();
     private DialogState _state = DialogState.Early;
@@ -188,8 +190,8 @@ public sealed class SipDialog
         }
         var args = new DialogDestroyedEventArgs(by, reason, request, at);
         DrachtioLog.DialogTerminated(logger, Id, by, reason);
-        _terminated.TrySetResult(args);
         Raise(Destroyed, args, logger);
+        _terminated.TrySetResult(args);
         return true;
     }
 

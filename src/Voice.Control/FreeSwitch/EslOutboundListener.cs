@@ -64,10 +64,15 @@ public sealed class EslOutboundListener : IAsyncDisposable
         _logger = logger ?? NullLogger<EslOutboundListener>.Instance;
         _time = timeProvider ?? TimeProvider.System;
         _socket = new Socket(options.ListenAddress.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        _sessions = Channel.CreateBounded<EslOutboundSession>(new BoundedChannelOptions(options.Backlog) { SingleWriter = false });
+        // A reader waiting for a session continues on the thread that finished its handshake (the connection's read
+        // loop), as code awaiting a session's replies does, instead of on a pool thread woken for it.
+        _sessions = Channel.CreateBounded<EslOutboundSession>(new BoundedChannelOptions(options.Backlog) { SingleWriter = false, AllowSynchronousContinuations = true });
     }
 
-    /// <summary>Sessions whose <c>connect</c> succeeded, in arrival order.</summary>
+    /// <summary>
+    /// Sessions whose <c>connect</c> succeeded, in arrival order. A reader that waits continues on the new connection's
+    /// read loop: it must not block there.
+    /// </summary>
     public ChannelReader<EslOutboundSession> Sessions => _sessions.Reader;
 
     /// <summary>The bound address; valid after <see cref="Start"/>.</summary>

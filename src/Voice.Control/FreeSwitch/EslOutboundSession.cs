@@ -32,7 +32,11 @@ public sealed class EslOutboundSession : IAsyncDisposable
     private readonly ConcurrentDictionary<string, TaskCompletionSource<EslEvent>> _executing = new(StringComparer.Ordinal);
     private readonly Channel<EslEvent> _events = Channel.CreateUnbounded<EslEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly TaskCompletionSource<string?> _hungUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly Task _pump;
+    private readonly Lock _subscribers = new();
+    private EventHandler<EslEvent>? _eventReceived;
+    // The loop that raises EventReceived, started by its first subscriber: a call nobody listens to costs no queue,
+    // and no thread wake-up per event.
+    private volatile Task? _pump;
     private int _disposed;
 
     private EslOutboundSession(EslConnection connection, EslEvent channel, EslLimits limits, ILogger logger, TimeProvider time, TimeSpan commandTimeout)
@@ -46,7 +50,6 @@ public sealed class EslOutboundSession : IAsyncDisposable
         _logger = logger;
         _time = time;
         _commandTimeout = commandTimeout;
-        _pump = PumpEventsAsync();
         _ = WatchCloseAsync();
     }
 
@@ -60,10 +63,27 @@ public sealed class EslOutboundSession : IAsyncDisposable
     public string RemoteName => _connection.Name;
 
     /// <summary>
-    /// Raised for each event of this call, in order, off the read loop (a slow handler delays later events,
-    /// never the connection).
+    /// Raised for each event of this call that arrives while a handler is subscribed, in order, off the read loop
+    /// (a slow handler delays later events, never the connection).
     /// </summary>
-    public event EventHandler<EslEvent>? EventReceived;
+    public event EventHandler<EslEvent>? EventReceived
+    {
+        add
+        {
+            lock (_subscribers)
+            {
+                _eventReceived += value;
+                _pump ??= PumpEventsAsync();
+            }
+        }
+        remove
+        {
+            lock (_subscribers)
+            {
+                _eventReceived -= value;
+            }
+        }
+    }
 
     /// <summary>Completes when the call is over, with FreeSWITCH's hangup cause when it said one.</summary>
     public Task<string?> HungUp => _hungUp.Task;
@@ -248,7 +268,10 @@ public sealed class EslOutboundSession : IAsyncDisposable
                     _hungUp.TrySetResult(e["Hangup-Cause"]);
                 }
                 // Completions nobody waits for (the socket app's own at hangup) still reach subscribers.
-                _events.Writer.TryWrite(e);
+                if (_pump is not null)
+                {
+                    _events.Writer.TryWrite(e);
+                }
                 break;
             case EslContentTypes.DisconnectNotice when message["Content-Disposition"] == "linger":
                 _logger.LogDebug("FreeSWITCH lingers on {Uuid} for {Seconds} s", UniqueId, message["Linger-Time"]);
@@ -265,7 +288,7 @@ public sealed class EslOutboundSession : IAsyncDisposable
         {
             try
             {
-                EventReceived?.Invoke(this, e);
+                _eventReceived?.Invoke(this, e);
             }
             catch (Exception ex)
             {
@@ -297,6 +320,12 @@ public sealed class EslOutboundSession : IAsyncDisposable
             return;
         }
         await _connection.DisposeAsync().ConfigureAwait(false);
-        await _pump.ConfigureAwait(false);
+        Task? pump;
+        lock (_subscribers)
+        {
+            // No loop starts after this: the connection is closed and the event queue complete.
+            pump = _pump ??= Task.CompletedTask;
+        }
+        await pump.ConfigureAwait(false);
     }
 }

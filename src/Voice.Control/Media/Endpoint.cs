@@ -22,8 +22,14 @@ public sealed partial class Endpoint : IAsyncDisposable
     private readonly EslOutboundSession _session;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
-    private readonly TaskCompletionSource<EndpointDestroyedEventArgs> _destroyed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Completed outside any lock: what awaits the end (the call's media-lost watch) continues on the thread that ended
+    // the endpoint instead of waking a pool thread.
+    private readonly TaskCompletionSource<EndpointDestroyedEventArgs> _destroyed = new();
+    private readonly Lock _listeners = new();
     private int _teardownStarted;
+    private EventHandler<DtmfEventArgs>? _dtmf;
+    private EventHandler<EslEvent>? _channelEvent;
+    private bool _listening;
 
     internal Endpoint(MediaServer server, string id, SipDialog dialog, EslOutboundSession session, string localSdp, ILogger logger, TimeProvider time)
     {
@@ -35,7 +41,6 @@ public sealed partial class Endpoint : IAsyncDisposable
         _logger = logger;
         _time = time;
         Channel = new MediaChannel(session, id, time, () => _destroyed.Task.IsCompleted ? _destroyed.Task.Result.Cause : null);
-        session.EventReceived += OnChannelEvent;
         dialog.Destroyed += OnDialogDestroyed;
         _ = WatchSessionAsync();
     }
@@ -68,11 +73,58 @@ public sealed partial class Endpoint : IAsyncDisposable
     /// <summary>Raised once when the endpoint ends, whoever ended it.</summary>
     public event EventHandler<EndpointDestroyedEventArgs>? Destroyed;
 
-    /// <summary>Raised for each key the far end presses, in order.</summary>
-    public event EventHandler<DtmfEventArgs>? Dtmf;
+    /// <summary>Raised for each key the far end presses, in order, from the first subscription on.</summary>
+    public event EventHandler<DtmfEventArgs>? Dtmf
+    {
+        add
+        {
+            lock (_listeners)
+            {
+                _dtmf += value;
+                Listen();
+            }
+        }
+        remove
+        {
+            lock (_listeners)
+            {
+                _dtmf -= value;
+            }
+        }
+    }
 
-    /// <summary>Every event of the channel the endpoint subscribed to (<see cref="MediaServerOptions.ChannelEvents"/>), as FreeSWITCH sent it.</summary>
-    public event EventHandler<EslEvent>? ChannelEvent;
+    /// <summary>
+    /// Every event of the channel the endpoint subscribed to (<see cref="MediaServerOptions.ChannelEvents"/>), as
+    /// FreeSWITCH sent it, from the first subscription on.
+    /// </summary>
+    public event EventHandler<EslEvent>? ChannelEvent
+    {
+        add
+        {
+            lock (_listeners)
+            {
+                _channelEvent += value;
+                Listen();
+            }
+        }
+        remove
+        {
+            lock (_listeners)
+            {
+                _channelEvent -= value;
+            }
+        }
+    }
+
+    /// <summary>Under <see cref="_listeners"/>: the channel's events are read once someone listens to them, not before.</summary>
+    private void Listen()
+    {
+        if (!_listening)
+        {
+            _listening = true;
+            _session.EventReceived += OnChannelEvent;
+        }
+    }
 
     /// <summary>Points FreeSWITCH's media at the phone: a re-INVITE carrying the phone's SDP. Returns FreeSWITCH's answer to it.</summary>
     public async Task<string?> ModifyAsync(string remoteSdp, CancellationToken ct = default)
@@ -232,9 +284,9 @@ public sealed partial class Endpoint : IAsyncDisposable
         {
             var duration = int.TryParse(e["DTMF-Duration"], NumberStyles.None, CultureInfo.InvariantCulture, out var samples) ? samples : 0;
             // DTMF-Duration counts 8 kHz timestamp units (RFC 4733), as in the capture's 2240 for a 280 ms press.
-            Raise(Dtmf, new DtmfEventArgs(digit, TimeSpan.FromMilliseconds(duration / 8.0), e["DTMF-Source"]));
+            Raise(_dtmf, new DtmfEventArgs(digit, TimeSpan.FromMilliseconds(duration / 8.0), e["DTMF-Source"]));
         }
-        Raise(ChannelEvent, e);
+        Raise(_channelEvent, e);
     }
 
     private void Complete(string cause, EndpointTerminatedBy by)

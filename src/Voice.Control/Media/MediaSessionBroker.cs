@@ -144,8 +144,11 @@ public sealed class MediaSessionBroker : IAsyncDisposable
     /// <summary>One endpoint waiting for its connection. Disposing it without taking the session hangs that session up.</summary>
     internal sealed class Expectation(MediaSessionBroker broker, string id) : IAsyncDisposable
     {
-        private readonly TaskCompletionSource<EslOutboundSession> _session = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Completed outside the lock: the endpoint that waits for its connection continues on the pairing loop's
+        // thread instead of waking another.
+        private readonly TaskCompletionSource<EslOutboundSession> _session = new();
         private readonly Lock _lock = new();
+        private EslOutboundSession? _delivered;
         private bool _closed;
         private bool _taken;
 
@@ -155,8 +158,14 @@ public sealed class MediaSessionBroker : IAsyncDisposable
         {
             lock (_lock)
             {
-                return !_closed && _session.TrySetResult(session);
+                if (_closed || _delivered is not null)
+                {
+                    return false;
+                }
+                _delivered = session;
             }
+            _session.TrySetResult(session);
+            return true;
         }
 
         /// <summary>Waits for the session and takes ownership of it.</summary>
@@ -177,7 +186,7 @@ public sealed class MediaSessionBroker : IAsyncDisposable
             lock (_lock)
             {
                 _closed = true;
-                orphan = !_taken && _session.Task.IsCompletedSuccessfully ? _session.Task.Result : null;
+                orphan = _taken ? null : _delivered;
             }
             if (orphan is not null)
             {

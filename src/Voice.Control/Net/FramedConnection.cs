@@ -16,7 +16,10 @@ internal abstract class FramedConnection : IAsyncDisposable
     private readonly PipeReader _reader;
     private readonly PipeWriter _writer;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private readonly TaskCompletionSource<Exception?> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Completed outside StateLock, after the pending tables failed: what awaits the close continues on the read loop
+    // that noticed it, as replies do, instead of waking a pool thread for each awaiter.
+    private readonly TaskCompletionSource<Exception?> _closed = new();
+    private volatile bool _isClosed;
     private Exception? _closeReason;
     private Task? _readLoop;
     private int _disposed;
@@ -31,7 +34,8 @@ internal abstract class FramedConnection : IAsyncDisposable
     /// <summary>Completes when the connection is gone, with the reason.</summary>
     public Task<Exception?> Closed => _closed.Task;
 
-    public bool IsClosed => _closed.Task.IsCompleted;
+    /// <summary>True from the moment the connection starts closing (under <see cref="StateLock"/>): nothing new is taken after it.</summary>
+    public bool IsClosed => _isClosed;
 
     /// <summary>Why the connection closed, once it has (or is closing).</summary>
     protected Exception? CloseReason => _closeReason;
@@ -108,13 +112,18 @@ internal abstract class FramedConnection : IAsyncDisposable
 
     private async Task ReadLoopAsync()
     {
-        await Task.Yield();
         Exception? error = null;
         try
         {
+            // The first read starts on the caller's stack; its bytes are dispatched off it, as every later read's are.
+            var read = _reader.ReadAsync();
+            if (read.IsCompleted)
+            {
+                await Task.Yield();
+            }
             while (true)
             {
-                var result = await _reader.ReadAsync().ConfigureAwait(false);
+                var result = await read.ConfigureAwait(false);
                 var buffer = result.Buffer;
                 try
                 {
@@ -138,6 +147,7 @@ internal abstract class FramedConnection : IAsyncDisposable
                 {
                     _reader.AdvanceTo(buffer.Start, buffer.End);
                 }
+                read = _reader.ReadAsync();
             }
         }
         catch (Exception ex) when (IsProtocolError(ex))
@@ -167,15 +177,17 @@ internal abstract class FramedConnection : IAsyncDisposable
         Action<Exception> failPending;
         lock (StateLock)
         {
-            if (!_closed.TrySetResult(reason))
+            if (_isClosed)
             {
                 return;
             }
+            _isClosed = true;
             Interlocked.CompareExchange(ref _closeReason, reason, null);
             failPending = DetachPending();
         }
-        // Everything in flight fails with one clear error.
+        // Everything in flight fails with one clear error, then whoever watches the connection hears of it.
         failPending(Lost(_closeReason));
+        _closed.TrySetResult(reason);
     }
 
     /// <summary>Stops writes, closes the transport, ends the read loop and fails whatever was pending.</summary>

@@ -131,7 +131,11 @@ internal sealed class ScriptRunner(
         }
         finally
         {
-            await watching.CancelAsync().ConfigureAwait(false);
+            // Synchronously: its only callbacks end the two watches, and CancelAsync would run them on the thread pool,
+            // one more thread wake-up per call.
+#pragma warning disable CA1849
+            watching.Cancel();
+#pragma warning restore CA1849
             await watchers.ConfigureAwait(false);
             if (_recording is { } running)
             {

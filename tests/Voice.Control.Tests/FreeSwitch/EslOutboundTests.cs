@@ -81,6 +81,59 @@ public class EslOutboundTests
     }
 
     [Test]
+    public async Task Events_reach_a_handler_from_its_subscription_on_and_applications_complete_without_one()
+    {
+        var peer = await DialInAsync();
+        var replay = new EslReplay(peer, EslReplay.FromTrace(Path.Combine(Captures.FreeSwitchDir, "esl-outbound-fsmrf-json.txt")));
+        await replay.PlayAsync(2);
+        await using var session = await _listener.Sessions.ReadAsync().AsTask().Within();
+        var subscribe = session.SubscribeAsync(FsmrfEvents);
+        await replay.PlayAsync(4);
+        await subscribe.Within();
+        var dump = session.ApiAsync($"uuid_dump {session.UniqueId} json");
+        await replay.PlayAsync(2);
+        await dump.Within();
+
+        // Nobody listens while the message plays: its completion still arrives.
+        var play = session.ExecuteAsync("playback", "tone_stream://%(1000,0,440)");
+        await replay.PlayAsync(6);
+        Assert.That((await play.Within())["Application-Response"], Is.EqualTo("FILE PLAYED"));
+
+        var received = new List<string>();
+        session.EventReceived += (_, e) => { lock (received) { received.Add(e.Name); } };
+        var hangup = session.HangupAsync();
+        await replay.PlayToEndAsync();
+        await hangup.Within();
+        await peer.CloseAsync();
+        await Poll.UntilAsync(() => session.IsClosed);
+        await session.DisposeAsync(); // waits for the handler's last event
+
+        // The events before the subscription are not held for it; those after it come in order.
+        Assert.That(received, Is.EqualTo(new[] { "CHANNEL_HANGUP", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_CALLSTATE", "CHANNEL_HANGUP_COMPLETE" }));
+    }
+
+    [Test]
+    public async Task Code_that_reacts_to_the_closed_socket_finds_it_closed_and_its_commands_fail_at_once()
+    {
+        var peer = await DialInAsync();
+        var replay = new EslReplay(peer, EslReplay.FromTrace(Path.Combine(Captures.FreeSwitchDir, "esl-outbound-fsmrf-json.txt")));
+        await replay.PlayAsync(2);
+        await using var session = await _listener.Sessions.ReadAsync().AsTask().Within();
+        var closedSeen = false;
+        var reaction = session.Closed.ContinueWith(_ =>
+        {
+            closedSeen = session.IsClosed;
+            return session.ApiAsync("status");
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).Unwrap();
+
+        await peer.CloseAsync();
+
+        // Not after the 10 s command timeout: the connection refuses new commands before it says it closed.
+        Assert.That(async () => await reaction.Within(), Throws.InstanceOf<EslConnectionLostException>());
+        Assert.That(closedSeen, Is.True);
+    }
+
+    [Test]
     public async Task A_hangup_during_an_application_fails_it_clearly()
     {
         var (session, peer) = await ConnectedAsync();
