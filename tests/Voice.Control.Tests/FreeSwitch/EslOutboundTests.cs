@@ -35,6 +35,15 @@ public class EslOutboundTests
         return new FakeEslPeer(socket);
     }
 
+    /// <summary>FreeSWITCH dials in with the fsmrf capture's call; its connect and channel data are played.</summary>
+    private async Task<(FakeEslPeer Peer, EslReplay Replay, EslOutboundSession Session)> ConnectFsmrfCallAsync()
+    {
+        var peer = await DialInAsync();
+        var replay = new EslReplay(peer, EslReplay.FromTrace(Path.Combine(Captures.FreeSwitchDir, "esl-outbound-fsmrf-json.txt")));
+        await replay.PlayAsync(2); // connect, the channel data
+        return (peer, replay, await _listener.Sessions.ReadAsync().AsTask().Within());
+    }
+
     [Test]
     public async Task A_call_is_connected_subscribed_played_to_completion_and_hung_up_as_drachtio_fsmrf_does()
     {
@@ -83,10 +92,8 @@ public class EslOutboundTests
     [Test]
     public async Task Events_reach_a_handler_from_its_subscription_on_and_applications_complete_without_one()
     {
-        var peer = await DialInAsync();
-        var replay = new EslReplay(peer, EslReplay.FromTrace(Path.Combine(Captures.FreeSwitchDir, "esl-outbound-fsmrf-json.txt")));
-        await replay.PlayAsync(2);
-        await using var session = await _listener.Sessions.ReadAsync().AsTask().Within();
+        var (peer, replay, connected) = await ConnectFsmrfCallAsync();
+        await using var session = connected;
         var subscribe = session.SubscribeAsync(FsmrfEvents);
         await replay.PlayAsync(4);
         await subscribe.Within();
@@ -115,10 +122,8 @@ public class EslOutboundTests
     [Test]
     public async Task Code_that_reacts_to_the_closed_socket_finds_it_closed_and_its_commands_fail_at_once()
     {
-        var peer = await DialInAsync();
-        var replay = new EslReplay(peer, EslReplay.FromTrace(Path.Combine(Captures.FreeSwitchDir, "esl-outbound-fsmrf-json.txt")));
-        await replay.PlayAsync(2);
-        await using var session = await _listener.Sessions.ReadAsync().AsTask().Within();
+        var (peer, replay, connected) = await ConnectFsmrfCallAsync();
+        await using var session = connected;
         var closedSeen = false;
         var reaction = session.Closed.ContinueWith(_ =>
         {
