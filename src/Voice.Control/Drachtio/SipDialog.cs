@@ -103,7 +103,11 @@ public sealed class SipDialog
     /// <summary>The 2xx that confirmed the dialog (for a dialog that came in: ours, as drachtio-server sent it).</summary>
     public SipMessage? FinalResponse { get; internal set; }
 
-    /// <summary>Completes when the dialog ends, with who ended it and why; safe to await after it ended.</summary>
+    /// <summary>
+    /// Completes when the dialog ends, with who ended it and why, after the <see cref="Destroyed"/> handlers; safe to
+    /// await after it ended. Code awaiting it continues on the thread that ended the dialog (the read loop, for a BYE
+    /// either way) and must not block.
+    /// </summary>
     public Task<DialogDestroyedEventArgs> Terminated => _terminated.Task;
 
     /// <summary>Raised once when the dialog ends.</summary>

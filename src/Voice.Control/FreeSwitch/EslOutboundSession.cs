@@ -90,7 +90,10 @@ public sealed class EslOutboundSession : IAsyncDisposable
 
     public bool IsClosed => _connection.IsClosed;
 
-    /// <summary>Completes when the socket has closed (FreeSWITCH's FIN after the disconnect notice, or a lost connection).</summary>
+    /// <summary>
+    /// Completes when the socket has closed (FreeSWITCH's FIN after the disconnect notice, or a lost connection);
+    /// code awaiting it continues on the connection's read loop and must not block.
+    /// </summary>
     public Task Closed => _connection.Closed;
 
     /// <summary>

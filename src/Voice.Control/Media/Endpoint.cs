@@ -67,7 +67,10 @@ public sealed partial class Endpoint : IAsyncDisposable
 
     public bool IsDestroyed => _destroyed.Task.IsCompleted;
 
-    /// <summary>Completes when the endpoint has ended, with the cause; safe to await after it ended.</summary>
+    /// <summary>
+    /// Completes when the endpoint has ended, with the cause; safe to await after it ended. Code awaiting it continues
+    /// on the thread that ended the endpoint (often a connection's read loop) and must not block.
+    /// </summary>
     public Task<EndpointDestroyedEventArgs> Terminated => _destroyed.Task;
 
     /// <summary>Raised once when the endpoint ends, whoever ended it.</summary>
