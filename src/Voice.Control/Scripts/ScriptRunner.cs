@@ -133,9 +133,7 @@ internal sealed class ScriptRunner(
         {
             // Synchronously: its only callbacks end the two watches, and CancelAsync would run them on the thread pool,
             // one more thread wake-up per call.
-#pragma warning disable CA1849
             watching.Cancel();
-#pragma warning restore CA1849
             await watchers.ConfigureAwait(false);
             if (_recording is { } running)
             {
