@@ -79,21 +79,8 @@ public sealed partial class Endpoint : IAsyncDisposable
     /// <summary>Raised for each key the far end presses, in order, from the first subscription on.</summary>
     public event EventHandler<DtmfEventArgs>? Dtmf
     {
-        add
-        {
-            lock (_listeners)
-            {
-                _dtmf += value;
-                Listen();
-            }
-        }
-        remove
-        {
-            lock (_listeners)
-            {
-                _dtmf -= value;
-            }
-        }
+        add => Listen(ref _dtmf, value);
+        remove => StopListening(ref _dtmf, value);
     }
 
     /// <summary>
@@ -102,30 +89,29 @@ public sealed partial class Endpoint : IAsyncDisposable
     /// </summary>
     public event EventHandler<EslEvent>? ChannelEvent
     {
-        add
+        add => Listen(ref _channelEvent, value);
+        remove => StopListening(ref _channelEvent, value);
+    }
+
+    /// <summary>Adds a handler; the channel's events are read once someone listens to them, not before.</summary>
+    private void Listen<T>(ref EventHandler<T>? handlers, EventHandler<T>? handler)
+    {
+        lock (_listeners)
         {
-            lock (_listeners)
+            handlers += handler;
+            if (!_listening)
             {
-                _channelEvent += value;
-                Listen();
-            }
-        }
-        remove
-        {
-            lock (_listeners)
-            {
-                _channelEvent -= value;
+                _listening = true;
+                _session.EventReceived += OnChannelEvent;
             }
         }
     }
 
-    /// <summary>Under <see cref="_listeners"/>: the channel's events are read once someone listens to them, not before.</summary>
-    private void Listen()
+    private void StopListening<T>(ref EventHandler<T>? handlers, EventHandler<T>? handler)
     {
-        if (!_listening)
+        lock (_listeners)
         {
-            _listening = true;
-            _session.EventReceived += OnChannelEvent;
+            handlers -= handler;
         }
     }
 
