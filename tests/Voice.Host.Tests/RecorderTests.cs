@@ -19,7 +19,19 @@ public class RecorderTests(Engine engine)
             _database = new TestDatabase(engine);
             Store = _database.Open(Time);
             Sender = new WebhookSender(Store, new WebhookOptions { Secret = [1, 2, 3], Destinations = new(["loopback"]) }, Time, NullLogger<WebhookSender>.Instance);
-            Recorder = new CallRecorder(Calls, Store, new StorageOptions(TimeSpan.FromDays(1)), Sender.Enqueue, Time, NullLogger<CallRecorder>.Instance);
+            Recorder = new CallRecorder(Calls, Store, new StorageOptions(TimeSpan.FromDays(1)), queued =>
+            {
+                Interlocked.Exchange(ref _duringWrite, null)?.Invoke();
+                Sender.Enqueue(queued);
+            }, Time, NullLogger<CallRecorder>.Instance);
+        }
+
+        private Action? _duringWrite;
+
+        /// <summary>Runs once, on the write thread, as the next batch that queues a webhook has committed and before the writer looks for more.</summary>
+        public Action DuringWrite
+        {
+            set => _duringWrite = value;
         }
 
         public HeldTimers Time { get; } = new();
@@ -72,6 +84,29 @@ public class RecorderTests(Engine engine)
 
         await HostFactory.Eventually(async () => (await recording.Store.GetAsync("grouped"))?.State == "dialing", "the call and both changes are written");
         Assert.That(recording.Store.Database.Commits - commits, Is.EqualTo(1), "one commit for the call and its two changes");
+    }
+
+    [Test]
+    public async Task Writes_that_arrive_while_a_batch_is_written_wait_a_window_of_their_own()
+    {
+        await using var recording = new Recording(engine);
+        await recording.StartAsync();
+        var commits = recording.Store.Database.Commits;
+        var now = DateTimeOffset.UtcNow;
+        recording.DuringWrite = () => recording.Calls.Raise(new CallStateChange("busy-writer", 2, CallState.Queued, CallState.Dialing, now));
+
+        Assert.That(recording.Recorder.Accept(Call("busy-writer") with { Call = Call("busy-writer").Call with { WebhookUrl = "http://127.0.0.1:9/hook" } }));
+        var first = await recording.Time.SetAsync(CallRecorder.BatchWindow);
+        recording.Calls.Raise(new CallStateChange("busy-writer", 1, null, CallState.Queued, now));
+        first.Fire();
+        await HostFactory.Eventually(async () => (await recording.Store.GetAsync("busy-writer"))?.State == "queued", "the first batch is written");
+
+        var second = await recording.Time.SetAsync(CallRecorder.BatchWindow);
+        Assert.That((recording.Store.Database.Commits - commits, (await recording.Store.GetAsync("busy-writer"))?.State), Is.EqualTo((1L, "queued")),
+            "the change that came during the write waits for others to join it instead of taking a commit of its own at once");
+        second.Fire();
+        await HostFactory.Eventually(async () => (await recording.Store.GetAsync("busy-writer"))?.State == "dialing", "written once its window has passed");
+        Assert.That(recording.Store.Database.Commits - commits, Is.EqualTo(2));
     }
 
     [Test]

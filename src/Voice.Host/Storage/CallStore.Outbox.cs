@@ -74,6 +74,17 @@ public sealed partial class CallStore
         _held.Attempted(callId, attempt);
     }
 
+    public DateTimeOffset? OldestQueuedAttempt
+    {
+        get
+        {
+            lock (_attemptsLock)
+            {
+                return _attempts.Count == 0 ? null : _attempts[0].Attempt.At;
+            }
+        }
+    }
+
     public Task FlushAttemptsAsync() => _thread.RunAsync(() =>
     {
         if (TakeAttempts() is not { } attempts)

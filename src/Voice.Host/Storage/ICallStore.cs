@@ -93,6 +93,9 @@ public interface IWebhookOutbox
     /// <summary>Writes the queued attempts, if any are still waiting.</summary>
     Task FlushAttemptsAsync();
 
+    /// <summary>The time of the oldest attempt whose outcome is queued and not yet written; null when none is.</summary>
+    DateTimeOffset? OldestQueuedAttempt { get; }
+
     /// <summary>The webhooks of one call, in order, with how their delivery went.</summary>
     Task<IReadOnlyList<WebhookState>> WebhooksAsync(string callId);
 }

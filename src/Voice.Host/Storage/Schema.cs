@@ -228,6 +228,18 @@ internal static class Schema
         INSERT INTO dispatch (id, next_start_at) VALUES (1, 0);
         """;
 
+    /// <summary>
+    /// Version 4, SQLite only: the indexes of version 2 serve a cluster's queries, and only PostgreSQL is shared by hosts.
+    /// On SQLite they were written at every state change and every webhook for nothing: each commit rewrote their pages
+    /// (two of the pages a commit writes under load).
+    /// </summary>
+    public const string SqliteWithoutClusterIndexes = """
+        DROP INDEX IF EXISTS calls_unclaimed;
+        DROP INDEX IF EXISTS calls_by_host;
+        DROP INDEX IF EXISTS calls_by_claim;
+        DROP INDEX IF EXISTS outbox_by_host;
+        """;
+
     /// <summary>Version 3, the same on both engines: dashboard sessions, which every host of a cluster knows (by a hash of the cookie's id).</summary>
     public const string Sessions = """
         CREATE TABLE dashboard_sessions (

@@ -44,6 +44,7 @@ public sealed class SqliteDatabase : StoreDatabase
         new(1, "calls, history, outbox, keys, counts, alerts, agents", Schema.SqliteBaselineAsync),
         Migration.Sql(2, "hosts: owners, claims, leases, pacing", Schema.Hosts),
         Migration.Sql(3, "dashboard sessions", Schema.Sessions),
+        Migration.Sql(4, "no cluster indexes", Schema.SqliteWithoutClusterIndexes),
     ];
 
     public override async Task<DbConnection> OpenAsync()

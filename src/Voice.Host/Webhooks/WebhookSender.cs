@@ -314,14 +314,42 @@ internal sealed class WebhookSender : BackgroundService
         }
         if (Interlocked.Exchange(ref _flushArmed, 1) == 0)
         {
-            _flushTimer ??= Timer(() =>
-            {
-                Volatile.Write(ref _flushArmed, 0);
-                _ = FlushAsync();
-            });
+            _flushTimer ??= Timer(FlushIfDue);
             _flushTimer.Change(FlushDelay, Timeout.InfiniteTimeSpan);
         }
         StartDue();
+    }
+
+    /// <summary>
+    /// The flush timer: outcomes that have waited <see cref="FlushDelay"/> for a transaction get one of their own. When a
+    /// transaction took the older ones meanwhile, the younger wait out the rest of their delay: under load the recorder's
+    /// next batch takes them too, instead of a commit of their own every <see cref="FlushDelay"/> (on the lab's real
+    /// servers, a third of the commits).
+    /// </summary>
+    private void FlushIfDue()
+    {
+        while (true)
+        {
+            if (_store.OldestQueuedAttempt is not { } oldest)
+            {
+                Volatile.Write(ref _flushArmed, 0);
+                // An outcome queued meanwhile found the timer armed and left its flush to this one.
+                if (_store.OldestQueuedAttempt is null || Interlocked.Exchange(ref _flushArmed, 1) != 0)
+                {
+                    return;
+                }
+                continue;
+            }
+            var wait = oldest + FlushDelay - _time.GetUtcNow();
+            if (wait > TimeSpan.Zero)
+            {
+                _flushTimer!.Change(wait, Timeout.InfiniteTimeSpan);
+                return;
+            }
+            Volatile.Write(ref _flushArmed, 0);
+            _ = FlushAsync();
+            return;
+        }
     }
 
     /// <summary>
