@@ -69,7 +69,10 @@ internal static class CallsApi
             // A call still running belongs to an alert only if that alert is active (it ends after its last call):
             // the store is asked only about ended calls, not at every poll of a running one.
             var alertId = alerts.ActiveAlertOf(callId)
-                ?? (live is null ? stored!.AlertId : CallStateMachine.IsFinal(live.State) ? (await store.GetAsync(callId))?.AlertId : null);
+                ?? (live is null ? stored!.AlertId
+                    : !CallStateMachine.IsFinal(live.State) ? null
+                    : store.TryGetHeldAlert(callId, out var held) ? held
+                    : (await store.GetAsync(callId))?.AlertId);
             if (alertId is not null)
             {
                 // The alert's newest attempt may be in the recorder's next batch still.

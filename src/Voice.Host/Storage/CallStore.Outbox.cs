@@ -12,7 +12,7 @@ public sealed partial class CallStore
 {
     private readonly Lock _attemptsLock = new();
     private List<(string CallId, WebhookAttempt Attempt)> _attempts = [];
-    private readonly HeldWebhooks _held = new();
+    private readonly HeldWebhooks _held;
 
     /// <summary>What a committed write changed, in the webhooks held in memory (see <see cref="HeldWebhooks"/>).</summary>
     private void Hold(IReadOnlyList<NewCall> calls, List<WebhookDelivery> queued, IReadOnlyList<CallStateChange> changes, IReadOnlyList<string> withdrawn)
@@ -20,7 +20,7 @@ public sealed partial class CallStore
         foreach (var call in calls.Where(c => !c.Queued))
         {
             // A call for the cluster's queue is run, and its webhooks written, by whichever host claims it: not held here.
-            _held.Hold(call.Call.CallId);
+            _held.Hold(call.Call.CallId, call.Call.AlertId);
         }
         foreach (var delivery in queued)
         {
@@ -170,6 +170,8 @@ public sealed partial class CallStore
                     row.IsDBNull(7) ? null : DateTimeOffset.FromUnixTimeMilliseconds(row.GetInt64(7)));
             });
     }
+
+    public bool TryGetHeldAlert(string callId, out string? alertId) => _held.TryGetAlert(callId, out alertId);
 
     /// <summary>What a call's webhooks need of its row.</summary>
     private sealed record WebhookTarget(string To, string? Tag, bool Simulated, string? Url, string? Events, long? AnsweredAt, string? AlertId, long? Attempt,

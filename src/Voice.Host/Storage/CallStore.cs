@@ -30,6 +30,7 @@ public sealed partial class CallStore : ICallStore
         _webhookBody = webhookBody;
         HostId = hostId ?? DefaultHostId();
         _thread = new WriteThread(database.Engine + " writer", time);
+        _held = new HeldWebhooks(time ?? TimeProvider.System);
     }
 
     public StoreDatabase Database => _database;

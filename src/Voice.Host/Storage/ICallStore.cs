@@ -15,6 +15,12 @@ public interface ICallStore : ICallHistory, IWebhookOutbox, IIdempotencyKeys, IA
     /// <summary>Creates or upgrades the schema (versioned migrations, safe when several hosts start at once).</summary>
     Task InitializeAsync();
 
+    /// <summary>
+    /// Whether this process holds the call in memory (it accepted the call, which has not long ended); if so,
+    /// <paramref name="alertId"/> is the alert that placed it, or null. False: ask the database.
+    /// </summary>
+    bool TryGetHeldAlert(string callId, out string? alertId);
+
     /// <summary>What the database does in the background while the host runs (SQLite: checkpoints), until <paramref name="stoppingToken"/>; <paramref name="failed"/> hears of what went wrong.</summary>
     Task MaintainAsync(Action<Exception> failed, CancellationToken stoppingToken);
 
