@@ -177,7 +177,7 @@ internal sealed class CallRecorder(
     /// On the write thread: writes the queue, a batch of at most <see cref="MaxBatch"/> at a time. Writes queued while a
     /// batch was being written wait a window of their own unless they make a full batch (or the host is stopping): written
     /// at once, they took a commit of their own a few milliseconds after the batch's, and rewrote the same index pages
-    /// (on the lab's real servers, half the commits).
+    /// (on the lab's real servers, about half the commits).
     /// </summary>
     private void WriteQueued()
     {

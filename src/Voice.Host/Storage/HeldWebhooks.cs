@@ -50,7 +50,7 @@ internal sealed class HeldWebhooks
         return call is not null;
     }
 
-    /// <summary>Stops holding a call (withdrawn, or ended with every webhook settled).</summary>
+    /// <summary>Stops holding a call (withdrawn, or settled <see cref="KeptAfterSettled"/> ago).</summary>
     public void Release(string callId)
     {
         if (_calls.TryRemove(callId, out _))

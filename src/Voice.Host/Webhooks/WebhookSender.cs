@@ -324,7 +324,7 @@ internal sealed class WebhookSender : BackgroundService
     /// The flush timer: outcomes that have waited <see cref="FlushDelay"/> for a transaction get one of their own. When a
     /// transaction took the older ones meanwhile, the younger wait out the rest of their delay: under load the recorder's
     /// next batch takes them too, instead of a commit of their own every <see cref="FlushDelay"/> (on the lab's real
-    /// servers, a third of the commits).
+    /// servers, a quarter of the commits).
     /// </summary>
     private void FlushIfDue()
     {
