@@ -151,6 +151,7 @@ try
 
     app.Logger.LogInformation(apiKeys.Disabled ? "API authentication is OFF ({Source})" : "API keys from {Source}: send Authorization: Bearer <key> or X-API-Key: <key>", apiKeys.Source);
 
+    app.UseRequestSpans();
     app.UseApiErrorPages();
     // The dashboard's page loads nothing from elsewhere and runs no inline script: a value that slipped into the page as
     // markup could not run, and no other site may frame it.

@@ -95,6 +95,28 @@ public class TelemetryTests
     }
 
     [Test]
+    public async Task The_POST_that_places_a_call_is_a_server_span_in_the_callers_trace_and_the_polls_are_not_traced()
+    {
+        const string trace = "0af7651916cd43dd8448eb211c80319c";
+        await using var factory = new HostFactory();
+        using var client = factory.CreateClient();
+
+        var callId = await PlaceAsync(client, """{"to":"+15005550000","message":"Disk full."}""", $"00-{trace}-{Caller}-01");
+        await HostFactory.WaitForEndAsync(client, callId, "completed");
+        await HostFactory.Eventually(async () => _ended.Any(a => a.OperationName == "call" && (string?)a.GetTagItem("voicebridge.call.id") == callId), "the call's span ends");
+
+        var server = _ended.Where(a => a.Kind == ActivityKind.Server && a.TraceId.ToHexString() == trace).ToList();
+        Assert.That(server.Select(s => (s.DisplayName, s.ParentSpanId.ToHexString(), s.GetTagItem("http.request.method"), s.GetTagItem("http.route"))),
+            Is.EqualTo(new[] { ("POST /api/outbound-call", Caller, (object)"POST", (object)"/api/outbound-call") }), "one server span, the POST's, under the caller's; the polls have none");
+        Assert.That(server[0].GetTagItem("http.response.status_code"), Is.EqualTo(200).Or.EqualTo(202));
+        Assert.That(CallSpan(callId).ParentSpanId, Is.EqualTo(server[0].SpanId), "the call is a child of the request that placed it");
+
+        using var refused = await client.PostAsync("/api/outbound-call", new StringContent("""{"to":"not a number"}""", Encoding.UTF8, "application/json"));
+        await HostFactory.Eventually(async () => _ended.Any(a => a.Kind == ActivityKind.Server && (int?)a.GetTagItem("http.response.status_code") == (int)refused.StatusCode),
+            "a refused POST is traced too, with its status");
+    }
+
+    [Test]
     public async Task A_webhook_left_pending_by_a_restart_is_delivered_in_its_calls_trace()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
