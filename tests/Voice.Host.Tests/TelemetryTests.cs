@@ -86,6 +86,8 @@ public class TelemetryTests
         Assert.That((deliveries[^1].Status, deliveries[^1].GetTagItem("http.response.status_code")), Is.EqualTo((ActivityStatusCode.Ok, (object)200)));
         Assert.That(deliveries.Select(d => d.GetTagItem("voicebridge.webhook.attempt")), Is.EqualTo(Enumerable.Range(1, deliveries.Count).Select(i => (object)(long)i)));
         Assert.That(receiver.Requests.Select(r => TraceOf(r.TraceParent)), Is.All.EqualTo(TraceId), "the receiver can join the trace too");
+        Assert.That(receiver.Requests.Select(r => r.TraceParent.Split('-')[2]), Is.EquivalentTo(deliveries.Select(d => d.SpanId.ToHexString())),
+            "under the span of the attempt that sent it");
 
         var completed = factory.Logs.Entries.Single(e => e.EventId.Id == 302 && e.Message.Contains(callId, StringComparison.Ordinal));
         Assert.That(completed.Scopes.GetValueOrDefault("TraceId"), Is.EqualTo(TraceId), "the log line names the trace");
