@@ -113,6 +113,13 @@ public class TelemetryTests
         Assert.That(server[0].GetTagItem("http.response.status_code"), Is.EqualTo(200).Or.EqualTo(202));
         Assert.That(CallSpan(callId).ParentSpanId, Is.EqualTo(server[0].SpanId), "the call is a child of the request that placed it");
 
+        var untraced = await PlaceAsync(client, """{"to":"+15005550000","message":"Disk full."}""");
+        await HostFactory.WaitForEndAsync(client, untraced, "completed");
+        await HostFactory.Eventually(async () => _ended.Any(a => a.OperationName == "call" && (string?)a.GetTagItem("voicebridge.call.id") == untraced), "the second call's span ends");
+        var root = _ended.Single(a => a.Kind == ActivityKind.Server && a.TraceId == CallSpan(untraced).TraceId);
+        Assert.That((root.ParentSpanId, CallSpan(untraced).ParentSpanId), Is.EqualTo((default(ActivitySpanId), root.SpanId)),
+            "a POST that came without a trace starts one, and the call is its child");
+
         using var refused = await client.PostAsync("/api/outbound-call", new StringContent("""{"to":"not a number"}""", Encoding.UTF8, "application/json"));
         await HostFactory.Eventually(async () => _ended.Any(a => a.Kind == ActivityKind.Server && (int?)a.GetTagItem("http.response.status_code") == (int)refused.StatusCode),
             "a refused POST is traced too, with its status");

@@ -78,6 +78,11 @@ internal static class Telemetry
         var parent = request is { ParentSpanId: var parentSpan } && parentSpan != default
             ? new ActivityContext(request.TraceId, parentSpan, request.ActivityTraceFlags, request.TraceStateString, isRemote: true)
             : default;
+        if (parent == default)
+        {
+            // A root, as the request came without a trace: not a child of that unrecorded activity, which is current.
+            Activity.Current = null;
+        }
         var method = context.Request.Method;
         using var span = HostActivities.Source.StartActivity(ActivityKind.Server, parent, name: method);
         if (span is null)
