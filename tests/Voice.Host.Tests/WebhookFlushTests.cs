@@ -23,7 +23,7 @@ public class WebhookFlushTests
 
         sender.Enqueue([Delivery(1, start)]);
         await HostFactory.Eventually(async () => outbox.Queued == 1, "delivered once the sender has started, and its outcome queued");
-        Assert.That(time.Flush?.Due, Is.EqualTo(WebhookSender.FlushDelay), "the flush timer is set");
+        Assert.That(time.Timers.SingleOrDefault()?.Due, Is.EqualTo(WebhookSender.FlushDelay), "the flush timer is set");
 
         time.Now = start.AddMilliseconds(100);
         outbox.TakenByTransaction();
@@ -31,12 +31,12 @@ public class WebhookFlushTests
         sender.Enqueue([Delivery(2, time.Now)]);
         await HostFactory.Eventually(async () => outbox.Queued == 1, "the second delivery's outcome queued");
         time.Now = start + WebhookSender.FlushDelay;
-        time.Flush!.Fire();
-        Assert.That((outbox.Flushes, outbox.Queued, time.Flush.Due), Is.EqualTo((0, 1, TimeSpan.FromMilliseconds(200))),
+        time.Timers.Single().Fire();
+        Assert.That((outbox.Flushes, outbox.Queued, time.Timers.Single().Due), Is.EqualTo((0, 1, TimeSpan.FromMilliseconds(200))),
             "the outcome left is 50 ms old: it waits out the rest of its delay, for the next transaction to take it");
 
         time.Now = start.AddMilliseconds(200) + WebhookSender.FlushDelay;
-        time.Flush.Fire();
+        time.Timers.Single().Fire();
         await HostFactory.Eventually(async () => outbox.Flushes == 1, "written in a commit of its own once it has waited the whole delay");
         await sender.StopAsync(CancellationToken.None);
     }
@@ -116,67 +116,5 @@ public class WebhookFlushTests
     {
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
             Task.FromResult(new HttpResponseMessage(status));
-    }
-
-    /// <summary>A clock the test sets; the sender's flush timer fires only when the test says so, and shows when it was last set to.</summary>
-    private sealed class SteppedTime : TimeProvider
-    {
-        private readonly Lock _lock = new();
-        private DateTimeOffset _now = new(2026, 12, 1, 12, 0, 0, TimeSpan.Zero);
-
-        public DateTimeOffset Now
-        {
-            set
-            {
-                lock (_lock)
-                {
-                    _now = value;
-                }
-            }
-            get
-            {
-                lock (_lock)
-                {
-                    return _now;
-                }
-            }
-        }
-
-        /// <summary>The first timer the sender creates once started: the flush timer (a delivery that succeeds sets no retry timer).</summary>
-        public Stepped? Flush { get; private set; }
-
-        public override DateTimeOffset GetUtcNow() => Now;
-
-        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
-        {
-            var timer = new Stepped(() => callback(state), dueTime);
-            Flush ??= timer;
-            return timer;
-        }
-
-        public sealed class Stepped(Action callback, TimeSpan due) : ITimer
-        {
-            public TimeSpan? Due { get; private set; } = due == Timeout.InfiniteTimeSpan ? null : due;
-
-            public void Fire()
-            {
-                Due = null;
-                callback();
-            }
-
-            public bool Change(TimeSpan dueTime, TimeSpan period)
-            {
-                Due = dueTime == Timeout.InfiniteTimeSpan ? null : dueTime;
-                return true;
-            }
-
-            public void Dispose() => Due = null;
-
-            public ValueTask DisposeAsync()
-            {
-                Dispose();
-                return ValueTask.CompletedTask;
-            }
-        }
     }
 }

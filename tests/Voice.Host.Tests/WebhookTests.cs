@@ -382,7 +382,7 @@ public class WebhookTests(Engine engine)
     public async Task An_ended_call_and_its_alert_are_read_from_memory_for_a_while_after_its_webhooks_settle_then_from_the_outbox()
     {
         using var database = new TestDatabase(engine);
-        var clock = new SteppingClock();
+        var clock = new SteppedTime();
         var now = DateTimeOffset.UtcNow;
         using var store = database.Open(clock);
         await store.InitializeAsync();
@@ -400,28 +400,16 @@ public class WebhookTests(Engine engine)
             store.QueueAttempt("ended", new WebhookAttempt(hook.Id, "delivered", 200, null, now, null));
         }
 
-        clock.Advance(HeldWebhooks.KeptAfterSettled - TimeSpan.FromSeconds(1));
+        clock.Now += HeldWebhooks.KeptAfterSettled - TimeSpan.FromSeconds(1);
         await store.InsertAsync(Call("later"));
         Assert.That((store.TryGetHeldAlert("ended", out var alert), alert), Is.EqualTo((true, (string?)"alert-7")), "still held: its alert needs no read");
         Assert.That((await store.WebhooksAsync("ended")).Select(w => w.Status), Is.EqualTo(new[] { "delivered", "delivered" }));
 
-        clock.Advance(TimeSpan.FromSeconds(1));
+        clock.Now += TimeSpan.FromSeconds(1);
         await store.InsertAsync(Call("much-later"));
         Assert.That(store.TryGetHeldAlert("ended", out _), Is.False, "released once settled for the whole while: the database has it");
         Assert.That((await store.WebhooksAsync("ended")).Select(w => w.Status), Is.EqualTo(new[] { "delivered", "delivered" }), "read from the outbox, the same");
         Assert.That(store.TryGetHeldAlert("much-later", out _), Is.True, "a new call is held");
-    }
-
-    /// <summary>A monotonic clock (what <see cref="HeldWebhooks"/> measures with) that moves only when the test says so.</summary>
-    private sealed class SteppingClock : TimeProvider
-    {
-        private long _ticks;
-
-        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-
-        public override long GetTimestamp() => Interlocked.Read(ref _ticks);
-
-        public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
     }
 
     [Test]

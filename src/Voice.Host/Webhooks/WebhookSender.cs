@@ -339,28 +339,14 @@ internal sealed class WebhookSender : BackgroundService
     /// </summary>
     private void FlushIfDue()
     {
-        while (true)
+        if (_store.OldestQueuedAttempt is { } oldest && oldest + FlushDelay - _time.GetUtcNow() is var wait && wait > TimeSpan.Zero)
         {
-            if (_store.OldestQueuedAttempt is not { } oldest)
-            {
-                Volatile.Write(ref _flushArmed, 0);
-                // An outcome queued meanwhile found the timer armed and left its flush to this one.
-                if (_store.OldestQueuedAttempt is null || Interlocked.Exchange(ref _flushArmed, 1) != 0)
-                {
-                    return;
-                }
-                continue;
-            }
-            var wait = oldest + FlushDelay - _time.GetUtcNow();
-            if (wait > TimeSpan.Zero)
-            {
-                _flushTimer!.Change(wait, Timeout.InfiniteTimeSpan);
-                return;
-            }
-            Volatile.Write(ref _flushArmed, 0);
-            _ = FlushAsync();
+            _flushTimer!.Change(wait, Timeout.InfiniteTimeSpan);
             return;
         }
+        // Disarmed before the flush takes the queue: an outcome queued meanwhile either arms the timer again or is taken.
+        Volatile.Write(ref _flushArmed, 0);
+        _ = FlushAsync();
     }
 
     /// <summary>
