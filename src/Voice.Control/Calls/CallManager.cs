@@ -179,7 +179,9 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         {
             throw new CallRequestException("callId", $"a call with id '{id}' already exists");
         }
-        CallArrived?.Invoke(this, call.Snapshot());
+        // The call as it came in: what the caller of Accept is told, whatever the run that starts below does meanwhile.
+        var arrived = call.Snapshot();
+        CallArrived?.Invoke(this, arrived);
         call.Announce();
         var refusal = Denied(info.From) ? (403, CallReasons.CallerDenied, "the caller is on the deny list")
             : !_inboundRate.TryTake(info.From, _time.GetUtcNow()) ? (486, CallReasons.CallerLimited, $"more than {_options.InboundCallsPerCallerPerMinute} calls from this caller in a minute")
@@ -188,7 +190,7 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         var run = refusal is null ? RunInboundAsync(call) : RefuseAsync(call, refusal.Value);
         _running[run] = 0;
         _ = run.ContinueWith(t => _running.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        return call.Snapshot();
+        return arrived;
 
         async Task RunInboundAsync(InboundCall inbound)
         {

@@ -69,6 +69,34 @@ public class InboundCallTests
     }
 
     [Test]
+    public async Task Accept_tells_the_call_as_it_came_in_even_when_its_refusal_is_done_before_Accept_returns()
+    {
+        // The worst case of the race a busy host meets: the run Accept starts goes as far as it can before Accept
+        // returns (here: the context runs posted work at once, so the refusal is done first).
+        var (calls, changes, backend, _) = Start(_ => []);
+        var leg = backend.CallIn("+15551230001");
+        var previous = SynchronizationContext.Current;
+        SynchronizationContext.SetSynchronizationContext(new InlineContext());
+        CallSnapshot placed;
+        try
+        {
+            placed = calls.Accept(From("+15551230001", "sales"), leg);
+        }
+        finally
+        {
+            SynchronizationContext.SetSynchronizationContext(previous);
+        }
+        Assert.That(leg.Refused?.Status, Is.EqualTo(404), "the refusal ran before Accept returned");
+        Assert.That(placed.State, Is.EqualTo(CallState.Ringing));
+        Assert.That((await changes.FinalAsync(placed.CallId)).Reason, Is.EqualTo("no_application"));
+    }
+
+    private sealed class InlineContext : SynchronizationContext
+    {
+        public override void Post(SendOrPostCallback d, object? state) => d(state);
+    }
+
+    [Test]
     public async Task A_call_hook_is_told_the_call_and_its_verbs_run_with_the_callers_keys()
     {
         var (calls, changes, backend, hook) = Start(h => new() { ["alerts"] = new CallApplication { CallHook = h.Url("/call") } });
