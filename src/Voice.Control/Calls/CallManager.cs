@@ -155,8 +155,10 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         }
         CallLog.Queued(_logger, id, number.Value, _backend.Name);
         call.Announce();
+        // Taken before the dispatcher can start the call: the caller is told the call as it was queued.
+        var queued = call.Snapshot();
         _queue.Writer.TryWrite(call);
-        return call.Snapshot();
+        return queued;
     }
 
     /// <summary>
