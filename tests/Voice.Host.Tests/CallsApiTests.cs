@@ -53,7 +53,8 @@ public class CallsApiTests(Engine engine)
         Assert.That(placed.GetProperty("message").GetString(), Is.EqualTo("Call initiated"));
         Assert.That(placed.GetProperty("simulated").GetBoolean(), Is.True);
         var callId = placed.GetProperty("callId").GetString()!;
-        Assert.That(Guid.TryParse(callId, out _), Is.True);
+        Assert.That(Guid.TryParse(callId, out var uuid), Is.True);
+        Assert.That(uuid.Version, Is.EqualTo(7), "a UUID in the order calls were made (the store's indexes keep the running calls together)");
 
         var call = await HostFactory.WaitForEndAsync(_client, callId);
         Assert.That(call.GetProperty("success").GetBoolean(), Is.True);

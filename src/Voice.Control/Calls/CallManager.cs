@@ -146,7 +146,7 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
             Interlocked.Decrement(ref _queued);
             throw new CallQueueFullException(_options.MaxQueuedCalls, TimeSpan.FromSeconds(Math.Max(1, Math.Ceiling(_options.MaxQueuedCalls / _options.CallsPerSecond))));
         }
-        var id = callId ?? Guid.NewGuid().ToString();
+        var id = callId ?? CallIds.New();
         var call = new OutboundCall(this, id, request, number, _options.DialPlan.ToSipUri(number), _options, _time, _callLogger);
         if (!_calls.TryAdd(id, call))
         {
@@ -175,7 +175,7 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
         ObjectDisposedException.ThrowIf(_disposed == 1, this);
         EnsureStarted();
         Forget();
-        var id = callId ?? Guid.NewGuid().ToString();
+        var id = callId ?? CallIds.New();
         var call = new InboundCall(this, id, info, leg, _options, _time, _inboundLogger);
         if (!_calls.TryAdd(id, call))
         {

@@ -293,7 +293,7 @@ internal sealed class AlertChains(
             request.Retry = null;
             request.Escalate = null;
             callRequest = request.ToCallRequest();
-            callId = Guid.NewGuid().ToString();
+            callId = CallIds.New();
             record = request.ToRecord(callId, request.To, callRequest, JsonSerializer.Serialize(request, Json), calls.IsSimulated, time.GetUtcNow()) with
             {
                 AlertId = alert.AlertId,

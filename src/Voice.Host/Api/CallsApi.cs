@@ -200,7 +200,7 @@ internal static class CallsApi
             context.Response.Headers.RetryAfter = "5";
             return ApiErrors.Problem(StatusCodes.Status503ServiceUnavailable, "database_unavailable", "The database does not take writes at the moment; send the call again shortly");
         }
-        var callId = Guid.NewGuid().ToString();
+        var callId = CallIds.New();
         var requestJson = JsonSerializer.Serialize(request, Json);
         // Only a retried request needs comparing with the first: no hash without a key.
         var hash = key.Length == 0 ? null : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(requestJson)));
