@@ -80,6 +80,7 @@ internal sealed class HostProcess : IAsyncDisposable
                 ["Logging__LogLevel__Microsoft.AspNetCore"] = "Warning",
             },
         };
+        KeepInlineCompletionsAsStarted(start);
         foreach (var (key, value) in settings)
         {
             start.Environment[key] = value;

@@ -24,6 +24,7 @@ using static LoadKit;
 var options = Args.Parse(args);
 if (options.Drachtio is not null)
 {
+    RunSocketCompletionsInline();
     return options.Against is null ? await RealServers.RunAsync(options) : await SideBySide.RunAsync(args, options);
 }
 if (options.Hosts > 1 && options.Database != "postgres")

@@ -66,7 +66,8 @@ internal static class RealServers
             await RunAsync(host, phone, receiver, options, options.Warmup, "warm-up");
 
             var switchesBefore = ContextSwitches(host.Id);
-            var before = (Host: ProcessCpu(host.Id), Media: media is { } m ? ProcessCpu(m) : default, Signalling: signalling is { } s ? ProcessCpu(s) : default);
+            var before = (Host: ProcessCpu(host.Id), Media: media is { } m ? ProcessCpu(m) : default, Signalling: signalling is { } s ? ProcessCpu(s) : default,
+                Tool: ProcessCpu(Environment.ProcessId));
             var result = await RunAsync(host, phone, receiver, options, options.Calls, "measured");
             var hostCpu = result.HostCpuAtEnd - before.Host;
             var switches = SwitchesBetween(switchesBefore, result.SwitchesAtEnd);
@@ -78,6 +79,9 @@ internal static class RealServers
                 Console.WriteLine($"servers' CPU per call: FreeSWITCH {(ProcessCpu(mediaPid) - before.Media).Total.TotalMilliseconds / calls:F2} ms, " +
                     $"drachtio-server {(ProcessCpu(signallingPid) - before.Signalling).Total.TotalMilliseconds / calls:F2} ms");
             }
+            // The phones, the webhook receiver and the polling clients share the machine with what they measure: what they
+            // cost is CPU the host and the servers did not have.
+            Console.WriteLine($"this tool's CPU/call:  {(result.ToolCpuAtEnd - before.Tool).Total.TotalMilliseconds / calls:F2} ms (phones, webhook receiver, clients)");
             Console.WriteLine($"POST latency:          p50 {Percentile(result.Posts, 50):F2} ms, p99 {Percentile(result.Posts, 99):F2} ms, max {result.Posts[^1]:F2} ms (target p99 ≤ 20 ms)");
             Console.WriteLine(lean is not null ? "200 OK → speech:       not measured (the stand-in sends no RTP)" : $"200 OK → speech:       p50 {Percentile(result.Speech, 50):F1} ms, p99 {Percentile(result.Speech, 99):F1} ms, max {(result.Speech.Count > 0 ? result.Speech[^1] : double.NaN):F1} ms " +
                 $"over {result.Speech.Count} calls; {result.HeardSpeech} of {result.Answered} answered calls heard plain G.711 speech (target p50 ≤ 80, p99 ≤ 150 ms)");
@@ -156,6 +160,7 @@ internal static class RealServers
             return false;
         }, TimeSpan.FromSeconds(120), $"the {phase} webhooks");
         var cpu = ProcessCpu(host.Id);
+        var toolCpu = ProcessCpu(Environment.ProcessId);
         var switchesAtEnd = ContextSwitches(host.Id);
         if (!options.Poll)
         {
@@ -175,7 +180,7 @@ internal static class RealServers
         var speech = rung.Select(c => c.AnswerToSpeech?.TotalMilliseconds).OfType<double>().Order().ToList();
         Array.Sort(posts);
         Console.WriteLine($"{phase}: {count} calls in {clock.Elapsed.TotalSeconds:F1} s");
-        return new RealResult(count, posts, speech, outcomes, answered, rung.Count(c => c.Media.Report().HeardSpeech), receiver.Count - webhooksBefore, polls, cpu, switchesAtEnd);
+        return new RealResult(count, posts, speech, outcomes, answered, rung.Count(c => c.Media.Report().HeardSpeech), receiver.Count - webhooksBefore, polls, cpu, switchesAtEnd) { ToolCpuAtEnd = toolCpu };
     }
 
     private static async Task<string> PostAsync(HttpClient http, string webhookUrl, string webhooks)
@@ -254,4 +259,8 @@ internal static class RealServers
 }
 
 internal sealed record RealResult(
-    int Calls, double[] Posts, List<double> Speech, IReadOnlyDictionary<string, int> Outcomes, int Answered, int HeardSpeech, int Webhooks, int Polls, Cpu HostCpuAtEnd, Dictionary<int, long> SwitchesAtEnd);
+    int Calls, double[] Posts, List<double> Speech, IReadOnlyDictionary<string, int> Outcomes, int Answered, int HeardSpeech, int Webhooks, int Polls, Cpu HostCpuAtEnd, Dictionary<int, long> SwitchesAtEnd)
+{
+    /// <summary>This tool's own CPU when the host's was read.</summary>
+    public Cpu ToolCpuAtEnd { get; init; }
+}

@@ -34,6 +34,7 @@ internal static class SideBySide
         }
         var start = new ProcessStartInfo("dotnet", childArgs) { RedirectStandardOutput = true, RedirectStandardError = true };
         start.Environment["VOICEBRIDGE_HOST_DLL"] = other;
+        LoadKit.KeepInlineCompletionsAsStarted(start);
         using var child = Process.Start(start)!;
         var output = child.StandardOutput.ReadToEndAsync();
         var errors = child.StandardError.ReadToEndAsync();
