@@ -179,4 +179,39 @@ public class AuthTests
     [Test]
     public void Short_keys_are_refused_at_start_up() =>
         Assert.That(() => ApiKeys.Parse(["n8n=short"]), Throws.InvalidOperationException.With.Message.Contains("16 characters"));
+    [Test]
+    public async Task On_a_kept_alive_connection_every_request_is_checked_again_a_wrong_key_after_a_right_one_included()
+    {
+        // A real server (connections, kept alive), not the in-memory one: the key's check is remembered per connection.
+        using var data = new TemporaryDirectory();
+        await using var host = await HostProcess.StartAsync(data.Path, new Dictionary<string, string?>());
+        var connections = 0;
+        using var client = new HttpClient(new SocketsHttpHandler
+        {
+            MaxConnectionsPerServer = 1,
+            ConnectCallback = async (context, ct) =>
+            {
+                Interlocked.Increment(ref connections);
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                await socket.ConnectAsync(context.DnsEndPoint, ct);
+                return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+            },
+        }) { BaseAddress = host.Client.BaseAddress };
+        async Task<HttpStatusCode> ListWith(string? key)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/api/calls");
+            if (key is not null)
+            {
+                request.Headers.Add("X-API-Key", key);
+            }
+            using var response = await client.SendAsync(request);
+            return response.StatusCode;
+        }
+        var wrong = HostFactory.ApiKey[..^1] + "X"; // as long as the right one, differing in its last character
+
+        var answers = new[] { await ListWith(HostFactory.ApiKey), await ListWith(HostFactory.ApiKey), await ListWith(wrong), await ListWith(null), await ListWith(HostFactory.ApiKey) };
+
+        Assert.That(answers, Is.EqualTo(new[] { HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized, HttpStatusCode.OK }));
+        Assert.That(connections, Is.EqualTo(1), "all on one connection");
+    }
 }
