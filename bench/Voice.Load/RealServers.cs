@@ -216,12 +216,14 @@ internal static class RealServers
     {
         var configuration = typeof(RealServers).Assembly.Location.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
         var dll = Path.Combine(FindRepository(), "bench", "Voice.Bench", "bin", configuration, "net10.0", "Voice.Bench.dll");
-        var process = Process.Start(new ProcessStartInfo("dotnet", [dll, "serve-media", "--ring-ms", "1000", "--play-ms",
+        var start = new ProcessStartInfo("dotnet", [dll, "serve-media", "--ring-ms", "1000", "--play-ms",
             ((int)MessageLength.TotalMilliseconds).ToString(CultureInfo.InvariantCulture), "--real-size"])
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
-        })!;
+        };
+        KeepInlineCompletionsAsStarted(start);
+        var process = Process.Start(start)!;
         var ports = process.StandardOutput.ReadLine()!.Split(' ').Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToArray();
         return new LeanStandIn(process, ports[0], ports[1]);
     }
