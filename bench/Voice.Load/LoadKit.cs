@@ -13,7 +13,7 @@ internal static class LoadKit
     private const string InlineCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
 
     /// <summary>The socket setting this tool was started with (null: none), which the hosts it starts get in turn.</summary>
-    public static string? StartedWithInlineCompletions { get; private set; }
+    private static string? _startedWithInlineCompletions;
 
     /// <summary>
     /// Runs this tool's socket completions on the sockets' own threads instead of the thread pool's, unless it was started
@@ -24,8 +24,8 @@ internal static class LoadKit
     /// </summary>
     public static void RunSocketCompletionsInline()
     {
-        StartedWithInlineCompletions = Environment.GetEnvironmentVariable(InlineCompletions);
-        if (StartedWithInlineCompletions is null)
+        _startedWithInlineCompletions = Environment.GetEnvironmentVariable(InlineCompletions);
+        if (_startedWithInlineCompletions is null)
         {
             Environment.SetEnvironmentVariable(InlineCompletions, "1");
         }
@@ -34,7 +34,7 @@ internal static class LoadKit
     /// <summary>The host's process gets the tool's socket setting as it was started with, not as the tool then set it.</summary>
     public static void KeepInlineCompletionsAsStarted(ProcessStartInfo start)
     {
-        if (StartedWithInlineCompletions is { } value)
+        if (_startedWithInlineCompletions is { } value)
         {
             start.Environment[InlineCompletions] = value;
         }

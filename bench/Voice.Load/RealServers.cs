@@ -180,7 +180,7 @@ internal static class RealServers
         var speech = rung.Select(c => c.AnswerToSpeech?.TotalMilliseconds).OfType<double>().Order().ToList();
         Array.Sort(posts);
         Console.WriteLine($"{phase}: {count} calls in {clock.Elapsed.TotalSeconds:F1} s");
-        return new RealResult(count, posts, speech, outcomes, answered, rung.Count(c => c.Media.Report().HeardSpeech), receiver.Count - webhooksBefore, polls, cpu, switchesAtEnd) { ToolCpuAtEnd = toolCpu };
+        return new RealResult(count, posts, speech, outcomes, answered, rung.Count(c => c.Media.Report().HeardSpeech), receiver.Count - webhooksBefore, polls, cpu, toolCpu, switchesAtEnd);
     }
 
     private static async Task<string> PostAsync(HttpClient http, string webhookUrl, string webhooks)
@@ -261,8 +261,4 @@ internal static class RealServers
 }
 
 internal sealed record RealResult(
-    int Calls, double[] Posts, List<double> Speech, IReadOnlyDictionary<string, int> Outcomes, int Answered, int HeardSpeech, int Webhooks, int Polls, Cpu HostCpuAtEnd, Dictionary<int, long> SwitchesAtEnd)
-{
-    /// <summary>This tool's own CPU when the host's was read.</summary>
-    public Cpu ToolCpuAtEnd { get; init; }
-}
+    int Calls, double[] Posts, List<double> Speech, IReadOnlyDictionary<string, int> Outcomes, int Answered, int HeardSpeech, int Webhooks, int Polls, Cpu HostCpuAtEnd, Cpu ToolCpuAtEnd, Dictionary<int, long> SwitchesAtEnd);
