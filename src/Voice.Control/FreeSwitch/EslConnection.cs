@@ -43,16 +43,33 @@ internal sealed class EslConnection : FramedConnection
         string host, int port, EslLimits limits, ILogger logger, Action<EslMessage> onMessage, CancellationToken ct)
     {
         var socket = await ReconnectLoop.ConnectSocketAsync(host, port, ct).ConfigureAwait(false);
-        return Start(socket, $"{host}:{port}", limits, logger, onMessage);
-    }
-
-    /// <summary>Wraps a socket FreeSWITCH opened to our outbound listener and starts reading.</summary>
-    public static EslConnection Start(Socket socket, string name, EslLimits limits, ILogger logger, Action<EslMessage> onMessage)
-    {
-        socket.NoDelay = true;
-        var connection = new EslConnection(new NetworkStream(socket, ownsSocket: true), name, limits, logger, onMessage);
+        var connection = Wrap(socket, $"{host}:{port}", limits, logger, onMessage);
         connection.StartReading();
         return connection;
+    }
+
+    /// <summary>
+    /// Wraps a socket FreeSWITCH opened to our outbound listener, sends <paramref name="command"/> (<c>connect</c>) and
+    /// starts reading; <paramref name="reply"/> completes with the command's reply.
+    /// </summary>
+    /// <remarks>
+    /// The reply is queued before the read loop starts. A peer that answers before it is asked (FreeSWITCH never does;
+    /// anyone else who reaches the port may) is then taken as answering the command. Read first, such an answer could be
+    /// dropped as unmatched, and the command waited out its whole timeout while the connection stayed open.
+    /// </remarks>
+    public static EslConnection Start(Socket socket, string name, EslLimits limits, ILogger logger, Action<EslMessage> onMessage, string command, out Task<EslMessage> reply)
+    {
+        var connection = Wrap(socket, name, limits, logger, onMessage);
+        // Queued before SendAsync's first wait: nobody else holds a new connection's write lock.
+        reply = connection.SendAsync(command, CancellationToken.None);
+        connection.StartReading();
+        return connection;
+    }
+
+    private static EslConnection Wrap(Socket socket, string name, EslLimits limits, ILogger logger, Action<EslMessage> onMessage)
+    {
+        socket.NoDelay = true;
+        return new EslConnection(new NetworkStream(socket, ownsSocket: true), name, limits, logger, onMessage);
     }
 
     /// <summary>

@@ -125,10 +125,11 @@ public sealed class EslOutboundSession : IAsyncDisposable
                         early.Enqueue(message);
                     }
                 }
-            });
+            },
+            "connect", out var connected);
         try
         {
-            var reply = await connection.SendAsync("connect", ct).WaitAsync(commandTimeout, time, ct).ConfigureAwait(false);
+            var reply = await connected.WaitAsync(commandTimeout, time, ct).ConfigureAwait(false);
             if (reply["Event-Name"] is null)
             {
                 throw new EslProtocolException($"the connect reply carries no channel data: {reply}");
