@@ -124,6 +124,11 @@ internal static class LoadKit
         }
     }
 
+    /// <summary>The most memory the process has had resident so far (VmHWM in /proc/&lt;pid&gt;/status), in MB.</summary>
+    public static double PeakResidentMegabytes(int pid) =>
+        File.ReadLines($"/proc/{pid}/status").Where(line => line.StartsWith("VmHWM:", StringComparison.Ordinal))
+            .Select(line => long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0).Single();
+
     // User and kernel CPU time of a process, from /proc/<pid>/stat (utime and stime, in clock ticks of 1/100 s).
     public static Cpu ProcessCpu(int pid)
     {

@@ -27,7 +27,10 @@ internal abstract class FramedConnection : IAsyncDisposable
     protected FramedConnection(Stream stream, int readBufferSize)
     {
         _stream = stream;
-        _reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: readBufferSize, leaveOpen: true));
+        // Zero-byte reads: a connection waiting for its peer holds no buffer, and takes one from the pool only once bytes
+        // have arrived. Each call has an Event Socket connection of its own that waits for most of the call; holding a
+        // 64 KB buffer each, the calls of a busy host kept megabytes alive through every garbage collection.
+        _reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: readBufferSize, leaveOpen: true, useZeroByteReads: true));
         _writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
     }
 
