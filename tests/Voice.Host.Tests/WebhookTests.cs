@@ -349,9 +349,13 @@ public class WebhookTests(Engine engine)
         return row!.Value;
     }
 
-    private static async Task<CallStore> StoreWithCallAsync(TestDatabase database, string callId, DateTimeOffset now)
+    /// <summary>
+    /// A store with one call. Its clock (by default one that stands still) decides when queued outcomes get a transaction
+    /// of their own: with one that stands still, never unless the test moves it.
+    /// </summary>
+    private static async Task<CallStore> StoreWithCallAsync(TestDatabase database, string callId, DateTimeOffset now, TimeProvider? clock = null)
     {
-        var store = database.Open();
+        var store = database.Open(clock ?? new SteppedTime());
         await store.InitializeAsync();
         await store.InsertAsync(new CallRecord
         {
@@ -376,6 +380,40 @@ public class WebhookTests(Engine engine)
 
         Assert.That(store.Database.Commits - commits, Is.EqualTo(1), "the outcome rode along with the recorder's transaction");
         Assert.That(await OnDiskAsync(database, first.Id), Is.EqualTo(("delivered", 1L)));
+    }
+
+    [Test]
+    public async Task An_outcome_gets_a_transaction_of_its_own_only_once_it_has_waited_the_whole_delay()
+    {
+        using var database = new TestDatabase(engine);
+        var clock = new SteppedTime();
+        var start = clock.Now;
+        using var store = await StoreWithCallAsync(database, "hooked", start, clock);
+        var (first, second) = await store.WriteAsync([], [
+            new CallStateChange("hooked", 1, null, CallState.Queued, start),
+            new CallStateChange("hooked", 2, CallState.Queued, CallState.Dialing, start)], []) switch { var hooks => (hooks[0], hooks[1]) };
+        SteppedTime.Stepped? Deferred() => clock.Timers.SingleOrDefault(t => t.Due is not null);
+
+        store.QueueAttempt("hooked", new WebhookAttempt(first.Id, "delivered", 200, null, start, null));
+        Assert.That(Deferred()?.Due, Is.EqualTo(CallStore.AttemptsWriteDelay), "a write of its own is deferred");
+        clock.Now = start.AddMilliseconds(100);
+        await store.WriteAsync([], [new CallStateChange("hooked", 3, CallState.Dialing, CallState.Ringing, clock.Now)], []);
+        Assert.That(await OnDiskAsync(database, first.Id), Is.EqualTo(("delivered", 1L)), "the recorder's transaction took it");
+
+        clock.Now = start.AddMilliseconds(200);
+        store.QueueAttempt("hooked", new WebhookAttempt(second.Id, "delivered", 200, null, clock.Now, null));
+        var commits = store.Database.Commits;
+        clock.Now = start + CallStore.AttemptsWriteDelay;
+        Deferred()!.Fire();
+        await HostFactory.Eventually(async () => Deferred()?.Due == TimeSpan.FromMilliseconds(200),
+            "the outcome left is 50 ms old: it waits out the rest of its delay, for the next transaction to take it");
+        Assert.That((store.Database.Commits - commits, await OnDiskAsync(database, second.Id)), Is.EqualTo((0L, ("pending", 0L))));
+
+        clock.Now = start.AddMilliseconds(200) + CallStore.AttemptsWriteDelay;
+        Deferred()!.Fire();
+        await HostFactory.Eventually(async () => await OnDiskAsync(database, second.Id) == ("delivered", 1L), "written once it has waited the whole delay");
+        Assert.That(store.Database.Commits - commits, Is.EqualTo(1L), "in one transaction of its own");
+        Assert.That(Deferred(), Is.Null, "nothing more is deferred");
     }
 
     [Test]

@@ -46,4 +46,31 @@ public class WriteThreadTests
         Assert.That(await queued, Is.EqualTo("written"));
         Assert.That(async () => await thread.RunAsync(() => 1), Throws.TypeOf<ObjectDisposedException>());
     }
+
+    [Test]
+    public async Task A_deferred_write_runs_on_the_thread_once_its_delay_has_passed()
+    {
+        using var thread = new WriteThread("test writer");
+        string? ranOn = null;
+
+        Assert.That(thread.Defer(() => Volatile.Write(ref ranOn, Thread.CurrentThread.Name), TimeSpan.FromMilliseconds(50)), Is.True);
+
+        await HostFactory.Eventually(async () => Volatile.Read(ref ranOn) is not null, "the deferred write ran");
+        Assert.That(ranOn, Is.EqualTo("test writer"));
+    }
+
+    [Test]
+    public async Task A_deferred_write_holds_up_none_of_the_writes_asked_for_after_it_and_closing_runs_it_at_once()
+    {
+        var thread = new WriteThread("test writer");
+        var deferredRan = false;
+        thread.Defer(() => Volatile.Write(ref deferredRan, true), TimeSpan.FromMinutes(10));
+
+        Assert.That(await thread.RunAsync(() => "written").WaitAsync(TimeSpan.FromSeconds(10)), Is.EqualTo("written"), "a later write is not held up");
+        Assert.That(Volatile.Read(ref deferredRan), Is.False, "the deferred write waits for its time");
+
+        await Task.Run(thread.Dispose).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.That(Volatile.Read(ref deferredRan), Is.True, "closing runs it: nothing deferred is lost");
+        Assert.That(thread.Defer(() => { }, TimeSpan.Zero), Is.False, "refused once closed");
+    }
 }

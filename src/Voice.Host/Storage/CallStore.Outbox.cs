@@ -10,8 +10,13 @@ namespace Voice.Host.Storage;
 /// </summary>
 public sealed partial class CallStore
 {
+    /// <summary>How long a delivery attempt's outcome may wait for a transaction to ride along with before it gets one of its own.</summary>
+    public static readonly TimeSpan AttemptsWriteDelay = TimeSpan.FromMilliseconds(250);
+
     private readonly Lock _attemptsLock = new();
     private List<(string CallId, WebhookAttempt Attempt)> _attempts = [];
+    /// <summary>A write of the queued attempts is deferred on the write thread (<see cref="WriteDueAttempts"/>); under the attempts' lock.</summary>
+    private bool _attemptsWriteDeferred;
     private readonly HeldWebhooks _held;
 
     /// <summary>What a committed write changed, in the webhooks held in memory (see <see cref="HeldWebhooks"/>).</summary>
@@ -61,45 +66,104 @@ public sealed partial class CallStore
 
     /// <summary>
     /// Queues how a webhook delivery attempt went. It is written with the next transaction, normally the recorder's
-    /// within milliseconds, or by <see cref="FlushAttemptsAsync"/>: a delivery costs no commit of its own. Reads of the
-    /// outbox write them first, so they never see a queued attempt missing; a crash before they are written sends those
-    /// webhooks again (delivery is at least once, and a call's webhooks go again in order).
+    /// within milliseconds, or in one of its own once it has waited <see cref="AttemptsWriteDelay"/>: a delivery costs no
+    /// commit of its own. Reads of the outbox write them first, so they never see a queued attempt missing; a crash
+    /// before they are written sends those webhooks again (delivery is at least once, and a call's webhooks go again in
+    /// order).
     /// </summary>
+    /// <remarks>
+    /// The wait is the write thread's own (<see cref="WriteThread.Defer"/>), not a timer: each timer set woke the
+    /// runtime's timer thread, and each that fired a pool thread to hand the write over, a few times per call.
+    /// </remarks>
     public void QueueAttempt(string callId, WebhookAttempt attempt)
     {
+        bool defer;
         lock (_attemptsLock)
         {
             _attempts.Add((callId, attempt));
+            defer = !_attemptsWriteDeferred;
+            _attemptsWriteDeferred = true;
         }
         _held.Attempted(callId, attempt);
+        if (defer)
+        {
+            _thread.Defer(WriteDueAttempts, AttemptsWriteDelay);
+        }
     }
 
-    public DateTimeOffset? OldestQueuedAttempt
+    /// <summary>
+    /// On the write thread: writes the queued attempts once the oldest has waited <see cref="AttemptsWriteDelay"/>. When a
+    /// transaction took the older ones meanwhile, the younger wait out the rest of their delay: under load the recorder's
+    /// next batch takes them too, instead of a commit of their own every <see cref="AttemptsWriteDelay"/>. A write that
+    /// fails puts them back, for the next transaction or the next try.
+    /// </summary>
+    private void WriteDueAttempts()
     {
-        get
+        TimeSpan wait;
+        lock (_attemptsLock)
         {
+            if (_attempts.Count == 0)
+            {
+                _attemptsWriteDeferred = false;
+                return;
+            }
+            wait = _attempts[0].Attempt.At + AttemptsWriteDelay - _clock.GetUtcNow();
+            // Cleared before the write takes the queue: an attempt queued meanwhile either defers another write or is taken.
+            _attemptsWriteDeferred = wait > TimeSpan.Zero;
+        }
+        if (wait > TimeSpan.Zero)
+        {
+            _thread.Defer(WriteDueAttempts, wait);
+            return;
+        }
+        if (TakeAttempts() is not { } attempts)
+        {
+            return;
+        }
+        try
+        {
+            WriteAttempts(attempts);
+        }
+        catch (Exception ex)
+        {
+            AttemptsNotWritten?.Invoke(ex);
             lock (_attemptsLock)
             {
-                return _attempts.Count == 0 ? null : _attempts[0].Attempt.At;
+                if (!_attemptsWriteDeferred)
+                {
+                    _attemptsWriteDeferred = _thread.Defer(WriteDueAttempts, AttemptsWriteDelay);
+                }
             }
         }
     }
 
-    public Task FlushAttemptsAsync() => _thread.RunAsync(() =>
+    public event Action<Exception>? AttemptsNotWritten;
+
+    /// <summary>A transaction of their own for attempts taken off the queue; when it fails they go back to its front.</summary>
+    private bool WriteAttempts(List<(string CallId, WebhookAttempt Attempt)> attempts)
     {
-        if (TakeAttempts() is not { } attempts)
+        try
         {
-            return false;
+            return _database.Locked(connection =>
+            {
+                using var transaction = connection.BeginTransaction();
+                UpdateAttempts(transaction, attempts);
+                transaction.Commit();
+                _database.Committed();
+                return true;
+            });
         }
-        return _database.Locked(connection =>
+        catch
         {
-            using var transaction = connection.BeginTransaction();
-            UpdateAttempts(transaction, attempts);
-            transaction.Commit();
-            _database.Committed();
-            return true;
-        });
-    });
+            lock (_attemptsLock)
+            {
+                _attempts.InsertRange(0, attempts);
+            }
+            throw;
+        }
+    }
+
+    public Task FlushAttemptsAsync() => _thread.RunAsync(() => TakeAttempts() is { } attempts && WriteAttempts(attempts));
 
     /// <summary>
     /// Writes the queued attempts first when one of them is of <paramref name="callId"/> (null: of any call), on the

@@ -19,18 +19,21 @@ public sealed partial class CallStore : ICallStore
     private readonly StoreDatabase _database;
     private readonly Func<OutboxEvent, string> _webhookBody;
     private readonly WriteThread _thread;
+    private readonly TimeProvider _clock;
 
     /// <param name="database">The engine; the store disposes of it.</param>
     /// <param name="webhookBody">Builds the body of a state change's webhook (the webhooks' payload).</param>
-    /// <param name="time">The clock of the write thread's windows (see <see cref="Later"/>); the system's by default.</param>
+    /// <param name="time">The clock of the write thread's windows (see <see cref="Later"/>) and of the webhook attempts' writes (see
+    /// <see cref="QueueAttempt"/>); the system's by default.</param>
     /// <param name="hostId">This host's name in a cluster (<see cref="HostId"/>).</param>
     public CallStore(StoreDatabase database, Func<OutboxEvent, string> webhookBody, TimeProvider? time = null, string? hostId = null)
     {
         _database = database;
         _webhookBody = webhookBody;
         HostId = hostId ?? DefaultHostId();
-        _thread = new WriteThread(database.Engine + " writer", time);
-        _held = new HeldWebhooks(time ?? TimeProvider.System);
+        _clock = time ?? TimeProvider.System;
+        _thread = new WriteThread(database.Engine + " writer", _clock);
+        _held = new HeldWebhooks(_clock);
     }
 
     public StoreDatabase Database => _database;

@@ -93,14 +93,17 @@ public interface IWebhookOutbox
     /// <summary>Pending webhooks, oldest first (so each call's in sequence), at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<(WebhookDelivery Delivery, DateTimeOffset NextAttemptAt)>> PendingWebhooksAsync(int limit);
 
-    /// <summary>Queues how a delivery attempt went; it is written with the next transaction, or by <see cref="FlushAttemptsAsync"/>.</summary>
+    /// <summary>
+    /// Queues how a delivery attempt went; it is written with the next transaction, or in one of its own once it has
+    /// waited a quarter of a second for one.
+    /// </summary>
     void QueueAttempt(string callId, WebhookAttempt attempt);
+
+    /// <summary>Raised when a write of queued attempts failed; they stay queued, for the next transaction or the next try.</summary>
+    event Action<Exception>? AttemptsNotWritten;
 
     /// <summary>Writes the queued attempts, if any are still waiting.</summary>
     Task FlushAttemptsAsync();
-
-    /// <summary>The time of the oldest attempt whose outcome is queued and not yet written; null when none is.</summary>
-    DateTimeOffset? OldestQueuedAttempt { get; }
 
     /// <summary>The webhooks of one call, in order, with how their delivery went.</summary>
     Task<IReadOnlyList<WebhookState>> WebhooksAsync(string callId);

@@ -10,11 +10,14 @@ namespace Voice.Host.Storage;
 /// A job may ask for a window first (<see cref="Post"/>): the thread waits that long for more work to join it
 /// (group commit), unless <see cref="Hurry"/> ends the wait. On the system clock that is a timed wait of this
 /// thread, which needs no timer thread and no hand-off; another clock (tests) drives it with its own timer.
+/// A job may also wait until later (<see cref="Defer"/>) without holding up the jobs behind it: the thread's own wait
+/// ends when it is due, in the same way.
 /// </remarks>
 internal sealed class WriteThread : IDisposable
 {
     private readonly object _lock = new(); // Monitor.Wait and Pulse need a monitor, which System.Threading.Lock is not
     private readonly Queue<(Action Job, TimeSpan Window)> _jobs = new();
+    private readonly List<(long DueMs, Action Job, ITimer? Timer)> _deferred = [];
     private readonly TimeProvider _time;
     private readonly Thread _thread;
     private bool _hurry;
@@ -72,6 +75,69 @@ internal sealed class WriteThread : IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="job"/>, which must not throw, on the thread once <paramref name="delay"/> has passed; the jobs
+    /// posted meanwhile go ahead of it. Closing runs it at once. False once the thread is stopping.
+    /// </summary>
+    public bool Defer(Action job, TimeSpan delay)
+    {
+        lock (_lock)
+        {
+            if (_stopping)
+            {
+                return false;
+            }
+            // Another clock (tests) says when with a timer of its own, which wakes the thread; the system's needs none.
+            var timer = _time == TimeProvider.System ? null : _time.CreateTimer(_ => Wake(), null, delay, Timeout.InfiniteTimeSpan);
+            _deferred.Add((NowMs() + (long)Math.Ceiling(delay.TotalMilliseconds), job, timer));
+            Monitor.Pulse(_lock);
+            return true;
+        }
+    }
+
+    private long NowMs() => _time == TimeProvider.System ? Environment.TickCount64 : _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private void Wake()
+    {
+        lock (_lock)
+        {
+            Monitor.Pulse(_lock);
+        }
+    }
+
+    /// <summary>The deferred job that is due (all of them once stopping), taken off the list; null when none is. Under the lock.</summary>
+    private Action? TakeDeferred()
+    {
+        var next = -1;
+        for (var i = 0; i < _deferred.Count; i++)
+        {
+            if (next < 0 || _deferred[i].DueMs < _deferred[next].DueMs)
+            {
+                next = i;
+            }
+        }
+        if (next < 0 || (!_stopping && _deferred[next].DueMs > NowMs()))
+        {
+            return null;
+        }
+        var (_, job, timer) = _deferred[next];
+        _deferred.RemoveAt(next);
+        timer?.Dispose();
+        return job;
+    }
+
+    /// <summary>Waits, holding the lock (which the wait releases), for a job, or until the next deferred one is due.</summary>
+    private void WaitForWork()
+    {
+        if (_deferred.Count == 0 || _time != TimeProvider.System)
+        {
+            Monitor.Wait(_lock);
+            return;
+        }
+        var due = _deferred.Min(d => d.DueMs);
+        Monitor.Wait(_lock, (int)Math.Clamp(due - NowMs(), 1, int.MaxValue));
+    }
+
     /// <summary>Ends the window the thread waits in, or the next one: someone waits for the write.</summary>
     public void Hurry()
     {
@@ -86,23 +152,26 @@ internal sealed class WriteThread : IDisposable
     {
         while (true)
         {
-            Action job;
+            Action? job;
             lock (_lock)
             {
-                while (_jobs.Count == 0)
+                while ((job = TakeDeferred()) is null && _jobs.Count == 0)
                 {
                     if (_stopping)
                     {
                         return;
                     }
-                    Monitor.Wait(_lock);
+                    WaitForWork();
                 }
-                (job, var window) = _jobs.Dequeue();
-                if (window > TimeSpan.Zero)
+                if (job is null)
                 {
-                    // A hurry that came while other jobs ran is for this window: it ends it, and is used up.
-                    WaitWindow(window);
-                    _hurry = false;
+                    (job, var window) = _jobs.Dequeue();
+                    if (window > TimeSpan.Zero)
+                    {
+                        // A hurry that came while other jobs ran is for this window: it ends it, and is used up.
+                        WaitWindow(window);
+                        _hurry = false;
+                    }
                 }
             }
             job();
@@ -128,7 +197,7 @@ internal sealed class WriteThread : IDisposable
         }
     }
 
-    /// <summary>Runs the writes already queued (without their windows), then ends the thread.</summary>
+    /// <summary>Runs the writes already queued (without their windows) and the deferred ones, then ends the thread.</summary>
     public void Dispose()
     {
         lock (_lock)

@@ -19,9 +19,9 @@ namespace Voice.Host.Webhooks;
 /// it wrote (<see cref="Enqueue"/>), and the pending ones are read back only at start-up, or after more were
 /// pending than <see cref="WebhookOptions.MaxInMemory"/> and the excess was left to the database. Nothing runs
 /// in between: a webhook goes out from the thread that wrote it, and the next one of its call from the thread
-/// that read the answer to the one before. Outcomes ride along with the recorder's next transaction
-/// (<see cref="IWebhookOutbox.QueueAttempt"/>), or are written by a timer within <see cref="FlushDelay"/>; a
-/// timer is otherwise set only for a retry. A quiet host does no work at all.
+/// that read the answer to the one before. Outcomes ride along with the recorder's next transaction, or get one of
+/// their own on the store's write thread (<see cref="IWebhookOutbox.QueueAttempt"/>); a timer is set only for a retry.
+/// A quiet host does no work at all.
 /// </remarks>
 internal sealed class WebhookSender : BackgroundService
 {
@@ -31,18 +31,14 @@ internal sealed class WebhookSender : BackgroundService
     private readonly ILogger<WebhookSender> _logger;
     private readonly HttpClient _http;
     private readonly HostMeter? _meter;
-    /// <summary>How long an attempt's outcome may wait for a transaction to ride along with before it gets its own.</summary>
-    public static readonly TimeSpan FlushDelay = TimeSpan.FromMilliseconds(250);
 
     private readonly Lock _lock = new();
     private readonly WebhookSchedule _schedule;
     private readonly List<Task> _deliveries = [];
     private readonly CancellationTokenSource _stopping = new();
     private ITimer? _retryTimer;
-    private ITimer? _flushTimer;
     private bool _started;
     private int _reloading;
-    private int _flushArmed;
     private int _starting;
     private int _startAgain;
 
@@ -54,6 +50,7 @@ internal sealed class WebhookSender : BackgroundService
         _time = time;
         _logger = logger;
         _schedule = new WebhookSchedule(options.MaxInMemory);
+        _store.AttemptsNotWritten += error => _logger.LogError(error, "Could not record webhook deliveries; trying again with the next write");
         _http = new HttpClient(handler ?? new SocketsHttpHandler
         {
             PooledConnectionLifetime = TimeSpan.FromMinutes(2),
@@ -100,7 +97,6 @@ internal sealed class WebhookSender : BackgroundService
             running = [.. _deliveries];
         }
         await Task.WhenAll(running);
-        _flushTimer?.Dispose();
         await FlushAsync();
     }
 
@@ -202,7 +198,7 @@ internal sealed class WebhookSender : BackgroundService
         StartDue();
     }
 
-    /// <summary>Writes the outcomes still queued; a failure loses them, not the webhooks, which stay pending and are sent again.</summary>
+    /// <summary>Writes the outcomes still queued at stop; when that fails, the webhooks stay pending and the next start sends them again.</summary>
     private async Task FlushAsync()
     {
         try
@@ -323,30 +319,7 @@ internal sealed class WebhookSender : BackgroundService
         {
             _schedule.Finish(delivery.CallId, retryAt);
         }
-        if (Interlocked.Exchange(ref _flushArmed, 1) == 0)
-        {
-            _flushTimer ??= Timer(FlushIfDue);
-            _flushTimer.Change(FlushDelay, Timeout.InfiniteTimeSpan);
-        }
         StartDue();
-    }
-
-    /// <summary>
-    /// The flush timer: outcomes that have waited <see cref="FlushDelay"/> for a transaction get one of their own. When a
-    /// transaction took the older ones meanwhile, the younger wait out the rest of their delay: under load the recorder's
-    /// next batch takes them too, instead of a commit of their own every <see cref="FlushDelay"/> (on the lab's real
-    /// servers, a quarter of the commits).
-    /// </summary>
-    private void FlushIfDue()
-    {
-        if (_store.OldestQueuedAttempt is { } oldest && oldest + FlushDelay - _time.GetUtcNow() is var wait && wait > TimeSpan.Zero)
-        {
-            _flushTimer!.Change(wait, Timeout.InfiniteTimeSpan);
-            return;
-        }
-        // Disarmed before the flush takes the queue: an outcome queued meanwhile either arms the timer again or is taken.
-        Volatile.Write(ref _flushArmed, 0);
-        _ = FlushAsync();
     }
 
     /// <summary>
