@@ -19,8 +19,8 @@ internal sealed class EslConnection : FramedConnection
     private readonly Action<EslMessage> _onMessage;
     private readonly Queue<PendingReply> _replies = new();
 
-    private EslConnection(Stream stream, string name, EslLimits limits, ILogger logger, Action<EslMessage> onMessage)
-        : base(stream, readBufferSize: 64 * 1024)
+    private EslConnection(Stream stream, string name, EslLimits limits, ILogger logger, Action<EslMessage> onMessage, bool bufferOnlyWhenReadable)
+        : base(stream, readBufferSize: 64 * 1024, bufferOnlyWhenReadable)
     {
         Name = name;
         _limits = limits;
@@ -43,7 +43,7 @@ internal sealed class EslConnection : FramedConnection
         string host, int port, EslLimits limits, ILogger logger, Action<EslMessage> onMessage, CancellationToken ct)
     {
         var socket = await ReconnectLoop.ConnectSocketAsync(host, port, ct).ConfigureAwait(false);
-        var connection = Wrap(socket, $"{host}:{port}", limits, logger, onMessage);
+        var connection = Wrap(socket, $"{host}:{port}", limits, logger, onMessage, bufferOnlyWhenReadable: false);
         connection.StartReading();
         return connection;
     }
@@ -59,17 +59,18 @@ internal sealed class EslConnection : FramedConnection
     /// </remarks>
     public static EslConnection Start(Socket socket, string name, EslLimits limits, ILogger logger, Action<EslMessage> onMessage, string command, out Task<EslMessage> reply)
     {
-        var connection = Wrap(socket, name, limits, logger, onMessage);
+        // One connection per call, waiting for most of it: it holds a read buffer only while it has bytes to read.
+        var connection = Wrap(socket, name, limits, logger, onMessage, bufferOnlyWhenReadable: true);
         // Queued before SendAsync's first wait: nobody else holds a new connection's write lock.
         reply = connection.SendAsync(command, CancellationToken.None);
         connection.StartReading();
         return connection;
     }
 
-    private static EslConnection Wrap(Socket socket, string name, EslLimits limits, ILogger logger, Action<EslMessage> onMessage)
+    private static EslConnection Wrap(Socket socket, string name, EslLimits limits, ILogger logger, Action<EslMessage> onMessage, bool bufferOnlyWhenReadable)
     {
         socket.NoDelay = true;
-        return new EslConnection(new NetworkStream(socket, ownsSocket: true), name, limits, logger, onMessage);
+        return new EslConnection(new NetworkStream(socket, ownsSocket: true), name, limits, logger, onMessage, bufferOnlyWhenReadable);
     }
 
     /// <summary>
