@@ -417,6 +417,20 @@ public class WebhookTests(Engine engine)
     }
 
     [Test]
+    public async Task Closing_the_store_writes_the_outcomes_still_waiting_for_a_transaction()
+    {
+        using var database = new TestDatabase(engine);
+        var clock = new SteppedTime();
+        var store = await StoreWithCallAsync(database, "hooked", clock.Now, clock);
+        var hook = (await store.WriteAsync([], [new CallStateChange("hooked", 1, null, CallState.Queued, clock.Now)], [])).Single();
+        store.QueueAttempt("hooked", new WebhookAttempt(hook.Id, "delivered", 200, null, clock.Now, null));
+
+        store.Dispose();
+
+        Assert.That(await OnDiskAsync(database, hook.Id), Is.EqualTo(("delivered", 1L)), "written at close, not left for the delay that never came");
+    }
+
+    [Test]
     public async Task An_ended_call_and_its_alert_are_read_from_memory_for_a_while_after_its_webhooks_settle_then_from_the_outbox()
     {
         using var database = new TestDatabase(engine);

@@ -108,13 +108,16 @@ public sealed partial class CallStore
                 return;
             }
             wait = _attempts[0].Attempt.At + AttemptsWriteDelay - _clock.GetUtcNow();
-            // Cleared before the write takes the queue: an attempt queued meanwhile either defers another write or is taken.
-            _attemptsWriteDeferred = wait > TimeSpan.Zero;
         }
-        if (wait > TimeSpan.Zero)
+        // The store closing runs this at once, and defers nothing more: then the attempts are written now.
+        if (wait > TimeSpan.Zero && _thread.Defer(WriteDueAttempts, wait))
         {
-            _thread.Defer(WriteDueAttempts, wait);
             return;
+        }
+        lock (_attemptsLock)
+        {
+            // Cleared before the write takes the queue: an attempt queued meanwhile either defers another write or is taken.
+            _attemptsWriteDeferred = false;
         }
         if (TakeAttempts() is not { } attempts)
         {
