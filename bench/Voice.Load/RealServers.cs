@@ -74,7 +74,7 @@ internal static class RealServers
             var calls = result.Calls;
             Console.WriteLine($"calls:                 {calls} at {options.Rate}/s: {string.Join(", ", result.Outcomes.OrderByDescending(o => o.Value).Select(o => $"{o.Value} {o.Key}"))}");
             Console.WriteLine($"host CPU per call:     {hostCpu.Total.TotalMilliseconds / calls:F2} ms ({hostCpu.User.TotalMilliseconds / calls:F2} user, {hostCpu.Kernel.TotalMilliseconds / calls:F2} kernel; target ≤ 5 ms), {(double)switches / calls:F0} context switches per call");
-            Console.WriteLine($"host memory:           {PeakResidentMegabytes(host.Id):F0} MB resident at its peak (the calls of a busy second live for the length of a call)");
+            Console.WriteLine($"host memory:           {PeakResidentMegabytes(host.Id):F0} MB resident at its peak (about one call-length of calls live at once)");
             if (media is { } mediaPid && signalling is { } signallingPid)
             {
                 Console.WriteLine($"servers' CPU per call: FreeSWITCH {(ProcessCpu(mediaPid) - before.Media).Total.TotalMilliseconds / calls:F2} ms, " +
