@@ -179,6 +179,7 @@ public class AuthTests
     [Test]
     public void Short_keys_are_refused_at_start_up() =>
         Assert.That(() => ApiKeys.Parse(["n8n=short"]), Throws.InvalidOperationException.With.Message.Contains("16 characters"));
+
     [Test]
     public async Task On_a_kept_alive_connection_every_request_is_checked_again_a_wrong_key_after_a_right_one_included()
     {
