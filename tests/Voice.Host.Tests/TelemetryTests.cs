@@ -126,6 +126,30 @@ public class TelemetryTests
     }
 
     [Test]
+    public async Task Request_lines_are_logged_only_when_the_operator_asks_for_them()
+    {
+        // Off by default (with them, ASP.NET Core made an activity and a log scope for every poll); an operator's level wins.
+        const string category = "Microsoft.AspNetCore.Hosting.Diagnostics";
+        await using (var quiet = new HostFactory(new() { ["Logging:LogLevel:Default"] = "Debug", ["Logging:LogLevel:Microsoft.AspNetCore"] = "Debug" }))
+        {
+            using var client = quiet.CreateClient();
+            (await client.GetAsync("/healthz")).EnsureSuccessStatusCode();
+            var callId = await PlaceAsync(client, """{"to":"+15005550000","message":"Disk full."}""", $"00-{TraceId}-{Caller}-01");
+            await HostFactory.WaitForEndAsync(client, callId, "completed");
+            Assert.That(quiet.Logs.Entries.Where(e => e.Category == category), Is.Empty, "even with every other category at Debug");
+            var callLines = quiet.Logs.Entries.Where(e => e.Category.StartsWith("Voice.", StringComparison.Ordinal) && e.Message.Contains(callId, StringComparison.Ordinal));
+            Assert.That(callLines.Select(e => e.Scopes.GetValueOrDefault("TraceId")), Is.Not.Empty.And.All.EqualTo(TraceId),
+                "the call's own lines (queued, completed) still name the trace its POST came in");
+        }
+
+        await using var verbose = new HostFactory(new() { [$"Logging:LogLevel:{category}"] = "Information" });
+        using var asked = verbose.CreateClient();
+        (await asked.GetAsync("/healthz")).EnsureSuccessStatusCode();
+        await HostFactory.Eventually(async () => verbose.Logs.Entries.Any(e => e.Category == category && e.Message.Contains("/healthz", StringComparison.Ordinal)),
+            "Request starting / finished, once configured");
+    }
+
+    [Test]
     public async Task A_webhook_left_pending_by_a_restart_is_delivered_in_its_calls_trace()
     {
         await using var receiver = await WebhookReceiver.StartAsync();

@@ -47,7 +47,26 @@ internal static class Telemetry
             telemetry.UseOtlpExporter();
         }
         builder.Logging.Configure(options => options.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
+        QuietHostingDiagnostics(builder);
         return builder;
+    }
+
+    /// <summary>The logging category of ASP.NET Core's request diagnostics: "Request starting", "Request finished".</summary>
+    internal const string HostingDiagnostics = "Microsoft.AspNetCore.Hosting.Diagnostics";
+
+    /// <summary>
+    /// Turns ASP.NET Core's request diagnostics off unless the configuration sets their level. While that category
+    /// logs anything at all, ASP.NET Core makes an activity and a log scope for every request (each poll and probe
+    /// too) that no one records: about a tenth of a poll's CPU on the lab's machine (<c>perf</c>, 70 polls a second).
+    /// The requests that change something still get their span (<see cref="UseRequestSpans"/>), which their log lines
+    /// name; the lines "Request starting" and "Request finished" were below the host's default level anyway.
+    /// </summary>
+    private static void QuietHostingDiagnostics(WebApplicationBuilder builder)
+    {
+        if (builder.Configuration.GetSection("Logging:LogLevel")[HostingDiagnostics] is null)
+        {
+            builder.Logging.AddFilter(HostingDiagnostics, LogLevel.None);
+        }
     }
 
     /// <summary>
@@ -72,16 +91,18 @@ internal static class Telemetry
 
     private static async Task TracedAsync(HttpContext context, RequestDelegate next)
     {
-        // ASP.NET Core's own activity for the request (made for its log scopes, recorded by no one) holds the caller's
-        // context: the span takes that as its parent, not the unrecorded activity.
-        var request = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpActivityFeature>()?.Activity;
-        var parent = request is { ParentSpanId: var parentSpan } && parentSpan != default
-            ? new ActivityContext(request.TraceId, parentSpan, request.ActivityTraceFlags, request.TraceStateString, isRemote: true)
-            : default;
+        // The caller's trace, from its traceparent and tracestate headers (W3C, or whatever propagator the process set).
+        // Read here rather than from ASP.NET Core's request activity, which the host no longer has made (see
+        // QuietHostingDiagnostics). A request without a trace, or with one that does not parse, starts a trace of its own.
+        DistributedContextPropagator.Current.ExtractTraceIdAndState(context.Request.Headers, static (carrier, name, out value, out values) =>
+        {
+            values = null;
+            value = ((IHeaderDictionary)carrier!)[name] is { Count: > 0 } header ? header.ToString() : null;
+        }, out var traceParent, out var traceState);
+        var parent = ActivityContext.TryParse(traceParent, traceState, isRemote: true, out var remote) ? remote : default;
         if (parent == default)
         {
-            // A root, as the request came without a trace: not a child of that unrecorded activity, which is current.
-            Activity.Current = null;
+            Activity.Current = null; // a root, whatever the connection's context held
         }
         var method = context.Request.Method;
         using var span = HostActivities.Source.StartActivity(ActivityKind.Server, parent, name: method);
