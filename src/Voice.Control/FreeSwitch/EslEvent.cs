@@ -29,7 +29,7 @@ public sealed class EslEvent
 
     private readonly Dictionary<string, string>? _known;
     private readonly ReadOnlyMemory<byte>? _json;
-    private readonly IReadOnlyList<KeyValuePair<string, string>>? _encoded;
+    private readonly EslMessage? _encoded;
     private Dictionary<string, string>? _headers;
 
     private EslEvent(Dictionary<string, string> headers, string? body)
@@ -45,7 +45,7 @@ public sealed class EslEvent
         Body = body;
     }
 
-    private EslEvent(IReadOnlyList<KeyValuePair<string, string>> encoded) => _encoded = encoded;
+    private EslEvent(EslMessage encoded) => _encoded = encoded;
 
     /// <summary>Every header, values decoded. Names compare case-insensitively.</summary>
     public IReadOnlyDictionary<string, string> Headers => _headers ??= DecodeAll();
@@ -65,14 +65,7 @@ public sealed class EslEvent
             }
             if (_encoded is not null)
             {
-                foreach (var (key, value) in _encoded)
-                {
-                    if (key.Equals(name, StringComparison.OrdinalIgnoreCase))
-                    {
-                        return Decode(value);
-                    }
-                }
-                return null;
+                return _encoded[name] is { } value ? Decode(value) : null;
             }
             return Headers.GetValueOrDefault(name);
         }
@@ -101,7 +94,7 @@ public sealed class EslEvent
         {
             EslContentTypes.EventPlain => ParsePlain(message.Body.Span),
             EslContentTypes.EventJson => ParseJson(message.Body, message.OwnsBody),
-            _ when message["Event-Name"] is not null => new EslEvent(message.Headers),
+            _ when message["Event-Name"] is not null => new EslEvent(message),
             _ => throw new EslProtocolException($"not an event: {message}"),
         };
     }
@@ -114,8 +107,8 @@ public sealed class EslEvent
             ReadJson(json.Span, (name, value) => all.TryAdd(name, value), wanted: null);
             return all;
         }
-        var decoded = new Dictionary<string, string>(_encoded!.Count, StringComparer.OrdinalIgnoreCase);
-        foreach (var (name, value) in _encoded)
+        var decoded = new Dictionary<string, string>(_encoded!.Headers.Count, StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, value) in _encoded.Headers)
         {
             decoded.TryAdd(name, Decode(value));
         }

@@ -58,7 +58,7 @@ public static class EslFrame
             return false;
         }
         var body = contentLength == 0 ? ReadOnlyMemory<byte>.Empty : rest.Slice(bodyStart, contentLength).ToArray();
-        message = new EslMessage(headers, body, ownsBody: true);
+        message = headers.Decoded is { } decoded ? new EslMessage(decoded, body, ownsBody: true) : new EslMessage(headers.Block!, body, ownsBody: true);
         buffer = rest.Slice(bodyStart + contentLength);
         return true;
     }
@@ -93,20 +93,40 @@ public static class EslFrame
         return -1;
     }
 
-    private static KeyValuePair<string, string>[] ParseHeaders(in ReadOnlySequence<byte> block, in ReadOnlySequence<byte> whole, out int contentLength)
+    /// <summary>
+    /// Header blocks longer than this keep their values as bytes, each decoded when asked for: the outbound
+    /// <c>connect</c> reply's 250 channel variables (10 KB) live as long as the call, as one array instead of 250
+    /// strings that every collection of the young generation would copy. Shorter blocks (replies, plain events'
+    /// envelopes) are decoded at once.
+    /// </summary>
+    internal const int LazyHeaderBytes = 2048;
+
+    private static (KeyValuePair<string, string>[]? Decoded, EslHeaderBlock? Block) ParseHeaders(
+        in ReadOnlySequence<byte> block, in ReadOnlySequence<byte> whole, out int contentLength)
     {
+        var lazy = block.Length > LazyHeaderBytes;
         byte[]? rented = null;
-        var span = block.IsSingleSegment
-            ? block.FirstSpan
-            : (rented = ArrayPool<byte>.Shared.Rent((int)block.Length)).AsSpan(0, (int)block.Length);
+        byte[]? kept = null;
+        ReadOnlySpan<byte> span;
+        if (lazy)
+        {
+            span = kept = block.ToArray();
+        }
+        else if (block.IsSingleSegment)
+        {
+            span = block.FirstSpan;
+        }
+        else
+        {
+            rented = ArrayPool<byte>.Shared.Rent((int)block.Length);
+            block.CopyTo(rented);
+            span = rented.AsSpan(0, (int)block.Length);
+        }
+        // Where each value lies, in a pooled array: a block's values become strings, or a block of its own, either way.
+        var slots = ArrayPool<EslHeaderBlock.Slot>.Shared.Rent(span.Count((byte)'\n') + 1);
         try
         {
-            if (rented is not null)
-            {
-                block.CopyTo(rented);
-            }
             contentLength = 0;
-            var headers = new KeyValuePair<string, string>[span.Count((byte)'\n')];
             var count = 0;
             foreach (var range in span.Split((byte)'\n'))
             {
@@ -126,20 +146,27 @@ public static class EslFrame
                     valueStart++;
                 }
                 var name = HeaderName(line[..colon]);
-                var value = Encoding.UTF8.GetString(line[valueStart..]);
-                if (ReferenceEquals(name, ContentLengthName))
+                var value = line[valueStart..];
+                if (ReferenceEquals(name, ContentLengthName) && !int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out contentLength))
                 {
-                    if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out contentLength))
-                    {
-                        throw Malformed(whole, $"Content-Length '{WireText.Preview(value, 32)}' is not a byte count");
-                    }
+                    throw Malformed(whole, $"Content-Length '{WireText.Preview(Encoding.UTF8.GetString(value), 32)}' is not a byte count");
                 }
-                headers[count++] = new(name, value);
+                slots[count++] = new(name, range.Start.GetOffset(span.Length) + valueStart, value.Length);
             }
-            return count == headers.Length ? headers : headers[..count];
+            if (kept is not null)
+            {
+                return (null, new EslHeaderBlock(kept, slots.AsSpan(0, count).ToArray()));
+            }
+            var headers = new KeyValuePair<string, string>[count];
+            for (var i = 0; i < count; i++)
+            {
+                headers[i] = new(slots[i].Name, Encoding.UTF8.GetString(span.Slice(slots[i].Start, slots[i].Length)));
+            }
+            return (headers, null);
         }
         finally
         {
+            ArrayPool<EslHeaderBlock.Slot>.Shared.Return(slots, clearArray: true);
             if (rented is not null)
             {
                 ArrayPool<byte>.Shared.Return(rented);

@@ -10,7 +10,8 @@ namespace Voice.Control.FreeSwitch;
 /// </summary>
 public sealed class EslMessage
 {
-    private readonly KeyValuePair<string, string>[] _headers;
+    private KeyValuePair<string, string>[]? _headers;
+    private readonly EslHeaderBlock? _block;
     private string? _bodyText;
 
     public EslMessage(KeyValuePair<string, string>[] headers, ReadOnlyMemory<byte> body)
@@ -27,17 +28,29 @@ public sealed class EslMessage
         OwnsBody = ownsBody;
     }
 
+    /// <summary>A message whose long header block stays bytes until its headers are asked for.</summary>
+    internal EslMessage(EslHeaderBlock block, ReadOnlyMemory<byte> body, bool ownsBody)
+    {
+        _block = block;
+        Body = body;
+        OwnsBody = ownsBody;
+    }
+
     /// <summary>The body's memory belongs to this message alone (see the constructor).</summary>
     internal bool OwnsBody { get; }
 
     /// <summary>The header block in wire order.</summary>
-    public IReadOnlyList<KeyValuePair<string, string>> Headers => _headers;
+    public IReadOnlyList<KeyValuePair<string, string>> Headers => _headers ??= _block!.Decode();
 
     /// <summary>The first header of that name (case-insensitive), as on the wire; null when absent.</summary>
     public string? this[string name]
     {
         get
         {
+            if (_headers is null)
+            {
+                return _block!.Find(name);
+            }
             foreach (var header in _headers)
             {
                 if (string.Equals(header.Key, name, StringComparison.OrdinalIgnoreCase))

@@ -219,6 +219,37 @@ public class EslFrameTests
         Assert.That(heartbeat["Idle-CPU"], Is.Not.Null);
     }
 
+    [Test]
+    public void A_long_header_block_reads_as_a_short_one_does()
+    {
+        // Channel data (the connect reply) is several KB of headers: past EslFrame.LazyHeaderBytes they stay bytes until asked for.
+        var headers = new List<(string Name, string Value)> { ("Event-Name", "CHANNEL_DATA"), ("Content-Type", "api/response") };
+        headers.AddRange(Enumerable.Range(0, 300).Select(i => ($"variable_pad_{i}", $"value%20{i}")));
+        headers.Add(("Content-Length", "5"));
+        var bytes = Encoding.UTF8.GetBytes(string.Concat(headers.Select(h => $"{h.Name}: {h.Value}\n")) + "\nhello");
+        Assert.That(bytes, Has.Length.GreaterThan(4 * 2048), "long enough to be kept as bytes");
+
+        foreach (var stream in new[] { new ReadOnlySequence<byte>(bytes), Segments.Of(bytes, 1) })
+        {
+            var buffer = stream;
+            Assert.That(EslFrame.TryRead(ref buffer, EslLimits.Default, out var message), Is.True);
+            Assert.That(buffer.Length, Is.Zero);
+            Assert.That(message.Headers.Select(h => (h.Key, h.Value)), Is.EqualTo(headers), "every header, in wire order, as on the wire");
+            Assert.That(message["content-type"], Is.EqualTo("api/response"), "names compare case-insensitively");
+            Assert.That(message["variable_pad_299"], Is.EqualTo("value%20299"));
+            Assert.That(message["X-Absent"], Is.Null);
+            Assert.That(message.BodyText, Is.EqualTo("hello"));
+            var channel = EslEvent.Parse(message);
+            Assert.That(channel.Variable("pad_7"), Is.EqualTo("value 7"), "an event's values URL-decoded");
+            Assert.That(channel.Headers, Has.Count.EqualTo(headers.Count));
+        }
+
+        var broken = new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes($"Content-Type: api/response\nContent-Length: 12x\nX-Padding: {new string('x', 4096)}\n\n"));
+        Assert.That(() => EslFrame.TryRead(ref broken, EslLimits.Default, out _),
+            Throws.TypeOf<EslProtocolException>().With.Message.Contains("Content-Length '12x' is not a byte count"));
+    }
+
+    [Test]
     [TestCase("Content-Type: command/reply\nReply-Text\n\n", "header line 'Reply-Text' has no name before ':'")]
     [TestCase("Content-Type: api/response\nContent-Length: 12x\n\n", "Content-Length '12x' is not a byte count")]
     [TestCase(": nameless\n\n", "has no name before ':'")]
