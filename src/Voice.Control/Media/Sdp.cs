@@ -251,8 +251,20 @@ public static class Sdp
 
     private static bool IsDirection(string line) => line is "a=sendrecv" or "a=sendonly" or "a=recvonly" or "a=inactive";
 
-    private static List<string> Lines(string sdp) =>
-        sdp.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0).ToList();
+    /// <summary>The non-empty lines, without their line ends (CRLF, or LF alone): one string per line.</summary>
+    private static List<string> Lines(string sdp)
+    {
+        var lines = new List<string>(48);
+        foreach (var range in sdp.AsSpan().Split('\n'))
+        {
+            var line = sdp.AsSpan(range).TrimEnd('\r');
+            if (!line.IsEmpty)
+            {
+                lines.Add(line.ToString());
+            }
+        }
+        return lines;
+    }
 
     private static string Join(List<string> lines)
     {
