@@ -147,7 +147,6 @@ public class EslOutboundHostileTests
     public async Task A_session_whose_Unique_ID_could_break_a_command_is_closed_not_held(string uniqueId)
     {
         Listen();
-        var openBefore = OpenDescriptors();
         var peers = new List<Socket>();
         for (var i = 0; i < 50; i++)
         {
@@ -163,7 +162,7 @@ public class EslOutboundHostileTests
             }
         }
         Assert.That(_listener.Sessions.TryRead(out _), Is.False, "no session handed out");
-        await Poll.UntilAsync(() => OpenDescriptors() <= openBefore);
+        await Poll.UntilAsync(() => AcceptedSocketsOpen() == 0);
     }
 
     [Test]
@@ -201,7 +200,6 @@ public class EslOutboundHostileTests
     public async Task A_connection_flood_is_bounded_every_socket_is_closed_and_a_real_call_still_gets_through()
     {
         Listen(new EslOutboundOptions { Port = 0, CommandTimeout = TimeSpan.FromSeconds(1), MaxPendingConnections = 16 });
-        var openBefore = OpenDescriptors();
         var flood = new List<Socket>();
         for (var i = 0; i < 200; i++)
         {
@@ -214,7 +212,7 @@ public class EslOutboundHostileTests
                 await ReadUntilClosedAsync(socket);
             }
         }
-        await Poll.UntilAsync(() => OpenDescriptors() <= openBefore);
+        await Poll.UntilAsync(() => AcceptedSocketsOpen() == 0);
         Assert.That(_log.Lines.Count(l => l.Contains("closing new ones", StringComparison.Ordinal)), Is.InRange(1, 10), "a flood is logged once a second, not per connection");
 
         var peer = new FakeEslPeer(await ConnectAsync());
@@ -224,13 +222,48 @@ public class EslOutboundHostileTests
             await replay.PlayAsync(2);
             await using var session = await _listener.Sessions.ReadAsync().AsTask().Within();
             Assert.That(session.UniqueId, Is.EqualTo("e03f5bd1-3032-47f5-943e-b05d95217ff5"));
+            Assert.That(AcceptedSocketsOpen(), Is.EqualTo(1), "the session's own connection is open, and counted");
         }
     }
 
-    /// <summary>Open file descriptors of this process (sockets included); Linux only.</summary>
-    private static int OpenDescriptors()
+    /// <summary>
+    /// The connections the listener accepted whose sockets this process still holds open (Linux only): sockets of
+    /// this process, from /proc/self/fd, whose local port is the listener's. Counting every descriptor instead
+    /// made these tests fail after tests whose clients were still reconnecting in the background.
+    /// </summary>
+    private int AcceptedSocketsOpen()
     {
         Assume.That(Directory.Exists("/proc/self/fd"), "counts open sockets through /proc");
-        return Directory.GetFiles("/proc/self/fd").Length;
+        var held = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var fd in Directory.GetFiles("/proc/self/fd"))
+        {
+            try
+            {
+                if (new FileInfo(fd).LinkTarget is { } target && target.StartsWith("socket:[", StringComparison.Ordinal))
+                {
+                    held.Add(target["socket:[".Length..^1]);
+                }
+            }
+            catch (IOException)
+            {
+                // closed while we looked
+            }
+        }
+        var port = _listener.LocalEndPoint.Port.ToString("X4", System.Globalization.CultureInfo.InvariantCulture);
+        var open = 0;
+        foreach (var table in new[] { "/proc/self/net/tcp", "/proc/self/net/tcp6" })
+        {
+            foreach (var line in File.Exists(table) ? File.ReadLines(table).Skip(1) : [])
+            {
+                // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode …
+                var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                const string listening = "0A";
+                if (fields.Length > 9 && fields[1].EndsWith(":" + port, StringComparison.Ordinal) && fields[3] != listening && held.Contains(fields[9]))
+                {
+                    open++;
+                }
+            }
+        }
+        return open;
     }
 }
