@@ -215,6 +215,9 @@ internal static class VoiceBridgeConfiguration
         return new EslOutboundOptions { ListenAddress = listen, Port = port, AdvertisedAddress = advertised };
     }
 
+    /// <summary>How long the host keeps an ended call in memory (its store keeps it for the retention in days).</summary>
+    public static readonly TimeSpan EndedCallRetention = TimeSpan.FromMinutes(1);
+
     private static CallOptions Calls(IConfiguration configuration)
     {
         var trunk = Value(configuration, "SIP_TRUNK_HOST", "Sip:TrunkHost") ?? "127.0.0.1";
@@ -245,6 +248,10 @@ internal static class VoiceBridgeConfiguration
             MaxConcurrentCalls = Int(configuration, "MAX_CONCURRENT_CALLS", "Calls:MaxConcurrentCalls") ?? defaults.MaxConcurrentCalls,
             CallsPerSecond = Int(configuration, "CALLS_PER_SECOND", "Calls:CallsPerSecond") ?? defaults.CallsPerSecond,
             MaxQueuedCalls = Int(configuration, null, "Calls:MaxQueuedCalls") ?? defaults.MaxQueuedCalls,
+            // The host keeps every call in its store: an ended call stays in memory only for the polls that find it ended.
+            // The library's default (10 minutes, for programs without a store) held 12,000 ended calls at 20 calls/s,
+            // some 5 KB each (dotnet-gcdump), for every full collection to walk.
+            EndedCallRetention = EndedCallRetention,
             MaxCallDuration = Int(configuration, null, "Calls:MaxCallDurationSeconds") is { } max ? TimeSpan.FromSeconds(max) : defaults.MaxCallDuration,
             HookTimeout = Int(configuration, "HOOK_TIMEOUT_SECONDS", "Calls:HookTimeoutSeconds") is { } hook ? TimeSpan.FromSeconds(hook) : defaults.HookTimeout,
             HookFailureMessage = Value(configuration, "HOOK_FAILURE_MESSAGE", "Calls:HookFailureMessage") ?? defaults.HookFailureMessage,

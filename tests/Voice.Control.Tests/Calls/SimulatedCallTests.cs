@@ -71,6 +71,24 @@ public class SimulatedCallTests
     }
 
     [Test]
+    public async Task An_ended_call_is_forgotten_after_the_retention_and_a_running_one_is_kept()
+    {
+        var (manager, changes) = Manager(new CallOptions { RepeatPause = TimeSpan.FromMilliseconds(10), EndedCallRetention = TimeSpan.FromMilliseconds(100) });
+        var ended = manager.Place(Call(MagicNumbers.Busy));
+        await changes.FinalAsync(ended.CallId);
+        var running = manager.Place(Call(MagicNumbers.NeverAnswers) with { RingTimeout = TimeSpan.FromSeconds(60) });
+        Assert.That(manager.Get(ended.CallId), Is.Not.Null, "readable once ended");
+
+        // Ended calls are looked over as calls are placed, at most once a second.
+        await Poll.UntilAsync(() =>
+        {
+            manager.Place(Call(MagicNumbers.Busy));
+            return manager.Get(ended.CallId) is null;
+        });
+        Assert.That(manager.Get(running.CallId)?.State, Is.EqualTo(CallState.Ringing).Or.EqualTo(CallState.Dialing), "a running call is kept however long it runs");
+    }
+
+    [Test]
     [CancelAfter(20_000)]
     public async Task A_number_that_never_answers_is_cancelled_at_the_ring_timeout()
     {
