@@ -60,7 +60,7 @@ public class EslOutboundTests
         }
         var perCall = (GC.GetTotalMemory(forceFullCollection: true) - before) / calls;
 
-        // Both ends of each connection are counted (this fake FreeSWITCH's too), and the call's channel data: about 37 KB
+        // Both ends of each connection are counted (this fake FreeSWITCH's too), and the call's channel data: about 35 KB
         // in all; with the read buffer kept, about 100 KB.
         Assert.That(perCall, Is.LessThan(64 * 1024), $"{perCall} bytes held per waiting call: less than the read buffer alone would be");
         foreach (var (peer, session) in connected)

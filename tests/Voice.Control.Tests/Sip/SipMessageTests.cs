@@ -55,6 +55,23 @@ public class SipMessageTests
         Assert.That(message.Sdp, Is.Null);
     }
 
+    [Test]
+    public void Header_names_keep_their_spelling_from_the_wire_message_after_message()
+    {
+        // Names are shared between messages (the same few dozen on every one), compared exactly as written.
+        var spellings = new[] { "Call-ID", "CALL-ID", "call-id", "i", "X-Custom ", "x-custom" };
+        foreach (var _ in Enumerable.Range(0, 2))
+        {
+            foreach (var name in spellings)
+            {
+                var message = SipMessage.Parse($"BYE sip:127.0.0.1 SIP/2.0\r\n{name}: abc@host\r\n\r\n");
+                Assert.That(message.Headers.Single().Name, Is.EqualTo(name.TrimEnd()));
+                Assert.That(message.Headers.Single().Value, Is.EqualTo("abc@host"));
+            }
+        }
+        Assert.That(SipMessage.Parse("BYE sip:a SIP/2.0\r\nCALL-ID: 1\r\n\r\n").CallId, Is.EqualTo("1"), "and still match their header case-insensitively");
+    }
+
     [TestCase("HELLO", "not a SIP request or status line")]
     [TestCase("SIP/2.0 2000 OK\r\n\r\n", "no valid status code")]
     [TestCase("INVITE sip:a@b SIP/2.0\r\nno colon here\r\n\r\n", "without a name")]
