@@ -38,7 +38,9 @@ public sealed class StandIn : IAsyncDisposable
         var ports = (await process.StandardOutput.ReadLineAsync())!.Split(' ').Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToArray();
         var drachtio = new DrachtioClient(new DrachtioClientOptions { Host = "127.0.0.1", Port = ports[0], Secret = "cymru" });
         await drachtio.ConnectAsync();
-        var broker = new MediaSessionBroker(new EslOutboundOptions { Port = 0, Backlog = listenBacklog });
+        // A burst of calls at once makes as many outbound Event Socket connections at once: the listener lets that many
+        // wait for their channel data (its default, 128, is for a host that paces its calls; past it, new ones are closed).
+        var broker = new MediaSessionBroker(new EslOutboundOptions { Port = 0, Backlog = listenBacklog, MaxPendingConnections = listenBacklog });
         broker.Start();
         var server = new MediaServer(new MediaServerOptions
         {
