@@ -100,6 +100,9 @@ public static class AnnounceCalls
             ? $"median: {perCall[2]:F0} µs client CPU per script call (endpoint, INVITE, answer, modify, say, gather, say, BYE, destroy; target ≤ 3000)"
             : $"median: {perCall[2]:F0} µs client CPU per announce call (endpoint, INVITE, answer, modify, speak, BYE, destroy; target ≤ 3000)");
 
+        // The rounds' latencies apart from the burst's: 1,000 calls at once queue behind each other on the cores.
+        await standIn.ReportAsync($"the {5 * calls} calls of the rounds, and the warm-up");
+
         // 1,000 calls at once, each ringing two seconds, so that all are in flight together.
         const int together = 1_000;
         var ring = new Dictionary<string, string> { ["X-Bench-Ring-Ms"] = "2000" };
@@ -114,6 +117,7 @@ public static class AnnounceCalls
         {
             Console.WriteLine($"  {group.Count()} × {group.Key}");
         }
+        await standIn.ReportAsync($"the {together} calls at once, queued behind each other", targets: false);
     }
 
     private static void InterlockedMax(ref int target, int value)

@@ -19,18 +19,31 @@ public static class EndpointLifecycle
     {
         await using var lean = new LeanMediaServer(pace);
         Console.WriteLine($"{lean.DrachtioPort} {lean.EventSocketPort}");
-        await Console.In.ReadLineAsync(); // runs until the parent closes stdin
-        var answerToPlay = lean.AnswerToPlay.Order().ToList();
+        // Each line from the parent prints what was measured since the last one, under that line's name (a tab and
+        // "no target" after it: without the targets), then "."; the rest is printed once the parent closes stdin.
+        while (await Console.In.ReadLineAsync() is { } line)
+        {
+            var parts = line.Split('\t');
+            Report(lean, parts[0], target: parts.Length == 1);
+            Console.WriteLine(StandIn.EndOfReport);
+        }
+        Report(lean, null, target: true);
+    }
+
+    private static void Report(LeanMediaServer lean, string? name, bool target)
+    {
+        var (answerToPlay, next) = lean.Take();
+        var of = name is null ? string.Empty : $" ({name})";
+        var goal = target ? " (target ≤ 5000)" : string.Empty;
         if (answerToPlay.Count > 0)
         {
-            Console.WriteLine($"play command at FreeSWITCH after the phone's 200 OK was sent: median {Percentile(answerToPlay, 0.5):F0} µs, " +
-            $"p99 {Percentile(answerToPlay, 0.99):F0} µs, max {answerToPlay[^1]:F0} µs over {answerToPlay.Count} calls (target ≤ 5000)");
+            Console.WriteLine($"play command at FreeSWITCH after the phone's 200 OK was sent{of}: median {Percentile(answerToPlay, 0.5):F0} µs, " +
+            $"p99 {Percentile(answerToPlay, 0.99):F0} µs, max {answerToPlay[^1]:F0} µs over {answerToPlay.Count} calls{goal}");
         }
-        var next = lean.CompletionToNext.Order().ToList();
         if (next.Count > 0)
         {
-            Console.WriteLine($"next command at FreeSWITCH after the previous one's CHANNEL_EXECUTE_COMPLETE was sent: median {Percentile(next, 0.5):F0} µs, " +
-            $"p99 {Percentile(next, 0.99):F0} µs, max {next[^1]:F0} µs over {next.Count} commands (target ≤ 5000)");
+            Console.WriteLine($"next command at FreeSWITCH after the previous one's CHANNEL_EXECUTE_COMPLETE was sent{of}: median {Percentile(next, 0.5):F0} µs, " +
+            $"p99 {Percentile(next, 0.99):F0} µs, max {next[^1]:F0} µs over {next.Count} commands{goal}");
         }
     }
 

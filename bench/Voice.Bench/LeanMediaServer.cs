@@ -156,6 +156,20 @@ public sealed class LeanMediaServer : IAsyncDisposable
 
     private readonly ConcurrentQueue<double> _completionToNext = new();
 
+    /// <summary>Takes what was measured so far (<see cref="AnswerToPlay"/>, <see cref="CompletionToNext"/>), each sorted, and starts both afresh.</summary>
+    public (List<double> AnswerToPlay, List<double> CompletionToNext) Take() => (Drain(_answerToPlay), Drain(_completionToNext));
+
+    private static List<double> Drain(ConcurrentQueue<double> queue)
+    {
+        var taken = new List<double>(queue.Count);
+        while (queue.TryDequeue(out var value))
+        {
+            taken.Add(value);
+        }
+        taken.Sort();
+        return taken;
+    }
+
     private readonly ConcurrentQueue<double> _answerToPlay = new();
     private long _lastAnswer;
 

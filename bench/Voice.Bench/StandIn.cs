@@ -51,6 +51,20 @@ public sealed class StandIn : IAsyncDisposable
         return new StandIn(process, drachtio, broker, server);
     }
 
+    /// <summary>The line the stand-in ends a report with.</summary>
+    public const string EndOfReport = ".";
+
+    /// <summary>Prints what the stand-in measured since the last report, as <paramref name="name"/> (with the latency targets, or without), and starts afresh.</summary>
+    public async Task ReportAsync(string name, bool targets = true)
+    {
+        await _process.StandardInput.WriteLineAsync(targets ? name : name + "\tno target");
+        await _process.StandardInput.FlushAsync();
+        while (await _process.StandardOutput.ReadLineAsync() is { } line && line != EndOfReport)
+        {
+            Console.WriteLine(line);
+        }
+    }
+
     /// <summary>Closes the links, then stops the stand-in and prints what it measured.</summary>
     public async ValueTask DisposeAsync()
     {
