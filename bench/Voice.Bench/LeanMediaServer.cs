@@ -149,14 +149,14 @@ public sealed class LeanMediaServer : IAsyncDisposable
     }
 
     /// <summary>Microseconds from each phone 200 OK written to the next play command read, for calls answered at once.</summary>
-    public IReadOnlyCollection<double> AnswerToPlay => _answerToPlay;
+    private readonly ConcurrentQueue<double> _answerToPlay = new();
 
     /// <summary>For each command after a channel's first: µs from the previous command's CHANNEL_EXECUTE_COMPLETE written to this command read.</summary>
-    public IReadOnlyCollection<double> CompletionToNext => _completionToNext;
-
     private readonly ConcurrentQueue<double> _completionToNext = new();
 
-    /// <summary>Takes what was measured so far (<see cref="AnswerToPlay"/>, <see cref="CompletionToNext"/>), each sorted, and starts both afresh.</summary>
+    private long _lastAnswer;
+
+    /// <summary>Takes what was measured so far (the answer-to-play and completion-to-next times), each sorted, and starts both afresh.</summary>
     public (List<double> AnswerToPlay, List<double> CompletionToNext) Take() => (Drain(_answerToPlay), Drain(_completionToNext));
 
     private static List<double> Drain(ConcurrentQueue<double> queue)
@@ -169,9 +169,6 @@ public sealed class LeanMediaServer : IAsyncDisposable
         taken.Sort();
         return taken;
     }
-
-    private readonly ConcurrentQueue<double> _answerToPlay = new();
-    private long _lastAnswer;
 
     /// <summary>The phone leg: echo, 180, then 200 OK with its SDP, at once or after X-Bench-Ring-Ms.</summary>
     private void AnswerPhone(DrachtioLink link, string id, string sip, List<Func<Task>> afterFlush)
