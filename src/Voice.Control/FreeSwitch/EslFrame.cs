@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using Voice.Control.Net;
@@ -176,18 +175,11 @@ public static class EslFrame
 
     private const string ContentLengthName = "Content-Length";
 
-    /// <summary>The most header names kept (FreeSWITCH's are its channel variables, a few hundred in practice).</summary>
-    private const int MaxKeptNames = 4096;
-
     /// <summary>
-    /// Header names seen, shared rather than allocated per message: the outbound <c>connect</c> reply alone carries
-    /// some 250 of them, the same for every call. Seeded with the envelope's, which are compared by reference.
+    /// Header names, shared between messages (FreeSWITCH's are its channel variables, a few hundred in practice). Seeded
+    /// with the envelope's, which are compared by reference.
     /// </summary>
-    private static readonly ConcurrentDictionary<string, string> Names = new(
-        new[] { "Content-Type", ContentLengthName, "Reply-Text", "Job-UUID" }.Select(name => KeyValuePair.Create(name, name)), StringComparer.Ordinal);
-
-    private static readonly ConcurrentDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> NameLookup =
-        Names.GetAlternateLookup<ReadOnlySpan<char>>();
+    private static readonly NameTable Names = new(capacity: 4096, maxLength: 256, "Content-Type", ContentLengthName, "Reply-Text", "Job-UUID");
 
     private static string HeaderName(ReadOnlySpan<byte> name)
     {
@@ -197,16 +189,7 @@ public static class EslFrame
         }
         Span<char> chars = stackalloc char[name.Length];
         Encoding.ASCII.GetChars(name, chars);
-        if (NameLookup.TryGetValue(chars, out var kept))
-        {
-            return kept;
-        }
-        var text = new string(chars);
-        if (Names.Count < MaxKeptNames)
-        {
-            Names.TryAdd(text, text);
-        }
-        return text;
+        return Names.Get(chars);
     }
 
     /// <summary>

@@ -1,5 +1,5 @@
-using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
+using Voice.Control.Net;
 
 namespace Voice.Control.Sip;
 
@@ -137,35 +137,15 @@ public sealed class SipMessage
                 error = $"SIP header line without a name: '{line.ToString()}'";
                 return false;
             }
-            headers.Add(new SipHeader(HeaderName(line[..colon].TrimEnd()), line[(colon + 1)..].Trim().ToString()));
+            headers.Add(new SipHeader(Names.Get(line[..colon].TrimEnd()), line[(colon + 1)..].Trim().ToString()));
         }
 
         message = new SipMessage(method, uri, status, reason, [.. headers], body.ToString());
         return true;
     }
 
-    /// <summary>The most header names kept (a few dozen in practice: the same ones on every message).</summary>
-    private const int MaxKeptNames = 1024;
-
-    /// <summary>Header names seen, exactly as written, shared rather than allocated for every message.</summary>
-    private static readonly ConcurrentDictionary<string, string> Names = new(StringComparer.Ordinal);
-
-    private static readonly ConcurrentDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> NameLookup =
-        Names.GetAlternateLookup<ReadOnlySpan<char>>();
-
-    private static string HeaderName(ReadOnlySpan<char> name)
-    {
-        if (NameLookup.TryGetValue(name, out var kept))
-        {
-            return kept;
-        }
-        var text = name.ToString();
-        if (name.Length <= 64 && Names.Count < MaxKeptNames)
-        {
-            Names.TryAdd(text, text);
-        }
-        return text;
-    }
+    /// <summary>Header names, shared between messages (a few dozen in practice: the same ones on every message).</summary>
+    private static readonly NameTable Names = new(capacity: 1024, maxLength: 64);
 
     private static bool TryParseStartLine(ReadOnlySpan<char> line, out string? method, out string? uri, out int status, out string? reason, [NotNullWhen(false)] out string? error)
     {
