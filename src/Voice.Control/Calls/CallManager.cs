@@ -502,8 +502,9 @@ public sealed class CallManager : IOutboundCalls, IAsyncDisposable
     {
         await foreach (var change in _changes.Reader.ReadAllAsync().ConfigureAwait(false))
         {
-            // Watchers first: they only queue the change, while a handler may run the code that awaited it.
-            foreach (var watcher in _watchers.Keys)
+            // Watchers first: they only queue the change, while a handler may run the code that awaited it. The
+            // dictionary itself is walked, not its Keys, which copy every key under all its locks for each change.
+            foreach (var (watcher, _) in _watchers)
             {
                 if (watcher.CallId is { } id && id != change.CallId)
                 {

@@ -112,7 +112,7 @@ internal sealed class DrachtioConnection : FramedConnection
 
     private async Task<string> SendAsync(string message, PendingRequest pending)
     {
-        var id = Guid.NewGuid().ToString();
+        var id = CorrelationIds.New();
         lock (StateLock)
         {
             if (IsClosed)

@@ -102,7 +102,7 @@ public sealed class EslClient : IAsyncDisposable, IReconnectingLink<EslConnectio
     public async Task<string> BackgroundApiAsync(string command, CancellationToken ct = default)
     {
         EslCommands.RequireOneLine(command, nameof(command));
-        var jobId = Guid.NewGuid().ToString();
+        var jobId = CorrelationIds.New();
         var job = new TaskCompletionSource<EslEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
         _jobs[jobId] = job;
         try

@@ -190,7 +190,7 @@ public sealed class EslOutboundSession : IAsyncDisposable
     public async Task<EslEvent> ExecuteAsync(string application, string? argument = null, CancellationToken ct = default)
     {
         ct.ThrowIfCancellationRequested();
-        var eventUuid = Guid.NewGuid().ToString();
+        var eventUuid = CorrelationIds.New();
         var command = EslCommands.Execute(UniqueId, application, argument, eventUuid);
         var completion = new TaskCompletionSource<EslEvent>();
         _executing[eventUuid] = completion;

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Voice.Control.Drachtio;
 using Voice.Control.FreeSwitch;
+using Voice.Control.Net;
 using Voice.Control.Sip;
 
 namespace Voice.Control.Media;
@@ -71,6 +72,9 @@ public sealed class MediaServer : IAsyncDisposable
 
     /// <summary>Endpoints of this server that are not yet destroyed.</summary>
     public IReadOnlyCollection<Endpoint> Endpoints => (IReadOnlyCollection<Endpoint>)_endpoints.Values;
+
+    /// <summary>How many <see cref="Endpoints"/> there are, without copying them (the pool asks at every call).</summary>
+    public int EndpointCount => _endpoints.Count;
 
     /// <summary>Connects the Event Socket (retrying in the background afterwards) and checks the SIP profile.</summary>
     /// <exception cref="MediaServerUnavailableException">The profile is missing or not running.</exception>
@@ -147,7 +151,7 @@ public sealed class MediaServer : IAsyncDisposable
         {
             throw new MediaServerUnavailableException($"media server {Name} is not ready: {Problem ?? "it went down just now"}");
         }
-        var id = Guid.NewGuid().ToString();
+        var id = CorrelationIds.New();
         await using var expectation = _broker.Expect(id);
         SipDialog? dialog = null;
         try

@@ -32,7 +32,7 @@ public sealed class MediaServerPool : IAsyncDisposable
 
     /// <summary>Each server's readiness and last HEARTBEAT load, for health checks and metrics.</summary>
     public IReadOnlyList<MediaServerStatus> Status =>
-        _servers.Select(s => new MediaServerStatus(s.Name, s.IsConnected, s.Load, s.Endpoints.Count, s.Problem)).ToList();
+        _servers.Select(s => new MediaServerStatus(s.Name, s.IsConnected, s.Load, s.EndpointCount, s.Problem)).ToList();
 
     /// <summary>Shares of sessions in use this close to each other count as the same load (servers take turns).</summary>
     public const double LoadStep = 0.02;
@@ -99,7 +99,7 @@ public sealed class MediaServerPool : IAsyncDisposable
     internal static double LoadOf(MediaServer server)
     {
         var load = server.Load;
-        var sessions = Math.Max(server.Endpoints.Count, load?.SessionCount ?? 0);
+        var sessions = Math.Max(server.EndpointCount, load?.SessionCount ?? 0);
         return (double)sessions / (load is { MaxSessions: > 0 } known ? known.MaxSessions : 1000);
     }
 
