@@ -113,9 +113,7 @@ try
     var apiKeys = builder.AddApiSecurity(dataDirectory);
     builder.AddTelemetry();
     builder.Services.AddOpenApi(options => options.AddDocumentTransformer<ApiDocument>());
-    // A stored tag (at most 32 levels, TagRules) sits inside a call inside a list; 128 leaves room for calls kept
-    // from before that limit.
-    builder.Services.ConfigureHttpJsonOptions(options => options.SerializerOptions.MaxDepth = 128);
+    builder.Services.ConfigureHttpJsonOptions(options => ApiJson.Use(options.SerializerOptions));
     builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestLineSize = HttpErrors.MaxRequestLine);
 
     var app = builder.Build();

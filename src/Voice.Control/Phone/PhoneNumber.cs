@@ -62,6 +62,30 @@ public sealed record PhoneNumber
     public static bool TryParse(string? input, PhoneNumberRules? rules, [NotNullWhen(true)] out PhoneNumber? number, [NotNullWhen(false)] out string? error)
     {
         rules ??= PhoneNumberRules.Default;
+        if (t_last is { } last && ReferenceEquals(last.Rules, rules) && string.Equals(last.Input, input, StringComparison.Ordinal))
+        {
+            number = last.Number;
+            error = null;
+            return true;
+        }
+        if (!TryParseCore(input, rules, out number, out error))
+        {
+            return false;
+        }
+        t_last = (input!, rules, number);
+        return true;
+    }
+
+    /// <summary>
+    /// The last number this thread read, and how: a request reads its destination more than once (its validation, the
+    /// call it places, the check of the call), and each read went through libphonenumber again. A number reads the same
+    /// by the same rules every time, so the last one is answered from here.
+    /// </summary>
+    [ThreadStatic]
+    private static (string Input, PhoneNumberRules Rules, PhoneNumber Number)? t_last;
+
+    private static bool TryParseCore(string? input, PhoneNumberRules rules, [NotNullWhen(true)] out PhoneNumber? number, [NotNullWhen(false)] out string? error)
+    {
         number = null;
         if (string.IsNullOrWhiteSpace(input))
         {

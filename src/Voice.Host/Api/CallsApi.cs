@@ -39,8 +39,14 @@ internal static class CallsApi
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType).ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
-        api.MapGet("/call/{callId}", async (string callId, IOutboundCalls calls, ICallStore store, CallRecorder recorder, Alerts.AlertChains alerts,
-            Voice.Control.VoiceControlOptions options, TimeProvider time, Agents.AgentDesk desk) =>
+        // Every poll of every call comes here: the host's services are looked up once, not for each request (seven
+        // lookups and a service scope per poll).
+        var services = routes.ServiceProvider;
+        var (calls, store, recorder, alerts) = (services.GetRequiredService<IOutboundCalls>(), services.GetRequiredService<ICallStore>(),
+            services.GetRequiredService<CallRecorder>(), services.GetRequiredService<Alerts.AlertChains>());
+        var (options, time, desk) = (services.GetRequiredService<Voice.Control.VoiceControlOptions>(), services.GetRequiredService<TimeProvider>(),
+            services.GetRequiredService<Agents.AgentDesk>());
+        api.MapGet("/call/{callId}", async (string callId) =>
         {
             var live = calls.Get(callId);
             var stored = live is null ? await store.GetAsync(callId) : null;

@@ -1,14 +1,12 @@
 using System.Text.Json;
-using Microsoft.AspNetCore.Http.Json;
-using Microsoft.Extensions.Options;
 
 namespace Voice.Host.Api;
 
 /// <summary>
 /// A JSON answer sent with its length, in one write. <c>Results.Ok</c> streams the body chunked, and Kestrel sends
 /// the body and the chunked encoding's last chunk as two TCP segments: for the API's small answers, every request
-/// cost one more send (and wake-up of the client) than it needs. Serialized with the host's JSON options, as
-/// <c>Results.Ok</c> would.
+/// cost one more send (and wake-up of the client) than it needs. Serialized with <see cref="ApiJson.HostOptions"/>, the
+/// host's JSON options, without looking them up in the request's services (which made a service scope per request).
 /// </summary>
 internal sealed class JsonBody(object? value, int statusCode, string contentType) : IResult, IStatusCodeHttpResult, IValueHttpResult, IContentTypeHttpResult
 {
@@ -24,8 +22,7 @@ internal sealed class JsonBody(object? value, int statusCode, string contentType
 
     public Task ExecuteAsync(HttpContext context)
     {
-        var options = context.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
-        var body = JsonSerializer.SerializeToUtf8Bytes(value, value?.GetType() ?? typeof(object), options);
+        var body = JsonSerializer.SerializeToUtf8Bytes(value, value?.GetType() ?? typeof(object), ApiJson.HostOptions);
         var response = context.Response;
         response.StatusCode = statusCode;
         response.ContentType = contentType;

@@ -117,4 +117,29 @@ public class PhoneNumberTests
     [TestCase("101", NumberType.Unknown)]
     public void A_number_knows_its_kind_of_line(string input, NumberType type) =>
         Assert.That(PhoneNumber.Parse(input).Type, Is.EqualTo(type));
+    [Test]
+    public void A_number_read_again_reads_by_the_rules_given_each_time()
+    {
+        // The same text, read in a row on one thread (as a request reads its destination) by different rules.
+        var germany = new PhoneNumberRules { DefaultCountryCode = "49", UsTenDigitRule = false };
+        var britain = new PhoneNumberRules { DefaultCountryCode = "44", UsTenDigitRule = false };
+        var noHome = new PhoneNumberRules { UsTenDigitRule = false };
+        Assert.That(PhoneNumber.Parse("030 1234567", germany).Value, Is.EqualTo("+49301234567"));
+        Assert.That(PhoneNumber.Parse("030 1234567", germany).Value, Is.EqualTo("+49301234567"));
+        Assert.That(PhoneNumber.TryParse("030 1234567", noHome, out _, out var error), Is.False);
+        Assert.That(error, Does.Contain("no country code"));
+        Assert.That(PhoneNumber.Parse("020 7946 0000", britain).Value, Is.EqualTo("+442079460000"));
+        Assert.That(PhoneNumber.TryParse("020 7946 0000", germany, out var german, out _) ? german.Value : null, Is.Not.EqualTo("+442079460000"));
+    }
+
+    [Test]
+    public void A_number_read_after_another_is_itself()
+    {
+        Assert.That(PhoneNumber.Parse("+1 555 123 4567").Value, Is.EqualTo("+15551234567"));
+        Assert.That(PhoneNumber.Parse("+1 555 123 4568").Value, Is.EqualTo("+15551234568"));
+        Assert.That(PhoneNumber.TryParse("+1 555 123 456x", null, out _, out var error), Is.False);
+        Assert.That(error, Does.Contain("contains 'x'"));
+        Assert.That(PhoneNumber.Parse("+1 555 123 4568").Type, Is.EqualTo(NumberType.Unknown));
+        Assert.That(PhoneNumber.Parse("+1 800 555 1234").Type, Is.EqualTo(NumberType.TollFree));
+    }
 }
