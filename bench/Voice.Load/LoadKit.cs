@@ -176,6 +176,45 @@ internal static class LoadKit
     public static long SwitchesBetween(Dictionary<int, long> before, Dictionary<int, long> after) =>
         after.Sum(thread => thread.Value - before.GetValueOrDefault(thread.Key));
 
+    /// <summary>
+    /// Each thread of a process so far, by thread id: its name, its CPU time in nanoseconds as the scheduler counts it
+    /// (/proc/&lt;pid&gt;/task/*/schedstat, not sampled at the clock tick as /proc/&lt;pid&gt;/stat is), and how often it
+    /// went to sleep (voluntary context switches: each is a wake-up later, which on a virtual machine costs more than
+    /// most of the work it wakes for).
+    /// </summary>
+    public static Dictionary<int, ThreadTime> Threads(int pid)
+    {
+        var threads = new Dictionary<int, ThreadTime>();
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                var name = File.ReadAllText(Path.Combine(task, "comm")).Trim();
+                var runNs = long.Parse(File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ')[0], CultureInfo.InvariantCulture);
+                var sleeps = File.ReadLines(Path.Combine(task, "status")).Where(line => line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal))
+                    .Select(line => long.Parse(line[(line.IndexOf(':') + 1)..].Trim(), CultureInfo.InvariantCulture)).Single();
+                threads[int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture)] = new ThreadTime(name, runNs, sleeps);
+            }
+            catch (Exception ex) when (ex is IOException or FormatException or InvalidOperationException)
+            {
+                // The thread ended while we read.
+            }
+        }
+        return threads;
+    }
+
+    /// <summary>
+    /// What each kind of thread (by name: the pool's workers are one) did between two snapshots, the most CPU first; a
+    /// thread started since counts whole, one that ended in between is missed.
+    /// </summary>
+    public static IReadOnlyList<ThreadTime> ThreadsBetween(Dictionary<int, ThreadTime> before, Dictionary<int, ThreadTime> after) =>
+        [.. after.Select(thread => before.TryGetValue(thread.Key, out var was) && was.Name == thread.Value.Name
+                ? thread.Value with { RunNs = thread.Value.RunNs - was.RunNs, Sleeps = thread.Value.Sleeps - was.Sleeps }
+                : thread.Value)
+            .GroupBy(thread => thread.Name)
+            .Select(group => new ThreadTime(group.Key, group.Sum(t => t.RunNs), group.Sum(t => t.Sleeps)))
+            .OrderByDescending(thread => thread.RunNs)];
+
     public static long ResidentBytes(int pid)
     {
         var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
@@ -205,3 +244,6 @@ internal static class LoadKit
     public static double Percentile(IReadOnlyList<double> sorted, double p) =>
         sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)(sorted.Count * p / 100))];
 }
+
+/// <summary>A thread's (or a kind of threads') CPU in nanoseconds and its sleeps, from <see cref="LoadKit.Threads"/>.</summary>
+internal readonly record struct ThreadTime(string Name, long RunNs, long Sleeps);

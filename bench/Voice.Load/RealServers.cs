@@ -66,6 +66,7 @@ internal static class RealServers
             await RunAsync(host, phone, receiver, options, options.Warmup, "warm-up");
 
             var switchesBefore = ContextSwitches(host.Id);
+            var threadsBefore = Threads(host.Id);
             var before = (Host: ProcessCpu(host.Id), Media: media is { } m ? ProcessCpu(m) : default, Signalling: signalling is { } s ? ProcessCpu(s) : default,
                 Tool: ProcessCpu(Environment.ProcessId));
             var result = await RunAsync(host, phone, receiver, options, options.Calls, "measured");
@@ -74,11 +75,17 @@ internal static class RealServers
             var calls = result.Calls;
             Console.WriteLine($"calls:                 {calls} at {options.Rate}/s: {string.Join(", ", result.Outcomes.OrderByDescending(o => o.Value).Select(o => $"{o.Value} {o.Key}"))}");
             Console.WriteLine($"host CPU per call:     {hostCpu.Total.TotalMilliseconds / calls:F2} ms ({hostCpu.User.TotalMilliseconds / calls:F2} user, {hostCpu.Kernel.TotalMilliseconds / calls:F2} kernel; target ≤ 5 ms), {(double)switches / calls:F0} context switches per call");
+            // Where the host's CPU went, by thread, and how often each slept: a regression shows in the thread that has it.
+            Console.WriteLine("host threads per call: " + string.Join(", ", ThreadsBetween(threadsBefore, result.ThreadsAtEnd).Take(5)
+                .Select(t => $"{t.Name} {t.RunNs / 1e6 / calls:F2} ms ({(double)t.Sleeps / calls:F1} wake-ups)")));
             Console.WriteLine($"host memory:           {PeakResidentMegabytes(host.Id):F0} MB resident at its peak (about one call-length of calls live at once)");
             if (media is { } mediaPid && signalling is { } signallingPid)
             {
-                Console.WriteLine($"servers' CPU per call: FreeSWITCH {(ProcessCpu(mediaPid) - before.Media).Total.TotalMilliseconds / calls:F2} ms, " +
+                var mediaCpu = (ProcessCpu(mediaPid) - before.Media).Total;
+                Console.WriteLine($"servers' CPU per call: FreeSWITCH {mediaCpu.TotalMilliseconds / calls:F2} ms, " +
                     $"drachtio-server {(ProcessCpu(signallingPid) - before.Signalling).Total.TotalMilliseconds / calls:F2} ms");
+                // This machine's speed moves from hour to hour, and FreeSWITCH's CPU per call with it: builds compare better by this.
+                Console.WriteLine($"host CPU ÷ FreeSWITCH: {hostCpu.Total / mediaCpu:F3} (compare builds by this, in alternating runs)");
             }
             // The phones, the webhook receiver and the polling clients share the machine with what they measure: what they
             // cost is CPU the host and the servers did not have.
@@ -163,6 +170,7 @@ internal static class RealServers
         var cpu = ProcessCpu(host.Id);
         var toolCpu = ProcessCpu(Environment.ProcessId);
         var switchesAtEnd = ContextSwitches(host.Id);
+        var threadsAtEnd = Threads(host.Id);
         if (!options.Poll)
         {
             // Read after the CPU figure: without polling, each call's outcome is asked for once, at the end.
@@ -181,7 +189,7 @@ internal static class RealServers
         var speech = rung.Select(c => c.AnswerToSpeech?.TotalMilliseconds).OfType<double>().Order().ToList();
         Array.Sort(posts);
         Console.WriteLine($"{phase}: {count} calls in {clock.Elapsed.TotalSeconds:F1} s");
-        return new RealResult(count, posts, speech, outcomes, answered, rung.Count(c => c.Media.Report().HeardSpeech), receiver.Count - webhooksBefore, polls, cpu, toolCpu, switchesAtEnd);
+        return new RealResult(count, posts, speech, outcomes, answered, rung.Count(c => c.Media.Report().HeardSpeech), receiver.Count - webhooksBefore, polls, cpu, toolCpu, switchesAtEnd, threadsAtEnd);
     }
 
     private static async Task<string> PostAsync(HttpClient http, string webhookUrl, string webhooks)
@@ -262,4 +270,5 @@ internal static class RealServers
 }
 
 internal sealed record RealResult(
-    int Calls, double[] Posts, List<double> Speech, IReadOnlyDictionary<string, int> Outcomes, int Answered, int HeardSpeech, int Webhooks, int Polls, Cpu HostCpuAtEnd, Cpu ToolCpuAtEnd, Dictionary<int, long> SwitchesAtEnd);
+    int Calls, double[] Posts, List<double> Speech, IReadOnlyDictionary<string, int> Outcomes, int Answered, int HeardSpeech, int Webhooks, int Polls, Cpu HostCpuAtEnd, Cpu ToolCpuAtEnd, Dictionary<int, long> SwitchesAtEnd,
+    Dictionary<int, ThreadTime> ThreadsAtEnd);
