@@ -140,47 +140,11 @@ internal static class LoadKit
     }
 
     /// <summary>
-    /// Context switches of each thread of a process so far (voluntary + involuntary, from /proc/&lt;pid&gt;/task/*/status),
-    /// by thread id. Compare two of these with <see cref="SwitchesBetween"/>: a plain sum would drop the whole count of
-    /// a thread that ends between the two (the thread pool retires idle workers), and undercount by that much.
-    /// </summary>
-    public static Dictionary<int, long> ContextSwitches(int pid)
-    {
-        var threads = new Dictionary<int, long>();
-        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
-        {
-            try
-            {
-                long total = 0;
-                foreach (var line in File.ReadLines(Path.Combine(task, "status")))
-                {
-                    if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal) || line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
-                    {
-                        total += long.Parse(line[(line.IndexOf(':') + 1)..].Trim(), CultureInfo.InvariantCulture);
-                    }
-                }
-                threads[int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture)] = total;
-            }
-            catch (IOException)
-            {
-                // The thread ended while we read.
-            }
-        }
-        return threads;
-    }
-
-    /// <summary>
-    /// Switches between two snapshots: each thread's growth, and the whole count of threads started since. A thread
-    /// that ended in between is missed (its last count is gone with it), so this is a lower bound.
-    /// </summary>
-    public static long SwitchesBetween(Dictionary<int, long> before, Dictionary<int, long> after) =>
-        after.Sum(thread => thread.Value - before.GetValueOrDefault(thread.Key));
-
-    /// <summary>
     /// Each thread of a process so far, by thread id: its name, its CPU time in nanoseconds as the scheduler counts it
-    /// (/proc/&lt;pid&gt;/task/*/schedstat, not sampled at the clock tick as /proc/&lt;pid&gt;/stat is), and how often it
-    /// went to sleep (voluntary context switches: each is a wake-up later, which on a virtual machine costs more than
-    /// most of the work it wakes for).
+    /// (/proc/&lt;pid&gt;/task/*/schedstat, not sampled at the clock tick as /proc/&lt;pid&gt;/stat is), how often it went
+    /// to sleep (voluntary context switches: each is a wake-up later, which on a virtual machine costs more than most of
+    /// the work it wakes for) and its context switches of both kinds. Compare two of these with <see cref="ThreadsBetween"/>:
+    /// a plain sum would drop the whole count of a thread that ends between the two (the thread pool retires idle workers).
     /// </summary>
     public static Dictionary<int, ThreadTime> Threads(int pid)
     {
@@ -191,11 +155,20 @@ internal static class LoadKit
             {
                 var name = File.ReadAllText(Path.Combine(task, "comm")).Trim();
                 var runNs = long.Parse(File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ')[0], CultureInfo.InvariantCulture);
-                var sleeps = File.ReadLines(Path.Combine(task, "status")).Where(line => line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal))
-                    .Select(line => long.Parse(line[(line.IndexOf(':') + 1)..].Trim(), CultureInfo.InvariantCulture)).Single();
-                threads[int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture)] = new ThreadTime(name, runNs, sleeps);
+                long sleeps = 0, switches = 0;
+                foreach (var line in File.ReadLines(Path.Combine(task, "status")))
+                {
+                    var voluntary = line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal);
+                    if (voluntary || line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
+                    {
+                        var count = long.Parse(line[(line.IndexOf(':') + 1)..].Trim(), CultureInfo.InvariantCulture);
+                        switches += count;
+                        sleeps += voluntary ? count : 0;
+                    }
+                }
+                threads[int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture)] = new ThreadTime(name, runNs, sleeps, switches);
             }
-            catch (Exception ex) when (ex is IOException or FormatException or InvalidOperationException)
+            catch (Exception ex) when (ex is IOException or FormatException)
             {
                 // The thread ended while we read.
             }
@@ -205,14 +178,15 @@ internal static class LoadKit
 
     /// <summary>
     /// What each kind of thread (by name: the pool's workers are one) did between two snapshots, the most CPU first; a
-    /// thread started since counts whole, one that ended in between is missed.
+    /// thread started since counts whole, one that ended in between is missed (its last count is gone with it), so the
+    /// counts are lower bounds.
     /// </summary>
     public static IReadOnlyList<ThreadTime> ThreadsBetween(Dictionary<int, ThreadTime> before, Dictionary<int, ThreadTime> after) =>
         [.. after.Select(thread => before.TryGetValue(thread.Key, out var was) && was.Name == thread.Value.Name
-                ? thread.Value with { RunNs = thread.Value.RunNs - was.RunNs, Sleeps = thread.Value.Sleeps - was.Sleeps }
+                ? thread.Value with { RunNs = thread.Value.RunNs - was.RunNs, Sleeps = thread.Value.Sleeps - was.Sleeps, Switches = thread.Value.Switches - was.Switches }
                 : thread.Value)
             .GroupBy(thread => thread.Name)
-            .Select(group => new ThreadTime(group.Key, group.Sum(t => t.RunNs), group.Sum(t => t.Sleeps)))
+            .Select(group => new ThreadTime(group.Key, group.Sum(t => t.RunNs), group.Sum(t => t.Sleeps), group.Sum(t => t.Switches)))
             .OrderByDescending(thread => thread.RunNs)];
 
     public static long ResidentBytes(int pid)
@@ -245,5 +219,5 @@ internal static class LoadKit
         sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)(sorted.Count * p / 100))];
 }
 
-/// <summary>A thread's (or a kind of threads') CPU in nanoseconds and its sleeps, from <see cref="LoadKit.Threads"/>.</summary>
-internal readonly record struct ThreadTime(string Name, long RunNs, long Sleeps);
+/// <summary>A thread's (or a kind of threads') CPU in nanoseconds, its sleeps and its context switches, from <see cref="LoadKit.Threads"/>.</summary>
+internal readonly record struct ThreadTime(string Name, long RunNs, long Sleeps, long Switches);

@@ -65,18 +65,18 @@ internal static class RealServers
                 $"load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
             await RunAsync(host, phone, receiver, options, options.Warmup, "warm-up");
 
-            var switchesBefore = ContextSwitches(host.Id);
             var threadsBefore = Threads(host.Id);
             var before = (Host: ProcessCpu(host.Id), Media: media is { } m ? ProcessCpu(m) : default, Signalling: signalling is { } s ? ProcessCpu(s) : default,
                 Tool: ProcessCpu(Environment.ProcessId));
             var result = await RunAsync(host, phone, receiver, options, options.Calls, "measured");
             var hostCpu = result.HostCpuAtEnd - before.Host;
-            var switches = SwitchesBetween(switchesBefore, result.SwitchesAtEnd);
+            var threads = ThreadsBetween(threadsBefore, result.ThreadsAtEnd);
+            var switches = threads.Sum(t => t.Switches);
             var calls = result.Calls;
             Console.WriteLine($"calls:                 {calls} at {options.Rate}/s: {string.Join(", ", result.Outcomes.OrderByDescending(o => o.Value).Select(o => $"{o.Value} {o.Key}"))}");
             Console.WriteLine($"host CPU per call:     {hostCpu.Total.TotalMilliseconds / calls:F2} ms ({hostCpu.User.TotalMilliseconds / calls:F2} user, {hostCpu.Kernel.TotalMilliseconds / calls:F2} kernel; target ≤ 5 ms), {(double)switches / calls:F0} context switches per call");
             // Where the host's CPU went, by thread, and how often each slept: a regression shows in the thread that has it.
-            Console.WriteLine("host threads per call: " + string.Join(", ", ThreadsBetween(threadsBefore, result.ThreadsAtEnd).Take(5)
+            Console.WriteLine("host threads per call: " + string.Join(", ", threads.Take(5)
                 .Select(t => $"{t.Name} {t.RunNs / 1e6 / calls:F2} ms ({(double)t.Sleeps / calls:F1} wake-ups)")));
             Console.WriteLine($"host memory:           {PeakResidentMegabytes(host.Id):F0} MB resident at its peak (about one call-length of calls live at once)");
             if (media is { } mediaPid && signalling is { } signallingPid)
@@ -169,7 +169,6 @@ internal static class RealServers
         }, TimeSpan.FromSeconds(120), $"the {phase} webhooks");
         var cpu = ProcessCpu(host.Id);
         var toolCpu = ProcessCpu(Environment.ProcessId);
-        var switchesAtEnd = ContextSwitches(host.Id);
         var threadsAtEnd = Threads(host.Id);
         if (!options.Poll)
         {
@@ -189,7 +188,7 @@ internal static class RealServers
         var speech = rung.Select(c => c.AnswerToSpeech?.TotalMilliseconds).OfType<double>().Order().ToList();
         Array.Sort(posts);
         Console.WriteLine($"{phase}: {count} calls in {clock.Elapsed.TotalSeconds:F1} s");
-        return new RealResult(count, posts, speech, outcomes, answered, rung.Count(c => c.Media.Report().HeardSpeech), receiver.Count - webhooksBefore, polls, cpu, toolCpu, switchesAtEnd, threadsAtEnd);
+        return new RealResult(count, posts, speech, outcomes, answered, rung.Count(c => c.Media.Report().HeardSpeech), receiver.Count - webhooksBefore, polls, cpu, toolCpu, threadsAtEnd);
     }
 
     private static async Task<string> PostAsync(HttpClient http, string webhookUrl, string webhooks)
@@ -270,5 +269,5 @@ internal static class RealServers
 }
 
 internal sealed record RealResult(
-    int Calls, double[] Posts, List<double> Speech, IReadOnlyDictionary<string, int> Outcomes, int Answered, int HeardSpeech, int Webhooks, int Polls, Cpu HostCpuAtEnd, Cpu ToolCpuAtEnd, Dictionary<int, long> SwitchesAtEnd,
+    int Calls, double[] Posts, List<double> Speech, IReadOnlyDictionary<string, int> Outcomes, int Answered, int HeardSpeech, int Webhooks, int Polls, Cpu HostCpuAtEnd, Cpu ToolCpuAtEnd,
     Dictionary<int, ThreadTime> ThreadsAtEnd);
