@@ -27,6 +27,9 @@ public sealed class EslEvent
 
     private static readonly byte[][] KnownUtf8 = [.. Known.Select(Encoding.UTF8.GetBytes)];
 
+    /// <summary><see cref="KnownUtf8"/> by length (null where no name has that length).</summary>
+    private static readonly byte[][]?[] KnownByLength = ByLength(KnownUtf8);
+
     private readonly Dictionary<string, string>? _known;
     private readonly ReadOnlyMemory<byte>? _json;
     private readonly EslMessage? _encoded;
@@ -222,6 +225,23 @@ public sealed class EslEvent
 
     private static bool IsWanted(ref Utf8JsonReader reader, byte[][] wanted)
     {
+        if (!reader.ValueIsEscaped && !reader.HasValueSequence && ReferenceEquals(wanted, KnownUtf8))
+        {
+            // A channel event has some 250 headers and the calls read a few: most names are passed over on their length.
+            var name = reader.ValueSpan;
+            if (name.Length >= KnownByLength.Length || KnownByLength[name.Length] is not { } sameLength)
+            {
+                return false;
+            }
+            foreach (var candidate in sameLength)
+            {
+                if (name.SequenceEqual(candidate))
+                {
+                    return true;
+                }
+            }
+            return false;
+        }
         foreach (var name in wanted)
         {
             if (reader.ValueTextEquals(name))
@@ -230,6 +250,16 @@ public sealed class EslEvent
             }
         }
         return false;
+    }
+
+    private static byte[][]?[] ByLength(byte[][] names)
+    {
+        var table = new byte[][]?[names.Max(n => n.Length) + 1];
+        foreach (var group in names.GroupBy(n => n.Length))
+        {
+            table[group.Key] = [.. group];
+        }
+        return table;
     }
 
     /// <summary>An array or object value (FreeSWITCH sends arrays for repeated headers) kept as its JSON text.</summary>

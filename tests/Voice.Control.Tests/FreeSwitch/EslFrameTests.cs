@@ -189,6 +189,25 @@ public class EslFrameTests
     }
 
     [Test]
+    public void A_json_event_finds_its_headers_by_name_whether_or_not_the_names_are_escaped()
+    {
+        // Names of the same length as the ones calls route by must not be taken for them; an escaped name is still the name.
+        const string json = """
+            {"Event-Name":"CHANNEL_EXECUTE_COMPLETE","Application-UUIX":"not-it","Application\u002dUUID":"the-id",
+             "Hangup-Causes":"no","variable_read_result":"success","Unique-ID":"4f1c","_body":"done"}
+            """;
+        var e = EslEvent.Parse(new EslMessage([KeyValuePair.Create("Content-Type", EslContentTypes.EventJson)], Encoding.UTF8.GetBytes(json)));
+
+        Assert.That(e.Name, Is.EqualTo("CHANNEL_EXECUTE_COMPLETE"));
+        Assert.That(e["Application-UUID"], Is.EqualTo("the-id"));
+        Assert.That(e["Hangup-Cause"], Is.Null);
+        Assert.That(e.Variable("read_result"), Is.EqualTo("success"));
+        Assert.That(e.UniqueId, Is.EqualTo("4f1c"));
+        Assert.That(e.Body, Is.EqualTo("done"));
+        Assert.That(e["Application-UUIX"], Is.EqualTo("not-it"), "the other headers still read from the event's bytes");
+    }
+
+    [Test]
     public void A_json_event_reads_its_other_headers_from_its_own_bytes_not_the_buffer_it_came_in()
     {
         var stream = File.ReadAllBytes(Path.Combine(Captures.FreeSwitchDir, "esl-outbound-fsmrf-json.fs.bin"));
