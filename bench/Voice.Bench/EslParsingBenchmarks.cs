@@ -46,37 +46,26 @@ public class EslParsingBenchmarks
 
     /// <summary>Framing plus decoding every event into its headers (URL-decoded plain, or JSON).</summary>
     [Benchmark]
-    public int FrameAndDecodeEvents()
-    {
-        var buffer = new ReadOnlySequence<byte>(_stream);
-        var headers = 0;
-        while (EslFrame.TryRead(ref buffer, EslLimits.Default, out var message))
-        {
-            if (message.ContentType is EslContentTypes.EventPlain or EslContentTypes.EventJson)
-            {
-                headers += EslEvent.Parse(message).Headers.Count;
-            }
-        }
-        return headers;
-    }
+    public int FrameAndDecodeEvents() => SumOverEvents(e => e.Headers.Count);
 
     /// <summary>
     /// Framing plus what a call's read loop does with each event: parse it and look at the headers it routes by
     /// (name, application id, hangup cause). Every channel event carries ~250 headers the loop never reads.
     /// </summary>
     [Benchmark]
-    public int FrameAndRouteEvents()
+    public int FrameAndRouteEvents() => SumOverEvents(e => e.Name.Length + (e["Application-UUID"]?.Length ?? 0) + (e["Hangup-Cause"]?.Length ?? 0));
+
+    private int SumOverEvents(Func<EslEvent, int> measure)
     {
         var buffer = new ReadOnlySequence<byte>(_stream);
-        var routed = 0;
+        var sum = 0;
         while (EslFrame.TryRead(ref buffer, EslLimits.Default, out var message))
         {
             if (message.ContentType is EslContentTypes.EventPlain or EslContentTypes.EventJson)
             {
-                var e = EslEvent.Parse(message);
-                routed += e.Name.Length + (e["Application-UUID"]?.Length ?? 0) + (e["Hangup-Cause"]?.Length ?? 0);
+                sum += measure(EslEvent.Parse(message));
             }
         }
-        return routed;
+        return sum;
     }
 }
