@@ -83,21 +83,8 @@ internal sealed class EslConnection : FramedConnection
     /// <summary>Sends a command with a counted body (see <see cref="EslFrame.WriteCommand"/>).</summary>
     public async Task<EslMessage> SendAsync(string command, string? body, CancellationToken ct)
     {
-        var pending = new PendingReply(command);
-        await WriteAsync(writer =>
-        {
-            lock (StateLock)
-            {
-                if (IsClosed)
-                {
-                    throw EslConnectionLostException.Lost(CloseReason);
-                }
-                // Queued in wire order: the write lock is held until the command is out.
-                _replies.Enqueue(pending);
-            }
-            EslFrame.WriteCommand(writer, command, body);
-            EslLog.CommandSent(_logger, Name, FirstLine(command));
-        }, ct).ConfigureAwait(false);
+        var pending = new PendingReply(command, body);
+        await WriteAsync(writer => WriteQueued(writer, [pending]), ct).ConfigureAwait(false);
         try
         {
             return await pending.Reply.Task.WaitAsync(ct).ConfigureAwait(false);
@@ -106,6 +93,50 @@ internal sealed class EslConnection : FramedConnection
         {
             pending.Reply.TrySetCanceled(ct);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Sends several commands (no bodies) in one write, so that FreeSWITCH reads them at once, and completes with their
+    /// replies in order. Faults with the first failure; cancelling stops the wait only.
+    /// </summary>
+    /// <exception cref="EslConnectionLostException">The connection closed before the replies came.</exception>
+    public async Task<EslMessage[]> SendAllAsync(IReadOnlyList<string> commands, CancellationToken ct = default)
+    {
+        PendingReply[] pending = [.. commands.Select(command => new PendingReply(command, null))];
+        await WriteAsync(writer => WriteQueued(writer, pending), ct).ConfigureAwait(false);
+        try
+        {
+            return await Task.WhenAll(pending.Select(p => p.Reply.Task)).WaitAsync(ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            foreach (var reply in pending)
+            {
+                reply.Reply.TrySetCanceled(ct);
+            }
+            throw;
+        }
+    }
+
+    /// <summary>Queues the replies in wire order (the write lock is held until the commands are out), then writes the commands.</summary>
+    private void WriteQueued(IBufferWriter<byte> writer, ReadOnlySpan<PendingReply> pending)
+    {
+        lock (StateLock)
+        {
+            if (IsClosed)
+            {
+                throw EslConnectionLostException.Lost(CloseReason);
+            }
+            foreach (var reply in pending)
+            {
+                _replies.Enqueue(reply);
+            }
+        }
+        foreach (var reply in pending)
+        {
+            EslFrame.WriteCommand(writer, reply.Command, reply.Body);
+            EslLog.CommandSent(_logger, Name, FirstLine(reply.Command));
         }
     }
 
@@ -175,9 +206,11 @@ internal sealed class EslConnection : FramedConnection
         return line.StartsWith("auth ", StringComparison.Ordinal) ? "auth ****" : line;
     }
 
-    private sealed class PendingReply(string command)
+    private sealed class PendingReply(string command, string? body = null)
     {
         public string Command { get; } = command;
+
+        public string? Body { get; } = body;
 
         public TaskCompletionSource<EslMessage> Reply { get; } = new();
     }

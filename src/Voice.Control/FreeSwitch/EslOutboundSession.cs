@@ -165,10 +165,16 @@ public sealed class EslOutboundSession : IAsyncDisposable
         }
         // Taken by its owner: from now on events of any size the call may have are read.
         _connection.Limits = _limits;
-        // Both at once: replies come back in order, and one round trip is one wake-up fewer per call.
-        var subscribe = CommandAsync("event json " + string.Join(' ', names), ct);
-        var filter = CommandAsync("filter Unique-ID " + UniqueId, ct);
-        await Task.WhenAll(subscribe, filter).ConfigureAwait(false);
+        // Both in one write: FreeSWITCH reads them together, and the replies come back in one round trip.
+        string[] commands = ["event json " + string.Join(' ', names), "filter Unique-ID " + UniqueId];
+        var replies = await _connection.SendAllAsync(commands, ct).WaitAsync(_commandTimeout, _time, ct).ConfigureAwait(false);
+        for (var i = 0; i < commands.Length; i++)
+        {
+            if (replies[i].IsError)
+            {
+                throw new EslCommandException(commands[i], replies[i].Summary);
+            }
+        }
     }
 
     /// <summary>

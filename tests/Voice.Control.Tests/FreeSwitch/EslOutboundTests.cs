@@ -165,6 +165,25 @@ public class EslOutboundTests
     }
 
     [Test]
+    public async Task Subscribing_sends_the_event_list_and_the_filter_before_either_reply_and_a_refusal_names_its_command()
+    {
+        var (session, peer) = await ConnectedAsync();
+
+        var subscribe = session.SubscribeAsync(["CHANNEL_EXECUTE_COMPLETE", "DTMF"]);
+        // Both commands arrive while FreeSWITCH has answered neither: one round trip, not two.
+        Assert.That(await peer.ReceiveCommandAsync(), Is.EqualTo("event json CHANNEL_EXECUTE_COMPLETE DTMF"));
+        Assert.That(await peer.ReceiveCommandAsync(), Is.EqualTo($"filter Unique-ID {session.UniqueId}"));
+        await peer.SendAsync("Content-Type: command/reply\nReply-Text: +OK event listener enabled json\n\n");
+        Assert.That(subscribe.IsCompleted, Is.False, "not subscribed until the filter is answered too");
+        await peer.SendAsync("Content-Type: command/reply\nReply-Text: -ERR invalid filter\n\n");
+
+        var ex = await Assert.ThrowsAsync<EslCommandException>(() => subscribe.Within());
+        Assert.That(ex!.Message, Does.Contain("filter Unique-ID").And.Contain("invalid filter"));
+        await session.DisposeAsync();
+        await peer.DisposeAsync();
+    }
+
+    [Test]
     public async Task A_hangup_during_an_application_fails_it_clearly()
     {
         var (session, peer) = await ConnectedAsync();
