@@ -107,7 +107,7 @@ public sealed class EslEvent
         if (_json is { } json)
         {
             var all = new Dictionary<string, string>(256, StringComparer.OrdinalIgnoreCase);
-            ReadJson(json.Span, (name, value) => all.TryAdd(name, value), wanted: null);
+            ReadJson(json.Span, (name, value) => all.TryAdd(name, value), knownOnly: false);
             return all;
         }
         var decoded = new Dictionary<string, string>(_encoded!.Headers.Count, StringComparer.OrdinalIgnoreCase);
@@ -180,16 +180,16 @@ public sealed class EslEvent
             {
                 known.TryAdd(name, value);
             }
-        }, KnownUtf8);
+        }, knownOnly: true);
         // The framing's copy is the event's own (10 KB a channel event): kept, not copied again.
         return new EslEvent(owned ? json : json.ToArray(), known, body);
     }
 
     /// <summary>
-    /// Reads a JSON event, handing <paramref name="take"/> each header whose name is in <paramref name="wanted"/>
-    /// (every header when null; <c>_body</c> always); the values of the others are passed over without a string.
+    /// Reads a JSON event, handing <paramref name="take"/> every header, or with <paramref name="knownOnly"/> the
+    /// <see cref="Known"/> ones and <c>_body</c>; the values of the others are passed over without a string.
     /// </summary>
-    private static void ReadJson(ReadOnlySpan<byte> json, Action<string, string> take, byte[][]? wanted)
+    private static void ReadJson(ReadOnlySpan<byte> json, Action<string, string> take, bool knownOnly)
     {
         try
         {
@@ -200,7 +200,7 @@ public sealed class EslEvent
             }
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                var keep = wanted is null || reader.ValueTextEquals("_body"u8) || IsWanted(ref reader, wanted);
+                var keep = !knownOnly || reader.ValueTextEquals("_body"u8) || IsKnown(ref reader);
                 var name = keep ? reader.GetString()! : null;
                 reader.Read();
                 if (!keep)
@@ -223,28 +223,29 @@ public sealed class EslEvent
         }
     }
 
-    private static bool IsWanted(ref Utf8JsonReader reader, byte[][] wanted)
+    private static bool IsKnown(ref Utf8JsonReader reader)
     {
-        if (!reader.ValueIsEscaped && !reader.HasValueSequence && ReferenceEquals(wanted, KnownUtf8))
+        if (reader.ValueIsEscaped)
         {
-            // A channel event has some 250 headers and the calls read a few: most names are passed over on their length.
-            var name = reader.ValueSpan;
-            if (name.Length >= KnownByLength.Length || KnownByLength[name.Length] is not { } sameLength)
+            foreach (var name in KnownUtf8)
             {
-                return false;
-            }
-            foreach (var candidate in sameLength)
-            {
-                if (name.SequenceEqual(candidate))
+                if (reader.ValueTextEquals(name))
                 {
                     return true;
                 }
             }
             return false;
         }
-        foreach (var name in wanted)
+        // A channel event has some 250 headers and the calls read a few: most names are passed over on their length.
+        // (The reader reads one span, so a name is never split across segments.)
+        var text = reader.ValueSpan;
+        if (text.Length >= KnownByLength.Length || KnownByLength[text.Length] is not { } sameLength)
         {
-            if (reader.ValueTextEquals(name))
+            return false;
+        }
+        foreach (var candidate in sameLength)
+        {
+            if (text.SequenceEqual(candidate))
             {
                 return true;
             }

@@ -170,10 +170,7 @@ public sealed class EslOutboundSession : IAsyncDisposable
         var replies = await _connection.SendAllAsync(commands, ct).WaitAsync(_commandTimeout, _time, ct).ConfigureAwait(false);
         for (var i = 0; i < commands.Length; i++)
         {
-            if (replies[i].IsError)
-            {
-                throw new EslCommandException(commands[i], replies[i].Summary);
-            }
+            ThrowIfRefused(commands[i], replies[i]);
         }
     }
 
@@ -251,7 +248,11 @@ public sealed class EslOutboundSession : IAsyncDisposable
 
     private async Task CommandAsync(string command, CancellationToken ct)
     {
-        var reply = await _connection.SendAsync(command, ct).WaitAsync(_commandTimeout, _time, ct).ConfigureAwait(false);
+        ThrowIfRefused(command, await _connection.SendAsync(command, ct).WaitAsync(_commandTimeout, _time, ct).ConfigureAwait(false));
+    }
+
+    private static void ThrowIfRefused(string command, EslMessage reply)
+    {
         if (reply.IsError)
         {
             throw new EslCommandException(command.Split('\n')[0], reply.Summary);
