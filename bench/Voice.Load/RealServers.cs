@@ -74,6 +74,10 @@ internal static class RealServers
             var switches = threads.Sum(t => t.Switches);
             var calls = result.Calls;
             Console.WriteLine($"calls:                 {calls} at {options.Rate}/s: {string.Join(", ", result.Outcomes.OrderByDescending(o => o.Value).Select(o => $"{o.Value} {o.Key}"))}");
+            foreach (var failure in result.Failures.Take(5))
+            {
+                Console.WriteLine($"  failed: {failure}");
+            }
             Console.WriteLine($"host CPU per call:     {hostCpu.Total.TotalMilliseconds / calls:F2} ms ({hostCpu.User.TotalMilliseconds / calls:F2} user, {hostCpu.Kernel.TotalMilliseconds / calls:F2} kernel; target ≤ 5 ms), {(double)switches / calls:F0} context switches per call");
             // Where the host's CPU went, by thread, and how often each slept: a regression shows in the thread that has it.
             Console.WriteLine("host threads per call: " + string.Join(", ", threads.Take(5)
@@ -119,6 +123,7 @@ internal static class RealServers
         var posts = new double[count];
         var ids = new string[count];
         var outcomes = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);
+        var failures = new ConcurrentQueue<string>();
         var polls = 0;
         var interval = TimeSpan.FromSeconds(1.0 / options.Rate);
         var tasks = new Task[count];
@@ -143,9 +148,9 @@ internal static class RealServers
                     await Task.Delay(1000);
                     Interlocked.Increment(ref polls);
                     var call = await host.Http.GetFromJsonAsync<JsonElement>($"/api/call/{callId}");
-                    if (call.GetProperty("state").GetString() is "completed" or "failed" && call.GetProperty("reason").GetString() is { } reason)
+                    if (call.GetProperty("state").GetString() is "completed" or "failed" && call.GetProperty("reason").GetString() is not null)
                     {
-                        outcomes.AddOrUpdate($"{call.GetProperty("state").GetString()}/{reason}", 1, (_, n) => n + 1);
+                        Tally(call, outcomes, failures);
                         return;
                     }
                 }
@@ -175,8 +180,7 @@ internal static class RealServers
             // Read after the CPU figure: without polling, each call's outcome is asked for once, at the end.
             foreach (var callId in ids)
             {
-                var call = await host.Http.GetFromJsonAsync<JsonElement>($"/api/call/{callId}");
-                outcomes.AddOrUpdate($"{call.GetProperty("state").GetString()}/{call.GetProperty("reason").GetString()}", 1, (_, n) => n + 1);
+                Tally(await host.Http.GetFromJsonAsync<JsonElement>($"/api/call/{callId}"), outcomes, failures);
             }
             answered = outcomes.Where(o => o.Key.StartsWith("completed", StringComparison.Ordinal)).Sum(o => o.Value);
         }
@@ -188,7 +192,18 @@ internal static class RealServers
         var speech = rung.Select(c => c.AnswerToSpeech?.TotalMilliseconds).OfType<double>().Order().ToList();
         Array.Sort(posts);
         Console.WriteLine($"{phase}: {count} calls in {clock.Elapsed.TotalSeconds:F1} s");
-        return new RealResult(count, posts, speech, outcomes, answered, rung.Count(c => c.Media.Report().HeardSpeech), receiver.Count - webhooksBefore, polls, cpu, toolCpu, threadsAtEnd);
+        return new RealResult(count, posts, speech, outcomes, [.. failures], answered, rung.Count(c => c.Media.Report().HeardSpeech), receiver.Count - webhooksBefore, polls, cpu, toolCpu, threadsAtEnd);
+    }
+
+    /// <summary>Counts an ended call by state and reason; a failed one is kept with its detail, to say what happened.</summary>
+    private static void Tally(JsonElement call, ConcurrentDictionary<string, int> outcomes, ConcurrentQueue<string> failures)
+    {
+        var (state, reason) = (call.GetProperty("state").GetString(), call.GetProperty("reason").GetString());
+        outcomes.AddOrUpdate($"{state}/{reason}", 1, (_, n) => n + 1);
+        if (state == "failed")
+        {
+            failures.Enqueue($"{call.GetProperty("callId").GetString()} {reason}: {(call.TryGetProperty("detail", out var detail) ? detail.ToString() : "")}");
+        }
     }
 
     private static async Task<string> PostAsync(HttpClient http, string webhookUrl, string webhooks)
@@ -269,5 +284,5 @@ internal static class RealServers
 }
 
 internal sealed record RealResult(
-    int Calls, double[] Posts, List<double> Speech, IReadOnlyDictionary<string, int> Outcomes, int Answered, int HeardSpeech, int Webhooks, int Polls, Cpu HostCpuAtEnd, Cpu ToolCpuAtEnd,
+    int Calls, double[] Posts, List<double> Speech, IReadOnlyDictionary<string, int> Outcomes, IReadOnlyList<string> Failures, int Answered, int HeardSpeech, int Webhooks, int Polls, Cpu HostCpuAtEnd, Cpu ToolCpuAtEnd,
     Dictionary<int, ThreadTime> ThreadsAtEnd);

@@ -419,24 +419,17 @@ internal sealed class ScriptRunner(
             var reason = ex is OperationCanceledException ? CallReasons.Canceled : outcome.Reason;
             call.Record(r => r.With(new DialResult(path, target, reason, outcome.SipStatus, null, time.GetUtcNow(), null,
                 ex is OperationCanceledException ? (callEnded.IsCancellationRequested ? "the call ended while it rang" : "another target answered first") : outcome.Detail)));
-            if (dialog is not null)
-            {
-                await Quietly(() => dialog.HangupAsync(CancellationToken.None)).ConfigureAwait(false);
-            }
-            if (legMedia is not null)
-            {
-                await Quietly(() => legMedia.DestroyAsync(CancellationToken.None)).ConfigureAwait(false);
-            }
+            await Task.WhenAll(
+                dialog is null ? Task.CompletedTask : Quietly(() => dialog.HangupAsync(CancellationToken.None)),
+                legMedia is null ? Task.CompletedTask : Quietly(() => legMedia.DestroyAsync(CancellationToken.None))).ConfigureAwait(false);
             return null;
         }
     }
 
-    /// <summary>Hangs up a dialled leg and releases its media; neither failing stops the other.</summary>
-    private async Task ReleaseLegAsync(DialledLeg leg)
-    {
-        await Quietly(() => leg.Dialog.HangupAsync(CancellationToken.None)).ConfigureAwait(false);
-        await Quietly(() => leg.Media.DestroyAsync(CancellationToken.None)).ConfigureAwait(false);
-    }
+    /// <summary>Hangs up a dialled leg and releases its media at the same time; neither failing stops the other.</summary>
+    private Task ReleaseLegAsync(DialledLeg leg) => Task.WhenAll(
+        Quietly(() => leg.Dialog.HangupAsync(CancellationToken.None)),
+        Quietly(() => leg.Media.DestroyAsync(CancellationToken.None)));
 
     private async Task Quietly(Func<Task> step)
     {

@@ -26,9 +26,9 @@ public class AnnounceCallTests
     [TearDown]
     public Task Dispose() => _owned.DisposeAllAsync();
 
-    private async Task<(MediaRig Rig, CallManager Calls, ChangeLog Changes, SpySynthesizer Speech)> StartAsync()
+    private async Task<(MediaRig Rig, CallManager Calls, ChangeLog Changes, SpySynthesizer Speech)> StartAsync(TimeSpan? transactionTimeout = null)
     {
-        var rig = await MediaRig.ConnectAsync("mrf-endpoint-play");
+        var rig = await MediaRig.ConnectAsync("mrf-endpoint-play", transactionTimeout: transactionTimeout);
         _owned.Add(rig);
         var speech = new SpySynthesizer();
         var calls = new CallManager(Options, new SipCallBackend(rig.Client, new MediaServerPool([rig.Server]), Options), speech, TestLog.Factory);
@@ -217,6 +217,26 @@ public class AnnounceCallTests
         var ended = await changes.FinalAsync(placed.CallId);
         Assert.That((ended.To, ended.Reason), Is.EqualTo((CallState.Completed, "remote_hangup")));
         await Poll.UntilAsync(() => rig.Server.Endpoints.Count == 0 && rig.Client.Dialogs.Count == 0);
+        await rig.Signalling.Peer.AssertClientSendsNothingMoreAsync(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Test]
+    public async Task A_phone_slow_to_answer_its_BYE_does_not_hold_the_FreeSWITCH_channel_up()
+    {
+        // As in production, a BYE waits long for its answer (40 s by default; here 20 s, longer than any step of the test).
+        var (rig, calls, changes, _) = await StartAsync(transactionTimeout: TimeSpan.FromSeconds(20));
+        var (placed, outbound) = await PlayingAsync(rig, calls, changes);
+        await outbound.PlayServerAsync(); // the message ends: CHANNEL_EXECUTE_COMPLETE
+
+        await rig.Signalling.ExpectClientAsync(); // BYE to the phone, as captured; no echo, no answer yet
+        // The endpoint's BYE goes out without waiting for the phone's answer, and FreeSWITCH's channel closes.
+        await ReleaseEndpointAsync(rig, outbound);
+        await Poll.UntilAsync(() => rig.Server.Endpoints.Count == 0);
+
+        await rig.Signalling.PlayAsync(2); // the phone's BYE: echo, 200 OK
+        var ended = await changes.FinalAsync(placed.CallId);
+        Assert.That((ended.To, ended.Reason), Is.EqualTo((CallState.Completed, "announce_complete")));
+        await Poll.UntilAsync(() => rig.Client.Dialogs.Count == 0);
         await rig.Signalling.Peer.AssertClientSendsNothingMoreAsync(TimeSpan.FromMilliseconds(200));
     }
 

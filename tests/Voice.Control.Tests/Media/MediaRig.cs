@@ -16,14 +16,14 @@ public sealed class MediaRig : IAsyncDisposable
 {
     private readonly List<IAsyncDisposable> _owned = [];
 
-    private MediaRig(string scenario, MediaServerOptions options)
+    private MediaRig(string scenario, MediaServerOptions options, TimeSpan transactionTimeout)
     {
         Scenario = scenario;
         Drachtio = FakeDrachtioServer.Start();
         FreeSwitch = FakeEslServer.Start();
         Broker = new MediaSessionBroker(new EslOutboundOptions { Port = 0 }, TestLog.Factory);
         Broker.Start();
-        Client = new DrachtioClient(Drachtio.ClientOptions() with { TransactionTimeout = TimeSpan.FromMilliseconds(500) }, TestLog.For<DrachtioClient>());
+        Client = new DrachtioClient(Drachtio.ClientOptions() with { TransactionTimeout = transactionTimeout }, TestLog.For<DrachtioClient>());
         Server = new MediaServer(options with { EventSocket = EventSocketOptions(FreeSwitch.Port) }, Client, Broker, TestLog.Factory);
     }
 
@@ -59,10 +59,13 @@ public sealed class MediaRig : IAsyncDisposable
         ConnectTimeout = TimeSpan.FromSeconds(5),
     };
 
-    /// <summary>drachtio-server authenticated, the Event Socket logged in and <c>sofia status</c> answered, as captured.</summary>
-    public static async Task<MediaRig> ConnectAsync(string scenario, MediaServerOptions? options = null)
+    /// <summary>
+    /// drachtio-server authenticated, the Event Socket logged in and <c>sofia status</c> answered, as captured. The
+    /// client waits 500 ms for a SIP transaction's answer unless the test gives another time.
+    /// </summary>
+    public static async Task<MediaRig> ConnectAsync(string scenario, MediaServerOptions? options = null, TimeSpan? transactionTimeout = null)
     {
-        var rig = new MediaRig(scenario, options ?? DefaultOptions);
+        var rig = new MediaRig(scenario, options ?? DefaultOptions, transactionTimeout ?? TimeSpan.FromMilliseconds(500));
         var connect = rig.Client.ConnectAsync();
         rig.Signalling = new CaptureReplay(await rig.Drachtio.AcceptAsync(), Captures.Flow(scenario));
         await rig.Signalling.PlayAsync(2);
