@@ -92,6 +92,20 @@ public class AnnounceCallTests
     }
 
     [Test]
+    public async Task A_phone_that_never_answers_its_BYE_does_not_hold_the_FreeSWITCH_channel_up()
+    {
+        // drachtio-server retransmits the BYE for 32 s before it gives up (Timer F); FreeSWITCH's channel ends at once all the same.
+        await using var lab = await Lab.StartAsync();
+        var (call, phone) = await lab.DialAsync("+15551230010", PhoneBehaviour.Answering with { AnswersBye = false });
+
+        var ended = await lab.EndedAsync(call.CallId);
+
+        Assert.That((ended.State, ended.Reason), Is.EqualTo((CallState.Completed, CallReasons.AnnounceComplete)));
+        Assert.That(await phone.Ended, Is.EqualTo("bye-unanswered"));
+        await lab.AssertNoChannelsLeftAsync(); // waits 10 s at most: the phone's BYE is still unanswered
+    }
+
+    [Test]
     public async Task The_callees_re_INVITE_reaches_FreeSWITCH_and_its_answer_goes_back_to_the_phone()
     {
         // PBXs re-INVITE answered calls (a hold, leaving the media path): the answer must be FreeSWITCH's, not our first SDP again.

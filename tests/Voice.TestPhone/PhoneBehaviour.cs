@@ -23,6 +23,9 @@ public sealed record PhoneBehaviour
     /// <summary>To an INVITE without SDP, offer RTP/SAVP (AES_CM_128_HMAC_SHA1_80) rather than RTP/AVP in the 200 OK.</summary>
     public bool OfferSrtp { get; init; }
 
+    /// <summary>Answers VoiceBridge's BYE (200). When false the phone says nothing to it, retransmissions included, as a phone gone from the network.</summary>
+    public bool AnswersBye { get; init; } = true;
+
     /// <summary>Sends silence back, as real phones do.</summary>
     public bool SendsRtp { get; init; } = true;
 

@@ -215,6 +215,10 @@ public sealed partial class TestPhone : IAsyncDisposable
                     call.End("canceled");
                 }
                 break;
+            case "BYE" when call is not null && !BehaviourFor(call.User).AnswersBye:
+                call.End("bye-unanswered");
+                await call.Media.DisposeAsync().ConfigureAwait(false);
+                break;
             case "BYE":
                 await RespondAsync(packet, from, call is null ? 481 : 200, call is null ? "Call/Transaction Does Not Exist" : "OK", call?.LocalTag).ConfigureAwait(false);
                 call?.End("bye-received");
