@@ -13,7 +13,7 @@ public sealed record CallView(
     string CallId, string To, string State, string Mode, string? Reason, int? SipStatus, string? Detail, string? CallerId,
     DateTimeOffset CreatedAt, DateTimeOffset? AnsweredAt, DateTimeOffset? EndedAt,
     [property: JsonPropertyOrder(1)] int? Duration,
-    [property: JsonPropertyOrder(1)] JsonElement? Tag,
+    [property: JsonPropertyOrder(1), JsonConverter(typeof(RawJson))] string? Tag,
     [property: JsonPropertyOrder(1)] bool Simulated)
 {
     [JsonPropertyOrder(-1)]
@@ -118,7 +118,7 @@ internal static class CallResponses
     /// <summary>A live call.</summary>
     public static CallView Call(CallSnapshot call) => WithResults(new(
         call.CallId, call.To, CallStateMachine.Name(call.State), call.Direction == "inbound" ? "inbound" : "announce", call.Reason, call.SipStatus, call.Detail, call.CallerId,
-        call.CreatedAt, call.AnsweredAt, call.EndedAt, Seconds(call.Duration), Tag(call.Tag), call.Simulated)
+        call.CreatedAt, call.AnsweredAt, call.EndedAt, Seconds(call.Duration), call.Tag, call.Simulated)
     {
         Direction = call.Direction,
         Source = call.Source,
@@ -128,7 +128,7 @@ internal static class CallResponses
     /// <summary>A stored call, in the same shape as a live one.</summary>
     public static CallView Call(Storage.CallRecord call) => WithResults(new(
         call.CallId, call.To, call.State, call.Mode, call.Reason, call.SipStatus, call.Detail, call.CallerId,
-        call.CreatedAt, call.AnsweredAt, call.EndedAt, Seconds(call.Duration), Tag(call.Tag), call.Simulated)
+        call.CreatedAt, call.AnsweredAt, call.EndedAt, Seconds(call.Duration), call.Tag, call.Simulated)
     {
         Direction = call.Direction,
         Source = call.Source,
@@ -196,5 +196,36 @@ internal static class CallResponses
 
     private static int? Seconds(TimeSpan? duration) => duration is { } d ? (int)Math.Round(d.TotalSeconds) : null;
 
-    private static JsonElement? Tag(string? tag) => tag is null ? null : JsonSerializer.Deserialize<JsonElement>(tag);
+}
+
+/// <summary>
+/// A JSON value kept as its text (a call's tag: checked when the call was placed, stored as sent) and written as it
+/// is. It is read through once, for its form and for the answer's depth limit, as the serializer checks what it writes
+/// itself, but not parsed into a document again for every answer that shows it (each poll of the call did that).
+/// </summary>
+public sealed class RawJson : JsonConverter<string>
+{
+    public override string Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        using var value = JsonDocument.ParseValue(ref reader);
+        return value.RootElement.GetRawText();
+    }
+
+    public override void Write(Utf8JsonWriter writer, string value, JsonSerializerOptions options)
+    {
+        var utf8 = System.Text.Encoding.UTF8.GetBytes(value);
+        var limit = (options.MaxDepth == 0 ? 64 : options.MaxDepth) - writer.CurrentDepth;
+        var check = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = Math.Max(1, limit) });
+        try
+        {
+            while (check.Read())
+            {
+            }
+        }
+        catch (JsonException ex)
+        {
+            throw new JsonException($"A stored JSON value cannot be written here: {ex.Message}", ex);
+        }
+        writer.WriteRawValue(utf8, skipInputValidation: true);
+    }
 }
