@@ -195,7 +195,6 @@ internal static class CallResponses
     }
 
     private static int? Seconds(TimeSpan? duration) => duration is { } d ? (int)Math.Round(d.TotalSeconds) : null;
-
 }
 
 /// <summary>
@@ -203,7 +202,7 @@ internal static class CallResponses
 /// is. It is read through once, for its form and for the answer's depth limit, as the serializer checks what it writes
 /// itself, but not parsed into a document again for every answer that shows it (each poll of the call did that).
 /// </summary>
-public sealed class RawJson : JsonConverter<string>
+internal sealed class RawJson : JsonConverter<string>
 {
     public override string Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
