@@ -206,7 +206,7 @@ internal sealed class EslConnection : FramedConnection
         return line.StartsWith("auth ", StringComparison.Ordinal) ? "auth ****" : line;
     }
 
-    private sealed class PendingReply(string command, string? body = null)
+    private sealed class PendingReply(string command, string? body)
     {
         public string Command { get; } = command;
 
