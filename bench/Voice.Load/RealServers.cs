@@ -62,13 +62,15 @@ internal static class RealServers
                 ? $"real servers: drachtio-server {options.Drachtio} (pid {signalling}), FreeSWITCH {options.FreeSwitch} profile {options.Profile} (pid {media}); "
                 : $"the lean stand-in for both servers (pid {lean.Value.Process.Id}) at real pace and size: the phone rings 1 s, the message plays {MessageLength.TotalSeconds:0.#} s; ") +
                 $"host pid {host.Id}, log level {options.LogLevel}, webhooks {options.Webhooks}, each call polled once a second; {Environment.ProcessorCount} cores, " +
-                $"load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
+                $"load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}, a system call costs {Machine.SystemCallMicroseconds():F2} µs");
             await RunAsync(host, phone, receiver, options, options.Warmup, "warm-up");
 
             var threadsBefore = Threads(host.Id);
             var before = (Host: ProcessCpu(host.Id), Media: media is { } m ? ProcessCpu(m) : default, Signalling: signalling is { } s ? ProcessCpu(s) : default,
                 Tool: ProcessCpu(Environment.ProcessId));
+            var cores = Machine.Cores();
             var result = await RunAsync(host, phone, receiver, options, options.Calls, "measured");
+            var busy = Machine.Cores().BusySince(cores);
             var hostCpu = result.HostCpuAtEnd - before.Host;
             var threads = ThreadsBetween(threadsBefore, result.ThreadsAtEnd);
             var switches = threads.Sum(t => t.Switches);
@@ -91,6 +93,9 @@ internal static class RealServers
                 // This machine's speed moves from hour to hour, and FreeSWITCH's CPU per call with it: builds compare better by this.
                 Console.WriteLine($"host CPU ÷ FreeSWITCH: {hostCpu.Total / mediaCpu:F3} (compare builds by this, in alternating runs)");
             }
+            // A machine with no core to spare measures itself: queues on the cores, not the host, then make the latencies.
+            Console.WriteLine($"machine:               {busy * 100:F0} % of its {Environment.ProcessorCount} cores busy over the measured calls" +
+                (busy > 0.85 ? " (saturated: latencies and CPU per call measure the machine, not the host)" : ""));
             // The phones, the webhook receiver and the polling clients share the machine with what they measure: what they
             // cost is CPU the host and the servers did not have.
             Console.WriteLine($"this tool's CPU/call:  {(result.ToolCpuAtEnd - before.Tool).Total.TotalMilliseconds / calls:F2} ms (phones, webhook receiver, clients)");
