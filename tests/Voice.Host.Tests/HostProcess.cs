@@ -27,6 +27,9 @@ public sealed partial class HostProcess : IAsyncDisposable
 
     public HttpClient Client { get; }
 
+    /// <summary>The process's id, to read what the kernel says of it under /proc.</summary>
+    public int Id => _process.Id;
+
     public string Output
     {
         get
