@@ -93,7 +93,7 @@ internal static class RealServers
                 // This machine's speed moves from hour to hour, and FreeSWITCH's CPU per call with it: builds compare better by this.
                 Console.WriteLine($"host CPU ÷ FreeSWITCH: {hostCpu.Total / mediaCpu:F3} (compare builds by this, in alternating runs)");
             }
-            // A machine with no core to spare measures itself: queues on the cores, not the host, then make the latencies.
+            // On a machine with no core to spare, the latencies are the queues for its cores, not the host's doing.
             Console.WriteLine($"machine:               {busy * 100:F0} % of its {Environment.ProcessorCount} cores busy over the measured calls" +
                 (busy > 0.85 ? " (saturated: latencies and CPU per call measure the machine, not the host)" : ""));
             // The phones, the webhook receiver and the polling clients share the machine with what they measure: what they

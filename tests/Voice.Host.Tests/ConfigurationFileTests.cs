@@ -21,8 +21,8 @@ public sealed class ConfigurationFileTests
             using var placed = await host.Client.PostAsJsonAsync("/api/outbound-call", new { to = "+15005550000", message = "The disk is full." });
             Assert.That(placed.IsSuccessStatusCode, Is.True, await placed.Content.ReadAsStringAsync());
             var callId = (await placed.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("callId").GetString();
-            await Until(async () => (await host.Client.GetFromJsonAsync<JsonElement>($"/api/call/{callId}")).GetProperty("state").GetString() == "completed",
-                "the simulated call to complete");
+            await HostFactory.Eventually(async () => (await host.Client.GetFromJsonAsync<JsonElement>($"/api/call/{callId}")).GetProperty("state").GetString() == "completed",
+                "the simulated call completes");
         }
 
         Assert.That(Directory.EnumerateFiles(Path.Combine(root.Path, "data"), "voicebridge.db*").Count(), Is.GreaterThan(0), "the calls were written inside the content root");
@@ -31,11 +31,12 @@ public sealed class ConfigurationFileTests
 
         Assert.That(host.Output, Does.Not.Contain("Executing endpoint"));
         await File.WriteAllTextAsync(settingsFile, Settings(routing: "Information"));
-        await Until(async () =>
+        // The files are polled every 4 s.
+        await HostFactory.Eventually(async () =>
         {
             using var _ = await host.Client.GetAsync("/healthz");
             return host.Output.Contains("Executing endpoint", StringComparison.Ordinal);
-        }, "the log level changed in appsettings.json to apply without a restart");
+        }, "the log level changed in appsettings.json applies without a restart", TimeSpan.FromSeconds(30));
     }
 
     private static string Settings(string routing) => JsonSerializer.Serialize(new
@@ -56,17 +57,4 @@ public sealed class ConfigurationFileTests
                 return 0; // closed while we read
             }
         });
-
-    private static async Task Until(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"waited 30 s for {what}");
-            }
-            await Task.Delay(100);
-        }
-    }
 }
