@@ -419,17 +419,17 @@ internal sealed class ScriptRunner(
             var reason = ex is OperationCanceledException ? CallReasons.Canceled : outcome.Reason;
             call.Record(r => r.With(new DialResult(path, target, reason, outcome.SipStatus, null, time.GetUtcNow(), null,
                 ex is OperationCanceledException ? (callEnded.IsCancellationRequested ? "the call ended while it rang" : "another target answered first") : outcome.Detail)));
-            await Task.WhenAll(
-                dialog is null ? Task.CompletedTask : Quietly(() => dialog.HangupAsync(CancellationToken.None)),
-                legMedia is null ? Task.CompletedTask : Quietly(() => legMedia.DestroyAsync(CancellationToken.None))).ConfigureAwait(false);
+            await ReleaseLegAsync(dialog, legMedia).ConfigureAwait(false);
             return null;
         }
     }
 
-    /// <summary>Hangs up a dialled leg and releases its media at the same time; neither failing stops the other.</summary>
-    private Task ReleaseLegAsync(DialledLeg leg) => Task.WhenAll(
-        Quietly(() => leg.Dialog.HangupAsync(CancellationToken.None)),
-        Quietly(() => leg.Media.DestroyAsync(CancellationToken.None)));
+    private Task ReleaseLegAsync(DialledLeg leg) => ReleaseLegAsync(leg.Dialog, leg.Media);
+
+    /// <summary>Hangs up a leg's dialog and releases its media, whichever exist, at the same time; neither failing stops the other.</summary>
+    private Task ReleaseLegAsync(ICallDialog? dialog, ICallMedia? media) => Task.WhenAll(
+        dialog is null ? Task.CompletedTask : Quietly(() => dialog.HangupAsync(CancellationToken.None)),
+        media is null ? Task.CompletedTask : Quietly(() => media.DestroyAsync(CancellationToken.None)));
 
     private async Task Quietly(Func<Task> step)
     {
